@@ -1,0 +1,147 @@
+"""kmodbuild.install - plan and perform installs into ``$DESTDIR/stand``.
+
+Every file is written to a temporary name in its destination directory,
+flushed to disk and renamed into place, so a killed install leaves either the
+old file or the new one, never a partial one.  Paths are resolved without
+following a symlink out of DESTDIR.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kmodbuild.errors import InstallError, ModuleNameError
+
+#: MAXMODNAME is 32 including the NUL (spec §1.4).
+MAX_MODULE_NAME = 31
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate_module_name(name: str, *, what: str = "module name", limit: int = MAX_MODULE_NAME) -> str:
+    """Refuse names the kernel or a safe path would not accept.
+
+    A module name becomes a directory and a file name under ``stand/``, so it
+    must be a C identifier (which also rules out ``/``, ``..`` and spaces) of at
+    most 31 characters (30 for a name used in ``mi_required``, spec §1.5).
+
+    Raises:
+        ModuleNameError: with the reason.
+    """
+    if not name:
+        raise ModuleNameError(f"empty {what}")
+    if "/" in name or ".." in name or any(c.isspace() for c in name):
+        raise ModuleNameError(f"invalid {what} {name!r}: must not contain '/', '..' or spaces")
+    if len(name) > limit:
+        raise ModuleNameError(f"invalid {what} {name!r}: {len(name)} characters, at most {limit}")
+    if not _NAME_RE.match(name):
+        raise ModuleNameError(f"invalid {what} {name!r}: must be a C identifier")
+    return name
+
+
+@dataclass(frozen=True)
+class InstallItem:
+    """One file to install: ``src`` to ``dest`` (inside ``destdir``) with ``mode``."""
+
+    src: Path
+    dest: Path
+    mode: int = 0o444
+
+
+def safe_dest(destdir: Path, relpath: Path | str) -> Path:
+    """Join ``relpath`` under ``destdir``, refusing any escape.
+
+    Each existing component below DESTDIR is checked: a symlink, or a path that
+    resolves outside DESTDIR, is refused.
+
+    Raises:
+        InstallError: the destination would leave DESTDIR.
+    """
+    root = Path(destdir).resolve()
+    rel = Path(relpath)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise InstallError(f"refusing to install outside DESTDIR: {relpath}", path=destdir)
+    cur = root
+    for part in rel.parts:
+        cur = cur / part
+        if cur.is_symlink():
+            raise InstallError("refusing to follow a symlink under DESTDIR", path=cur)
+    return cur
+
+
+def atomic_write(dest: Path, data: bytes, mode: int = 0o444) -> None:
+    """Write ``data`` to ``dest`` atomically (temporary file + fsync + rename).
+
+    Raises:
+        InstallError: the file could not be written (the message names it).
+    """
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as e:
+        raise InstallError(f"cannot create directory or temporary file: {e.strerror}",
+                           path=dest.parent) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        if dest.is_symlink() or dest.is_dir():
+            raise InstallError("destination is a symlink or directory; refusing to replace it",
+                               path=dest)
+        os.replace(tmp, dest)
+    except OSError as e:
+        _unlink_quietly(tmp)
+        raise InstallError(f"cannot write: {e.strerror}", path=dest) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _fsync_dir(dest.parent)
+
+
+def install_file(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o444) -> Path:
+    """Copy ``src`` to ``destdir/relpath`` atomically unless it is already identical.
+
+    Returns the destination path.
+
+    Raises:
+        InstallError: unreadable source, unsafe destination, write failure.
+    """
+    dest = safe_dest(destdir, relpath)
+    try:
+        data = Path(src).read_bytes()
+    except OSError as e:
+        raise InstallError(f"cannot read: {e.strerror}", path=src) from None
+    try:
+        st = dest.lstat()
+        unchanged = (st.st_size == len(data) and (st.st_mode & 0o7777) == mode
+                     and dest.read_bytes() == data)
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        atomic_write(dest, data, mode)
+    return dest
+
+
+def _unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

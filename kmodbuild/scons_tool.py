@@ -1,0 +1,318 @@
+"""kmodbuild.scons_tool - the SCons shell: compile, link, check and install kernel modules.
+
+This is the only module that imports SCons.  It translates command-line
+variables into core objects (:mod:`kmodbuild.target`, :mod:`kmodbuild.toolchain`)
+and core results back into SCons errors; the domain logic lives in the core.
+
+Use it from an SConstruct (``site_scons/site_tools/kmod.py`` makes it loadable
+as ``tools=['kmod']``)::
+
+    env = Environment(tools=['kmod'])
+    env.KernelTree('sys')                       # the whole tree, every ARCH given
+
+or, for a single module in a user's own tree::
+
+    for tenv in env.KmodTargetEnvs():
+        tenv.KernelModule('hello', ['hello.c'])
+
+Construction variables read (all have defaults, set with ``SetDefault``):
+``KMOD_ARCH``, ``KMOD_VERSION``, ``KMOD_TOOLCHAIN``, ``KMOD_DESTDIR``,
+``KMOD_SYSDIR`` (the ``sys`` directory whose headers modules compile against),
+``KMOD_LDSCRIPT``, ``KMOD_MANIFEST`` (a ready-made kernel symbol manifest instead
+of the stub kernel's), ``KMOD_CCWRAPPER``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import SCons.Action
+import SCons.Builder
+import SCons.Errors
+import SCons.Node.FS
+import SCons.Scanner.C
+import SCons.Script
+from SCons.Variables import EnumVariable, Variables
+
+from kmodbuild import target as ktarget
+from kmodbuild import toolchain as ktoolchain
+from kmodbuild.errors import KmodError
+from kmodbuild.install import install_file, validate_module_name
+
+#: Bumped whenever the check, manifest or install logic changes, so that
+#: function actions (whose signature is only their own bytecode) re-run.
+ACTIONS_VERSION = "1"
+
+_ENV = Any  # SCons environments are untyped
+
+
+def _fail(e: KmodError | str) -> SCons.Errors.StopError:
+    """A configuration error while reading SConscripts: one line, ``scons: *** msg  Stop.``"""
+    return SCons.Errors.StopError(str(e))
+
+
+def _action_fail(e: KmodError | str) -> SCons.Errors.UserError:
+    """An error inside a build action: SCons shows only the message."""
+    return SCons.Errors.UserError(str(e))
+
+
+# --------------------------------------------------------------------------- variables
+
+def add_variables(vars: Variables) -> None:
+    """Declare the command-line variables ``scons -h`` lists."""
+    names = ", ".join(t.name for t in ktarget.TARGETS)
+    vars.Add("ARCH", f"target(s): {names}; a comma-separated list, or all",
+             ktarget.DEFAULT_TARGET)
+    vars.Add("VERSION", "NetBSD version the modules are built for: MM.mm (release) or "
+             "MM.99.pp (-current)", ktarget.DEFAULT_VERSION)
+    vars.Add(EnumVariable("TOOLCHAIN", "compiler and linker: zig (embedded, default), clang "
+                          "(+ld.lld), gcc (<triple>-gcc/-ld), hostgcc (amd64, i386)",
+                          ktoolchain.DEFAULT_TOOLCHAIN, allowed_values=ktoolchain.TOOLCHAINS))
+    vars.Add("DESTDIR", "install root: modules go to $DESTDIR/stand/<MACHINE>/<VERSION>/modules",
+             "#")
+    vars.Add("NETBSDSRCDIR", "compile against a real NetBSD source tree (its sys/ headers and "
+             "machine links) instead of this repository's sys/", "")
+    vars.Add("KERNSRCDIR", "like NETBSDSRCDIR, but the path of the tree's sys/ directory", "")
+    vars.Add("MANIFEST", "kernel symbol manifest to check against (default: generated from "
+             "the stub kernel built from sys/kern)", "")
+    vars.Add("CCWRAPPER", "command put in front of every compile (e.g. ccache, distcc)", "")
+
+
+def generate(env: _ENV) -> None:
+    """Register the kmodbuild builders and methods on ``env`` (never overwrites user values)."""
+    env.SetDefault(
+        KMOD_ARCH=ktarget.DEFAULT_TARGET,
+        KMOD_VERSION=ktarget.DEFAULT_VERSION,
+        KMOD_TOOLCHAIN=ktoolchain.DEFAULT_TOOLCHAIN,
+        KMOD_DESTDIR="#",
+        KMOD_SYSDIR="#sys",
+        KMOD_LDSCRIPT="#sys/modules/xldscripts/kmodule",
+        KMOD_MANIFEST="",
+        KMOD_CCWRAPPER="",
+        KMOD_CCCOM="$KMOD_CCWRAPPER $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS -c $SOURCE -o $TARGET",
+        KMOD_LINKCOM="$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH -o $TARGET $SOURCES",
+        KMOD_KERNLINKCOM="$KMOD_LD $KMOD_KERNEL_LDFLAGS -o $TARGET $SOURCES",
+        KMOD_CCCOMSTR="",
+        KMOD_LINKCOMSTR="",
+    )
+    env["BUILDERS"]["KmodObject"] = SCons.Builder.Builder(
+        action=SCons.Action.Action("$KMOD_CCCOM", "$KMOD_CCCOMSTR"),
+        suffix=".o", src_suffix=".c", single_source=True,
+        source_scanner=SCons.Scanner.C.CScanner())
+    env["BUILDERS"]["KmodLink"] = SCons.Builder.Builder(
+        action=SCons.Action.Action("$KMOD_LINKCOM", "$KMOD_LINKCOMSTR"), suffix=".kmod")
+    env["BUILDERS"]["KmodKernelLink"] = SCons.Builder.Builder(
+        action=SCons.Action.Action("$KMOD_KERNLINKCOM", "$KMOD_LINKCOMSTR"))
+    env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
+        action=SCons.Action.Action(_install_action, _install_str, varlist=["KMOD_ACTIONS"]))
+    env["KMOD_ACTIONS"] = ACTIONS_VERSION
+    env.AddMethod(KmodTargetEnvs)
+    env.AddMethod(KernelModule)
+    env.AddMethod(KernelTree)
+    env.AddMethod(KmodStubKernel)
+
+
+def exists(env: _ENV) -> bool:
+    """True when the configured toolchain exists for the default target."""
+    try:
+        tc = ktoolchain.make_toolchain(ktarget.get_target(env.get("KMOD_ARCH", "amd64")),
+                                       env.get("KMOD_TOOLCHAIN", "zig"))
+        ktoolchain.probe(tc)
+    except KmodError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- per-target envs
+
+def _sys_include_flags(env: _ENV, t: ktarget.Target, variant: str) -> tuple[list[str], list[Any]]:
+    """Return (-isystem flags, CPPPATH for the scanner) for our sys/ or a real NetBSD tree."""
+    srcdir = env.get("KMOD_NETBSDSRCDIR", "")
+    kernsrc = env.get("KMOD_KERNSRCDIR", "")
+    if srcdir or kernsrc:
+        sysdir = Path(kernsrc) if kernsrc else Path(srcdir) / "sys"
+        if not (sysdir / "sys" / "module.h").is_file():
+            raise _fail(
+                f"{sysdir}: not a NetBSD sys/ directory (no sys/module.h); check NETBSDSRCDIR")
+        common = sysdir.parent / "common" / "include"
+        # bsd.klinks.mk: the machine and MACHINE_CPU include links.
+        klinks = Path(env.Dir("#build").abspath) / t.key / "klinks"
+        klinks.mkdir(parents=True, exist_ok=True)
+        links = {"machine": sysdir / "arch" / t.machine / "include",
+                 t.machine_cpu: sysdir / "arch" / t.machine_cpu / "include"}
+        if t.machine_cpu in ("x86_64", "i386"):
+            links["x86"] = sysdir / "arch" / "x86" / "include"
+        for name, dest in links.items():
+            link = klinks / name
+            if os.path.islink(link) and os.readlink(link) != str(dest):
+                os.unlink(link)
+            if not os.path.lexists(link):
+                os.symlink(dest, link)
+        dirs = [str(klinks), str(sysdir), str(sysdir / "arch"), str(common)]
+    else:
+        top = env.Dir(env["KMOD_SYSDIR"])
+        rel = os.path.relpath(top.abspath, env.Dir("#").abspath)
+        dirs = [rel, os.path.join(rel, "arch")]
+    flags: list[str] = []
+    for d in dirs:
+        flags += ["-isystem", d]
+    return flags, [env.Dir(d if os.path.isabs(d) else "#" + d) for d in dirs]
+
+
+def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
+    """One cloned environment per target in ``KMOD_ARCH`` (``all`` = every target)."""
+    try:
+        targets = ktarget.parse_targets(env["KMOD_ARCH"])
+        version = ktarget.NetBSDVersion.parse(env["KMOD_VERSION"])
+    except KmodError as e:
+        raise _fail(e) from None
+    envs = []
+    for t in targets:
+        try:
+            tc = ktoolchain.make_toolchain(t, env["KMOD_TOOLCHAIN"])
+        except KmodError as e:
+            raise _fail(e) from None
+        variant = f"#build/{t.key}/{version.osrelease}"
+        inc, cpppath = _sys_include_flags(env, t, variant)
+        destdir = env.Dir(env["KMOD_DESTDIR"]).abspath
+        tenv = env.Clone(
+            KMOD_TARGET_NAME=t.name,
+            KMOD_OSRELEASE=version.osrelease,
+            KMOD_VARIANT=variant,
+            KMOD_CC=" ".join(tc.cc),
+            KMOD_CFLAGS=" ".join(tc.cflags),
+            KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
+            KMOD_LD=" ".join(tc.ld),
+            KMOD_LDFLAGS=" ".join(tc.ldflags),
+            KMOD_KERNEL_LDFLAGS=" ".join(tc.kernel_ldflags),
+            KMOD_LDSCRIPT_PATH=env.File(env["KMOD_LDSCRIPT"]).path,
+            KMOD_STAND=str(ktarget.stand_dir(Path(destdir), t, version)),
+            KMOD_DESTDIR_ABS=destdir,
+            CPPPATH=cpppath,
+        )
+        tenv["KMOD_REGISTRY"] = []
+        tenv["KMOD_TARGET_OBJ"] = t
+        tenv["KMOD_VERSION_OBJ"] = version
+        tenv["KMOD_TOOLCHAIN_OBJ"] = tc
+        envs.append(tenv)
+    return envs
+
+
+# --------------------------------------------------------------------------- builders
+
+def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True) -> Any:
+    """Compile ``sources`` and partial-link them into ``NAME.kmod``; check and install it.
+
+    Must be called with a per-target environment (see :func:`KmodTargetEnvs`),
+    normally from a module directory's SConscript.  Returns the ``.kmod`` node.
+    """
+    if "KMOD_TARGET_OBJ" not in env:
+        raise _fail(
+            "KernelModule() needs a per-target environment: use env.KmodTargetEnvs() "
+            "or env.KernelTree()")
+    try:
+        validate_module_name(name)
+    except KmodError as e:
+        raise _fail(f"{env.Dir('.').srcnode().path}/SConscript: {e}") from None
+    objs = [env.KmodObject(src)[0] for src in env.Flatten([sources])]
+    kmod = env.KmodLink(f"{name}.kmod", objs)
+    env.Depends(kmod, env.File(env["KMOD_LDSCRIPT"]))
+    _record_compile_commands(env, objs)
+    if install:
+        dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod"))
+        inst = env.KmodInstallFile(dest, kmod)
+        env.Precious(inst)        # never delete the installed file before replacing it
+        env.Alias("install", inst)
+        _modules_registry(env).append((name, kmod[0], inst[0]))
+    return kmod
+
+
+def KmodStubKernel(env: _ENV, sources: list[Any]) -> Any:
+    """Build the stub kernel image ``<variant>/kernel/netbsd`` from ``sources`` (sys/kern/*.c).
+
+    Kernel objects are compiled without ``-D_MODULE``; the image is linked as an
+    executable so its symbol table is what ``kmodbuild manifest`` reads.
+    """
+    variant = env["KMOD_VARIANT"]
+    cflags = env["KMOD_CFLAGS"].replace(" -D_MODULE", "")
+    cppflags = env["KMOD_CPPFLAGS"]
+    objs = [env.KmodObject(f"{variant}/kernel/{Path(str(s)).stem}.o", s,
+                           KMOD_CFLAGS=cflags, KMOD_CPPFLAGS=cppflags)[0]
+            for s in sources]
+    _record_compile_commands(env, objs)
+    return env.KmodKernelLink(f"{variant}/kernel/netbsd", objs)
+
+
+def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
+    """Build the whole tree under ``sysdir`` for every target: stub kernel, modules, install.
+
+    Module directories are ``sysdir/modules/*/`` with an SConscript each.
+    Returns the list of per-target environments.
+    """
+    top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
+    moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
+    kern_srcs = [env.File(str(p)) for p in sorted(Path(top.abspath, "kern").glob("*.c"))]
+    envs = env.KmodTargetEnvs()
+    for tenv in envs:
+        variant = tenv["KMOD_VARIANT"]
+        if kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
+            tenv.Default(tenv.Alias("kernel", tenv.KmodStubKernel(kern_srcs)))
+        for d in moddirs:
+            tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
+                            variant_dir=f"{variant}/modules/{d}", duplicate=False,
+                            exports={"env": tenv})
+        tenv.Default(tenv.Alias("install"))
+    _write_compile_commands(env)
+    return envs
+
+
+# --------------------------------------------------------------------------- install
+
+def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    destdir = env["KMOD_DESTDIR_ABS"]
+    for t, s in zip(target, source):
+        rel = os.path.relpath(t.abspath, destdir)
+        try:
+            install_file(Path(s.abspath), Path(destdir), rel, 0o444)
+        except KmodError as e:
+            raise _action_fail(e) from None
+    return 0
+
+
+def _install_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    return "\n".join(f"install {t.path}" for t in target)
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+def _modules_registry(env: _ENV) -> list[tuple[str, Any, Any]]:
+    """Per-target list of (name, kmod node, installed node), shared by the clones."""
+    reg = env.get("KMOD_REGISTRY")
+    if reg is None:
+        raise _fail("internal: KernelModule() called with an environment lacking KMOD_REGISTRY")
+    return reg
+
+
+_COMPILE_DB: list[dict[str, str]] = []
+
+
+def _record_compile_commands(env: _ENV, objs: list[Any]) -> None:
+    top = env.Dir("#").abspath
+    for o in objs:
+        src = o.sources[0]
+        cmd = env.subst("$KMOD_CCCOM", target=[o], source=[src]).split()
+        _COMPILE_DB.append({"directory": top, "file": src.srcnode().path,
+                            "output": o.path, "arguments": cmd})
+
+
+def _write_compile_commands(env: _ENV) -> None:
+    text = json.dumps(_COMPILE_DB, indent=1, sort_keys=True) + "\n"
+    path = Path(env.Dir("#").abspath, "compile_commands.json")
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    path.write_text(text)

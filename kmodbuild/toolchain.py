@@ -1,0 +1,145 @@
+"""kmodbuild.toolchain - compilers and linkers for a target, as argv lists.
+
+Four kinds (``TOOLCHAIN=``):
+
+* ``zig`` (default): the ``zig`` binary inside the ``ziglang`` wheel, called
+  directly as ``zig clang --target=...`` and ``zig ld.lld -r`` (not ``zig cc``,
+  which adds UBSan calls and misreads ``-march``; not ``python -m ziglang``,
+  which costs 15-20 ms per call);
+* ``clang``: system ``clang`` + ``ld.lld``;
+* ``gcc``: GNU cross tools ``<triple>-gcc`` + ``<triple>-ld``;
+* ``hostgcc``: the host ``gcc``/``ld`` (amd64 and i386 only).
+
+Probing runs through an injected runner so tests need no compiler.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kmodbuild.errors import ToolchainError
+from kmodbuild.target import COMMON_CFLAGS, Target
+
+TOOLCHAINS = ("zig", "clang", "gcc", "hostgcc")
+DEFAULT_TOOLCHAIN = "zig"
+
+Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[bytes]"]
+
+
+def _run(argv: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
+    return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60, check=False)
+
+
+def zig_path() -> str:
+    """Path of the ``zig`` binary shipped in the ``ziglang`` wheel.
+
+    Raises:
+        ToolchainError: ziglang is not installed.
+    """
+    try:
+        import ziglang  # only for its location: no code of it runs
+    except ImportError:
+        raise ToolchainError(
+            "the default toolchain needs the ziglang package: pip install ziglang==0.17.1 "
+            "(or choose TOOLCHAIN=clang, gcc or hostgcc)") from None
+    path = os.path.join(os.path.dirname(ziglang.__file__), "zig")
+    if not os.access(path, os.X_OK):
+        raise ToolchainError(f"{path}: zig binary missing or not executable; "
+                             "reinstall it: pip install --force-reinstall ziglang==0.17.1")
+    return path
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """Compiler and linker command prefixes for one target.
+
+    ``cc`` + ``cflags`` + ``-c src -o obj`` compiles; ``ld`` + ``ldflags`` +
+    ``-o out objs`` partial-links (``-r``) a module.  ``kind`` is one of
+    :data:`TOOLCHAINS`; ``version`` is what the probe printed (first line).
+    """
+
+    kind: str
+    target: Target
+    cc: tuple[str, ...]
+    cflags: tuple[str, ...]
+    ld: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    kernel_ldflags: tuple[str, ...]
+
+    def compile_argv(self, src: str, obj: str, cppflags: Sequence[str] = ()) -> list[str]:
+        """Full command line compiling ``src`` to ``obj``."""
+        return [*self.cc, *self.cflags, *cppflags, "-c", src, "-o", obj]
+
+    def link_argv(self, out: str, objs: Sequence[str], script: str | None = None) -> list[str]:
+        """Full command line partial-linking ``objs`` into the module ``out``."""
+        argv = [*self.ld, *self.ldflags]
+        if script:
+            argv += ["-T", script]
+        return [*argv, "-o", out, *objs]
+
+
+def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
+                   which: Callable[[str], str | None] = shutil.which) -> Toolchain:
+    """Build the :class:`Toolchain` of ``kind`` for ``target`` (no probing).
+
+    Raises:
+        ToolchainError: unknown kind, a tool not found on PATH, or hostgcc for a
+            non-x86 target; the message says what to install.
+    """
+    common = COMMON_CFLAGS
+    if kind == "zig":
+        zig = zig_path()
+        return Toolchain(kind, target, (zig, "clang", f"--target={target.triple}"),
+                         (*common, *target.cflags, "-Wno-error=constant-conversion"),
+                         (zig, "ld.lld"), ("-r",), ())
+    if kind == "clang":
+        cc, ld = which("clang"), which("ld.lld")
+        if not cc or not ld:
+            raise ToolchainError("TOOLCHAIN=clang needs clang and ld.lld on PATH: "
+                                 "apt-get install clang lld")
+        extra = ("-fintegrated-as",) if target.machine_arch == "sparc64" else ()
+        return Toolchain(kind, target, (cc, f"--target={target.triple}"),
+                         (*common, *target.cflags, *extra), (ld,), ("-r",), ())
+    if kind == "gcc":
+        cc, ld = which(f"{target.gnu_triple}-gcc"), which(f"{target.gnu_triple}-ld")
+        if not cc or not ld:
+            pkg = f"gcc-{target.gnu_triple.replace('_', '-')}"
+            raise ToolchainError(f"TOOLCHAIN=gcc needs {target.gnu_triple}-gcc and "
+                                 f"{target.gnu_triple}-ld on PATH: apt-get install {pkg}")
+        return Toolchain(kind, target, (cc,), (*common, *target.gcc_cflags), (ld,),
+                         ("-r", "-d"), ())
+    if kind == "hostgcc":
+        if not target.host_gcc_flags:
+            raise ToolchainError(f"TOOLCHAIN=hostgcc builds only amd64 and i386, "
+                                 f"not {target.name}; use TOOLCHAIN=zig")
+        cc, ld = which("gcc"), which("ld")
+        if not cc or not ld:
+            raise ToolchainError("TOOLCHAIN=hostgcc needs gcc and ld on PATH: "
+                                 "apt-get install gcc binutils")
+        emul = ("-m", "elf_i386") if target.elfclass == 32 else ("-m", "elf_x86_64")
+        return Toolchain(kind, target, (cc, *target.host_gcc_flags),
+                         (*common, *target.gcc_cflags), (ld,), (*emul, "-r", "-d"), ())
+    raise ToolchainError(f"unknown toolchain {kind!r}; choose one of {', '.join(TOOLCHAINS)}")
+
+
+def probe(tc: Toolchain, runner: Runner = _run) -> str:
+    """Check that the compiler runs; return its first ``--version`` line.
+
+    Raises:
+        ToolchainError: the compiler cannot be run or exits non-zero.
+    """
+    argv = [*tc.cc, "--version"]
+    try:
+        res = runner(argv)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ToolchainError(f"{argv[0]}: cannot run the {tc.kind} compiler: {e}") from None
+    if res.returncode != 0:
+        msg = (res.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise ToolchainError(f"{argv[0]}: the {tc.kind} compiler does not work: "
+                             f"{msg[0] if msg else 'exit status ' + str(res.returncode)}")
+    out = (res.stdout or b"").decode(errors="replace").strip().splitlines()
+    return out[0] if out else tc.kind
