@@ -251,6 +251,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
     Module directories are ``sysdir/modules/*/`` with an SConscript each.
     Returns the list of per-target environments.
     """
+    _lock_tree(env)
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
     moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
     kern_srcs = [env.File(str(p)) for p in sorted(Path(top.abspath, "kern").glob("*.c"))]
@@ -263,9 +264,61 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
             tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
                             variant_dir=f"{variant}/modules/{d}", duplicate=False,
                             exports={"env": tenv})
+        installed = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
+        stand_version_dir = Path(tenv["KMOD_STAND"]).parent
+        metalog = tenv.Command(str(stand_version_dir / "METALOG"), installed,
+                               SCons.Action.Action(_metalog_action, _metalog_str,
+                                                   varlist=["KMOD_ACTIONS"]))
+        tenv.Precious(metalog)
+        tenv.Alias("install", metalog)
         tenv.Default(tenv.Alias("install"))
+    _declare_sets(env, envs)
     _write_compile_commands(env)
     return envs
+
+
+def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
+    """``scons sets``: one reproducible modules-<MACHINE>-<VERSION>.tar.xz per target + SHA512."""
+    from kmodbuild.sets import set_name
+    outdir = env.Dir("#build/sets")
+    items, sources = [], []
+    for tenv in envs:
+        name = set_name(tenv["KMOD_TARGET_OBJ"], tenv["KMOD_VERSION_OBJ"])
+        items.append((tenv["KMOD_STAND"], tenv["KMOD_DESTDIR_ABS"], name))
+        sources += [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
+    targets = [outdir.File(name) for (_, _, name) in items] + [outdir.File("SHA512")]
+    sets = env.Command(targets, sources, SCons.Action.Action(
+        _sets_action, "making sets in $TARGET.dir", varlist=["KMOD_ACTIONS"]),
+        KMOD_SET_ITEMS=items)
+    env.Alias("sets", sets)
+
+
+def _sets_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    from kmodbuild.sets import write_sets
+    items = [(Path(stand), Path(destdir), name) for stand, destdir, name in env["KMOD_SET_ITEMS"]]
+    try:
+        write_sets(items, Path(target[0].abspath).parent)
+    except KmodError as e:
+        raise _action_fail(e) from None
+    return 0
+
+
+def _metalog_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    from kmodbuild.install import atomic_write
+    from kmodbuild.metalog import file_entry, render
+    destdir = Path(env["KMOD_DESTDIR_ABS"])
+    try:
+        text = render([file_entry(destdir, Path(s.abspath)) for s in source])
+        atomic_write(Path(target[0].abspath), text.encode(), 0o644)
+    except OSError as e:
+        raise _action_fail(f"{target[0].path}: cannot record the install: {e}") from None
+    except KmodError as e:
+        raise _action_fail(e) from None
+    return 0
+
+
+def _metalog_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    return f"record {target[0].path}"
 
 
 # --------------------------------------------------------------------------- install
@@ -286,6 +339,29 @@ def _install_str(target: list[Any], source: list[Any], env: _ENV) -> str:
 
 
 # --------------------------------------------------------------------------- bookkeeping
+
+_LOCK_FD: list[int] = []
+
+
+def _lock_tree(env: _ENV) -> None:
+    """Hold ``build/.lock`` for the life of this scons process.
+
+    Two builds started at once on one tree would otherwise write the same
+    objects, .sconsign and stand/ files; the second waits for the first.
+    """
+    import fcntl
+    if _LOCK_FD:
+        return
+    path = Path(env.Dir("#build").abspath, ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"scons: waiting for another build of this tree ({path})", flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCK_FD.append(fd)
+
 
 def _modules_registry(env: _ENV) -> list[tuple[str, Any, Any]]:
     """Per-target list of (name, kmod node, installed node), shared by the clones."""

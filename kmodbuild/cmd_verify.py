@@ -1,0 +1,40 @@
+"""``kmodbuild verify``: compare an installed tree with its METALOG records."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kmodbuild.metalog import verify
+
+HELP = "report modified, missing and unexpected files under DESTDIR/stand"
+DESCRIPTION = """\
+Every install writes stand/<MACHINE>/<VERSION>/METALOG (path, mode, size and
+SHA-256 of each installed file).  verify re-reads the files and reports any
+that were modified, are missing, or were never installed.  Exit status: 0 when
+the tree matches, 1 when anything differs, 2 on usage errors."""
+EPILOG = """\
+examples:
+  kmodbuild verify                 the repository's own stand/
+  kmodbuild verify /tmp/root       a DESTDIR
+  kmodbuild verify --format json
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("destdir", nargs="?", default=".", metavar="DESTDIR",
+                   help="install root holding stand/ (default: .)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    count, findings = verify(Path(args.destdir))
+    if args.format == "json":
+        print(json.dumps({"version": 1, "files": count, "problems": len(findings),
+                          "findings": [{"kind": f.kind, "path": f.path, "detail": f.detail}
+                                       for f in findings]}, indent=2))
+    else:
+        for f in findings:
+            print(f)
+        print(f"{count} files recorded, {len(findings)} problem(s)")
+    return 1 if findings else 0

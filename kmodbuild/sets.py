@@ -1,0 +1,87 @@
+"""kmodbuild.sets - reproducible module sets: ``modules-<MACHINE>-<VERSION>.tar.xz``.
+
+Like NetBSD's ``modules.tgz`` set, an archive holds ``./stand/<MACHINE>/<VERSION>/modules/...``
+with sorted entries and fixed owner (root:wheel, 0:0), modes (0444 files, 0755
+directories) and modification time (``SOURCE_DATE_EPOCH`` or 0), so two builds
+of the same sources give byte-identical archives.  A ``SHA512`` file beside the
+archives lists their digests in BSD ``cksum -a sha512`` format.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import os
+import tarfile
+from pathlib import Path
+
+from kmodbuild.install import atomic_write
+from kmodbuild.target import NetBSDVersion, Target
+
+
+def set_name(target: Target, version: NetBSDVersion) -> str:
+    """``modules-amd64-10.0.tar.xz``; a non-primary target adds MACHINE_ARCH
+    (``modules-evbarm-earmv7hf-10.0.tar.xz``) so shared MACHINEs do not collide."""
+    mach = target.machine if target.primary else target.key
+    return f"modules-{mach}-{version.osrelease}.tar.xz"
+
+
+def _mtime() -> int:
+    try:
+        return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+    except ValueError:
+        return 0
+
+
+def make_set(stand_modules: Path, destdir: Path) -> bytes:
+    """The archive bytes for the installed ``stand_modules`` directory.
+
+    Entry names are relative to ``destdir`` (``./stand/amd64/10.0/modules/...``).
+    """
+    mtime = _mtime()
+    stand_modules = Path(stand_modules)
+    paths = [stand_modules, *sorted(stand_modules.rglob("*"))]
+    # every parent from ./stand down, so the archive extracts on its own
+    parents: list[Path] = []
+    p = stand_modules.parent
+    while p != destdir and destdir in p.parents:
+        parents.append(p)
+        p = p.parent
+    entries = sorted(set(parents) | {q for q in paths if not q.is_symlink()},
+                     key=lambda q: q.relative_to(destdir).as_posix())
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for path in entries:
+            if path.name.startswith(".") and path.is_file():
+                continue
+            info = tarfile.TarInfo("./" + path.relative_to(destdir).as_posix())
+            info.uid = info.gid = 0
+            info.uname, info.gname = "root", "wheel"
+            info.mtime = mtime
+            if path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                data = path.read_bytes()
+                info.size, info.mode = len(data), 0o444
+                tar.addfile(info, io.BytesIO(data))
+    return lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                         preset=6)
+
+
+def write_sets(items: list[tuple[Path, Path, str]], outdir: Path) -> list[Path]:
+    """Write each ``(stand_modules, destdir, name)`` set into ``outdir`` plus ``SHA512``.
+
+    Returns the archive paths.  Files are written atomically.
+    """
+    outdir = Path(outdir)
+    written = []
+    for stand_modules, destdir, name in items:
+        data = make_set(stand_modules, destdir)
+        atomic_write(outdir / name, data, 0o644)
+        written.append(outdir / name)
+    sums = sorted(p for p in outdir.glob("modules-*.tar.xz"))
+    text = "".join(f"SHA512 ({p.name}) = {hashlib.sha512(p.read_bytes()).hexdigest()}\n"
+                   for p in sums)
+    atomic_write(outdir / "SHA512", text.encode(), 0o644)
+    return written
