@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from itertools import accumulate
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -144,6 +145,19 @@ class RawSymbol(NamedTuple):
         return self.info & 0xF
 
 
+class SymbolSummary(NamedTuple):
+    """Non-local named symbols, as :meth:`RawElf.symbol_summary` splits them.
+
+    ``undefined``: ``(name, bind)`` of undefined ones (GLOBAL or WEAK), in table
+    order; ``exports``: names of defined STB_GLOBAL ones; ``common``: names of
+    SHN_COMMON ones.
+    """
+
+    undefined: list[tuple[str, int]]
+    exports: list[str]
+    common: list[str]
+
+
 class RawReloc(NamedTuple):
     """One REL/RELA entry.
 
@@ -178,6 +192,24 @@ def _fail(path: str, message: str) -> ModuleFormatError:
 def _decode(raw: bytes) -> str:
     # Kernel names are bytes; backslashreplace keeps odd ones printable and never fails.
     return raw.decode("utf-8", "backslashreplace")
+
+
+def string_map(table: bytes) -> dict[int, str]:
+    """Map the offset of every NUL-terminated string of ``table`` to the string.
+
+    Built in bulk (one split, C-level accumulation).  Offsets that point into
+    the middle of a string (suffix sharing) are not keys; look them up with a
+    ``find`` instead.  An unterminated tail is left out.
+    """
+    parts = table.split(b"\0")
+    if table.isascii():
+        names: list[str] | list[bytes] = table.decode("ascii").split("\0")
+    else:
+        names = [_decode(p) for p in parts]
+    out = dict(zip(accumulate(map((1).__add__, map(len, parts)), initial=0), names))
+    # The last piece is either the empty tail after the final NUL or an unterminated string.
+    out.pop(len(table) - len(parts[-1]), None)
+    return out  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- parsing steps
@@ -238,8 +270,20 @@ def parse_section_headers(data: bytes, hdr: ElfHeader, path: str) -> list[RawSec
     if end > len(data):
         raise _fail(path, f"section header table ({shnum} entries at {off:#x}) extends past "
                           f"the end of file ({len(data)} bytes)")
-    return [RawSection(i, *fields)
+    new = tuple.__new__
+    return [new(RawSection, (i, *fields, ""))
             for i, fields in enumerate(st.iter_unpack(data[off:end]))]
+
+
+def section_header_struct(hdr: ElfHeader) -> struct.Struct:
+    """The :class:`struct.Struct` of one ``Elf_Shdr`` for ``hdr``'s class and byte order.
+
+    For bulk readers that fetch only the section header table (not the whole
+    file) and decode single entries on demand; fields are in ``RawSection``
+    order after ``index`` (name offset, type, flags, addr, offset, size, link,
+    info, addralign, entsize).
+    """
+    return _SHDR[hdr.elfclass, hdr.little_endian]
 
 
 def section_string_index(hdr: ElfHeader, sections: list[RawSection]) -> int:
@@ -267,19 +311,14 @@ class RawElf:
         self.data = data
         self.header = header
         self.sections = sections
+        #: 32 or 64 (``EI_CLASS``).
+        self.elfclass = header.elfclass
+        #: True for ELFDATA2LSB.
+        self.little_endian = header.little_endian
         self._by_name: dict[str, RawSection] | None = None
+        self._string_maps: dict[int, dict[int, str]] = {}
 
     # ---- accessors -----------------------------------------------------
-
-    @property
-    def elfclass(self) -> int:
-        """32 or 64."""
-        return self.header.elfclass
-
-    @property
-    def little_endian(self) -> bool:
-        """True for ELFDATA2LSB."""
-        return self.header.little_endian
 
     def num_sections(self) -> int:
         """Number of section headers (extended numbering resolved)."""
@@ -346,11 +385,14 @@ class RawElf:
 
     # ---- symbols -------------------------------------------------------
 
-    def read_symbols(self, symtab: RawSection) -> list[RawSymbol]:
-        """All entries of symbol table ``symtab`` (SHT_SYMTAB or SHT_DYNSYM), in bulk.
+    def read_symbols(self, symtab: RawSection, start: int = 0) -> list[RawSymbol]:
+        """Entries ``start..`` of symbol table ``symtab`` (SHT_SYMTAB/SHT_DYNSYM), in bulk.
 
-        Names come from the table's ``sh_link`` string table.  Entry 0 (the
-        null symbol) is included, so list positions are symbol indices.
+        Names come from the table's ``sh_link`` string table.  With
+        ``start == 0`` entry 0 (the null symbol) is included, so list positions
+        are symbol indices; otherwise position ``i`` is symbol ``start + i``.
+        (``sh_info`` of a symbol table is the index of its first non-local
+        symbol: :meth:`first_nonlocal` validates it for ``start``.)
 
         Raises:
             ModuleFormatError: bad ``sh_entsize``, ``sh_link`` not a string table,
@@ -362,34 +404,99 @@ class RawElf:
             raise _fail(self.path, f"symbol table {self._label(symtab)} has entry size "
                                    f"{symtab.entsize}, expected {size}")
         raw = self.section_data(symtab)
-        raw = raw[:len(raw) - len(raw) % size]
+        raw = raw[start * size if start > 0 else 0:len(raw) - len(raw) % size]
         strsec = self._linked_strtab(symtab)
-        strtab = self.section_data(strsec)
+        names = self._strings(strsec)
+        get = names.get
         fmt = _BO[self.little_endian] + _SYM_FMT[cls]
-        rows = struct.iter_unpack(fmt, raw)
-        names: dict[int, str] = {}
-        find = strtab.find
-        nstr = len(strtab)
-        out: list[RawSymbol] = []
-        append = out.append
         new = tuple.__new__
-        for row in rows:
-            if cls == 64:
-                st_name, info, other, shndx, value, sz = row
-            else:
-                st_name, value, sz, info, other, shndx = row
-            name = names.get(st_name)
-            if name is None:
-                if st_name >= nstr and st_name:
-                    raise _fail(self.path, f"symbol {len(out)}: name offset {st_name} is outside "
-                                           f"its string table ({nstr} bytes)")
-                end = find(b"\0", st_name)
-                if end < 0:
-                    raise _fail(self.path, f"symbol {len(out)}: unterminated name")
-                name = _decode(strtab[st_name:end]) if end > st_name else ""
-                names[st_name] = name
-            append(new(RawSymbol, (name, value, sz, info, other, shndx)))
+        if cls == 64:
+            out = [new(RawSymbol, (get(st_name) or self._name(strsec, st_name, names),
+                                   value, sz, info, other, shndx))
+                   for st_name, info, other, shndx, value, sz in struct.iter_unpack(fmt, raw)]
+        else:
+            out = [new(RawSymbol, (get(st_name) or self._name(strsec, st_name, names),
+                                   value, sz, info, other, shndx))
+                   for st_name, value, sz, info, other, shndx in struct.iter_unpack(fmt, raw)]
         return out
+
+    def symbol_summary(self, symtab: RawSection) -> SymbolSummary:
+        """The non-local named symbols of ``symtab`` split by what a linker check needs.
+
+        Decoded column-wise (``st_info`` bytes and ``st_shndx``/``st_name``
+        words sliced out with :mod:`array`), skipping the local symbols, and
+        resolving only the names kept: several times faster than
+        :meth:`read_symbols` when only these facts are wanted.
+
+        Raises:
+            ModuleFormatError: as :meth:`read_symbols`.
+        """
+        cls = self.elfclass
+        size = SYM_SIZE[cls]
+        if symtab.entsize not in (0, size):
+            raise _fail(self.path, f"symbol table {self._label(symtab)} has entry size "
+                                   f"{symtab.entsize}, expected {size}")
+        start = self.first_nonlocal(symtab)
+        raw = self.section_data(symtab)
+        raw = raw[start * size:len(raw) - len(raw) % size]
+        strsec = self._linked_strtab(symtab)
+        names = self._strings(strsec)
+        get = names.get
+        infos = raw[4::size] if cls == 64 else raw[12::size]
+        halves = array("H", raw)
+        words = array("I", raw)
+        if not self.little_endian:
+            halves.byteswap()
+            words.byteswap()
+        shndx = halves[3::size // 2] if cls == 64 else halves[7::size // 2]
+        rows = [(n, i >> 4, x) for n, i, x in zip(words[0::size // 4], infos, shndx)
+                if i >= 0x10 and n]
+        undefined = [(get(n) or self._name(strsec, n, names), b) for n, b, x in rows if x == 0]
+        exports = [get(n) or self._name(strsec, n, names) for n, b, x in rows
+                   if x and b == STB_GLOBAL]
+        common = [get(n) or self._name(strsec, n, names) for n, b, x in rows
+                  if x == SHN_COMMON]
+        return SymbolSummary(undefined, exports, common)
+
+    def read_symbol(self, symtab: RawSection, index: int) -> RawSymbol:
+        """Symbol ``index`` of ``symtab`` alone.
+
+        Raises:
+            ModuleFormatError: index out of range, or a bad name.
+        """
+        if not 0 <= index < self.symbol_count(symtab):
+            raise _fail(self.path, f"symbol index {index} out of range "
+                                   f"({self.symbol_count(symtab)} symbols)")
+        size = SYM_SIZE[self.elfclass]
+        row = struct.unpack_from(_BO[self.little_endian] + _SYM_FMT[self.elfclass],
+                                 self.section_data(symtab), index * size)
+        if self.elfclass == 64:
+            st_name, info, other, shndx, value, sz = row
+        else:
+            st_name, value, sz, info, other, shndx = row
+        if st_name:
+            strsec = self._linked_strtab(symtab)
+            names = self._strings(strsec)
+            name = names.get(st_name) or self._name(strsec, st_name, names)
+        else:
+            name = ""
+        return RawSymbol(name, value, sz, info, other, shndx)
+
+    def first_nonlocal(self, symtab: RawSection) -> int:
+        """``sh_info`` of ``symtab`` if every symbol before it really is STB_LOCAL, else 0.
+
+        Checked in bulk (the ``st_info`` bytes are sliced out, no per-symbol
+        objects), so skipping the locals is safe even for odd files.
+        """
+        n = symtab.info
+        count = self.symbol_count(symtab)
+        if not 0 < n <= count:
+            return 0
+        size = SYM_SIZE[self.elfclass]
+        raw = self.section_data(symtab)
+        info_at = 4 if self.elfclass == 64 else 12
+        infos = raw[info_at:n * size:size]
+        return n if max(infos) < 0x10 else 0
 
     def symbol_count(self, symtab: RawSection) -> int:
         """``sh_size / sizeof(Elf_Sym)``, as the kernel computes it."""
@@ -441,7 +548,7 @@ class RawElf:
         """The set of relocation types used in ``sec`` (fast; no per-entry objects).
 
         For MIPS64 the composed ``r_type2``/``r_type3`` values are included
-        (``R_MIPS_NONE`` = 0 among them when a slot is unused).
+        when they are not ``R_MIPS_NONE``.
 
         Raises:
             ModuleFormatError: as :meth:`read_relocations`.
@@ -449,7 +556,10 @@ class RawElf:
         is_rela = self._reloc_kind(sec)
         raw = self._reloc_bytes(sec, is_rela)
         if self.is_mips64():
-            return {t for r in self.read_relocations(sec) for t in (r.type, r.type2, r.type3)}
+            rels = self.read_relocations(sec)
+            out = {r.type for r in rels}
+            out.update(t for r in rels for t in (r.type2, r.type3) if t)
+            return out
         ent = (RELA_SIZE if is_rela else REL_SIZE)[self.elfclass]
         if self.elfclass == 32:
             words = array("I", raw)
@@ -523,6 +633,21 @@ class RawElf:
 
     # ---- PRIVATE -------------------------------------------------------
 
+    def _strings(self, strsec: RawSection) -> dict[int, str]:
+        cache = self._string_maps
+        m = cache.get(strsec.index)
+        if m is None:
+            m = cache[strsec.index] = string_map(self.section_data(strsec))
+        return m
+
+    def _name(self, strsec: RawSection, offset: int, names: dict[int, str]) -> str:
+        # Slow path: empty names, suffix-shared offsets, and errors.
+        if offset in names:
+            return names[offset]
+        name = self._cstring(self.section_data(strsec), offset, strsec)
+        names[offset] = name
+        return name
+
     def _label(self, sec: RawSection) -> str:
         return f"{sec.name} [{sec.index}]" if sec.name else f"[{sec.index}]"
 
@@ -575,12 +700,11 @@ def name_sections(elf_path: str, data: bytes, hdr: ElfHeader,
     if strsec.type != SHT_STRTAB:
         raise _fail(elf_path, f"bad shstrndx: section [{idx}] is not a string table")
     tmp = RawElf(elf_path, data, hdr, sections)
-    strtab = tmp.section_data(strsec)
-    out = []
-    for s in sections:
-        name = tmp._cstring(strtab, s.name_offset, strsec) if s.name_offset or strtab else ""
-        out.append(s._replace(name=name))
-    return out
+    names = tmp._strings(strsec)
+    get = names.get
+    new = tuple.__new__
+    return [new(RawSection, s[:11] + (get(s.name_offset) or tmp._name(strsec, s.name_offset, names),))
+            for s in sections]
 
 
 def read_elf(data: bytes, path: str) -> RawElf:

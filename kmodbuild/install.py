@@ -127,6 +127,24 @@ def install_file(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o44
     return dest
 
 
+def remove_installed(destdir: Path, relpath: Path | str) -> bool:
+    """Remove ``destdir/relpath`` if present (a module that no longer passes its check).
+
+    Returns True when a file was removed.
+
+    Raises:
+        InstallError: unsafe path, or the file cannot be removed.
+    """
+    dest = safe_dest(destdir, relpath)
+    if not os.path.lexists(dest):
+        return False
+    try:
+        os.unlink(dest)
+    except OSError as e:
+        raise InstallError(f"cannot remove: {e.strerror}", path=dest) from None
+    return True
+
+
 def _unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)

@@ -82,6 +82,17 @@ class RelocationSection:
     target: int
     is_rela: bool
     relocations: tuple[Relocation, ...]
+    #: Every relocation type used (incl. MIPS ``type2``/``type3``), when the reader
+    #: computed it cheaply; ``None`` means "scan ``relocations``".  See :meth:`get_types`.
+    types: frozenset[int] | None = field(default=None, compare=False)
+
+    def get_types(self) -> frozenset[int]:
+        """The set of relocation types used in this section."""
+        if self.types is not None:
+            return self.types
+        out = {r.type for r in self.relocations}
+        out.update(t for r in self.relocations for t in (r.type2, r.type3) if t)
+        return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,29 @@ def parse_required(text: str | None) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class SymbolFacts:
+    """What the link check needs from a symbol table, precomputed by the reader.
+
+    ``undefined``: ``(name, bind)`` of every named undefined non-local symbol,
+    in table order; ``exports``: names of defined STB_GLOBAL symbols;
+    ``common``: names of SHN_COMMON symbols.
+    """
+
+    undefined: tuple[tuple[str, int], ...]
+    exports: frozenset[str]
+    common: tuple[str, ...]
+
+    @classmethod
+    def from_symbols(cls, symbols: "tuple[Symbol, ...]") -> "SymbolFacts":
+        """Compute the facts from full :class:`Symbol` records."""
+        return cls(tuple((s.name, s.bind) for s in symbols
+                         if s.shndx == SHN_UNDEF and s.bind != STB_LOCAL and s.name),
+                   frozenset(s.name for s in symbols
+                             if s.bind == STB_GLOBAL and s.shndx != SHN_UNDEF and s.name),
+                   tuple(s.name for s in symbols if s.shndx == SHN_COMMON and s.name))
+
+
+@dataclass(frozen=True)
 class ModuleObject:
     """Everything the check and the simulator need from one ``.kmod`` file.
 
@@ -160,6 +194,14 @@ class ModuleObject:
     modinfo: ModInfo | None
     modinfo_error: str | None
     image: bytes = field(repr=False)
+    #: Precomputed :class:`SymbolFacts` (the ELF reader fills it in); see :meth:`get_facts`.
+    facts: SymbolFacts | None = field(default=None, repr=False, compare=False)
+
+    def get_facts(self) -> SymbolFacts:
+        """Undefined/exported/common symbol summary (computed from ``symbols`` if not given)."""
+        if self.facts is not None:
+            return self.facts
+        return SymbolFacts.from_symbols(self.symbols)
 
     def section_data(self, index: int) -> bytes:
         """Contents of section ``index`` (zeros for NOBITS)."""

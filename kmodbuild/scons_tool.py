@@ -34,12 +34,12 @@ import SCons.Errors
 import SCons.Node.FS
 import SCons.Scanner.C
 import SCons.Script
-from SCons.Variables import EnumVariable, Variables
+from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.errors import KmodError
-from kmodbuild.install import install_file, validate_module_name
+from kmodbuild.install import install_file, remove_installed, validate_module_name
 
 #: Bumped whenever the check, manifest or install logic changes, so that
 #: function actions (whose signature is only their own bytecode) re-run.
@@ -78,6 +78,7 @@ def add_variables(vars: Variables) -> None:
     vars.Add("MANIFEST", "kernel symbol manifest to check against (default: generated from "
              "the stub kernel built from sys/kern)", "")
     vars.Add("CCWRAPPER", "command put in front of every compile (e.g. ccache, distcc)", "")
+    vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
 
 
 def generate(env: _ENV) -> None:
@@ -94,17 +95,16 @@ def generate(env: _ENV) -> None:
         KMOD_CCCOM="$KMOD_CCWRAPPER $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS -c $SOURCE -o $TARGET",
         KMOD_LINKCOM="$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH -o $TARGET $SOURCES",
         KMOD_KERNLINKCOM="$KMOD_LD $KMOD_KERNEL_LDFLAGS -o $TARGET $SOURCES",
-        KMOD_CCCOMSTR="",
-        KMOD_LINKCOMSTR="",
+        KMOD_OUTPUT="compact",
     )
     env["BUILDERS"]["KmodObject"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_CCCOM", "$KMOD_CCCOMSTR"),
+        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose),
         suffix=".o", src_suffix=".c", single_source=True,
         source_scanner=SCons.Scanner.C.CScanner())
     env["BUILDERS"]["KmodLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_LINKCOM", "$KMOD_LINKCOMSTR"), suffix=".kmod")
+        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str), suffix=".kmod")
     env["BUILDERS"]["KmodKernelLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_KERNLINKCOM", "$KMOD_LINKCOMSTR"))
+        action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str))
     env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
         action=SCons.Action.Action(_install_action, _install_str, varlist=["KMOD_ACTIONS"]))
     env["KMOD_ACTIONS"] = ACTIONS_VERSION
@@ -193,6 +193,9 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             CPPPATH=cpppath,
         )
         tenv["KMOD_REGISTRY"] = []
+        tenv["KMOD_INDEX_SOURCES"] = []
+        tenv["KMOD_CHECK_REPORTS"] = []
+        tenv["KMOD_INDEX_NODE"] = tenv.File(f"{variant}/modules/exports.json")
         tenv["KMOD_TARGET_OBJ"] = t
         tenv["KMOD_VERSION_OBJ"] = version
         tenv["KMOD_TOOLCHAIN_OBJ"] = tc
@@ -217,12 +220,21 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
     except KmodError as e:
         raise _fail(f"{env.Dir('.').srcnode().path}/SConscript: {e}") from None
     objs = [env.KmodObject(src)[0] for src in env.Flatten([sources])]
+    _PROGRESS["total"] += 1
     kmod = env.KmodLink(f"{name}.kmod", objs)
     env.Depends(kmod, env.File(env["KMOD_LDSCRIPT"]))
     _record_compile_commands(env, objs)
+    check = env.Command(f"{name}.kmod.check", [kmod, env["KMOD_MANIFEST_NODE"],
+                                               env["KMOD_INDEX_NODE"]],
+                        SCons.Action.Action(_check_action, _check_str,
+                                            varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME",
+                                                     "KMOD_OSRELEASE"]))
+    env["KMOD_INDEX_SOURCES"].append(kmod[0])
+    env["KMOD_CHECK_REPORTS"].append(check[0])
     if install:
         dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod"))
-        inst = env.KmodInstallFile(dest, kmod)
+        # the check report is a source: a module that fails its check is not installed
+        inst = env.KmodInstallFile(dest, [kmod, check])
         env.Precious(inst)        # never delete the installed file before replacing it
         env.Alias("install", inst)
         _modules_registry(env).append((name, kmod[0], inst[0]))
@@ -258,12 +270,28 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
     envs = env.KmodTargetEnvs()
     for tenv in envs:
         variant = tenv["KMOD_VARIANT"]
-        if kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
-            tenv.Default(tenv.Alias("kernel", tenv.KmodStubKernel(kern_srcs)))
+        if tenv.get("KMOD_MANIFEST"):
+            tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
+        elif kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
+            kernel = tenv.KmodStubKernel(kern_srcs)
+            syms = tenv.Command(f"{variant}/kernel/netbsd.syms", kernel, SCons.Action.Action(
+                _manifest_action, _manifest_str, varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME",
+                                                          "KMOD_OSRELEASE"]))
+            tenv.Alias("kernel", [kernel, syms])
+            tenv["KMOD_MANIFEST_NODE"] = syms[0]
+        else:
+            raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
+                        "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
         for d in moddirs:
             tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
                             variant_dir=f"{variant}/modules/{d}", duplicate=False,
                             exports={"env": tenv})
+        tenv.Command(tenv["KMOD_INDEX_NODE"], tenv["KMOD_INDEX_SOURCES"], SCons.Action.Action(
+            _index_action, _quiet_str, varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME"]))
+        gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],
+                            SCons.Action.Action(_check_gate_action, _quiet_str,
+                                                varlist=["KMOD_ACTIONS"]))
+        tenv.Default(tenv.Alias("check", gate))
         installed = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
         stand_version_dir = Path(tenv["KMOD_STAND"]).parent
         metalog = tenv.Command(str(stand_version_dir / "METALOG"), installed,
@@ -272,6 +300,11 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
         tenv.Precious(metalog)
         tenv.Alias("install", metalog)
         tenv.Default(tenv.Alias("install"))
+        validate = tenv.Command(f"{variant}/simulate.txt",
+                                [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],
+                                SCons.Action.Action(_validate_action, _quiet_str,
+                                                    varlist=["KMOD_ACTIONS"]))
+        tenv.Default(tenv.Alias("simulate", validate))
     _declare_sets(env, envs)
     _write_compile_commands(env)
     return envs
@@ -308,7 +341,8 @@ def _metalog_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     from kmodbuild.metalog import file_entry, render
     destdir = Path(env["KMOD_DESTDIR_ABS"])
     try:
-        text = render([file_entry(destdir, Path(s.abspath)) for s in source])
+        text = render([file_entry(destdir, Path(s.abspath)) for s in source
+                       if os.path.isfile(s.abspath)])
         atomic_write(Path(target[0].abspath), text.encode(), 0o644)
     except OSError as e:
         raise _action_fail(f"{target[0].path}: cannot record the install: {e}") from None
@@ -318,24 +352,161 @@ def _metalog_action(target: list[Any], source: list[Any], env: _ENV) -> int:
 
 
 def _metalog_str(target: list[Any], source: list[Any], env: _ENV) -> str:
-    return f"record {target[0].path}"
+    return f"record {target[0].path}" if env["KMOD_OUTPUT"] == "verbose" else ""
+
+
+# --------------------------------------------------------------------------- check
+
+def _target_version(env: _ENV) -> tuple[ktarget.Target, ktarget.NetBSDVersion]:
+    return env["KMOD_TARGET_OBJ"], env["KMOD_VERSION_OBJ"]
+
+
+def _manifest_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    from kmodbuild.buildcheck import write_kernel_manifest
+    t, v = _target_version(env)
+    try:
+        write_kernel_manifest(Path(source[0].abspath), t, v, Path(target[0].abspath))
+    except KmodError as e:
+        raise _action_fail(e) from None
+    return 0
+
+
+def _manifest_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    return f"manifest {target[0].path}" if env["KMOD_OUTPUT"] == "verbose" else ""
+
+
+def _index_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    from kmodbuild.buildcheck import exports_index
+    text = exports_index([Path(s.abspath) for s in source], env["KMOD_TARGET_OBJ"])
+    Path(target[0].abspath).write_text(text)
+    return 0
+
+
+def _quiet_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    return ""
+
+
+def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """Check one module and write its report; the gate node fails the build on errors.
+
+    Failing here would stop SCons at the first bad module; writing the report
+    lets every module be checked (and every good one installed) first.
+    """
+    from kmodbuild.buildcheck import check_built_module
+    from kmodbuild.diagnostics import render_json
+    t, v = _target_version(env)
+    try:
+        diags = check_built_module(Path(source[0].abspath), Path(source[1].abspath),
+                                   Path(source[2].abspath), t, v)
+    except KmodError as e:
+        raise _action_fail(e) from None
+    Path(target[0].abspath).write_text(render_json(diags, modules=1))
+    return 0
+
+
+def _report_problems(path: str) -> list[tuple[str, str]]:
+    """(severity, rendered line) of every diagnostic in a check report."""
+    doc = json.loads(Path(path).read_text())
+    out = []
+    for d in doc["diagnostics"]:
+        line = f"{d['path']}: {'warning: ' if d['severity'] == 'warning' else ''}{d['message']}"
+        if d.get("hint"):
+            line += f" ({d['hint']})"
+        out.append((d["severity"], line))
+    return out
+
+
+def _check_gate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """Print every problem of every module of the target, sorted; fail if any is an error."""
+    problems = sorted(p for s in source for p in _report_problems(s.abspath))
+    errors = [line for sev, line in problems if sev == "error"]
+    if env["KMOD_OUTPUT"] != "quiet":
+        for sev, line in problems:
+            if sev != "error":
+                print(line, flush=True)
+    if errors:
+        raise _action_fail("\n".join(errors) + f"\ncheck: {len(errors)} error(s) in "
+                           f"{env['KMOD_TARGET_NAME']} modules; those modules were not installed")
+    Path(target[0].abspath).write_text(json.dumps({"errors": 0, "warnings": len(problems)}) + "\n")
+    return 0
+
+
+def _check_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    return f"check {source[0].path}" if env["KMOD_OUTPUT"] == "verbose" else ""
+
+
+def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """Load every installed module in dependency order in the simulator, then unload all."""
+    from kmodbuild.simvalidate import validate_tree
+    t, v = _target_version(env)
+    stand = Path(env["KMOD_STAND"]).parents[2]
+    try:
+        result = validate_tree(stand, t, v, Path(source[-1].abspath))
+    except KmodError as e:
+        raise _action_fail(e) from None
+    if not result.ok:
+        raise _action_fail("\n".join(str(f) for f in result.failures)
+                           + f"\nsimulate: {result.summary()}")
+    Path(target[0].abspath).write_text(result.summary() + "\n")
+    if env["KMOD_OUTPUT"] != "quiet":
+        print(f"simulate: {result.summary()}", flush=True)
+    return 0
 
 
 # --------------------------------------------------------------------------- install
 
 def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """Install the module atomically, unless its check report has errors."""
     destdir = env["KMOD_DESTDIR_ABS"]
-    for t, s in zip(target, source):
-        rel = os.path.relpath(t.abspath, destdir)
-        try:
-            install_file(Path(s.abspath), Path(destdir), rel, 0o444)
-        except KmodError as e:
-            raise _action_fail(e) from None
+    dest, kmod, report = target[0], source[0], source[1]
+    rel = os.path.relpath(dest.abspath, destdir)
+    try:
+        if any(sev == "error" for sev, _ in _report_problems(report.abspath)):
+            remove_installed(Path(destdir), rel)
+            return 0
+        install_file(Path(kmod.abspath), Path(destdir), rel, 0o444)
+    except KmodError as e:
+        raise _action_fail(e) from None
     return 0
 
 
 def _install_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    if env["KMOD_OUTPUT"] != "verbose":
+        return ""
     return "\n".join(f"install {t.path}" for t in target)
+
+
+# --------------------------------------------------------------------------- progress output
+# compact (default): one line per module linked, "[ 12/80] amd64 null.kmod";
+# verbose (VERBOSE=1): every command; quiet (--quiet): errors only.
+
+_PROGRESS = {"total": 0, "done": 0}
+
+
+def _quiet_unless_verbose(target: list[Any], source: list[Any], env: _ENV) -> str:
+    if env["KMOD_OUTPUT"] == "verbose":
+        return env.subst("$KMOD_CCCOM", target=target, source=source)
+    return ""
+
+
+def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    mode = env["KMOD_OUTPUT"]
+    if mode == "verbose":
+        return env.subst("$KMOD_LINKCOM", target=target, source=source)
+    _PROGRESS["done"] += 1
+    if mode == "quiet":
+        return ""
+    total = max(_PROGRESS["total"], _PROGRESS["done"])
+    width = len(str(total))
+    return (f"[{_PROGRESS['done']:>{width}}/{total}] {env['KMOD_TARGET_NAME']} "
+            f"{target[0].name}")
+
+
+def _kernel_link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+    mode = env["KMOD_OUTPUT"]
+    if mode == "verbose":
+        return env.subst("$KMOD_KERNLINKCOM", target=target, source=source)
+    return "" if mode == "quiet" else f"[kernel] {env['KMOD_TARGET_NAME']} {target[0].path}"
 
 
 # --------------------------------------------------------------------------- bookkeeping

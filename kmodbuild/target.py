@@ -198,10 +198,14 @@ TARGETS: tuple[Target, ...] = (
        pointer_size=8, rela=True, rel_ok=False, rela_ok=True,
        cflags=("-mcmodel=medany", "-mno-relax"), gcc_cflags=("-mcmodel=medany", "-mno-relax"),
        reloc_names=_RISCV_RELOCS,
+       # riscv kobj_machdep.c 1.6 (2024; the 2023 rewrite) also takes PCREL_LO12_S (stores
+       # to globals), HI20, RVC_BRANCH and RVC_JUMP; RVC_LUI has only a patch case, its first
+       # switch refuses it.  RELAX/ALIGN stay refused (spec Decisions: -mno-relax).
        accepted_relocs=_names(_RISCV_RELOCS, "R_RISCV_NONE", "R_RISCV_64", "R_RISCV_BRANCH",
                               "R_RISCV_JAL", "R_RISCV_CALL", "R_RISCV_CALL_PLT",
                               "R_RISCV_PCREL_HI20", "R_RISCV_PCREL_LO12_I", "R_RISCV_LO12_I",
-                              "R_RISCV_LO12_S")),
+                              "R_RISCV_LO12_S", "R_RISCV_PCREL_LO12_S", "R_RISCV_HI20",
+                              "R_RISCV_RVC_BRANCH", "R_RISCV_RVC_JUMP")),
     _t(name="sparc64", machine="sparc64", machine_arch="sparc64",
        triple="sparc64-unknown-netbsd", gnu_triple="sparc64-linux-gnu", elfclass=64,
        little_endian=False, e_machine=EM_SPARCV9, accepted_machines=frozenset({EM_SPARCV9}),

@@ -1,0 +1,92 @@
+"""kmodbuild.buildcheck - the check steps of a build, as pure-ish functions on files.
+
+SCons calls these from its Python actions (``kmodbuild.scons_tool``); they
+hold the logic so the SCons layer only translates:
+
+* :func:`write_kernel_manifest`: a linked kernel image → its symbol manifest;
+* :func:`exports_index`: every module of a target → one JSON summary of names,
+  requirements and exported globals, so each module's check depends on one
+  small file instead of every other module (its content only changes when an
+  export or a requirement does, so SCons re-checks nothing else);
+* :func:`check_built_module`: one module against the manifest and the index.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from kmodbuild.diagnostics import Diagnostic
+from kmodbuild.elf import read_kernel, read_module
+from kmodbuild.errors import KmodError, ModuleFormatError
+from kmodbuild.linkcheck import check_modules
+from kmodbuild.manifest import load_manifest, manifest_from_kernel
+from kmodbuild.model import ModInfo, ModuleObject, Pointer, SymbolFacts
+from kmodbuild.target import NetBSDVersion, Target
+
+INDEX_VERSION = 1
+
+
+def write_kernel_manifest(kernel: Path, target: Target, version: NetBSDVersion,
+                          out: Path) -> None:
+    """Read the kernel image ``kernel`` and write its manifest to ``out``.
+
+    Raises:
+        ModuleFormatError: the image cannot be read.
+    """
+    image = read_kernel(kernel)
+    Path(out).write_text(manifest_from_kernel(image.symbols, target, version).render())
+
+
+def exports_index(kmods: Iterable[Path], target: Target) -> str:
+    """JSON text summarising each module: file, mi_name, mi_required, exported globals.
+
+    Modules that cannot be read are left out; their own check reports them.
+    """
+    entries = []
+    for path in sorted(Path(p) for p in kmods):
+        try:
+            mod = read_module(path, target)
+        except ModuleFormatError:
+            continue
+        mi = mod.modinfo
+        entries.append({"file": path.name, "name": mi.name if mi else None,
+                        "required": mi.required if mi else None,
+                        "exports": sorted(mod.get_facts().exports)})
+    return json.dumps({"version": INDEX_VERSION, "modules": entries}, indent=1) + "\n"
+
+
+def _stand_in(entry: dict[str, object]) -> ModuleObject:
+    """A module record holding only what the check needs from a module not being judged."""
+    name = entry.get("name")
+    where = Pointer(0, 0)
+    mi = ModInfo(0, 1, name if isinstance(name, str) else None,
+                 entry.get("required") if isinstance(entry.get("required"), str) else None,
+                 None, where)
+    exports = entry.get("exports") or []
+    return ModuleObject(str(entry.get("file")), 0, True, 0, 1, (), (), (), mi, None, b"",
+                        facts=SymbolFacts((), frozenset(exports), ()))  # type: ignore[arg-type]
+
+
+def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
+                       version: NetBSDVersion) -> list[Diagnostic]:
+    """Every problem the kernel's loader would find with ``kmod``.
+
+    ``index`` (from :func:`exports_index`) supplies the other modules of the
+    tree, which may satisfy the module's requirements.
+
+    Raises:
+        KmodError: the manifest or the index cannot be read.
+    """
+    kmod = Path(kmod)
+    try:
+        mod = read_module(kmod)
+    except ModuleFormatError as e:
+        return [Diagnostic.from_error(e, "format", kmod)]
+    kernel = load_manifest(manifest)
+    try:
+        data = json.loads(Path(index).read_text())
+        others = [_stand_in(e) for e in data["modules"] if e.get("file") != kmod.name]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise KmodError(f"cannot read the module index: {e}", path=index) from None
+    return check_modules([mod], kernel, target, version, available=others)

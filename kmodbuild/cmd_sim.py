@@ -1,0 +1,173 @@
+"""``kmodbuild sim``: a simulated NetBSD kernel loading modules from an installed tree."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kmodbuild.errors import KmodError, UsageError
+from kmodbuild.scenario import ScenarioError, Session, StepResult, parse_scenario, run_scenario
+from kmodbuild.simulator import KernelConfig, SimKernel, builtins_in, symbols_from_manifest
+from kmodbuild.simvalidate import find_module_dir, stand_root, validate_tree
+from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
+
+HELP = "simulate modload/modunload/modstat, autoload and boot on an installed tree"
+DESCRIPTION = """\
+Run a simulated NetBSD kernel (kern_module.c and the in-kernel linker, spec
+sections 2, 3 and 5) over the modules installed in ROOT/<MACHINE>/<VERSION>/
+modules.  Commands come from --script, from standard input, or are typed at
+the 'sim>' prompt; see docs/simulator.md for the command language."""
+EPILOG = """\
+examples:
+  kmodbuild sim --root stand --machine amd64 --version 10.0
+  kmodbuild sim --root stand --machine amd64 --version 10.0 --script boot.scn --json
+  echo 'modload hello' | kmodbuild sim --root stand --version 10.0
+  kmodbuild sim --root stand --arch evbarm-aarch64 --version 10.99.10 --validate
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="stand", metavar="DIR",
+                   help="the installed /stand directory, or a DESTDIR holding stand/ "
+                   "(default: stand)")
+    p.add_argument("--machine", default=None, help="MACHINE (default: amd64)")
+    p.add_argument("--arch", default=None, metavar="TARGET",
+                   help="target name or MACHINE-MACHINE_ARCH (evbarm-aarch64, ...)")
+    p.add_argument("--version", default="10.0", help="kernel version: 10.0 or 10.99.10")
+    p.add_argument("--manifest", default=None, metavar="FILE",
+                   help="kernel symbol manifest (default: build/<key>/<version>/kernel/netbsd.syms "
+                   "beside ROOT)")
+    p.add_argument("--builtin", action="append", default=[], metavar="NAME[:CLASS]",
+                   help="modules built into the kernel (comma-separated; repeatable)")
+    p.add_argument("--securelevel", type=int, default=None, help="securelevel after boot")
+    p.add_argument("--no-insecure", action="store_true",
+                   help="a kernel without options INSECURE (securelevel 1 once multi-user)")
+    p.add_argument("--no-autoload", action="store_true", help="kern.module.autoload=0")
+    p.add_argument("--verbose", action="store_true", help="kern.module.verbose=1")
+    p.add_argument("--script", default=None, metavar="FILE", help="run the commands of FILE")
+    p.add_argument("-x", "--echo", action="store_true", help="print each command before its output")
+    p.add_argument("--json", action="store_true", help="print the final kernel state as JSON")
+    p.add_argument("--validate", action="store_true",
+                   help="load every module in dependency order, then unload them all")
+
+
+def resolve_target(machine: str | None, arch: str | None) -> Target:
+    """The target from ``--arch`` (name or key) or ``--machine`` (its primary target).
+
+    Raises:
+        UsageError: unknown or ambiguous.
+    """
+    if arch:
+        return get_target(arch)
+    machine = machine or "amd64"
+    matches = [t for t in TARGETS if t.machine == machine or t.name == machine]
+    if not matches:
+        raise UsageError(f"unknown --machine {machine!r}; known: "
+                         f"{', '.join(sorted({t.machine for t in TARGETS}))}")
+    if len(matches) > 1:
+        raise UsageError(f"--machine {machine} has several targets; choose one with --arch "
+                         f"({', '.join(t.name for t in matches)})")
+    return matches[0]
+
+
+def find_manifest(root: Path, target: Target, version: NetBSDVersion) -> Path | None:
+    """``build/<key>/<osrelease>/kernel/netbsd.syms`` next to ROOT or in the current directory."""
+    rel = Path("build") / target.key / version.osrelease / "kernel" / "netbsd.syms"
+    for base in (root.resolve().parent, root.resolve().parent.parent, Path.cwd()):
+        if (base / rel).is_file():
+            return base / rel
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    target = resolve_target(args.machine, args.arch)
+    version = NetBSDVersion.parse(args.version)
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: no such directory")
+    manifest = Path(args.manifest) if args.manifest else find_manifest(root, target, version)
+    if manifest is None:
+        print(f"kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
+              f"kernel symbols will not link (pass --manifest)", file=sys.stderr)
+    builtins = [b for spec in args.builtin for b in spec.split(",") if b]
+    if args.validate:
+        res = validate_tree(root, target, version, manifest, builtins=builtins)
+        for f in res.failures:
+            print(str(f))
+        print(res.summary())
+        return 1 if res.failures else 0
+    symbols = ()
+    if manifest is not None:
+        from kmodbuild.manifest import load_manifest
+        symbols = symbols_from_manifest(load_manifest(manifest))
+    mdir = find_module_dir(root, target, version)
+    config = KernelConfig(target, version, symbols=symbols,
+                          builtins=builtins_in(builtins, mdir, target),
+                          insecure=not args.no_insecure, securelevel=args.securelevel,
+                          autoload=not args.no_autoload, verbose=args.verbose)
+    stand = stand_root(root)
+
+    def factory(cfg: KernelConfig) -> SimKernel:
+        return SimKernel(cfg, stand)
+
+    session = Session(factory(config), factory)
+    status = 0
+    if args.script or not sys.stdin.isatty():
+        text = Path(args.script).read_text() if args.script else sys.stdin.read()
+        status = _run_script(session, text, args.script or "<stdin>", args.echo)
+    else:
+        _interactive(session)
+    if args.json:
+        print(json.dumps(session.kernel.state(), indent=2))
+    return status
+
+
+def _run_script(session: Session, text: str, path: str, echo: bool) -> int:
+    scenario = parse_scenario(text, path)
+    if args_path := Path(path):
+        if args_path.is_file():
+            session.cwd = args_path.resolve().parent
+
+    def show(step: StepResult) -> None:
+        if echo and step.command:
+            print(f"sim> {step.command}")
+        for line in step.output:
+            print(line)
+
+    result = run_scenario(scenario, session, on_step=show)
+    if scenario.is_test:
+        for p in result.problems:
+            print(p, file=sys.stderr)
+        print(f"{path}: {'ok' if result.ok else 'FAILED'} ({len(result.steps)} steps)",
+              file=sys.stderr)
+        return 0 if result.ok else 1
+    return 0
+
+
+def _interactive(session: Session) -> None:
+    try:
+        import readline  # noqa: F401 - line editing for input()
+    except ImportError:
+        pass
+    k = session.kernel
+    print(f"NetBSD {k.config.version} ({k.target.machine}) simulated; "
+          f"module path {k.module_base}; 'help' lists commands, ^D quits")
+    while True:
+        try:
+            line = input("sim> ")
+        except EOFError:
+            print()
+            return
+        if line.strip() in ("help", "?"):
+            print("commands: " + ", ".join(session.commands))
+            continue
+        if line.strip() in ("quit", "exit"):
+            return
+        try:
+            res = session.execute(line)
+        except (ScenarioError, KmodError) as e:
+            print(f"sim: {e}")
+            continue
+        for out in res.output:
+            print(out)

@@ -1,0 +1,516 @@
+"""kmodbuild.elf - read NetBSD ``.kmod`` files and kernel images into model records.
+
+This is the ELF boundary of the NetBSD side: :func:`read_module` applies the
+loader's header checks in ``kobj_load`` order (spec §1.1) with the kernel's
+messages, then builds a :class:`~kmodbuild.model.ModuleObject` (sections,
+symbols, relocations, and the ``modinfo_t`` found through
+``link_set_modules``, spec §1.2-§1.3).  :func:`read_kernel` lists a linked
+kernel's defined global symbols for the manifest.
+
+The fast path is :mod:`kmodbuild.elfraw` (struct-level, stdlib only).  This
+is the only kmodbuild module allowed to import pyelftools (``elftools``); it
+does so lazily, only in :func:`describe`, so checking never pays for it.
+Every exception a malformed file can cause is turned into
+:class:`~kmodbuild.errors.ModuleFormatError` here.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar, overload
+
+from kmodbuild import elfraw as raw
+from kmodbuild.elfraw import RawElf, RawReloc, RawSection, RawSymbol
+from kmodbuild.errors import ModuleFormatError
+from kmodbuild.model import (SHN_COMMON, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL,
+                             STB_LOCAL, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION, ModInfo,
+                             ModuleObject, Pointer, Relocation, RelocationSection, Section,
+                             Symbol, SymbolFacts)
+from kmodbuild.target import TARGETS, Target
+
+#: Exceptions a malformed file can raise below this boundary (pyelftools' ELFError is
+#: added where pyelftools is used); all become ModuleFormatError.
+_BOUNDARY = (ValueError, OverflowError, OSError, KeyError, IndexError, struct.error,
+             UnicodeDecodeError, TypeError)
+
+ELF_MAXSHNUM = 32768            # subr_kobj.c
+MODINFO_SECTION = "link_set_modules"
+ENOENT = 2
+
+#: Display names of the machines we meet (spec §2.5).
+MACHINE_NAMES = {2: "SPARC", 3: "i386", 6: "i486", 8: "MIPS", 18: "SPARC32PLUS", 20: "PowerPC",
+                 21: "PowerPC64", 40: "ARM", 43: "SPARC V9", 62: "x86-64", 183: "AArch64",
+                 243: "RISC-V"}
+_ET_NAMES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+
+#: modinfo_t field offsets and size by pointer size (spec §1.3).
+_MODINFO_LAYOUT = {8: {"version": 0, "class": 4, "modcmd": 8, "name": 16, "required": 24,
+                       "size": 32},
+                   4: {"version": 0, "class": 4, "modcmd": 8, "name": 12, "required": 16,
+                       "size": 20}}
+
+T = TypeVar("T")
+
+
+class LazyTuple(Sequence[T]):
+    """A read-only sequence built on first use (symbols and relocations of a module).
+
+    Behaves like the tuple it wraps (indexing, slicing, ``len``, iteration,
+    equality with tuples and other LazyTuples, hashing).
+    """
+
+    __slots__ = ("_build", "_items")
+
+    def __init__(self, build: Callable[[], tuple[T, ...]]) -> None:
+        self._build: Callable[[], tuple[T, ...]] | None = build
+        self._items: tuple[T, ...] | None = None
+
+    def _get(self) -> tuple[T, ...]:
+        if self._items is None:
+            assert self._build is not None
+            self._items = self._build()
+            self._build = None
+        return self._items
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> T | tuple[T, ...]:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._get())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyTuple):
+            other = other._get()
+        return self._get() == other
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
+class KernelSymbol(NamedTuple):
+    """A defined global symbol of a linked kernel: name, ``func``/``object``/``notype``, size."""
+
+    name: str
+    kind: str
+    size: int
+
+
+class KernelImage(NamedTuple):
+    """What :func:`read_kernel` found in a kernel ELF image."""
+
+    path: str
+    elfclass: int
+    little_endian: bool
+    e_machine: int
+    symbols: tuple[KernelSymbol, ...]
+    netbsd_version: int | None      # from the NetBSD ident note, if present
+
+
+_KINDS = {STT_FUNC: "func", STT_OBJECT: "object"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def machine_name(e_machine: int) -> str:
+    """``x86-64`` for 62, else ``machine N``."""
+    return MACHINE_NAMES.get(e_machine, f"machine {e_machine}")
+
+
+def target_for(e_machine: int, elfclass: int, little_endian: bool) -> Target | None:
+    """The supported target whose kernel loads objects of this kind, or ``None``."""
+    for t in TARGETS:
+        if (e_machine in t.accepted_machines and t.elfclass == elfclass
+                and t.little_endian == little_endian):
+            return t
+    return None
+
+
+def _kobj(path: str, message: str, hint: str | None = None) -> ModuleFormatError:
+    # kobj_load's prefix (spec §3.11) without the function/line part.
+    return ModuleFormatError("linker error: " + message, path=path, hint=hint)
+
+
+def _endian(le: bool) -> str:
+    return "little-endian" if le else "big-endian"
+
+
+def _bswap(value: int, size: int) -> int:
+    return int.from_bytes(value.to_bytes(size, "little"), "big")
+
+
+# --------------------------------------------------------------------------- kobj_load checks
+
+def check_header(elf_data: bytes, path: str, target: Target | None) -> raw.ElfHeader:
+    """kobj_load checks 1-5 (spec §1.1) on the file header, as ``target``'s kernel sees it.
+
+    With ``target`` ``None`` the machine check is skipped and the file's own
+    class and byte order are assumed.
+
+    Raises:
+        ModuleFormatError: ``linker error: not an ELF object``, ``unsupported
+            file version N``, ``unsupported file type N``, ``unsupported
+            machine N`` or ``bad sizes`` (with a hint saying why).
+    """
+    if elf_data[:4] != raw.ELFMAG:
+        raise _kobj(path, "not an ELF object")
+    hdr = raw.parse_header(elf_data, path)
+    swap = target is not None and hdr.little_endian != target.little_endian
+    swap_hint = None
+    if swap and target is not None:
+        swap_hint = (f"{_endian(hdr.little_endian)} object; {target.name} kernels are "
+                     f"{_endian(target.little_endian)}")
+    # 2. e_ident[EI_VERSION], then e_version (read in the kernel's byte order).
+    if hdr.ei_version != raw.EV_CURRENT:
+        raise _kobj(path, f"unsupported file version {hdr.ei_version}", swap_hint)
+    e_version = _bswap(hdr.e_version, 4) if swap else hdr.e_version
+    if e_version != raw.EV_CURRENT:
+        raise _kobj(path, f"unsupported file version {e_version}", swap_hint)
+    # 3. ET_REL only.
+    if hdr.e_type != raw.ET_REL:
+        kind = _ET_NAMES.get(hdr.e_type, "unknown type")
+        raise _kobj(path, f"unsupported file type {hdr.e_type}",
+                    f"{kind}; a module must be a relocatable object made with ld -r")
+    # 4. e_machine among the kernel's ELF{32,64}_MACHDEP_ID_CASES.
+    if target is not None and hdr.e_machine not in target.accepted_machines:
+        wanted = " or ".join(machine_name(m) for m in sorted(target.accepted_machines))
+        raise _kobj(path, f"unsupported machine {hdr.e_machine}",
+                    f"{machine_name(hdr.e_machine)} object; {target.name} kernels load {wanted}")
+    # 5. sizes; EI_CLASS is never checked, a class mismatch shows up here (derived).
+    cls = target.elfclass if target is not None else hdr.elfclass
+    if (hdr.e_shnum == 0 or hdr.e_shnum > ELF_MAXSHNUM or hdr.e_shoff == 0
+            or hdr.e_shentsize != raw.SHDR_SIZE[cls]
+            or hdr.elfclass != cls):
+        hint = None
+        if hdr.elfclass != cls and target is not None:
+            hint = f"ELF{hdr.elfclass} object; {target.name} kernels load ELF{cls}"
+        elif hdr.e_shnum == 0 or hdr.e_shoff == 0:
+            hint = "no section header table"
+        elif hdr.e_shnum > ELF_MAXSHNUM:
+            hint = f"{hdr.e_shnum} sections, at most {ELF_MAXSHNUM}"
+        else:
+            hint = f"e_shentsize {hdr.e_shentsize}, expected {raw.SHDR_SIZE[cls]}"
+        raise _kobj(path, "bad sizes", hint)
+    return hdr
+
+
+def check_sections(hdr: raw.ElfHeader, sections: list[RawSection], path: str) -> RawSection:
+    """kobj_load checks 6-9 (spec §1.1); returns the symbol table section.
+
+    Raises:
+        ModuleFormatError: ``file has no contents``, ``file has no valid symbol
+            table``, ``file has invalid symbol strings``, ``no symbol table``,
+            ``no symbol strings``, ``bad shstrndx`` or ``no text``.
+    """
+    loaded = [s for s in sections if s.type in (SHT_PROGBITS, SHT_NOBITS)]
+    if not loaded:
+        raise _kobj(path, "file has no contents")
+    symtabs = [s for s in sections if s.type == raw.SHT_SYMTAB]
+    if len(symtabs) != 1:
+        raise _kobj(path, "file has no valid symbol table",
+                    f"{len(symtabs)} SHT_SYMTAB sections, the loader needs exactly one")
+    symtab = symtabs[0]
+    if not 0 <= symtab.link < len(sections) or sections[symtab.link].type != raw.SHT_STRTAB:
+        raise _kobj(path, "file has invalid symbol strings")
+    sym_size = raw.SYM_SIZE[hdr.elfclass]
+    if symtab.size // sym_size == 0:
+        raise _kobj(path, "no symbol table")
+    if sections[symtab.link].size == 0:
+        raise _kobj(path, "no symbol strings")
+    if hdr.e_shstrndx != raw.SHN_UNDEF and hdr.e_shstrndx >= len(sections):
+        raise _kobj(path, "bad shstrndx")
+    if sum(s.size for s in loaded if s.flags & raw.SHF_EXECINSTR) == 0:
+        raise _kobj(path, "no text")
+    return symtab
+
+
+# --------------------------------------------------------------------------- modinfo
+
+class _PointerReader:
+    """Follows pointer fields through relocations (spec §1.2; TOOLCHAIN.md resolver)."""
+
+    def __init__(self, elf: RawElf, symtab: RawSection, ptrsize: int,
+                 relsecs_by_target: dict[int, list[RawSection]]) -> None:
+        self.elf = elf
+        self.symtab = symtab
+        self.ptrsize = ptrsize
+        self.by_target = relsecs_by_target
+        self._at: dict[int, dict[int, tuple[RawReloc, bool]]] = {}
+
+    def _relocs_at(self, sec_index: int) -> dict[int, tuple[RawReloc, bool]]:
+        table = self._at.get(sec_index)
+        if table is None:
+            table = {}
+            for rs in self.by_target.get(sec_index, ()):
+                is_rela = rs.type == raw.SHT_RELA
+                for r in self.elf.read_relocations(rs):
+                    table.setdefault(r.offset, (r, is_rela))
+            self._at[sec_index] = table
+        return table
+
+    def resolve(self, sec_index: int, offset: int) -> tuple[Pointer | None, RawSymbol | None]:
+        """The pointer stored at (section, offset): ``(None, None)`` for NULL.
+
+        Returns the pointer and the symbol its relocation uses.
+        """
+        hit = self._relocs_at(sec_index).get(offset)
+        if hit is None:
+            return None, None
+        rel, is_rela = hit
+        sym = self.elf.read_symbol(self.symtab, rel.sym)
+        if is_rela:
+            addend = rel.addend or 0
+        else:
+            # REL: the implicit addend is the word stored at the place (i386, arm).
+            addend = self.elf.read_word(self.elf.get_section(sec_index), offset, self.ptrsize,
+                                        signed=True)
+        if sym.shndx == SHN_UNDEF:
+            return Pointer(0, addend, symbol=sym.name), sym
+        return Pointer(sym.shndx, sym.value + addend), sym
+
+    def string(self, ptr: Pointer) -> str:
+        """The NUL-terminated string a module-local pointer points to."""
+        return self.elf.read_cstring(self.elf.get_section(ptr.section), ptr.offset)
+
+
+def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
+                  relsecs_by_target: dict[int, list[RawSection]]
+                  ) -> tuple[ModInfo | None, str | None]:
+    """``module_fetch_info()`` (spec §1.2): the modinfo record, or the kernel's error text."""
+    lsm = None
+    for s in elf.sections:
+        if s.name == MODINFO_SECTION and s.type in (SHT_PROGBITS, SHT_NOBITS):
+            lsm = s
+            break
+    if lsm is None:
+        return None, f"`{MODINFO_SECTION}' section not present, error {ENOENT}"
+    if lsm.size != ptrsize:
+        if lsm.size > ptrsize and lsm.size % ptrsize == 0:
+            return None, (f"`{MODINFO_SECTION}' section wrong size ({lsm.size // ptrsize} "
+                          f"different MODULE declarations?)")
+        return None, f"`{MODINFO_SECTION}' section wrong size (got {lsm.size}, wanted {ptrsize})"
+    reader = _PointerReader(elf, symtab, ptrsize, relsecs_by_target)
+    loc, sym = reader.resolve(lsm.index, 0)
+    if loc is None:
+        return None, f"`{MODINFO_SECTION}' entry is a NULL pointer (no relocation)"
+    if loc.symbol is not None:
+        return None, (f"`{MODINFO_SECTION}' entry points to undefined symbol `{loc.symbol}' "
+                      f"(modinfo must be defined in the module)")
+    if sym is not None and sym.bind != STB_LOCAL:
+        # Only local relocations are applied before module_fetch_info() reads it (§1.2).
+        return None, (f"`{MODINFO_SECTION}' entry is relocated against global symbol "
+                      f"`{sym.name}'; the modinfo record must be static")
+    if not 0 < loc.section < len(elf.sections):
+        return None, f"modinfo lies in invalid section {loc.section:#x}"
+    layout = _MODINFO_LAYOUT[ptrsize]
+    msec = elf.sections[loc.section]
+    if loc.offset < 0 or loc.offset + layout["size"] > msec.size:
+        return None, (f"modinfo at {msec.name}+{loc.offset:#x} does not fit in its section "
+                      f"({msec.size} bytes)")
+    base = loc.offset
+    version = elf.read_word(msec, base + layout["version"], 4)
+    mclass = elf.read_word(msec, base + layout["class"], 4, signed=True)
+    modcmd, _ = reader.resolve(msec.index, base + layout["modcmd"])
+    strings: dict[str, str | None] = {}
+    for field in ("name", "required"):
+        ptr, psym = reader.resolve(msec.index, base + layout[field])
+        if ptr is None:
+            strings[field] = None
+            continue
+        if ptr.symbol is not None:
+            return None, f"mi_{field} points to undefined symbol `{ptr.symbol}'"
+        if psym is not None and psym.bind != STB_LOCAL:
+            return None, (f"mi_{field} is relocated against global symbol `{psym.name}'; "
+                          f"it must point to module-local data")
+        if not 0 < ptr.section < len(elf.sections):
+            return None, f"mi_{field} points into invalid section {ptr.section:#x}"
+        strings[field] = reader.string(ptr)
+    return ModInfo(version, mclass, strings["name"], strings["required"], modcmd, loc), None
+
+
+# --------------------------------------------------------------------------- read_module
+
+def _section_records(elf: RawElf) -> tuple[Section, ...]:
+    return tuple(Section(s.index, s.name, s.type, s.flags, s.addr, s.offset, s.size, s.link,
+                         s.info, s.addralign, s.entsize) for s in elf.sections)
+
+
+def _symbol_records(elf: RawElf, symtab: RawSection) -> tuple[Symbol, ...]:
+    return tuple(Symbol(i, s.name, s.value, s.size, s.info >> 4, s.info & 0xF, s.shndx)
+                 for i, s in enumerate(elf.read_symbols(symtab)))
+
+
+def _reloc_records(elf: RawElf, sec: RawSection) -> tuple[Relocation, ...]:
+    return tuple(Relocation(r.offset, r.type, r.sym, r.addend, r.type2, r.type3)
+                 for r in elf.read_relocations(sec))
+
+
+def _guarded(path: str, build: Callable[[], tuple[T, ...]]) -> LazyTuple[T]:
+    """A LazyTuple whose decoding errors are ModuleFormatError, like read_module's."""
+    def run() -> tuple[T, ...]:
+        try:
+            return build()
+        except ModuleFormatError:
+            raise
+        except _BOUNDARY as e:
+            raise ModuleFormatError(f"malformed ELF file ({type(e).__name__}: {e})",
+                                    path=path) from e
+    return LazyTuple(run)
+
+
+def _facts(elf: RawElf, symtab: RawSection) -> SymbolFacts:
+    summary = elf.symbol_summary(symtab)
+    return SymbolFacts(tuple(summary.undefined), frozenset(summary.exports),
+                       tuple(summary.common))
+
+
+def _load_module(data: bytes, path: str, target: Target | None) -> ModuleObject:
+    hdr = check_header(data, path, target)
+    sections = raw.parse_section_headers(data, hdr, path)
+    symtab = check_sections(hdr, sections, path)
+    elf = RawElf(path, data, hdr, raw.name_sections(path, data, hdr, sections))
+    symtab = elf.sections[symtab.index]
+    facts = _facts(elf, symtab)
+    relsecs: list[RelocationSection] = []
+    by_target: dict[int, list[RawSection]] = {}
+    for s in elf.sections:
+        if s.type in (raw.SHT_REL, raw.SHT_RELA):
+            by_target.setdefault(s.info, []).append(s)
+            relsecs.append(RelocationSection(
+                s.index, s.name, s.info, s.type == raw.SHT_RELA,
+                _guarded(path, lambda s=s: _reloc_records(elf, s)),  # type: ignore[arg-type]
+                frozenset(elf.relocation_types(s))))
+    ptrsize = target.pointer_size if target is not None else hdr.elfclass // 8
+    modinfo, modinfo_error = _read_modinfo(elf, symtab, ptrsize, by_target)
+    return ModuleObject(
+        path=path, elfclass=hdr.elfclass, little_endian=hdr.little_endian,
+        e_machine=hdr.e_machine, e_type=hdr.e_type,
+        sections=_guarded(path, lambda: _section_records(elf)),  # type: ignore[arg-type]
+        symbols=_guarded(path, lambda: _symbol_records(elf, symtab)),  # type: ignore[arg-type]
+        relocation_sections=tuple(relsecs), modinfo=modinfo, modinfo_error=modinfo_error,
+        image=data, facts=facts)
+
+
+def read_module(path: object, target: Target | None = None, *,
+                data: bytes | None = None) -> ModuleObject:
+    """Read the ``.kmod`` at ``path`` (or the bytes ``data``) as ``target``'s kernel would.
+
+    The header checks run in ``kobj_load`` order (spec §1.1).  With ``target``
+    the kernel's view applies (machine, class and byte order); without it only
+    the target-independent checks run, and the caller can judge the machine
+    later (``kmodbuild check`` does, to report it with the other problems).
+    A missing or malformed modinfo does not raise: it is described in
+    ``ModuleObject.modinfo_error`` in the kernel's words.  Symbols, sections
+    and relocation entries are decoded on first use; ``facts`` and each
+    relocation section's ``types`` are ready at once.
+
+    Raises:
+        ModuleFormatError: the file cannot be read or would be refused by
+            kobj_load (``path: linker error: ...``), or is malformed.
+    """
+    spath = str(path)
+    try:
+        if data is None:
+            with open(spath, "rb") as f:
+                data = f.read()
+        return _load_module(data, spath, target)
+    except ModuleFormatError:
+        raise
+    except OSError as e:
+        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+    except _BOUNDARY as e:
+        raise ModuleFormatError(f"malformed ELF file ({type(e).__name__}: {e})",
+                                path=spath) from e
+
+
+# --------------------------------------------------------------------------- kernels
+
+NT_NETBSD_IDENT = 1
+
+
+def read_kernel(path: object) -> KernelImage:
+    """The defined global symbols of a linked kernel image (for a manifest).
+
+    Only ``STB_GLOBAL`` definitions are listed: weak definitions cannot satisfy
+    a module's references (spec §2.3).  Section and file symbols are skipped.
+    ``netbsd_version`` comes from a ``NetBSD`` ident note when the image has one.
+
+    Raises:
+        ModuleFormatError: unreadable, not ELF, not a linked image, or no symbol table.
+    """
+    spath = str(path)
+    try:
+        with open(spath, "rb") as f:
+            data = f.read()
+        elf = raw.read_elf(data, spath)
+        if elf.header.e_type not in (raw.ET_EXEC, raw.ET_DYN):
+            raise ModuleFormatError(
+                f"not a linked kernel image (e_type {elf.header.e_type}, "
+                f"{_ET_NAMES.get(elf.header.e_type, 'unknown')})", path=spath)
+        symtab = elf.get_section_by_type(raw.SHT_SYMTAB)
+        if symtab is None:
+            raise ModuleFormatError("kernel image has no symbol table (stripped?)", path=spath)
+        seen: dict[str, KernelSymbol] = {}
+        for s in elf.read_symbols(symtab, elf.first_nonlocal(symtab)):
+            t = s.info & 0xF
+            if (s.info >> 4 != STB_GLOBAL or s.shndx == SHN_UNDEF or not s.name
+                    or t in (STT_SECTION, STT_FILE) or s.name in seen):
+                continue
+            seen[s.name] = KernelSymbol(s.name, _KINDS.get(t, "notype"), s.size)
+        version = None
+        for sec in elf.iter_sections(raw.SHT_NOTE):
+            for note in elf.iter_notes(sec):
+                if note.name == "NetBSD" and note.type == NT_NETBSD_IDENT and len(note.desc) == 4:
+                    version = int.from_bytes(note.desc, "little" if elf.little_endian else "big")
+        return KernelImage(spath, elf.elfclass, elf.little_endian, elf.header.e_machine,
+                           tuple(sorted(seen.values())), version)
+    except ModuleFormatError:
+        raise
+    except OSError as e:
+        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+    except _BOUNDARY as e:
+        raise ModuleFormatError(f"malformed ELF file ({type(e).__name__}: {e})",
+                                path=spath) from e
+
+
+# --------------------------------------------------------------------------- pyelftools
+
+def describe(path: object) -> list[str]:
+    """A readelf-like summary of ``path`` through pyelftools (for humans, not the check).
+
+    One line for the header, then one per section: index, name, type, flags,
+    size; then whether DWARF debug info is present.
+
+    Raises:
+        ModuleFormatError: the file cannot be parsed (pyelftools errors included).
+    """
+    spath = str(path)
+    from elftools.common.exceptions import DWARFError, ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(spath, "rb") as f:
+            ef: Any = ELFFile(f)
+            out = [f"{spath}: ELF{ef.elfclass} {'LSB' if ef.little_endian else 'MSB'} "
+                   f"{ef['e_type']} {ef['e_machine']}"]
+            for i, sec in enumerate(ef.iter_sections()):
+                out.append(f"  [{i:2}] {sec.name:<24} {sec['sh_type']:<14} "
+                           f"flags={sec['sh_flags']:#x} size={sec['sh_size']}")
+            out.append(f"  DWARF: {'yes' if ef.has_dwarf_info() else 'no'}")
+            return out
+    except OSError as e:
+        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+    except (ELFError, DWARFError, *_BOUNDARY) as e:
+        raise ModuleFormatError(f"malformed ELF file ({type(e).__name__}: {e})",
+                                path=spath) from e

@@ -1,0 +1,581 @@
+"""kmodbuild.kobj - NetBSD's in-kernel linker (sys/kern/subr_kobj.c 1.76), simulated.
+
+A module file becomes a :class:`Kobj`: its PROGBITS/NOBITS sections are
+copied into three page-rounded regions of a simulated ``module_map`` (text,
+rodata, data; spec §2.1), its symbol values are made absolute, and its
+relocations are applied with real arithmetic (:mod:`kmodbuild.kobj_machdep`)
+into ``bytearray`` images, in two phases (spec §2.2):
+
+* :func:`kobj_load`: the ``kobj_load()`` header checks (§1.1), placement, the
+  "redefined" check of defined globals against ksyms, local relocations;
+* :func:`kobj_affix`: rename to ``mi_name``, resolve undefined globals against
+  ksyms (kernel first, then modules in affix order; STB_GLOBAL definitions
+  only, §2.3), global relocations, register the symbol table with ksyms.
+
+Kernel console output goes to a ``console`` list (never printed here).
+Failures raise :class:`~kmodbuild.errors.LoadError` with NetBSD's errno.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kmodbuild.errors import LoadError
+from kmodbuild.kobj_machdep import KOBJ_RELOC
+from kmodbuild.model import (SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_UNDEF, SHT_NOBITS,
+                             SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
+                             ModuleObject, Relocation)
+from kmodbuild.target import Target
+
+# --------------------------------------------------------------------------- errno
+# NetBSD's sys/errno.h numbers and strerror() texts (spec §3.9), shared with
+# the simulator.
+EPERM, ENOENT, ENXIO, ENOEXEC, EDEADLK, ENOMEM, EBUSY, EEXIST = 1, 2, 6, 8, 11, 12, 16, 17
+ENODEV, EINVAL, ENOTTY, EFBIG, EMLINK, EOPNOTSUPP = 19, 22, 25, 27, 31, 45
+ENAMETOOLONG, EPROGMISMATCH, ENOSYS, EFTYPE = 63, 75, 78, 79
+EACCES, ENOTDIR, EISDIR = 13, 20, 21
+
+STRERROR: dict[int, str] = {
+    0: "Undefined error: 0", EPERM: "Operation not permitted",
+    ENOENT: "No such file or directory", ENXIO: "Device not configured",
+    ENOEXEC: "Exec format error", EDEADLK: "Resource deadlock avoided",
+    ENOMEM: "Cannot allocate memory", EACCES: "Permission denied", EBUSY: "Device busy",
+    EEXIST: "File exists", ENODEV: "Operation not supported by device",
+    ENOTDIR: "Not a directory", EISDIR: "Is a directory", EINVAL: "Invalid argument",
+    ENOTTY: "Inappropriate ioctl for device", EFBIG: "File too large",
+    EMLINK: "Too many links", EOPNOTSUPP: "Operation not supported",
+    ENAMETOOLONG: "File name too long", EPROGMISMATCH: "Program version wrong",
+    ENOSYS: "Function not implemented", EFTYPE: "Inappropriate file type or format",
+}
+
+#: errno names, for scenarios (``fail xyzfs INIT EBUSY``) and reports.
+ERRNO_BY_NAME: dict[str, int] = {
+    "EPERM": EPERM, "ENOENT": ENOENT, "ENXIO": ENXIO, "ENOEXEC": ENOEXEC, "EDEADLK": EDEADLK,
+    "ENOMEM": ENOMEM, "EACCES": EACCES, "EBUSY": EBUSY, "EEXIST": EEXIST, "ENODEV": ENODEV,
+    "ENOTDIR": ENOTDIR, "EISDIR": EISDIR, "EINVAL": EINVAL, "ENOTTY": ENOTTY, "EFBIG": EFBIG,
+    "EMLINK": EMLINK, "EOPNOTSUPP": EOPNOTSUPP, "ENAMETOOLONG": ENAMETOOLONG,
+    "EPROGMISMATCH": EPROGMISMATCH, "ENOSYS": ENOSYS, "EFTYPE": EFTYPE,
+}
+ERRNO_NAME: dict[int, str] = {v: k for k, v in ERRNO_BY_NAME.items()}
+
+
+def strerror(code: int) -> str:
+    """NetBSD's ``strerror(code)``."""
+    return STRERROR.get(code, f"Unknown error: {code}")
+
+
+# --------------------------------------------------------------------------- layout
+
+@dataclass(frozen=True)
+class AddressLayout:
+    """Where the simulated kernel lives: kernel symbols from ``kernel_base``,
+    ``module_map`` from ``module_base`` (chosen so every port's kernel-model
+    relocations reach: amd64 modules sit in the top 2 GiB like the real
+    module_map, sparc64 below 4 GiB for HI22/LO10, aarch64/arm within branch range)."""
+
+    kernel_base: int
+    module_base: int
+    page_size: int = 4096
+
+
+LAYOUTS: dict[str, AddressLayout] = {
+    "x86_64": AddressLayout(0xFFFFFFFF80200000, 0xFFFFFFFF81000000),
+    "i386": AddressLayout(0xC0100000, 0xC1000000),
+    "aarch64": AddressLayout(0xFFFFC00000000000, 0xFFFFC00001000000),
+    "earmv7hf": AddressLayout(0x80100000, 0x81000000),
+    "riscv64": AddressLayout(0xFFFFFFC000200000, 0xFFFFFFC001000000),
+    "sparc64": AddressLayout(0x01000000, 0x02000000, 8192),
+    "powerpc": AddressLayout(0x00100000, 0x01000000),
+    "mips64eb": AddressLayout(0xFFFFFFFF80100000, 0xFFFFFFFFC0000000),
+}
+
+
+def layout_for(target: Target) -> AddressLayout:
+    """The default :class:`AddressLayout` of ``target``."""
+    return LAYOUTS[target.machine_arch]
+
+
+class ModuleMap:
+    """``module_map``: page-granular first-fit allocator of kernel virtual addresses."""
+
+    def __init__(self, base: int, page_size: int) -> None:
+        self.base = base
+        self.page_size = page_size
+        self._free: list[tuple[int, int]] = []   # (address, size), sorted
+        self._next = base
+
+    def round_page(self, size: int) -> int:
+        """``round_page()``."""
+        return (size + self.page_size - 1) & ~(self.page_size - 1)
+
+    def alloc(self, size: int) -> int:
+        """``uvm_km_alloc(module_map, round_page(size))``."""
+        size = self.round_page(size)
+        for i, (addr, fsize) in enumerate(self._free):
+            if fsize >= size:
+                if fsize == size:
+                    del self._free[i]
+                else:
+                    self._free[i] = (addr + size, fsize - size)
+                return addr
+        addr = self._next
+        self._next += size
+        return addr
+
+    def free(self, addr: int, size: int) -> None:
+        """``uvm_km_free()``: return the pages (merged with neighbours)."""
+        size = self.round_page(size)
+        self._free.append((addr, size))
+        self._free.sort()
+        merged: list[tuple[int, int]] = []
+        for a, s in self._free:
+            if merged and merged[-1][0] + merged[-1][1] == a:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((a, s))
+        if merged and merged[-1][0] + merged[-1][1] == self._next:
+            self._next = merged.pop()[0]
+        self._free = merged
+
+
+# --------------------------------------------------------------------------- ksyms
+
+class Ksyms:
+    """kern_ksyms: symbol tables in order, ``"netbsd"`` first, then modules in affix order.
+
+    Only defined STB_GLOBAL symbols are searchable (spec §2.3: the sorted
+    global band; weak definitions never satisfy another object's reference).
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, int]] = {}      # insertion order = ksyms order
+        self._index: dict[str, list[str]] = {}
+
+    def add(self, name: str, symbols: dict[str, int]) -> None:
+        """``ksyms_modload()`` / the kernel's own table: append ``name``'s globals."""
+        self.tables[name] = symbols
+        for sym in symbols:
+            self._index.setdefault(sym, []).append(name)
+
+    def remove(self, name: str) -> None:
+        """``ksyms_modunload()``."""
+        symbols = self.tables.pop(name, None)
+        if symbols is None:
+            return
+        for sym in symbols:
+            owners = self._index[sym]
+            owners.remove(name)
+            if not owners:
+                del self._index[sym]
+
+    def lookup(self, sym: str) -> int | None:
+        """``ksyms_getval(NULL, sym, KSYMS_EXTERN)``: the first table's value, or None."""
+        owners = self._index.get(sym)
+        if not owners:
+            return None
+        return self.tables[owners[0]][sym]
+
+    def owner(self, sym: str) -> str | None:
+        """Which table the lookup of ``sym`` finds (for reports)."""
+        owners = self._index.get(sym)
+        return owners[0] if owners else None
+
+    @property
+    def order(self) -> list[str]:
+        """Table names in search order."""
+        return list(self.tables)
+
+
+# --------------------------------------------------------------------------- kobj
+
+REGIONS = ("text", "rodata", "data")
+
+# kobj_checksyms(): names exempt from the "redefined" check (subr_kobj.c 1.76).
+_REDEFINE_EXEMPT = frozenset({"_bss_start", "__bss_start", "_bss_end__", "__bss_end__",
+                              "_edata", "_end", "__end", "__end__"})
+_REDEFINE_EXEMPT_PREFIXES = ("__start_link_set_", "__stop_link_set_")
+
+
+@dataclass
+class Region:
+    """One wired allocation: ``size`` bytes used from ``base``, page-rounded ``alloc``."""
+
+    base: int
+    size: int
+    alloc: int
+    mem: bytearray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Progent:
+    """``ko_progtab`` entry: a loaded section."""
+
+    sec: int
+    name: str
+    addr: int
+    size: int
+    region: str
+
+
+class Kobj:
+    """A loaded kernel object (``struct kobj``).
+
+    Attributes:
+        name: ``ko_name`` (the path with the module base shown as ``%M``, then
+            ``mi_name`` after affix).
+        module: the parsed file.
+        regions: ``text``/``rodata``/``data`` allocations with their bytes.
+        progtab: loaded sections in section-header order.
+        symvalue: ``st_value`` per symbol index after absolutisation/resolution.
+        loaded: True once affixed.
+    """
+
+    def __init__(self, module: ModuleObject, target: Target, name: str,
+                 console: list[str]) -> None:
+        self.module = module
+        self.target = target
+        self.name = name
+        self.console = console
+        self.regions: dict[str, Region] = {}
+        self.progtab: list[Progent] = []
+        self._secbase: dict[int, tuple[int, Region]] = {}
+        syms = module.symbols
+        self.symvalue = [s.value for s in syms]
+        self.symshndx = [s.shndx for s in syms]
+        self._bind = [s.bind for s in syms]
+        self.loaded = False
+        self.local_pass = True
+        self._deferred: list[tuple[int, Relocation]] = []
+        self._hi20: dict[int, tuple[Relocation, int]] | None = None
+        self._bo = "little" if target.little_endian else "big"
+        self._reloc = KOBJ_RELOC[target.machine_arch]
+
+    # ---- memory
+    def _locate(self, addr: int, size: int) -> tuple[bytearray, int]:
+        for reg in self.regions.values():
+            if reg.base <= addr and addr + size <= reg.base + reg.alloc:
+                return reg.mem, addr - reg.base
+        raise LoadError(f"address {addr:#x} outside {self.name}", 14)
+
+    def rd(self, addr: int, size: int) -> int:
+        """Read a ``size``-byte unsigned integer at kernel address ``addr``."""
+        mem, off = self._locate(addr, size)
+        return int.from_bytes(mem[off:off + size], self._bo)
+
+    def wr(self, addr: int, size: int, value: int) -> None:
+        """Store ``value`` (already reduced to ``size`` bytes) at ``addr``."""
+        mem, off = self._locate(addr, size)
+        mem[off:off + size] = value.to_bytes(size, self._bo)
+
+    def read_bytes(self, addr: int, size: int) -> bytes:
+        """Raw bytes at ``addr``."""
+        mem, off = self._locate(addr, size)
+        return bytes(mem[off:off + size])
+
+    def read_cstring(self, addr: int, limit: int = 1024) -> str:
+        """The NUL-terminated string at ``addr`` (bounded by its region)."""
+        mem, off = self._locate(addr, 1)
+        end = mem.find(b"\0", off, off + limit)
+        if end < 0:
+            end = min(len(mem), off + limit)
+        return mem[off:end].decode("latin-1")
+
+    def contains(self, addr: int) -> bool:
+        """True when ``addr`` lies in one of the object's regions."""
+        return any(r.base <= addr < r.base + r.alloc for r in self.regions.values())
+
+    # ---- kernel interfaces used by kobj_machdep
+    def printf(self, text: str) -> None:
+        """Kernel ``printf`` (one console line)."""
+        self.console.append(text)
+
+    def error(self, func: str, text: str) -> None:
+        """``kobj_error()``: ``"%s, %d: [%s]: linker error: "`` + text.
+
+        subr_kobj.c's source line numbers are not reproduced (0 is printed).
+        """
+        self.console.append(f"{func}, 0: [{self.name}]: linker error: {text}")
+
+    def is_local_symbol(self, symidx: int) -> bool:
+        """STB_LOCAL test used by the two-pass logic."""
+        return symidx < len(self._bind) and self._bind[symidx] == STB_LOCAL
+
+    def sym_lookup(self, symidx: int) -> int | None:
+        """``kobj_sym_lookup()`` (spec §2.3); ``None`` after printing the error."""
+        n = len(self.symvalue)
+        if symidx == SHN_ABS or symidx == 0:
+            return self.symvalue[symidx] if symidx < n else 0
+        if symidx >= n:
+            self.error("kobj_sym_lookup", f"symbol index {symidx} out of range")
+            return None
+        if self.symshndx[symidx] != SHN_UNDEF:
+            return self.symvalue[symidx]
+        bind = self._bind[symidx]
+        if bind == STB_LOCAL:
+            self.error("kobj_sym_lookup", f"local symbol @{symidx} undefined")
+            return None
+        if bind == STB_GLOBAL:
+            name = self.module.symbols[symidx].name
+            if not name:
+                self.error("kobj_sym_lookup", f"bad symbol @{symidx} name")
+                return None
+            if self.symvalue[symidx] == 0:
+                self.error("kobj_sym_lookup", f"{name} @{symidx}: bad value")
+                return None
+            return self.symvalue[symidx]
+        if bind == 2:
+            self.error("kobj_sym_lookup", f"weak symbol @{symidx} not supported")
+            return None
+        self.error("kobj_sym_lookup", f"bad binding {bind:#x} for symbol @{symidx}")
+        return None
+
+    def riscv_find_hi20(self, place: int) -> tuple[Relocation, int] | None:
+        """The R_RISCV_PCREL_HI20 relocation whose place is ``place`` (and that place)."""
+        if self._hi20 is None:
+            self._hi20 = {}
+            for rs in self.module.relocation_sections:
+                sb = self._secbase.get(rs.target)
+                if sb is None:
+                    continue
+                for r in rs.relocations:
+                    if r.type == 23:          # R_RISCV_PCREL_HI20
+                        self._hi20[sb[0] + r.offset] = (r, sb[0] + r.offset)
+        return self._hi20.get(place)
+
+    def defer(self, relocbase: int, rel: Relocation) -> None:
+        """Postpone a relocation of the local pass to the global pass."""
+        self._deferred.append((relocbase, rel))
+
+    # ---- queries
+    def find_section(self, name: str) -> tuple[int, int] | None:
+        """``kobj_find_section()``: (address, size) of the loaded section ``name``."""
+        for p in self.progtab:
+            if p.name == name:
+                return p.addr, p.size
+        return None
+
+    def stat(self) -> tuple[int, int]:
+        """``kobj_stat()``: text address and text size (1.76, spec §2.1)."""
+        text = self.regions.get("text")
+        return (text.base, text.size) if text else (0, 0)
+
+    def exports(self) -> dict[str, int]:
+        """Defined, named STB_GLOBAL symbols with their absolute values (for ksyms)."""
+        out: dict[str, int] = {}
+        for i, s in enumerate(self.module.symbols):
+            if s.bind == STB_GLOBAL and s.shndx != SHN_UNDEF and s.name and s.name not in out:
+                out[s.name] = self.symvalue[i]
+        return out
+
+    def symbol_address(self, name: str) -> int | None:
+        """Absolute value of the module's own symbol ``name`` (any binding), or None."""
+        for i, s in enumerate(self.module.symbols):
+            if s.name == name and s.shndx != SHN_UNDEF:
+                return self.symvalue[i]
+        return None
+
+
+def kobj_setname(name: str, module_base: str) -> str:
+    """``kobj_setname()``: a common prefix with the module base becomes ``%M``;
+    names longer than ``ko_name`` (32 bytes) keep their tail after ``/...``."""
+    i = 0
+    while i < len(name) and i < len(module_base) and name[i] == module_base[i]:
+        i += 1
+    prefix = "%M" if i else ""
+    d = name[i:]
+    dots = ""
+    total = len(d) + len(prefix)
+    if total >= 32:
+        cut = (total - 32) + 5
+        if len(d) >= cut:
+            d = d[cut:]
+            dots = "/..."
+    return (prefix + dots + d)[:31]
+
+
+# --------------------------------------------------------------------------- load
+
+def _fail(ko: Kobj, func: str, text: str, code: int = ENOEXEC) -> LoadError:
+    ko.error(func, text)
+    return LoadError(f"[{ko.name}]: linker error: {text}", code)
+
+
+def kobj_load(module: ModuleObject, target: Target, name: str, module_map: ModuleMap,
+              ksyms: Ksyms, console: list[str]) -> Kobj:
+    """``kobj_load()``: check, place, absolutise, check for redefinitions, relocate locally.
+
+    ``name`` is the kobj name (see :func:`kobj_setname`).
+
+    Raises:
+        LoadError: ENOEXEC with the kernel's message (also on ``console``).
+    """
+    ko = Kobj(module, target, name, console)
+    secs = module.sections
+    nprog = sum(1 for s in secs if s.type in (SHT_PROGBITS, SHT_NOBITS))
+    if nprog == 0:
+        raise _fail(ko, "kobj_load", "file has no contents")
+    symtabs = [s for s in secs if s.type == SHT_SYMTAB]
+    if len(symtabs) != 1:
+        raise _fail(ko, "kobj_load", "file has no valid symbol table")
+    link = symtabs[0].link
+    if link == SHN_UNDEF or link >= len(secs) or secs[link].type != SHT_STRTAB:
+        raise _fail(ko, "kobj_load", "file has invalid symbol strings")
+    if not module.symbols:
+        raise _fail(ko, "kobj_load", "no symbol table")
+    if secs[link].size == 0:
+        raise _fail(ko, "kobj_load", "no symbol strings")
+
+    # Size the three regions (spec §2.1): exec -> text, !write -> rodata, else data.
+    sizes = dict.fromkeys(REGIONS, 0)
+    kinds: list[tuple[int, str]] = []
+    for s in secs:
+        if s.type not in (SHT_PROGBITS, SHT_NOBITS):
+            continue
+        kind = ("text" if s.flags & SHF_EXECINSTR else
+                "rodata" if not s.flags & SHF_WRITE else "data")
+        mask = max(s.addralign, 1) - 1
+        sizes[kind] = ((sizes[kind] + mask) & ~mask) + s.size
+        kinds.append((s.index, kind))
+    if sizes["text"] == 0:
+        raise _fail(ko, "kobj_load", "no text")
+    for kind in ("data", "rodata", "text"):            # allocation order of 1.76
+        if sizes[kind]:
+            alloc = module_map.round_page(sizes[kind])
+            base = module_map.alloc(sizes[kind])
+            ko.regions[kind] = Region(base, sizes[kind], alloc, bytearray(alloc))
+    cursor = {k: r.base for k, r in ko.regions.items()}
+    index_of_symbols: dict[int, list[int]] = {}
+    for i, shndx in enumerate(ko.symshndx):
+        index_of_symbols.setdefault(shndx, []).append(i)
+    for idx, kind in kinds:
+        s = secs[idx]
+        if kind not in ko.regions:
+            # every section of this kind is empty (e.g. only .note.GNU-stack): nothing
+            # was allocated, and nothing can live there
+            ko.progtab.append(Progent(idx, s.name or "<<PROGBITS>>", 0, 0, kind))
+            continue
+        mask = max(s.addralign, 1) - 1
+        addr = (cursor[kind] + mask) & ~mask
+        cursor[kind] = addr + s.size
+        reg = ko.regions[kind]
+        if s.type == SHT_PROGBITS and s.size:
+            off = addr - reg.base
+            reg.mem[off:off + s.size] = module.image[s.offset:s.offset + s.size]
+        name_ = s.name or ("<<PROGBITS>>" if s.type == SHT_PROGBITS else "<<NOBITS>>")
+        ko.progtab.append(Progent(idx, name_, addr, s.size, kind))
+        ko._secbase[idx] = (addr, reg)
+        for j in index_of_symbols.get(idx, ()):
+            ko.symvalue[j] += addr
+    try:
+        _checksyms(ko, ksyms, undefined=False)
+        _relocate(ko, local=True)
+    except LoadError:
+        kobj_unload(ko, module_map, ksyms)
+        raise
+    return ko
+
+
+def _checksyms(ko: Kobj, ksyms: Ksyms, undefined: bool) -> None:
+    """``kobj_checksyms()``: redefinitions (load) or resolution (affix); reports every name."""
+    failed = False
+    first = ""
+    for i, s in enumerate(ko.module.symbols):
+        if s.bind != STB_GLOBAL or not s.name:
+            continue
+        if undefined != (s.shndx == SHN_UNDEF):
+            continue
+        value = ksyms.lookup(s.name)
+        if value is None:
+            if undefined:
+                ko.error("kobj_checksyms", f"symbol `{s.name}' not found")
+                first = first or f"symbol `{s.name}' not found"
+                failed = True
+            continue
+        if undefined:
+            ko.symvalue[i] = value
+            continue
+        if ko.symvalue[i] == value:
+            continue
+        if s.name in _REDEFINE_EXEMPT or s.name.startswith(_REDEFINE_EXEMPT_PREFIXES):
+            continue
+        ko.error("kobj_checksyms", f"global symbol `{s.name}' redefined")
+        first = first or f"global symbol `{s.name}' redefined"
+        failed = True
+    if failed:
+        raise LoadError(f"[{ko.name}]: linker error: {first}", ENOEXEC)
+
+
+def _relocate(ko: Kobj, local: bool) -> None:
+    """``kobj_relocate()``: REL tables first, then RELA; one pass filtered by binding."""
+    ko.local_pass = local
+    secs = ko.module.sections
+    nsym = len(ko.symvalue)
+    for want_rela in (False, True):
+        for rs in ko.module.relocation_sections:
+            if rs.is_rela != want_rela:
+                continue
+            if rs.target >= len(secs) or secs[rs.target].type != SHT_PROGBITS:
+                continue     # only tables for PROGBITS sections are read (spec §2.1)
+            sb = ko._secbase.get(rs.target)
+            if sb is None and secs[rs.target].size == 0:
+                continue     # an empty section was not placed; nothing to patch
+            if sb is None:
+                raise LoadError(f"{ko.name}: lost base for sec {rs.target}", ENOEXEC)
+            base = sb[0]
+            for r in rs.relocations:
+                if r.sym >= nsym:
+                    continue
+                if local != (ko._bind[r.sym] == STB_LOCAL):
+                    continue
+                if not ko._reloc(ko, base, r, want_rela, local):
+                    kind = "rela" if want_rela else "rel"
+                    raise _fail(ko, "kobj_relocate", f"unresolved {kind} relocation "
+                                f"@{r.offset:#x} type={r.type} symidx={r.sym}")
+    if not local:
+        deferred, ko._deferred = ko._deferred, []
+        for base, r in deferred:
+            if not ko._reloc(ko, base, r, True, False):
+                raise _fail(ko, "kobj_relocate", f"unresolved rela relocation "
+                            f"@{r.offset:#x} type={r.type} symidx={r.sym}")
+
+
+def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> None:
+    """``kobj_affix()``: name, resolve undefined globals, global relocations, ksyms.
+
+    On failure the whole object is unloaded (as the kernel does).
+
+    Raises:
+        LoadError: ENOEXEC; every missing symbol is on the console.
+    """
+    ko.name = mi_name
+    try:
+        _checksyms(ko, ksyms, undefined=True)
+        _relocate(ko, local=False)
+    except LoadError:
+        kobj_unload(ko, module_map, ksyms)
+        raise
+    ksyms.add(mi_name, ko.exports())
+    ko.loaded = True
+
+
+def kobj_unload(ko: Kobj, module_map: ModuleMap, ksyms: Ksyms) -> None:
+    """``kobj_unload()``: free the regions and drop the ksyms table."""
+    for reg in ko.regions.values():
+        module_map.free(reg.base, reg.alloc)
+    ko.regions = {}
+    if ko.loaded:
+        ksyms.remove(ko.name)
+        ko.loaded = False
+
+
+def kernel_symbol_table(names: Iterable[tuple[str, int]], base: int) -> dict[str, int]:
+    """Give each kernel symbol ``(name, size)`` an address from ``base`` (16-byte
+    aligned, in manifest order): the simulated kernel image's ``"netbsd"`` table."""
+    out: dict[str, int] = {}
+    addr = base
+    for name, size in names:
+        if name in out:
+            continue
+        out[name] = addr
+        addr += (max(size, 1) + 15) & ~15
+    return out

@@ -1,0 +1,395 @@
+"""kmodbuild.linkcheck - would the kernel load these modules?  (spec §1-§3)
+
+:func:`check_modules` judges a set of modules (read by :mod:`kmodbuild.elf`)
+against a target, a kernel symbol manifest and a kernel version, and returns
+every problem of every module as sorted :class:`~kmodbuild.diagnostics.Diagnostic`
+records, one line each, in the kernel's (or kmod's) wording.  It is pure: no
+file access, no printing.  Rule ids and messages are listed in docs/check.md.
+
+The rules follow the loader: the kobj_load header checks (§1.1), the modinfo
+record (§1.2, §3.3 steps 4-6), ``mi_required`` (§1.5), global symbol
+resolution and redefinition (§2.2, §2.3), relocation types and REL/RELA
+(§2.4), and dependency cycles (§3.3 step 10).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kmodbuild import depgraph
+from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
+from kmodbuild.elf import machine_name
+from kmodbuild.model import (MODULE_CLASS_MAX, SHT_PROGBITS, STB_WEAK, ModuleObject,
+                             parse_required)
+from kmodbuild.target import NetBSDVersion, Target, compatible
+
+MAXMODNAME = 32                 # sys/module.h (spec §1.4)
+EV_CURRENT = 1
+SHDR_SIZE = {32: 40, 64: 64}
+
+#: Names kobj_checksyms() does not check for redefinition (spec §2.2).
+REDEFINE_EXEMPT = frozenset({"_bss_start", "__bss_start", "_bss_end__", "__bss_end__", "_edata",
+                             "_end", "__end", "__end__"})
+_EXEMPT_PREFIXES = ("__start_link_set_", "__stop_link_set_")
+
+#: Rule ids (docs/check.md explains each).
+RULES: dict[str, str] = {
+    "format": "the file is not an object kobj_load accepts (spec §1.1)",
+    "machine": "machine, ELF class or byte order differ from the target's (spec §1.1, §2.5)",
+    "modinfo": "link_set_modules / modinfo_t cannot be read as the kernel reads it (§1.2)",
+    "module-name": "mi_name too long, missing, or not the file's name (§3.3 steps 4, 8)",
+    "module-class": "mi_class outside MISC..BUFQ (§3.3 step 5)",
+    "version": "mi_version incompatible with the kernel version (§3.2)",
+    "required-syntax": "mi_required with white space or empty entries (§1.5)",
+    "required-name": "required module name of 31 characters or more (§1.5)",
+    "self-dependency": "a module requiring itself (§1.5)",
+    "unknown-module": "a required module that does not exist (§3.3 step 11)",
+    "dependency-cycle": "modules requiring each other (§3.3 step 10)",
+    "duplicate-module": "two modules with the same mi_name (§3.3 step 9)",
+    "undefined-symbol": "an undefined global that neither the kernel nor a module provides (§2.2)",
+    "not-required": "an undefined global provided only by a module not required (§2.3)",
+    "weak-undefined": "an undefined weak reference (§2.3: not supported)",
+    "common-symbol": "a SHN_COMMON symbol (§2.3: not supported)",
+    "redefined": "a global defined twice, by the kernel or another module (§2.2)",
+    "relocation-type": "a relocation type the target's kobj_reloc does not handle (§2.4)",
+    "relocation-format": "SHT_REL or SHT_RELA sections the target does not accept (§2.4)",
+}
+
+#: What to change in the build when a relocation type is refused (spec §2.4, §4.2).
+RELOC_HINTS: dict[str, str] = {
+    "amd64": "build with -fno-pic -mcmodel=kernel",
+    "i386": "build with -fno-pic",
+    "evbarm-aarch64": "build with -march=armv8-a+nofp+nosimd and without -fpic",
+    "evbarm-earmv7hf": "build with -fno-pic -fno-unwind-tables",
+    "riscv-riscv64": "build with -mno-relax -mcmodel=medany",
+    "sparc64": "build with -mcmodel=medlow (gcc) or -mcmodel=small (clang)",
+    "evbppc-powerpc": "build with -mlongcall (gcc: also -mno-pltseq)",
+    "evbmips-mips64eb": "build with -mabi=64 -mno-abicalls -mlong-calls -G0",
+}
+
+
+#: Hints for undefined symbols that betray a wrong compiler flag.
+SYMBOL_HINTS: dict[str, str] = {
+    "_GLOBAL_OFFSET_TABLE_": "only position-independent code uses a GOT; build without -fPIC",
+    "__stack_chk_guard": "built with the stack protector; build with -fno-stack-protector",
+    "__stack_chk_fail": "built with the stack protector; build with -fno-stack-protector",
+}
+
+
+@dataclass
+class CheckContext:
+    """Everything the rules share: target, version, manifest names, and the module set."""
+
+    target: Target | None
+    version: NetBSDVersion | None
+    kernel: Mapping[str, object] | frozenset[str] | set[str] | None
+    by_name: dict[str, ModuleObject] = field(default_factory=dict)
+    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    providers: dict[str, list[str]] = field(default_factory=dict)
+    out: list[Diagnostic] = field(default_factory=list)
+    _hint_cache: dict[str, str | None] = field(default_factory=dict)
+    _names: list[str] | None = None
+
+    def error(self, mod: ModuleObject, message: str, rule: str, *, symbol: str | None = None,
+              hint: str | None = None) -> None:
+        self.out.append(Diagnostic(ERROR, mod.path, message, symbol, hint, rule))
+
+    def warning(self, mod: ModuleObject, message: str, rule: str, *,
+                symbol: str | None = None, hint: str | None = None) -> None:
+        self.out.append(Diagnostic(WARNING, mod.path, message, symbol, hint, rule))
+
+    def did_you_mean(self, name: str) -> str | None:
+        """``did you mean X?`` from the kernel's and the modules' exports (difflib)."""
+        if name not in self._hint_cache:
+            if self._names is None:
+                names = set(self.providers)
+                if self.kernel is not None:
+                    names.update(self.kernel)
+                self._names = sorted(names)
+            m = difflib.get_close_matches(name, self._names, n=1, cutoff=0.8)
+            self._hint_cache[name] = f"did you mean {m[0]}?" if m else None
+        return self._hint_cache[name]
+
+
+def module_name(mod: ModuleObject) -> str:
+    """``mi_name`` when readable, else the file stem (``foo`` of ``foo.kmod``)."""
+    if mod.modinfo is not None and mod.modinfo.name:
+        return mod.modinfo.name
+    return file_stem(mod.path)
+
+
+def file_stem(path: str) -> str:
+    """``foo`` for ``.../foo.kmod``."""
+    name = os.path.basename(path)
+    return name[:-5] if name.endswith(".kmod") else os.path.splitext(name)[0]
+
+
+# --------------------------------------------------------------------------- rules
+
+def check_header(ctx: CheckContext, mod: ModuleObject) -> bool:
+    """kobj_load checks 2, 4 and 5 against the target (spec §1.1); False stops the module.
+
+    :func:`kmodbuild.elf.read_module` without a target has already applied
+    the target-independent checks; this adds the kernel's view: its byte
+    order (a swapped ``e_version`` fails check 2), its machines (check 4) and
+    its ``sizeof(Elf_Shdr)`` (check 5, which catches a wrong ELF class).
+    """
+    t = ctx.target
+    if t is None:
+        return True
+    if mod.little_endian != t.little_endian:
+        seen = int.from_bytes(EV_CURRENT.to_bytes(4, "little" if mod.little_endian else "big"),
+                              "little" if t.little_endian else "big")
+        ctx.error(mod, f"linker error: unsupported file version {seen}", "machine",
+                  hint=f"{'little' if mod.little_endian else 'big'}-endian object; {t.name} "
+                       f"kernels are {'little' if t.little_endian else 'big'}-endian")
+        return False
+    if mod.e_machine not in t.accepted_machines:
+        wanted = " or ".join(machine_name(m) for m in sorted(t.accepted_machines))
+        ctx.error(mod, f"linker error: unsupported machine {mod.e_machine}", "machine",
+                  hint=f"{machine_name(mod.e_machine)} object; {t.name} kernels load {wanted}")
+        return False
+    if mod.elfclass != t.elfclass:
+        ctx.error(mod, "linker error: bad sizes", "machine",
+                  hint=f"ELF{mod.elfclass} object; {t.name} kernels load ELF{t.elfclass}")
+        return False
+    return True
+
+
+def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
+    """Relocation types and REL/RELA acceptance (spec §2.4).
+
+    Only relocation sections that apply to a SHT_PROGBITS section are read by
+    the kernel (§2.1), so only those are judged.  Each refused type is
+    reported once per section with its first place and symbol.
+    """
+    t = ctx.target
+    if t is None:
+        return
+    accepted = t.accepted_relocs
+    for rs in mod.relocation_sections:
+        # Fast path: nothing to say about this section (the usual case).
+        if (t.rela_ok if rs.is_rela else t.rel_ok) and rs.get_types() <= accepted:
+            continue
+        sections = mod.sections
+        if not 0 <= rs.target < len(sections) or sections[rs.target].type != SHT_PROGBITS:
+            continue
+        if rs.is_rela and not t.rela_ok:
+            ctx.error(mod, f"RELA relocations not supported (section {rs.name})",
+                      "relocation-format", hint=f"{t.name} kernels take SHT_REL only")
+        elif not rs.is_rela and not t.rel_ok:
+            ctx.error(mod, f"REL relocations not supported (section {rs.name})",
+                      "relocation-format", hint=f"{t.name} kernels take SHT_RELA only")
+        bad = rs.get_types() - t.accepted_relocs
+        if not bad:
+            continue
+        target_name = sections[rs.target].name
+        for rtype in sorted(bad):
+            places = [r for r in rs.relocations
+                      if r.type == rtype or r.type2 == rtype or r.type3 == rtype]
+            first = places[0] if places else None
+            where = f" at {target_name}+{first.offset:#x}" if first is not None else ""
+            sym = None
+            if first is not None and 0 < first.sym < len(mod.symbols):
+                s = mod.symbols[first.sym]
+                sym = s.name or (sections[s.shndx].name if 0 < s.shndx < len(sections)
+                                 else None)
+            against = f" against {sym}" if sym else ""
+            more = f", and {len(places) - 1} more" if len(places) > 1 else ""
+            ctx.error(mod, f"unsupported relocation type {t.reloc_name(rtype)} ({rtype})"
+                           f"{where}{against}{more}", "relocation-type", symbol=sym,
+                      hint=RELOC_HINTS.get(t.name))
+
+
+def check_modinfo(ctx: CheckContext, mod: ModuleObject) -> None:
+    """The modinfo record (spec §1.2-§1.5, §3.2, §3.3 steps 4-8)."""
+    mi = mod.modinfo
+    if mi is None:
+        ctx.error(mod, mod.modinfo_error or "no modinfo", "modinfo",
+                  hint="every module needs exactly one MODULE() declaration")
+        return
+    name = mi.name
+    stem = file_stem(mod.path)
+    if name is None:
+        ctx.error(mod, "modinfo has no name (mi_name is NULL)", "module-name")
+    else:
+        if len(name.encode()) >= MAXMODNAME:
+            ctx.error(mod, f"module name `{name}' longer than {MAXMODNAME}", "module-name",
+                      hint=f"{len(name.encode())} characters; at most {MAXMODNAME - 1}")
+        if name != stem:
+            ctx.error(mod, f"module name `{name}' does not match the file name {stem}.kmod",
+                      "module-name", hint=f"as a dependency it would fail with: dependency "
+                                          f"name mismatch (`{stem}' != `{name}')")
+    if mi.module_class <= 0 or mi.module_class >= MODULE_CLASS_MAX:
+        ctx.error(mod, f"module `{name or stem}' has invalid class {mi.module_class}",
+                  "module-class", hint="use MODULE_CLASS_MISC, VFS, DRIVER, EXEC, SECMODEL "
+                                       "or BUFQ")
+    if ctx.version is not None and not compatible(mi.version, ctx.version.number):
+        ctx.error(mod, f"module `{name or stem}' built for `{mi.version}', system "
+                       f"`{ctx.version.number}'", "version",
+                  hint=f"built for {NetBSDVersion.from_number(mi.version)}, kernel is "
+                       f"{ctx.version}; rebuild it (or load with modload -f)")
+    check_required(ctx, mod)
+
+
+def check_required(ctx: CheckContext, mod: ModuleObject) -> None:
+    """``mi_required`` as module_do_load() parses it (spec §1.5)."""
+    assert mod.modinfo is not None
+    text = mod.modinfo.required
+    if not text:
+        return
+    name = mod.modinfo.name or file_stem(mod.path)
+    tokens = parse_required(text)
+    if any(c.isspace() for c in text):
+        spaced = [t for t in tokens if t != t.strip()]
+        asks = f"; the kernel asks for `{spaced[0]}'" if spaced else ""
+        ctx.error(mod, f"required module list `{text}' contains white space{asks}",
+                  "required-syntax", hint="write it as \"a,b\" without spaces")
+    pieces = text.split(",")
+    if "" in pieces:
+        # An empty token ends the kernel's parse: whatever follows it is ignored.
+        lost = [p for p in pieces if p][len(tokens):]
+        if lost:
+            ctx.error(mod, f"required module list `{text}' has an empty entry; the kernel "
+                           f"ignores {', '.join(lost)} after it", "required-syntax")
+        else:
+            ctx.warning(mod, f"required module list `{text}' has a stray comma",
+                        "required-syntax")
+    for tok in tokens:
+        if len(tok.encode()) + 1 >= MAXMODNAME:
+            ctx.error(mod, f"required module name `{text}' longer than {MAXMODNAME}",
+                      "required-name", hint=f"`{tok}' has {len(tok.encode())} characters; "
+                                            f"dependency names are limited to {MAXMODNAME - 2}")
+        if tok == name:
+            ctx.error(mod, f"self-dependency detected for `{name}'", "self-dependency")
+        elif tok not in ctx.by_name:
+            m = difflib.get_close_matches(tok, sorted(ctx.by_name), n=1, cutoff=0.8)
+            ctx.error(mod, f"requires unknown module `{tok}'", "unknown-module",
+                      hint=f"did you mean {m[0]}?" if m else
+                      f"{tok}/{tok}.kmod not found among the modules checked or next to them")
+
+
+def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
+    """Undefined, weak, common and redefined symbols (spec §2.2, §2.3)."""
+    facts = mod.get_facts()
+    kernel = ctx.kernel
+    providers = ctx.providers
+    # Bulk filters first: in a module that loads, nearly every name passes them.
+    if kernel is not None:
+        suspects = [(s, b) for s, b in facts.undefined if b == STB_WEAK or s not in kernel]
+    else:
+        suspects = list(facts.undefined)
+    required: set[str] | None = None
+    for sym, bind in suspects:
+        if bind == STB_WEAK:
+            ctx.error(mod, f"has undefined weak symbol {sym}", "weak-undefined", symbol=sym,
+                      hint="kobj: weak symbol not supported; declare it without "
+                           "__weak or define it")
+            continue
+        mods = providers.get(sym)
+        if mods:
+            mods = [m for m in mods if m != name]
+            if required is None:
+                required = depgraph.closure(ctx.graph, name)
+            if not mods or any(m in required for m in mods):
+                continue
+            ctx.error(mod, f"needs symbol {sym} from module `{mods[0]}', which it does not "
+                           f"require", "not-required", symbol=sym,
+                      hint=f"add {mods[0]} to the requirements")
+            continue
+        if kernel is None:
+            continue
+        ctx.error(mod, f"needs unknown symbol {sym}", "undefined-symbol", symbol=sym,
+                  hint=SYMBOL_HINTS.get(sym) or ctx.did_you_mean(sym))
+    for sym in facts.common:
+        ctx.error(mod, f"common symbol {sym} is not supported by the loader", "common-symbol",
+                  symbol=sym, hint="compile with -fno-common or initialise it")
+    if kernel is not None:
+        clashes = [s for s in facts.exports if s in kernel or len(providers.get(s, ())) > 1]
+    else:
+        clashes = [s for s in facts.exports if len(providers.get(s, ())) > 1]
+    for sym in sorted(clashes):
+        if sym in REDEFINE_EXEMPT or sym.startswith(_EXEMPT_PREFIXES):
+            continue
+        if kernel is not None and sym in kernel:
+            ctx.error(mod, f"global symbol `{sym}' redefined", "redefined", symbol=sym,
+                      hint="the kernel defines it too; make it static or rename it")
+            continue
+        others = [m for m in providers.get(sym, ()) if m != name]
+        if others:
+            ctx.error(mod, f"global symbol `{sym}' redefined", "redefined", symbol=sym,
+                      hint=f"module `{others[0]}' defines it too; make it static or rename it")
+
+
+def check_cycles(ctx: CheckContext) -> None:
+    """Dependency cycles (spec §3.3 step 10): every module on one is reported."""
+    for cycle in depgraph.find_cycles(ctx.graph):
+        for member in cycle[:-1]:
+            mod = ctx.by_name.get(member)
+            if mod is None:
+                continue
+            path = depgraph.cycle_of(ctx.graph, member) or cycle
+            ctx.error(mod, f"circular dependency detected for `{member}'", "dependency-cycle",
+                      hint=" -> ".join(path))
+
+
+# --------------------------------------------------------------------------- entry point
+
+def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
+                  target: Target | None, version: NetBSDVersion | None, *,
+                  available: Iterable[ModuleObject] = ()) -> list[Diagnostic]:
+    """Check every module of ``modules`` and return all problems, sorted.
+
+    Args:
+        modules: the modules to judge (each read by :func:`kmodbuild.elf.read_module`).
+        manifest: the kernel's exports: a :class:`~kmodbuild.manifest.KernelManifest`,
+            or any container of names; ``None`` skips the "unknown symbol" rule
+            (modules still provide symbols to each other).
+        target: the kernel's target; ``None`` skips machine and relocation rules.
+        version: the kernel's version; ``None`` skips the version rule.
+        available: further modules that may satisfy requirements (installed
+            next to the checked ones) but are not themselves judged.
+
+    Returns:
+        Diagnostics de-duplicated and sorted by path, then message.
+    """
+    kernel = _kernel_names(manifest)
+    ctx = CheckContext(target, version, kernel)
+    judged: list[ModuleObject] = []
+    # Path order makes "which one is the duplicate" independent of argument order.
+    for mod in sorted(modules, key=lambda m: m.path):
+        if check_header(ctx, mod):
+            judged.append(mod)
+    names: dict[str, str] = {}
+    for mod in [*judged, *available]:
+        n = module_name(mod)
+        if n in ctx.by_name:
+            if mod in judged:
+                first = names[n]
+                ctx.error(mod, f"module with name `{n}' already loaded", "duplicate-module",
+                          hint=f"{first} has the same mi_name")
+            continue
+        ctx.by_name[n] = mod
+        names[n] = mod.path
+        ctx.graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
+        for sym in mod.get_facts().exports:
+            ctx.providers.setdefault(sym, []).append(n)
+    for mod in judged:
+        check_relocations(ctx, mod)
+        check_modinfo(ctx, mod)
+        check_symbols(ctx, mod, module_name(mod))
+    check_cycles(ctx)
+    return sort_diagnostics(ctx.out)
+
+
+def _kernel_names(manifest: object | None) -> Mapping[str, object] | frozenset[str] | set[str] | None:
+    if manifest is None:
+        return None
+    symbols = getattr(manifest, "symbols", None)
+    if isinstance(symbols, Mapping):
+        return symbols
+    if isinstance(manifest, (set, frozenset, Mapping)):
+        return manifest
+    return frozenset(manifest)  # type: ignore[arg-type]

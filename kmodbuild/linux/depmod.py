@@ -1,0 +1,187 @@
+"""kmodbuild.linux.depmod - depmod's symbol resolution and modules.dep, as pure functions.
+
+Input: the modules in depmod's array order (``modules.order`` first) with
+their :class:`~kmodbuild.linux.kofile.KoFacts`, and the kernel's symbols from
+Module.symvers.  Output: a :class:`Resolution` -- each module's direct
+dependencies, the unknown symbols, the CRC disagreements, the dependency
+cycles -- and :func:`dep_lines`, the text of ``modules.dep``.
+
+The rules are kmod's ``tools/depmod.c`` (https://github.com/kmod-project/kmod):
+
+* the symbol table starts with Module.symvers' vmlinux rows and depmod's fake
+  symbols (``depmod_load_symvers``), then every module's exports are added
+  in array order, a later definition replacing an earlier one
+  (``depmod_load_modules``: hash_add replaces) -- so a module's own exports
+  override Module.symvers rows;
+* for each dependency symbol of each module (``depmod_load_module_dependencies``),
+  a leading ``.`` is ignored (PPC64); a missing symbol is an unknown symbol
+  unless the reference is weak; a found one whose CRC differs from the one
+  the module expects is a disagreement unless weak; every found symbol
+  owned by a module adds that module to the dependencies (once, in first-use
+  order);
+* ``depmod_calculate_dependencies``: a topological sort over a stack of
+  modules without users, seeded in array order; modules left over are in
+  dependency cycles and are left out of modules.dep;
+* ``output_deps``: one line per module in array order, ``relpath:`` and the
+  module's transitive dependencies sorted by their topological index.
+
+Without Module.symvers depmod checks nothing (``-e needs -E or -F``) but still
+computes dependencies; so does :func:`resolve` with ``kernel=None``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from kmodbuild.linux.kofile import KoFacts, unpack_crcs
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A CRC mismatch: ``module`` expects ``expected`` for ``symbol``, the provider has ``actual``.
+
+    ``owner`` is the providing module's index, or ``None`` for the kernel.
+    """
+
+    module: int
+    symbol: str
+    expected: int
+    actual: int
+    owner: int | None
+
+
+@dataclass
+class Resolution:
+    """What depmod computes for a set of modules (indices are array positions).
+
+    Attributes:
+        deps: each module's direct dependencies, in first-use order.
+        sort_index: each module's topological index (``dep_sort_idx``).
+        in_cycle: modules in dependency cycles (omitted from modules.dep).
+        unknown: ``(module, symbol)`` for each unknown, non-weak symbol.
+        disagreements: CRC mismatches of non-weak references.
+        checked: whether symbols were checked at all (a kernel table was given).
+    """
+
+    deps: list[list[int]]
+    sort_index: list[int]
+    in_cycle: list[bool]
+    unknown: list[tuple[int, str]] = field(default_factory=list)
+    disagreements: list[Disagreement] = field(default_factory=list)
+    checked: bool = True
+
+
+def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resolution:
+    """Resolve every module's dependency symbols as depmod does.
+
+    ``facts`` is in depmod's array order; ``kernel`` is the starting symbol
+    table (:meth:`Symvers.kernel_symbols`), or ``None`` to compute
+    dependencies without checking symbols.
+    """
+    sym_crc: dict[str, int] = dict(kernel) if kernel is not None else {}
+    sym_owner: dict[str, int] = {}
+    for i, f in enumerate(facts):
+        if f.export_blob:
+            names = f.export_blob.split("\0")
+            sym_crc.update(zip(names, unpack_crcs(f.export_crc_blob)))
+            sym_owner.update(dict.fromkeys(names, i))
+    checked = kernel is not None
+    res = Resolution([[] for _ in facts], [], [], checked=checked)
+    # All modules' dependency symbols in one list, so that the lookups run in C:
+    # module i owns positions bounds[i]:bounds[i + 1].
+    bounds = [0, *accumulate(len(f.dep_crc_blob) // 8 for f in facts)]
+    joined = "\0".join([f.dep_blob for f in facts if f.dep_blob])
+    names = joined.split("\0") if joined else []
+    keys = names
+    if joined.startswith(".") or "\0." in joined:
+        keys = [n[1:] if n[:1] == "." else n for n in names]     # PPC64: .foo == foo
+    if checked and names:
+        crcs = unpack_crcs(b"".join(f.dep_crc_blob for f in facts))
+        found = list(map(sym_crc.get, keys))
+        if found != crcs:       # the common case (all known, all equal) stays in C
+            for i, f in enumerate(facts):
+                a, b = bounds[i], bounds[i + 1]
+                if found[a:b] != crcs[a:b]:
+                    _report(res, i, f, names[a:b], keys[a:b], crcs[a:b], found[a:b],
+                            sym_owner.get)
+    # Dependencies: the owners of the module-exported symbols each module uses,
+    # unique, in first-use order (mod_add_dependency).
+    users = [0] * len(facts)
+    owners = list(map(sym_owner.get, keys))
+    for i in range(len(facts)):
+        seg = owners[bounds[i]:bounds[i + 1]]
+        if seg.count(None) != len(seg):
+            unique = dict.fromkeys(seg)
+            unique.pop(None, None)
+            direct = res.deps[i] = list(unique)
+            for o in direct:
+                users[o] += 1
+    res.sort_index, res.in_cycle = _topological_order(res.deps, users)
+    return res
+
+
+def _report(res: Resolution, i: int, f: KoFacts, names: list[str], keys: list[str],
+            crcs: list[int], found: list[int | None],
+            owner_get: Callable[[str], int | None]) -> None:
+    weak = set(f.weak)
+    for k, (name, key, crc, have) in enumerate(zip(names, keys, crcs, found)):
+        if have == crc or k in weak:
+            continue
+        if have is None:
+            res.unknown.append((i, name))
+        else:
+            res.disagreements.append(Disagreement(i, name, crc, have, owner_get(key)))
+
+
+def _topological_order(deps: list[list[int]], users: list[int]) -> tuple[list[int], list[bool]]:
+    """depmod_calculate_dependencies: a stack-based sort from the modules nobody uses."""
+    n = len(deps)
+    users = list(users)
+    roots = [i for i in range(n) if users[i] == 0]
+    sort_index = [0] * n
+    done = 0
+    while roots:
+        src = roots.pop()
+        sort_index[src] = done
+        done += 1
+        for dst in deps[src]:
+            users[dst] -= 1
+            if users[dst] == 0:
+                roots.append(dst)
+    in_cycle = [u != 0 for u in users]
+    for i in range(n):
+        if in_cycle[i]:
+            sort_index[i] = 0x7FFFFFFF
+    return sort_index, in_cycle
+
+
+def all_dependencies(res: Resolution, i: int) -> list[int]:
+    """Module ``i``'s transitive dependencies in modules.dep order (cycles left out)."""
+    seen: set[int] = set()
+    stack = list(res.deps[i])
+    while stack:
+        d = stack.pop()
+        if d in seen:
+            continue
+        seen.add(d)
+        stack.extend(res.deps[d])
+    in_cycle, sort_index = res.in_cycle, res.sort_index
+    return sorted((d for d in seen if not in_cycle[d]), key=sort_index.__getitem__)
+
+
+def dep_lines(res: Resolution, relpaths: Sequence[str]) -> list[str]:
+    """The lines of modules.dep (without newlines), in depmod's order."""
+    lines = []
+    memo: dict[int, list[int]] = {}
+    for i, rel in enumerate(relpaths):
+        if res.in_cycle[i]:
+            continue
+        if not res.deps[i]:
+            lines.append(rel + ":")
+            continue
+        closure = memo.get(i)
+        if closure is None:
+            closure = memo[i] = all_dependencies(res, i)
+        lines.append(rel + ":" + "".join(" " + relpaths[d] for d in closure))
+    return lines

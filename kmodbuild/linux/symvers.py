@@ -1,0 +1,101 @@
+"""kmodbuild.linux.symvers - read a Linux ``Module.symvers`` the way depmod -E does.
+
+A line is ``CRC<TAB>symbol<TAB>module<TAB>export-type[<TAB>namespace]`` (the
+namespace column moved last in Linux 5.9; before that it came third).  depmod
+(kmod ``tools/depmod.c`` ``depmod_load_symvers``) splits each line on runs of
+spaces and tabs -- the newline stays glued to the last field -- and keeps only
+the rows whose *third* field is exactly ``vmlinux``: those are the kernel's
+own exports.  Rows of modules are ignored, because each module's exports are
+read from the module itself.  A CRC that ``strtoull(.., 16)`` does not
+consume entirely is reported (``"%s:%u Invalid symbol version %s"``) and the
+row skipped.  A later row for the same symbol replaces an earlier one.
+
+We keep the module rows too, but only to explain an unknown symbol ("exported
+by drivers/foo/bar, which is not in the checked tree").
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from kmodbuild.errors import ManifestError
+
+# One row whose third space/tab-separated field is exactly "vmlinux" (followed
+# by a space, a tab or the end of the file -- not by the newline, which
+# strtok leaves in the field).
+_VMLINUX_ROW = re.compile(r"^[ \t]*([^ \t\n]+)[ \t]+([^ \t\n]+)[ \t]+vmlinux(?=[ \t]|\Z)", re.M)
+_ANY_ROW = re.compile(r"^[ \t]*[^ \t\n]+[ \t]+([^ \t\n]+)[ \t]+([^ \t\n]+)", re.M)
+_CRC = re.compile(r"([+-]?)(?:0[xX])?([0-9a-fA-F]+)")
+_U64 = 1 << 64
+
+#: Symbols depmod defines itself (``depmod_add_fake_syms``): the loader makes them.
+FAKE_SYMBOLS = ("__this_module", "_GLOBAL_OFFSET_TABLE_")
+#: Added only when Module.symvers lacks it (PowerPC64 ELFv2's TOC base).
+FAKE_TOC = "TOC."
+
+
+@dataclass
+class Symvers:
+    """The parsed Module.symvers.
+
+    Attributes:
+        path: where it was read from.
+        vmlinux: kernel exports, symbol -> CRC (later rows win), in file order.
+        owners: every row's symbol -> module column (for hints only).
+        invalid: ``(line, crc_text)`` of vmlinux rows with an unparsable CRC.
+    """
+
+    path: str
+    vmlinux: dict[str, int]
+    owners: dict[str, str] = field(default_factory=dict)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+    def kernel_symbols(self) -> dict[str, int]:
+        """depmod's starting symbol table: the vmlinux rows plus its fake symbols."""
+        table = dict(self.vmlinux)
+        for name in FAKE_SYMBOLS:
+            table[name] = 0
+        table.setdefault(FAKE_TOC, 0)
+        return table
+
+
+def parse_crc(text: str) -> int | None:
+    """``strtoull(text, &end, 16)`` when it consumes all of ``text``, else ``None``."""
+    m = _CRC.fullmatch(text)
+    if m is None:
+        return None
+    value = int(m.group(2), 16)
+    if value >= _U64:
+        value = _U64 - 1                # strtoull saturates (ERANGE)
+    return (_U64 - value) % _U64 if m.group(1) == "-" else value
+
+
+def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
+    """Parse the contents of a Module.symvers (see the module docstring)."""
+    vmlinux: dict[str, int] = {}
+    invalid: list[tuple[int, str]] = []
+    for m in _VMLINUX_ROW.finditer(text):
+        crc_text, name = m.group(1), m.group(2)
+        crc = parse_crc(crc_text)
+        if crc is None:
+            invalid.append((text.count("\n", 0, m.start()) + 1, crc_text))
+            continue
+        vmlinux[name] = crc
+    owners = {m.group(1): m.group(2) for m in _ANY_ROW.finditer(text)}
+    return Symvers(path, vmlinux, owners, invalid)
+
+
+def read_symvers(path: str | os.PathLike[str]) -> Symvers:
+    """Read and parse the Module.symvers at ``path``.
+
+    Raises:
+        ManifestError: the file cannot be read.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+            text = f.read()
+    except OSError as e:
+        raise ManifestError(f"cannot read Module.symvers: {e.strerror or e}", path=path) from e
+    return parse_symvers(text, path)

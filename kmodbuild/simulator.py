@@ -1,0 +1,863 @@
+"""kmodbuild.simulator - a NetBSD kernel's module subsystem (kern_module.c 1.161), simulated.
+
+:class:`SimKernel` holds the state of spec §6 (loaded list newest first,
+disabled built-ins, boot-loader list, ksyms order, reference counts, flags,
+``kern.module.*`` sysctls, securelevel) and implements modload/modunload/
+modstat, autoload through the events that trigger it (mount, exec, device
+open, missing syscall), the auto-unload thread and boot, check for check in
+the kernel's order with the kernel's errno (spec §3.3-§3.8, §5).
+
+Linking is real (:mod:`kmodbuild.kobj`).  ``modcmd`` is an injected
+strategy (:class:`ModcmdStrategy`); the default returns 0, and a fault map
+(``fail NAME INIT EBUSY`` in scenarios) overrides it per module and command.
+Nothing here prints: kernel console lines collect in ``SimKernel.console``.
+Boot is in :mod:`kmodbuild.simboot`, the autoload events in
+:mod:`kmodbuild.simevents`.
+"""
+from __future__ import annotations
+
+import plistlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kmodbuild import kobj as K
+from kmodbuild.errors import KmodError, LoadError, ModuleFormatError
+from kmodbuild.kobj import (EBUSY, EDEADLK, EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOEXEC,
+                            ENOTTY, EOPNOTSUPP, EPERM, EPROGMISMATCH, EFBIG, Kobj, Ksyms,
+                            ModuleMap)
+from kmodbuild.model import MODULE_CLASS_MAX, MODULE_CLASS_NAMES, ModuleObject
+from kmodbuild.target import NetBSDVersion, Target, compatible
+
+# module.h 1.48 constants (spec §1.4)
+MODULE_CLASS_ANY, MODULE_CLASS_MISC, MODULE_CLASS_VFS, MODULE_CLASS_DRIVER = 0, 1, 2, 3
+MODULE_CLASS_EXEC, MODULE_CLASS_SECMODEL, MODULE_CLASS_BUFQ = 4, 5, 6
+MODULE_SOURCE_KERNEL, MODULE_SOURCE_BOOT, MODULE_SOURCE_FILESYS = 0, 1, 2
+SOURCE_NAMES = {0: "builtin", 1: "boot", 2: "filesys"}
+MODFLG_MUST_FORCE, MODFLG_AUTO_LOADED = 0x01, 0x02
+MODCTL_LOAD_FORCE, MODCTL_NO_PROP = 0x1, 0x2
+MODULE_CMD_INIT, MODULE_CMD_FINI, MODULE_CMD_STAT, MODULE_CMD_AUTOUNLOAD = 0, 1, 2, 3
+CMD_NAMES = {"INIT": 0, "FINI": 1, "STAT": 2, "AUTOUNLOAD": 3}
+MAXMODNAME = 32
+MAXPATHLEN = 1024
+PLIST_MAX = 8191               # module_load_plist_vfs(): buffer of 8192 with the NUL
+CLASS_BY_NAME = {v: k for k, v in MODULE_CLASS_NAMES.items()}
+
+
+class ModcmdStrategy(Protocol):
+    """How ``mi_modcmd`` runs.  The hook for CPU emulation (a later issue).
+
+    ``run(module, cmd)`` returns the modcmd's result (0 or an errno);
+    ``module.kobj`` gives the relocated image (``regions``, ``symvalue``,
+    ``find_section``) and ``module.modcmd`` its entry address (``None`` for
+    built-ins described without an image).
+    """
+
+    def run(self, module: Module, cmd: int) -> int: ...
+
+
+class NullModcmd:
+    """Every modcmd returns 0 (the simulator's default, spec issue §5)."""
+
+    def run(self, module: Module, cmd: int) -> int:
+        return 0
+
+
+@dataclass(eq=False)
+class Module:
+    """One ``module_t``: identity from its modinfo, plus kernel bookkeeping (spec §6.2)."""
+
+    name: str
+    module_class: int
+    version: int
+    required: str | None
+    source: int
+    refcnt: int = 0
+    flags: int = 0
+    autotime: int = 0
+    requires: list[Module] = field(default_factory=list)
+    kobj: Kobj | None = None
+    path: str | None = None
+    modcmd: int | None = None
+    props: dict[str, Any] | None = None
+    exports: tuple[str, ...] = ()
+
+    @property
+    def class_name(self) -> str:
+        """modstat's CLASS text."""
+        return MODULE_CLASS_NAMES.get(self.module_class, "UNKNOWN")
+
+
+@dataclass(frozen=True)
+class BuiltinSpec:
+    """A module compiled into the kernel: name, class, ``mi_required``, exported globals."""
+
+    name: str
+    module_class: int
+    required: str | None = None
+    exports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModStat:
+    """One ``modstat_t`` (spec §3.9); ``refcnt`` is -1 for a disabled built-in."""
+
+    name: str
+    module_class: int
+    source: int
+    flags: int
+    refcnt: int
+    address: int
+    size: int
+    required: str
+
+
+#: kern_syscall.c / syscalls.master: system calls whose missing handler autoloads a
+#: module (``sys_nomodule``; spec §3.7).  number -> (syscall, module).
+SYSCALL_AUTOLOAD: dict[int, tuple[str, str]] = {
+    221: ("semget", "sysv_ipc"), 222: ("semop", "sysv_ipc"), 225: ("msgget", "sysv_ipc"),
+    226: ("msgsnd", "sysv_ipc"), 227: ("msgrcv", "sysv_ipc"), 228: ("shmat", "sysv_ipc"),
+    230: ("shmdt", "sysv_ipc"), 231: ("shmget", "sysv_ipc"),
+    247: ("_ksem_init", "ksem"), 248: ("_ksem_open", "ksem"), 249: ("_ksem_unlink", "ksem"),
+    250: ("_ksem_close", "ksem"), 251: ("_ksem_post", "ksem"), 252: ("_ksem_wait", "ksem"),
+    253: ("_ksem_trywait", "ksem"), 254: ("_ksem_getvalue", "ksem"),
+    255: ("_ksem_destroy", "ksem"), 256: ("_ksem_timedwait", "ksem"),
+    257: ("mq_open", "mqueue"), 258: ("mq_close", "mqueue"), 259: ("mq_unlink", "mqueue"),
+    260: ("mq_getattr", "mqueue"), 261: ("mq_setattr", "mqueue"), 262: ("mq_notify", "mqueue"),
+    263: ("mq_send", "mqueue"), 264: ("mq_receive", "mqueue"),
+    429: ("aio_cancel", "aio"), 430: ("aio_error", "aio"), 431: ("aio_fsync", "aio"),
+    432: ("aio_read", "aio"), 433: ("aio_return", "aio"), 435: ("aio_write", "aio"),
+    436: ("lio_listio", "aio"),
+}
+
+#: kern_exec.c exec_autoload(): tried, class EXEC, when no exec switch entry takes a
+#: binary; the native list when no entry exists at all, else the compat list.
+EXEC_AUTOLOAD_NATIVE: tuple[str, ...] = ("exec_elf32", "exec_elf64", "exec_script")
+EXEC_AUTOLOAD_COMPAT: tuple[str, ...] = (
+    "exec_elf32", "exec_elf64", "exec_script", "exec_aout", "exec_coff", "exec_ecoff",
+    "compat_aoutm68k", "compat_netbsd32", "compat_sunos", "compat_sunos32", "compat_ultrix")
+
+#: binary type -> the EXEC module whose exec switch entry runs it.
+EXEC_FORMATS: dict[str, str] = {
+    "elf32": "exec_elf32", "elf64": "exec_elf64", "script": "exec_script", "aout": "exec_aout",
+    "coff": "exec_coff", "ecoff": "exec_ecoff", "demo": "exec_demo",
+}
+
+
+@dataclass
+class KernelConfig:
+    """The kernel being simulated: target, version, symbol manifest, built-ins, options.
+
+    ``symbols`` are ``(name, size)`` pairs of the kernel's exported globals
+    (its manifest).  ``insecure`` is ``options INSECURE`` (securelevel -1 at
+    boot); ``securelevel`` overrides the starting level.  ``autoload``
+    defaults to true (``options MODULAR_DEFAULT_AUTOLOAD``, as amd64 GENERIC).
+    """
+
+    target: Target
+    version: NetBSDVersion
+    symbols: tuple[tuple[str, int], ...] = ()
+    builtins: tuple[BuiltinSpec, ...] = ()
+    insecure: bool = True
+    securelevel: int | None = None
+    autoload: bool = True
+    verbose: bool = False
+    autotime: int = 10
+    syscalls: dict[int, tuple[str, str]] = field(default_factory=lambda: dict(SYSCALL_AUTOLOAD))
+    exec_formats: dict[str, str] = field(default_factory=lambda: dict(EXEC_FORMATS))
+    exec_native: tuple[str, ...] = EXEC_AUTOLOAD_NATIVE
+    exec_compat: tuple[str, ...] = EXEC_AUTOLOAD_COMPAT
+    devices: dict[str, str] = field(default_factory=dict)
+    layout: K.AddressLayout | None = None
+
+    @property
+    def module_base(self) -> str:
+        """``module_base`` (spec §3.1): ``/stand/<machine>/<osrelease or MM.mm>/modules``."""
+        return f"/stand/{self.target.kmodulearchdir}/{self.version.osrelease}/modules"
+
+
+Reader = Callable[[str, Target], ModuleObject]
+
+
+def _default_reader(path: str, target: Target) -> ModuleObject:
+    from kmodbuild.elf import read_module
+    return read_module(path, target)
+
+
+class SimKernel:
+    """A running kernel's module subsystem.  See the module docstring.
+
+    Args:
+        config: the kernel description.
+        stand: host directory standing for ``/stand`` (holds ``<machine>/<rel>/modules``).
+        reader: reads a ``.kmod`` into a :class:`ModuleObject`
+            (default :func:`kmodbuild.elf.read_module`).
+        modcmd: the :class:`ModcmdStrategy` (default :class:`NullModcmd`).
+        cwd: directory relative module paths are opened from.
+        booted: start as a booted multi-user kernel (root mounted, built-ins initialised).
+    """
+
+    def __init__(self, config: KernelConfig, stand: Path | str, *, reader: Reader | None = None,
+                 modcmd: ModcmdStrategy | None = None, cwd: Path | str | None = None,
+                 booted: bool = True) -> None:
+        self.config = config
+        self.target = config.target
+        self.stand = Path(stand)
+        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
+        self.reader: Reader = reader or _default_reader
+        self.modcmd_strategy: ModcmdStrategy = modcmd or NullModcmd()
+        self.faults: dict[tuple[str, int], int] = {}
+        self.console: list[str] = []
+        self.euid = 0
+        self.boot_state: dict[str, Any] = {}
+        self._file_cache: dict[str, tuple[float, ModuleObject]] = {}
+        self.reset()
+        if booted:
+            from kmodbuild.simboot import boot
+            boot(self, [], None)
+            self.console.clear()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Power on: empty lists, kernel symbols, sysctls and securelevel at their defaults."""
+        cfg = self.config
+        layout = cfg.layout or K.layout_for(self.target)
+        self.layout = layout
+        self.module_map = ModuleMap(layout.module_base, layout.page_size)
+        self.ksyms = Ksyms()
+        kernel_syms = list(cfg.symbols)
+        for b in cfg.builtins:        # built-in modules are part of the kernel image
+            kernel_syms.extend((s, 16) for s in b.exports)
+        self.ksyms.add("netbsd", K.kernel_symbol_table(kernel_syms, layout.kernel_base))
+        self.loaded: list[Module] = []
+        self.builtins: list[Module] = [
+            Module(b.name, b.module_class, cfg.version.number, b.required, MODULE_SOURCE_KERNEL,
+                   exports=b.exports) for b in cfg.builtins]
+        self.bootlist: list[Module] = []
+        self.autoload_on = cfg.autoload
+        self.autotime = cfg.autotime
+        self.autounload_unsafe = False
+        self.verbose = cfg.verbose
+        self.securelevel = cfg.securelevel if cfg.securelevel is not None else (
+            -1 if cfg.insecure else 0)
+        self.now = 0
+        self.module_gen = 0
+        self.root_mounted = False
+        self.fs_loading = False          # module_load_vfs_init() ran
+        self.mounts: list[str] = []
+        self._pend_stack: list[list[Module]] = []
+        self.console.clear()
+
+    @property
+    def module_base(self) -> str:
+        """``kern.module.path``."""
+        return self.config.module_base
+
+    def take_console(self) -> list[str]:
+        """Return and clear the console lines printed since the last call."""
+        out, self.console[:] = list(self.console), []
+        return out
+
+    def module_error(self, text: str) -> None:
+        """``module_error()``: always printed (spec §3.11)."""
+        self.console.append(f"WARNING: module error: {text}")
+
+    def module_print(self, text: str) -> None:
+        """``module_print()``: printed only with ``kern.module.verbose``."""
+        if self.verbose:
+            self.console.append(f"DEBUG: module: {text}")
+
+    def lookup(self, name: str) -> Module | None:
+        """``module_lookup()``: a loaded module called ``name``."""
+        for m in self.loaded:
+            if m.name == name:
+                return m
+        return None
+
+    def run_modcmd(self, mod: Module, cmd: int) -> int:
+        """``mi_modcmd(cmd)``: the fault map first, then the strategy."""
+        fault = self.faults.get((mod.name, cmd))
+        if fault is not None:
+            return fault
+        return self.modcmd_strategy.run(mod, cmd)
+
+    # ------------------------------------------------------------------ permissions
+    def kauth_module(self, autoload: bool) -> int:
+        """``kauth_authorize_system(KAUTH_SYSTEM_MODULE)`` (spec §3.8): 0 or EPERM."""
+        if self.securelevel > 0:           # secmodel_securelevel: DENY
+            return EPERM
+        if autoload:                       # kern_module.c's own listener: ALLOW
+            return 0
+        return 0 if self.euid == 0 else EPERM   # secmodel_suser
+
+    # ------------------------------------------------------------------ modctl
+    def modctl_load(self, filename: str, flags: int = 0,
+                    props: Mapping[str, Any] | None = None) -> int:
+        """MODCTL_LOAD (modload(8)): 0 or the errno."""
+        if len(filename) >= MAXPATHLEN:
+            return ENAMETOOLONG
+        if self.lookup(filename) is not None:              # §3.3 module_load step 1
+            self.module_print(f"requested module `{filename}' already loaded")
+            return EEXIST
+        error = self.kauth_module(False)
+        if error:
+            return error
+        error, _ = self.do_load(filename, False, flags, dict(props) if props else None,
+                                MODULE_CLASS_ANY, False)
+        return error
+
+    def modload(self, filename: str, *, force: bool = False, no_props: bool = False,
+                props: Mapping[str, Any] | None = None) -> None:
+        """modload(8) ``[-f] [-P] filename``.
+
+        Raises:
+            LoadError: ``modload: <name>: <strerror>`` with the errno as ``code``.
+        """
+        flags = (MODCTL_LOAD_FORCE if force else 0) | (MODCTL_NO_PROP if no_props else 0)
+        error = self.modctl_load(filename, flags, props)
+        if error:
+            raise LoadError(f"modload: {filename}: {K.strerror(error)}", error)
+
+    def modctl_unload(self, name: str) -> int:
+        """MODCTL_UNLOAD (modunload(8)): 0 or the errno."""
+        if len(name) >= MAXMODNAME:
+            return ENAMETOOLONG
+        error = self.kauth_module(False)
+        if error:
+            return error
+        return self.do_unload(name, True)
+
+    def modunload(self, name: str) -> None:
+        """modunload(8) ``name``.
+
+        Raises:
+            LoadError: ``modunload: <name>: <strerror>``.
+        """
+        error = self.modctl_unload(name)
+        if error:
+            raise LoadError(f"modunload: {name}: {K.strerror(error)}", error)
+
+    def modctl_exists(self, autoload: bool) -> int:
+        """MODCTL_EXISTS(0|1): the kauth result (does not look at kern.module.autoload)."""
+        return self.kauth_module(autoload)
+
+    def modstat(self) -> list[ModStat]:
+        """MODCTL_STAT: loaded modules (newest first), then disabled built-ins (refcnt -1).
+
+        Without permission address and size read 0 (spec §3.8).
+        """
+        visible = self.kauth_module(False) == 0
+        out: list[ModStat] = []
+        for m in self.loaded:
+            addr, size = m.kobj.stat() if (m.kobj is not None and visible) else (0, 0)
+            out.append(ModStat(m.name, m.module_class, m.source, m.flags, m.refcnt, addr, size,
+                               m.required or ""))
+        for m in self.builtins:
+            out.append(ModStat(m.name, m.module_class, m.source, 0, -1, 0, 0, m.required or ""))
+        return out
+
+    # ------------------------------------------------------------------ autoload
+    def module_autoload(self, name: str, module_class: int, comm: str = "sh",
+                        pid: int = 100) -> int:
+        """``module_autoload()`` (spec §3.3): 0 or the errno."""
+        if not self.autoload_on:
+            error = EPERM
+        elif "/" in name or "@" in name or "." in name:
+            error = EPERM
+        else:
+            error = self.kauth_module(True)
+            if not error:
+                error, _ = self.do_load(name, False, 0, None, module_class, True)
+        self.module_print(f"Autoload for `{name}' requested by pid {pid} ({comm}), "
+                          f"status {error}")
+        return error
+
+    # ------------------------------------------------------------------ load
+    def _read_file(self, name: str, autoload: bool) -> tuple[int, str]:
+        """module_load_vfs() path rules (spec §3.1): (0, kernel path) or (errno, '')."""
+        if not self.fs_loading:
+            return EOPNOTSUPP, ""
+        if "/" in name:
+            if autoload:
+                return ENOENT, ""
+            return 0, name
+        return 0, f"{self.module_base}/{name}/{name}.kmod"
+
+    def host_path(self, kpath: str) -> Path:
+        """The host file standing for kernel path ``kpath``."""
+        if kpath.startswith("/stand/"):
+            return self.stand / kpath[len("/stand/"):]
+        p = Path(kpath)
+        return p if p.is_absolute() else self.cwd / p
+
+    def read_module(self, host: Path) -> ModuleObject:
+        """Read (and cache by mtime) the module file ``host``."""
+        key = str(host)
+        mtime = host.stat().st_mtime
+        hit = self._file_cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+        mo = self.reader(key, self.target)
+        self._file_cache[key] = (mtime, mo)
+        return mo
+
+    def load_object(self, host: Path, koname: str) -> tuple[int, Kobj | None]:
+        """Read the host file ``host`` and ``kobj_load()`` it: (0, kobj) or (errno, None)."""
+        if not host.exists():
+            return ENOENT, None
+        if host.is_dir():
+            return K.EISDIR, None
+        try:
+            mo = self.read_module(host)
+        except ModuleFormatError as e:
+            text = e.message[len("linker error: "):] if e.message.startswith("linker error: ") \
+                else e.message
+            self.console.append(f"kobj_load, 0: [{koname}]: linker error: {text}")
+            return ENOEXEC, None
+        except KmodError as e:
+            self.console.append(f"kobj_load, 0: [{koname}]: linker error: {e.message}")
+            return ENOEXEC, None
+        try:
+            ko = K.kobj_load(mo, self.target, koname, self.module_map, self.ksyms, self.console)
+        except LoadError as e:
+            return e.code, None
+        return 0, ko
+
+    def fetch_info(self, ko: Kobj, mod_source: int, path: str | None) -> tuple[int, Module | None]:
+        """``module_fetch_info()``: read ``modinfo_t`` through ``link_set_modules`` (spec §1.2)."""
+        psize = self.target.pointer_size
+        sec = ko.find_section("link_set_modules")
+        if sec is None:
+            self.module_error(f"`link_set_modules' section not present, error {ENOENT}")
+            return ENOENT, None
+        addr, size = sec
+        if size != psize:
+            if size > psize and size % psize == 0:
+                self.module_error(f"`link_set_modules' section wrong size ({size // psize} "
+                                  f"different MODULE declarations?)")
+            else:
+                self.module_error(f"`link_set_modules' section wrong size (got {size}, "
+                                  f"wanted {psize})")
+            return ENOEXEC, None
+        try:
+            mi = ko.rd(addr, psize)
+            version, mclass = ko.rd(mi, 4), ko.rd(mi + 4, 4)
+            mclass -= (1 << 32) if mclass >> 31 else 0          # modclass_t is an int
+            modcmd = ko.rd(mi + 8, psize)
+            pname = ko.rd(mi + (16 if psize == 8 else 12), psize)
+            preq = ko.rd(mi + (24 if psize == 8 else 16), psize)
+            name = ko.read_cstring(pname, MAXMODNAME + 1)
+            required = ko.read_cstring(preq) if preq else None
+        except LoadError:
+            self.module_error(f"modinfo of `{ko.name}' points outside the module")
+            return ENOEXEC, None
+        return 0, Module(name, mclass, version, required, mod_source, kobj=ko, path=path,
+                         modcmd=modcmd)
+
+    def do_load(self, name: str, isdep: bool, flags: int, props: dict[str, Any] | None,
+                module_class: int, autoload: bool) -> tuple[int, Module | None]:
+        """``module_do_load()`` (spec §3.3 steps 1-19): (errno, module)."""
+        # 1. a disabled or not yet initialised built-in of this name
+        for b in self.builtins:
+            if b.name == name:
+                if b.flags & MODFLG_MUST_FORCE and not flags & MODCTL_LOAD_FORCE:
+                    if not autoload:
+                        self.module_error(f"use -f to reinstate builtin module `{name}'")
+                    return EPERM, None
+                return self.do_builtin(None, name)
+        if not isdep:
+            self._pend_stack.append([])
+        try:
+            return self._do_load(name, isdep, flags, props, module_class, autoload)
+        finally:
+            if not isdep:
+                self._pend_stack.pop()
+
+    def _do_load(self, name: str, isdep: bool, flags: int, props: dict[str, Any] | None,
+                 module_class: int, autoload: bool) -> tuple[int, Module | None]:
+        pending = self._pend_stack[-1]
+        filedict: dict[str, Any] | None = None
+        # 2. the boot-loader list
+        mod = next((m for m in self.bootlist if m.name == name), None)
+        if mod is not None:
+            self.bootlist.remove(mod)
+        else:
+            # 3. already loaded, else read it from the file system
+            existing = self.lookup(name)
+            if existing is not None:
+                self.module_print(f"{'dependent' if isdep else 'requested'} module `{name}' "
+                                  f"already loaded")
+                return EEXIST, existing
+            error, kpath = self._read_file(name, autoload)
+            koname = K.kobj_setname(kpath, self.module_base) if kpath else name
+            ko = None
+            if not error:
+                error, ko = self.load_object(self.host_path(kpath), koname)
+            if error or ko is None:
+                self.module_print(f"Cannot {'auto' if autoload else ''}load kernel object "
+                                  f"`{name}' error={error}")
+                return error, None
+            error, filedict = self._load_plist(kpath, flags, autoload)
+            if error:
+                K.kobj_unload(ko, self.module_map, self.ksyms)
+                return error, None
+            error, mod = self.fetch_info(ko, MODULE_SOURCE_FILESYS, kpath)
+            if error or mod is None:
+                K.kobj_unload(ko, self.module_map, self.ksyms)
+                return error, None
+        error = self._check_and_link(mod, name, isdep, flags, props, filedict, module_class,
+                                     pending)
+        if error:
+            if mod in pending:
+                pending.remove(mod)
+            if mod.kobj is not None:
+                K.kobj_unload(mod.kobj, self.module_map, self.ksyms)
+            return error, None
+        # 17. success: head of module_list, references on what it requires
+        self.enqueue(mod)
+        # 18. auto-unload bookkeeping
+        if autoload and self.autotime > 0:
+            mod.autotime = self.now + self.autotime
+            mod.flags |= MODFLG_AUTO_LOADED
+        self.module_print(f"module `{mod.name}' loaded successfully")
+        return 0, mod
+
+    def _check_and_link(self, mod: Module, name: str, isdep: bool, flags: int,
+                        props: dict[str, Any] | None, filedict: dict[str, Any] | None,
+                        module_class: int, pending: list[Module]) -> int:
+        """Steps 4-16 of module_do_load(); 0 or the errno (the caller unloads)."""
+        kver = self.config.version.number
+        if len(mod.name) >= MAXMODNAME:                                       # 4
+            self.module_error(f"module name `{mod.name}' longer than {MAXMODNAME}")
+            return EINVAL
+        if mod.module_class <= MODULE_CLASS_ANY or mod.module_class >= MODULE_CLASS_MAX:  # 5
+            self.module_error(f"module `{mod.name}' has invalid class {mod.module_class}")
+            return EINVAL
+        if not compatible(mod.version, kver):                                  # 6
+            self.module_error(f"module `{mod.name}' built for `{mod.version}', system `{kver}'")
+            if not flags & MODCTL_LOAD_FORCE:
+                return EPROGMISMATCH
+            self.module_error("forced load, system may be unstable")
+        if module_class not in (MODULE_CLASS_ANY, mod.module_class):           # 7
+            self.module_error(f"incompatible module class {mod.module_class} for "
+                              f"`{mod.name}' (wanted {module_class})")
+            return ENOENT
+        if isdep and mod.name != name:                                         # 8
+            self.module_error(f"dependency name mismatch (`{name}' != `{mod.name}')")
+            return ENOENT
+        if mod.source == MODULE_SOURCE_FILESYS and self.lookup(mod.name) is not None:  # 9
+            self.module_error(f"module with name `{mod.name}' already loaded")
+            return EEXIST
+        if any(p.name == mod.name for p in pending):                           # 10
+            self.module_error(f"circular dependency detected for `{mod.name}'")
+            return EDEADLK
+        pending.append(mod)
+        for dep in _required_tokens(mod.required):                             # 11
+            if len(dep) + 1 >= MAXMODNAME:
+                self.module_error(f"required module name `{mod.required}' longer than "
+                                  f"{MAXMODNAME}")
+                return EINVAL
+            if dep == mod.name:
+                self.module_error(f"self-dependency detected for `{mod.name}'")
+                return EDEADLK
+            error, dmod = self.do_load(dep, True, flags, None, MODULE_CLASS_ANY, True)
+            if error not in (0, EEXIST) or dmod is None:
+                self.module_error(f"recursive load failed for `{mod.name}' (`{dep}' "
+                                  f"required), error {error}")
+                return error or ENOENT
+            mod.requires.append(dmod)
+        pending.remove(mod)
+        if mod.kobj is not None:                                               # 12
+            try:
+                K.kobj_affix(mod.kobj, mod.name, self.module_map, self.ksyms)
+            except LoadError as e:
+                mod.kobj = None          # kobj_affix() destroyed it
+                mod.requires.clear()
+                self.module_error(f"unable to affix module `{mod.name}', error {e.code}")
+                return e.code
+            mod.exports = tuple(mod.kobj.exports())
+        if filedict is not None:                                               # 13
+            merged = dict(filedict)
+            merged.update(props or {})
+            mod.props = merged
+        else:
+            mod.props = props
+        error = self.run_modcmd(mod, MODULE_CMD_INIT)                          # 14-15
+        if error:
+            self.module_error(f"modcmd(CMD_INIT) failed for `{mod.name}', error {error}")
+            mod.requires.clear()
+            return error
+        if self.lookup(mod.name) is not None:                                  # 16
+            self.run_modcmd(mod, MODULE_CMD_FINI)
+            self.module_error(f"recursive load causes duplicate module `{mod.name}'")
+            mod.requires.clear()
+            return EEXIST
+        return 0
+
+    def _load_plist(self, kpath: str, flags: int,
+                    autoload: bool) -> tuple[int, dict[str, Any] | None]:
+        """``<module>.plist`` beside the file (spec §3.4): (errno, dictionary)."""
+        if flags & MODCTL_NO_PROP and not autoload:
+            return 0, None
+        ppath = kpath[:-5] + ".plist" if kpath.endswith(".kmod") else kpath + ".plist"
+        host = self.host_path(ppath)
+        if not host.exists():
+            return 0, None                       # ENOENT is fine
+        data = host.read_bytes()
+        if len(data) >= PLIST_MAX:
+            self.module_print(f"plist load returned error {EFBIG} for `{kpath}'")
+            return EFBIG, None
+        try:
+            value = plistlib.loads(data, fmt=plistlib.FMT_XML)
+        except Exception:  # noqa: BLE001 - any parse failure is EINVAL (prop_dictionary)
+            value = None
+        if not isinstance(value, dict):
+            self.module_print(f"plist load returned error {EINVAL} for `{kpath}'")
+            return EINVAL, None
+        if autoload and value.get("noautoload") is True:
+            self.module_error(f"autoloading is disallowed for {kpath}")
+            return EPERM, None
+        return 0, (value if not flags & MODCTL_NO_PROP else None)
+
+    def enqueue(self, mod: Module) -> None:
+        """``module_enqueue()``: head of module_list, +1 ref on each required module."""
+        self.loaded.insert(0, mod)
+        for r in mod.requires:
+            r.refcnt += 1
+        self.module_gen += 1
+
+    def do_builtin(self, parent: Module | None, name: str) -> tuple[int, Module | None]:
+        """``module_do_builtin()`` (spec §3.6): initialise a built-in and its requirements."""
+        mod = next((b for b in self.builtins if b.name == name), None)
+        loaded = self.lookup(name)
+        if loaded is not None:
+            return 0, loaded
+        if mod is None:
+            pname = parent.name if parent is not None else name
+            self.module_error(f"built-in module {pname} can't find builtin dependency `{name}'")
+            return ENOENT, None
+        reqs: list[Module] = []
+        for dep in _required_tokens(mod.required):
+            error, dmod = self.do_builtin(mod, dep[:MAXMODNAME - 1])
+            if error or dmod is None:
+                return error, None
+            reqs.append(dmod)
+        error = self.run_modcmd(mod, MODULE_CMD_INIT)
+        if error:
+            self.module_error(f"built-in module {mod.name} failed its MODULE_CMD_INIT, "
+                              f"error {error}")
+            return error, None
+        mod.requires = reqs
+        self.builtins.remove(mod)
+        self.enqueue(mod)
+        return 0, mod
+
+    # ------------------------------------------------------------------ unload
+    def do_unload(self, name: str, load_requires_force: bool) -> int:
+        """``module_do_unload()`` (spec §3.5 steps 2-6): 0 or the errno."""
+        mod = self.lookup(name)
+        if mod is None:
+            self.module_error(f"module `{name}' not found")
+            return ENOENT
+        if mod.refcnt != 0:
+            self.module_print(f"module `{name}' busy ({mod.refcnt} refs)")
+            return EBUSY
+        if mod.source == MODULE_SOURCE_KERNEL and mod.module_class == MODULE_CLASS_SECMODEL:
+            self.module_print(f"cannot unload built-in secmodel module `{name}'")
+            return EPERM
+        error = self.run_modcmd(mod, MODULE_CMD_FINI)
+        if error:
+            self.module_print(f"could not unload module `{name}' error={error}")
+            return error
+        self.loaded.remove(mod)
+        for r in mod.requires:
+            r.refcnt -= 1
+        mod.requires = []
+        if mod.source == MODULE_SOURCE_KERNEL:
+            if load_requires_force:
+                mod.flags |= MODFLG_MUST_FORCE
+            self.builtins.append(mod)
+        elif mod.kobj is not None:
+            K.kobj_unload(mod.kobj, self.module_map, self.ksyms)
+        self.module_gen += 1
+        return 0
+
+    # ------------------------------------------------------------------ time
+    def tick(self, seconds: int) -> None:
+        """Let ``seconds`` pass; the auto-unload thread runs once a second (spec §3.7)."""
+        for _ in range(max(0, int(seconds))):
+            self.now += 1
+            self.module_thread_pass()
+
+    def module_thread_pass(self) -> None:
+        """One walk of ``module_thread()``: newest first, one AUTOUNLOAD attempt per module."""
+        for mod in list(self.loaded):
+            if mod not in self.loaded or mod.source == MODULE_SOURCE_KERNEL:
+                continue
+            if not mod.flags & MODFLG_AUTO_LOADED:
+                continue
+            if mod.autotime == 0 or self.now < mod.autotime:
+                continue
+            mod.autotime = 0
+            error = self.run_modcmd(mod, MODULE_CMD_AUTOUNLOAD)
+            if error == 0 or (error == ENOTTY and self.autounload_unsafe):
+                self.do_unload(mod.name, False)
+            else:
+                self.module_print(f"module `{mod.name}' declined to be auto-unloaded "
+                                  f"error={error}")
+
+    # ------------------------------------------------------------------ sysctl
+    SYSCTLS = ("kern.module.autoload", "kern.module.autounload_unsafe", "kern.module.verbose",
+               "kern.module.path", "kern.module.autotime", "kern.securelevel")
+
+    def sysctl_get(self, name: str) -> int | str:
+        """Read a ``kern.module.*`` node (or ``kern.securelevel``).
+
+        Raises:
+            LoadError: ENOENT for an unknown node.
+        """
+        values: dict[str, int | str] = {
+            "kern.module.autoload": int(self.autoload_on),
+            "kern.module.autounload_unsafe": int(self.autounload_unsafe),
+            "kern.module.verbose": int(self.verbose), "kern.module.path": self.module_base,
+            "kern.module.autotime": self.autotime, "kern.securelevel": self.securelevel}
+        if name not in values:
+            raise LoadError(f"sysctl: {name}: {K.strerror(ENOENT)}", ENOENT)
+        return values[name]
+
+    def sysctl_set(self, name: str, value: str) -> None:
+        """Write a node (spec §3.10): path is read-only, autotime >= 0, securelevel only up.
+
+        Raises:
+            LoadError: EPERM (read-only, lowering securelevel), EINVAL (bad value), ENOENT.
+        """
+        self.sysctl_get(name)
+        if name == "kern.module.path":
+            raise LoadError(f"sysctl: {name}: {K.strerror(EPERM)}", EPERM)
+        try:
+            number = int(value)
+        except ValueError:
+            number = {"true": 1, "false": 0, "yes": 1, "no": 0}.get(value.lower(), -999999)
+            if number == -999999:
+                raise LoadError(f"sysctl: {name}: {K.strerror(EINVAL)}", EINVAL) from None
+        if name == "kern.module.autotime":
+            if number < 0:
+                raise LoadError(f"sysctl: {name}: {K.strerror(EINVAL)}", EINVAL)
+            self.autotime = number
+        elif name == "kern.securelevel":
+            self.set_securelevel(number)
+        else:
+            setattr(self, {"kern.module.autoload": "autoload_on",
+                           "kern.module.autounload_unsafe": "autounload_unsafe",
+                           "kern.module.verbose": "verbose"}[name], bool(number))
+
+    def set_securelevel(self, level: int) -> None:
+        """``sysctl -w kern.securelevel``: it may only be raised (secmodel_securelevel).
+
+        Raises:
+            LoadError: EPERM when lowering.
+        """
+        if level < self.securelevel:
+            raise LoadError(f"sysctl: kern.securelevel: {K.strerror(EPERM)}", EPERM)
+        self.securelevel = level
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        """The whole kernel state as JSON-ready data (``kmodbuild sim --json``)."""
+        def mod(m: Module) -> dict[str, Any]:
+            addr, size = m.kobj.stat() if m.kobj is not None else (0, 0)
+            return {"name": m.name, "class": m.class_name, "source": SOURCE_NAMES[m.source],
+                    "refcnt": m.refcnt, "flags": _flag_text(m.flags), "required": m.required,
+                    "requires": [r.name for r in m.requires], "autotime": m.autotime,
+                    "address": addr, "size": size, "path": m.path}
+        return {
+            "machine": self.target.machine, "machine_arch": self.target.machine_arch,
+            "version": str(self.config.version), "netbsd_version": self.config.version.number,
+            "securelevel": self.securelevel, "insecure": self.config.insecure, "time": self.now,
+            "root_mounted": self.root_mounted, "module_gen": self.module_gen,
+            "sysctl": {n: self.sysctl_get(n) for n in self.SYSCTLS},
+            "loaded": [mod(m) for m in self.loaded],
+            "builtins_disabled": [mod(m) for m in self.builtins],
+            "bootlist": [mod(m) for m in self.bootlist],
+            "ksyms": self.ksyms.order, "mounts": list(self.mounts),
+        }
+
+    def loaded_names(self) -> list[str]:
+        """Names on module_list, newest first."""
+        return [m.name for m in self.loaded]
+
+
+def _flag_text(flags: int) -> str:
+    return ("-", "f", "a", "af")[flags & 3]
+
+
+def _required_tokens(text: str | None) -> list[str]:
+    """``mi_required`` parsing of module_do_load() (spec §1.5)."""
+    from kmodbuild.model import parse_required
+    return list(parse_required(text))
+
+
+def builtin_from_module(mo: ModuleObject) -> BuiltinSpec | None:
+    """A :class:`BuiltinSpec` for a module file compiled into the kernel (its modinfo and
+    exported globals), or None when its modinfo cannot be read."""
+    mi = mo.modinfo
+    if mi is None or mi.name is None:
+        return None
+    return BuiltinSpec(mi.name, mi.module_class, mi.required,
+                       tuple(s.name for s in mo.iter_defined_globals()))
+
+
+def parse_builtin(text: str) -> BuiltinSpec:
+    """``NAME[:CLASS[:REQUIRED]]`` (``ffs:vfs``, ``null:vfs:layerfs``).
+
+    Raises:
+        LoadError: EINVAL for an unknown class name.
+    """
+    parts = text.split(":", 2)
+    cls = MODULE_CLASS_MISC
+    if len(parts) > 1 and parts[1]:
+        if parts[1] not in CLASS_BY_NAME:
+            raise LoadError(f"builtin {text!r}: unknown class {parts[1]!r} (one of "
+                            f"{', '.join(MODULE_CLASS_NAMES.values())})", EINVAL)
+        cls = CLASS_BY_NAME[parts[1]]
+    return BuiltinSpec(parts[0], cls, parts[2] if len(parts) > 2 and parts[2] else None)
+
+
+def symbols_from_manifest(manifest: Any) -> tuple[tuple[str, int], ...]:
+    """``(name, size)`` pairs from a :class:`kmodbuild.manifest.KernelManifest`."""
+    return tuple((s.name, s.size) for s in manifest)
+
+
+def builtins_in(names: Iterable[str], module_dir: Path, target: Target,
+                reader: Reader | None = None) -> tuple[BuiltinSpec, ...]:
+    """Resolve ``--builtin`` entries: ``NAME[:CLASS[:REQ]]``; a bare NAME takes class,
+    requirements and exports from ``module_dir/NAME/NAME.kmod`` when that exists.
+
+    Raises:
+        LoadError: EINVAL for a bad class; ENOENT for a bare name without a file.
+    """
+    read = reader or _default_reader
+    out: list[BuiltinSpec] = []
+    for text in names:
+        text = text.strip()
+        if not text:
+            continue
+        if ":" in text:
+            out.append(parse_builtin(text))
+            continue
+        path = module_dir / text / f"{text}.kmod"
+        if not path.exists():
+            raise LoadError(f"builtin {text!r}: no {path} to read its class from; "
+                            f"write {text}:CLASS", ENOENT)
+        spec = builtin_from_module(read(str(path), target))
+        if spec is None:
+            raise LoadError(f"builtin {text!r}: cannot read the modinfo of {path}", ENOEXEC)
+        out.append(spec)
+    return tuple(out)
+
+
+def validate_tree(*args: Any, **kwargs: Any) -> Any:
+    """Load and unload a whole installed tree; see :func:`kmodbuild.simvalidate.validate_tree`."""
+    from kmodbuild.simvalidate import validate_tree as _validate_tree
+    return _validate_tree(*args, **kwargs)

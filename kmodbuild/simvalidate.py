@@ -1,0 +1,177 @@
+"""kmodbuild.simvalidate - validate an installed module tree by loading and unloading it all.
+
+:func:`validate_tree` boots a simulated kernel for the tree's target and
+version, loads every module of ``stand/<KMODULEARCHDIR>/<osrelease>/modules``
+with ``modload NAME`` in dependency order (dependencies first), then unloads
+everything newest first, and returns every failure with the kernel's errno
+and console messages.  It is pure (no printing): the SCons build and
+``kmodbuild sim --validate`` render the result.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kmodbuild import kobj as K
+from kmodbuild.errors import KmodError
+from kmodbuild.simulator import (MODULE_SOURCE_KERNEL, KernelConfig, ModcmdStrategy, Reader,
+                                 SimKernel, builtins_in, symbols_from_manifest)
+from kmodbuild.target import NetBSDVersion, Target
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One failed operation: ``operation`` is ``load`` or ``unload``; ``code`` the errno;
+    ``messages`` the kernel console lines it printed."""
+
+    module: str
+    operation: str
+    code: int
+    messages: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        head = (f"{self.module}: {self.operation} failed: {K.strerror(self.code)} "
+                f"({K.ERRNO_NAME.get(self.code, self.code)})")
+        return head + "".join(f"\n    {m}" for m in self.messages)
+
+
+@dataclass
+class ValidationResult:
+    """What :func:`validate_tree` did: the load order, what loaded and unloaded, failures."""
+
+    target: Target
+    version: NetBSDVersion
+    module_dir: Path
+    order: list[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    unloaded: list[str] = field(default_factory=list)
+    failures: list[ValidationFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every module loaded and unloaded."""
+        return not self.failures
+
+    def summary(self) -> str:
+        """One line: ``amd64 10.0: 10 modules loaded and unloaded, 0 failures``."""
+        return (f"{self.target.name} {self.version}: {len(self.order)} modules, "
+                f"{len(self.loaded)} loaded, {len(self.unloaded)} unloaded, "
+                f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}")
+
+
+def find_module_dir(stand: Path, target: Target, version: NetBSDVersion) -> Path:
+    """``<stand>/<KMODULEARCHDIR>/<osrelease>/modules``; ``stand`` may also be a DESTDIR
+    (holding ``stand/``)."""
+    stand = Path(stand)
+    if not (stand / target.kmodulearchdir).is_dir() and (stand / "stand").is_dir():
+        stand = stand / "stand"
+    return stand / target.kmodulearchdir / version.osrelease / "modules"
+
+
+def stand_root(stand: Path) -> Path:
+    """The directory standing for ``/stand`` given a stand dir or a DESTDIR."""
+    stand = Path(stand)
+    return stand / "stand" if (stand / "stand").is_dir() else stand
+
+
+def module_names(module_dir: Path) -> list[str]:
+    """Names of the modules installed in ``module_dir`` (``NAME/NAME.kmod``), sorted."""
+    if not module_dir.is_dir():
+        return []
+    return sorted(p.name for p in module_dir.iterdir() if (p / f"{p.name}.kmod").is_file())
+
+
+def dependency_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
+    """Names with their (present) requirements first; cycles broken at the first revisit."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str) -> None:
+        if state.get(n):
+            return
+        state[n] = 1
+        for d in requires.get(n, ()):
+            if d in requires:
+                visit(d)
+        state[n] = 2
+        order.append(n)
+
+    for n in sorted(requires):
+        visit(n)
+    return order
+
+
+def _load_manifest(manifest: Any) -> tuple[tuple[str, int], ...]:
+    if manifest is None:
+        return ()
+    if isinstance(manifest, (str, Path)):
+        from kmodbuild.manifest import load_manifest
+        manifest = load_manifest(manifest)
+    return symbols_from_manifest(manifest)
+
+
+def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | str,
+                  manifest: Any = None, *, builtins: Iterable[str] = (),
+                  reader: Reader | None = None, modcmd: ModcmdStrategy | None = None,
+                  names: Sequence[str] | None = None) -> ValidationResult:
+    """Load every installed module in dependency order, then unload them all.
+
+    Args:
+        stand: the ``stand`` directory (or a DESTDIR holding ``stand/``).
+        target: the :class:`~kmodbuild.target.Target` the tree is for.
+        version: ``NetBSDVersion`` or its text (``10.0``).
+        manifest: the kernel symbol manifest: a path, a ``KernelManifest``, or
+            None (no kernel symbols: modules needing any will fail to affix).
+        builtins: built-in module specs (``NAME[:CLASS[:REQ]]``).
+        reader, modcmd: passed to :class:`~kmodbuild.simulator.SimKernel`.
+        names: only these modules (default: every module of the tree).
+
+    Returns:
+        A :class:`ValidationResult` (never raises for a module's failure).
+
+    Raises:
+        KmodError: the manifest cannot be read, or a built-in spec is bad.
+    """
+    start = time.perf_counter()
+    if isinstance(version, str):
+        version = NetBSDVersion.parse(version)
+    mdir = find_module_dir(Path(stand), target, version)
+    result = ValidationResult(target, version, mdir)
+    config = KernelConfig(target, version, symbols=_load_manifest(manifest),
+                          builtins=builtins_in(builtins, mdir, target, reader),
+                          insecure=True, autoload=True)
+    kernel = SimKernel(config, stand_root(Path(stand)), reader=reader, modcmd=modcmd)
+    todo = list(names) if names is not None else module_names(mdir)
+    requires: dict[str, tuple[str, ...]] = {}
+    for n in todo:
+        try:
+            mo = kernel.read_module(mdir / n / f"{n}.kmod")
+            requires[n] = mo.modinfo.requires if mo.modinfo is not None else ()
+        except (KmodError, OSError):
+            requires[n] = ()          # the load below reports it in the kernel's words
+    result.order = dependency_order(requires)
+    for n in result.order:
+        if kernel.lookup(n) is not None:
+            continue                  # already loaded as a dependency
+        kernel.take_console()
+        error = kernel.modctl_load(n)
+        messages = tuple(kernel.take_console())
+        if error and error != K.EEXIST:
+            result.failures.append(ValidationFailure(n, "load", error, messages))
+    result.loaded = [m.name for m in reversed(kernel.loaded) if m.source != MODULE_SOURCE_KERNEL]
+    for mod in list(kernel.loaded):
+        if mod.source == MODULE_SOURCE_KERNEL:
+            continue
+        kernel.take_console()
+        error = kernel.modctl_unload(mod.name)
+        messages = tuple(kernel.take_console())
+        if error:
+            result.failures.append(ValidationFailure(mod.name, "unload", error, messages))
+        else:
+            result.unloaded.append(mod.name)
+    result.seconds = time.perf_counter() - start
+    return result

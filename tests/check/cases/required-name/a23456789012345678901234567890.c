@@ -1,0 +1,20 @@
+#include <sys/param.h>
+#include <sys/errno.h>
+#include <sys/module.h>
+#include <sys/systm.h>
+
+MODULE(MODULE_CLASS_MISC, a23456789012345678901234567890, NULL);
+
+static int
+a23456789012345678901234567890_modcmd(modcmd_t cmd, void *arg)
+{
+	switch (cmd) {
+	case MODULE_CMD_INIT:
+		printf("%s: hz %d\n", "a23456789012345678901234567890", hz);
+		return 0;
+	case MODULE_CMD_FINI:
+		return 0;
+	default:
+		return ENOTTY;
+	}
+}

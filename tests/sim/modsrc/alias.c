@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_MISC, aliased, NULL);
+PLAIN_MODCMD(aliased)

@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_ANY, anyclass, NULL);
+PLAIN_MODCMD(anyclass)

@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(9, badclass, NULL);
+PLAIN_MODCMD(badclass)

@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_DRIVER, bitbox, NULL);
+PLAIN_MODCMD(bitbox)

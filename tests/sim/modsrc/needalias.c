@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_MISC, needalias, "alias");
+PLAIN_MODCMD(needalias)

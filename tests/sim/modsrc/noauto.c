@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_VFS, noauto, NULL);
+PLAIN_MODCMD(noauto)

@@ -1,0 +1,2 @@
+extern int printf(const char *, ...);
+int nolinkset_fn(void) { return printf("x"); }

@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_SECMODEL, secmod, NULL);
+PLAIN_MODCMD(secmod)

@@ -1,0 +1,3 @@
+#include "kmod.h"
+MODULE(MODULE_CLASS_MISC, sysv_ipc, NULL);
+PLAIN_MODCMD(sysv_ipc)
