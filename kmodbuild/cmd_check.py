@@ -55,6 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="kernel symbol manifest (kmodbuild manifest KERNEL -o FILE)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="report format (default: text)")
+    p.add_argument("--flavor", choices=("netbsd", "linux"), default="netbsd",
+                   help="NetBSD .kmod modules (default) or Linux .ko modules (docs/linux.md)")
+    try:
+        from kmodbuild.linux.command import add_linux_arguments
+    except ImportError:         # a build without the Linux checker
+        return
+    add_linux_arguments(p)
 
 
 @dataclass
@@ -245,6 +252,12 @@ def _check_read(request: CheckRequest, modules: list[ModuleObject],
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "flavor", "netbsd") == "linux":
+        from kmodbuild.linux import run_linux
+        return run_linux(args)
+    for opt in ("symvers", "write_dep", "cache"):
+        if getattr(args, opt, None):
+            raise UsageError(f"--{opt.replace('_', '-')} is for Linux modules (--flavor linux)")
     try:
         request = make_request(args)
     except TargetError as e:

@@ -240,6 +240,24 @@ def parse_header(data: bytes, path: str) -> ElfHeader:
                      *st.unpack_from(data, EI_NIDENT))
 
 
+def section_header_struct(hdr: ElfHeader) -> struct.Struct:
+    """The :class:`struct.Struct` of one ``Elf_Shdr`` for ``hdr``'s class and byte order.
+
+    Fields, in order: name, type, flags, addr, offset, size, link, info,
+    addralign, entsize (as in :class:`RawSection` after its index).
+    """
+    return _SHDR[hdr.elfclass, hdr.little_endian]
+
+
+def symbol_struct(hdr: ElfHeader) -> struct.Struct:
+    """The :class:`struct.Struct` of one ``Elf_Sym`` for ``hdr``'s class and byte order.
+
+    ELF64 order: name, info, other, shndx, value, size; ELF32 order: name,
+    value, size, info, other, shndx (the file layouts differ).
+    """
+    return struct.Struct(_BO[hdr.little_endian] + _SYM_FMT[hdr.elfclass])
+
+
 def parse_section_headers(data: bytes, hdr: ElfHeader, path: str) -> list[RawSection]:
     """Decode the section header table (names not resolved).
 

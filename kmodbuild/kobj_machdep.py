@@ -488,20 +488,12 @@ def _rvc_pcrel(enc: Callable[[int, int], int]) -> Handler:
     return h
 
 
-def _rvc_lui(ko: Any, where: int, a: int, base: int, r: Relocation, t: int) -> bool:
-    s = _sym(ko, r)
-    if s is None:
-        return False
-    hi = ((s + a + 0x800) >> 12) & 0x3F
-    ko.wr(where, 2, (ko.rd(where, 2) & 0xEF83) | (((hi >> 5) & 1) << 12) | ((hi & 0x1F) << 2))
-    return True
-
-
 _RISCV: dict[int, Handler] = {
     0: _none, 2: _rv_64, 16: _rv_pcrel_insn(_rv_b), 17: _rv_pcrel_insn(_rv_j),
     18: _rv_call, 19: _rv_call, 23: _rv_pcrel_insn(_rv_u), 24: _rv_pcrel_lo12(_rv_i),
     25: _rv_pcrel_lo12(_rv_s), 26: _rv_hi20, 27: _rv_lo12(_rv_i), 28: _rv_lo12(_rv_s),
-    44: _rvc_pcrel(_rvc_b), 45: _rvc_pcrel(_rvc_j), 46: _rvc_lui,
+    44: _rvc_pcrel(_rvc_b), 45: _rvc_pcrel(_rvc_j),
+    # RVC_LUI (46): 1.6 has a patch case for it but its first switch refuses it
 }
 
 

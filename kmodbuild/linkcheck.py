@@ -323,12 +323,13 @@ def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
                       hint=f"module `{others[0]}' defines it too; make it static or rename it")
 
 
-def check_cycles(ctx: CheckContext) -> None:
-    """Dependency cycles (spec §3.3 step 10): every module on one is reported."""
+def check_cycles(ctx: CheckContext, judged: Iterable[ModuleObject]) -> None:
+    """Dependency cycles (spec §3.3 step 10): every judged module on one is reported."""
+    judged_ids = {id(m) for m in judged}
     for cycle in depgraph.find_cycles(ctx.graph):
         for member in cycle[:-1]:
             mod = ctx.by_name.get(member)
-            if mod is None:
+            if mod is None or id(mod) not in judged_ids:
                 continue
             path = depgraph.cycle_of(ctx.graph, member) or cycle
             ctx.error(mod, f"circular dependency detected for `{member}'", "dependency-cycle",
@@ -380,7 +381,7 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
         check_relocations(ctx, mod)
         check_modinfo(ctx, mod)
         check_symbols(ctx, mod, module_name(mod))
-    check_cycles(ctx)
+    check_cycles(ctx, judged)
     return sort_diagnostics(ctx.out)
 
 

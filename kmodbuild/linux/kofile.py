@@ -39,6 +39,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable
+from functools import partial
 from itertools import compress, repeat
 from operator import not_
 from typing import NamedTuple
@@ -68,7 +69,7 @@ _VERSION_CRC = {64: ("Q", 8), 32: ("I", 4)}
 _NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
 #: st_info bytes with ELF_ST_BIND == STB_WEAK.
 _WEAK_INFO = re.compile(rb"[\x20-\x2f]")
-_MODINFO_FIELD = re.compile(rb"(?:^|(?<=\0))(name|vermagic|depends)=([^\0]*)")
+_MODINFO_KEYS = (b"name=", b"vermagic=", b"depends=")
 
 
 class KoFacts(NamedTuple):
@@ -394,11 +395,7 @@ def _extract_facts(elf: _Elf) -> KoFacts:
             error = f"cannot read dependency symbols: {e.message}"
     name = vermagic = depends = None
     if i_mi > 0:
-        fields: dict[bytes, bytes] = {}
-        for key, value in _MODINFO_FIELD.findall(elf.data(i_mi)):
-            fields.setdefault(key, value)
-        name, vermagic, depends = (None if v is None else v.decode("utf-8", "backslashreplace")
-                                   for v in map(fields.get, (b"name", b"vermagic", b"depends")))
+        name, vermagic, depends = map(partial(_modinfo_value, elf.data(i_mi)), _MODINFO_KEYS)
     return KoFacts(elf.cls, elf.machine, "\0".join(exports), pack_crcs(crcs), source,
                    "\0".join(deps), pack_crcs(dep_crcs), weak, n_und, name, vermagic, depends,
                    error)
@@ -422,11 +419,6 @@ class _SymColumns:
         # A trailing NUL guarantees str.find("\0", offset) never fails for offset < strlen.
         self.strtab = _strings(strtab) + "\0"
 
-    def value(self, elf: _Elf, index: int) -> int:
-        """``st_value`` of symbol ``index`` (8 bytes at offset 8 on ELF64, 4 at 4 on ELF32)."""
-        width = elf.cls // 8
-        off = index * elfraw.SYM_SIZE[elf.cls] + width
-        return int.from_bytes(self.raw[off:off + width], "little" if elf.le else "big")
 
 
 def _exports(elf: _Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], str]:
@@ -454,15 +446,19 @@ def _exports(elf: _Elf, cols: _SymColumns | None) -> tuple[list[str], list[int],
 
 def _crc_exports(elf: _Elf, cols: _SymColumns,
                  hits: list[int]) -> tuple[list[str], list[int], str]:
-    names: list[str] = []
+    s, st_name, st_shndx = cols.strtab, cols.st_name, cols.st_shndx
+    find = s.find
+    skip = len(CRC_PREFIX)
+    names = [s[st_name[j] + skip:find("\0", st_name[j])] for j in hits]
+    values = elf.uint_array("Q" if elf.cls == 64 else "I", cols.raw)
+    words = elfraw.SYM_SIZE[elf.cls] // values.itemsize      # st_value is word 1 of Elf_Sym
     crcs: list[int] = []
     sections: dict[int, bytes] = {}
     order = "little" if elf.le else "big"
     nsec = len(elf.secs)
     for j in hits:
-        names.append(_cstr(cols.strtab, cols.st_name[j])[len(CRC_PREFIX):])
-        value, shndx = cols.value(elf, j), cols.st_shndx[j]
-        if shndx in (elfraw.SHN_ABS, elfraw.SHN_UNDEF):
+        value, shndx = values[j * words + 1], st_shndx[j]
+        if shndx == elfraw.SHN_ABS or shndx == elfraw.SHN_UNDEF:
             crcs.append(value)
             continue
         # kmod_elf_resolve_crc: the CRC is a u32 at st_value inside the symbol's section.
@@ -501,6 +497,20 @@ def _versions(elf: _Elf, i: int) -> tuple[list[str], list[int]]:
         names = [_cstr(_strings(data[k + crclen:k + _VERSION_ENTRY]), 0)
                  for k in range(0, len(data), _VERSION_ENTRY)]
     return names, crcs
+
+
+def _modinfo_value(data: bytes, key: bytes) -> str | None:
+    """The first ``key=value`` entry of a .modinfo section (``key`` ends in ``=``)."""
+    if data.startswith(key):
+        pos = 0
+    else:
+        pos = data.find(b"\0" + key)
+        if pos < 0:
+            return None
+        pos += 1
+    start = pos + len(key)
+    end = data.find(b"\0", start)
+    return data[start:end if end >= 0 else len(data)].decode("utf-8", "backslashreplace")
 
 
 def _dependency_symbols(elf: _Elf, cols: _SymColumns, i_versions: int

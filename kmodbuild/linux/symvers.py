@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from kmodbuild.errors import ManifestError
 
@@ -28,6 +29,8 @@ _VMLINUX_ROW = re.compile(r"^[ \t]*([^ \t\n]+)[ \t]+([^ \t\n]+)[ \t]+vmlinux(?=[
 _ANY_ROW = re.compile(r"^[ \t]*[^ \t\n]+[ \t]+([^ \t\n]+)[ \t]+([^ \t\n]+)", re.M)
 _CRC = re.compile(r"([+-]?)(?:0[xX])?([0-9a-fA-F]+)")
 _U64 = 1 << 64
+# Every CRC a plain hexadecimal number that fits 64 bits: int(x, 16) agrees with strtoull.
+_PLAIN_CRCS = re.compile(r"(?:(?:0[xX])?[0-9a-fA-F]{1,16}(?:\n|\Z))*")
 
 #: Symbols depmod defines itself (``depmod_add_fake_syms``): the loader makes them.
 FAKE_SYMBOLS = ("__this_module", "_GLOBAL_OFFSET_TABLE_")
@@ -42,14 +45,14 @@ class Symvers:
     Attributes:
         path: where it was read from.
         vmlinux: kernel exports, symbol -> CRC (later rows win), in file order.
-        owners: every row's symbol -> module column (for hints only).
         invalid: ``(line, crc_text)`` of vmlinux rows with an unparsable CRC.
+        text: the file's text (for :attr:`owners`).
     """
 
     path: str
     vmlinux: dict[str, int]
-    owners: dict[str, str] = field(default_factory=dict)
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    text: str = ""
 
     def kernel_symbols(self) -> dict[str, int]:
         """depmod's starting symbol table: the vmlinux rows plus its fake symbols."""
@@ -58,6 +61,15 @@ class Symvers:
             table[name] = 0
         table.setdefault(FAKE_TOC, 0)
         return table
+
+    @property
+    def owners(self) -> dict[str, str]:
+        """Every row's symbol -> its module column (for hints; computed on first use)."""
+        cached = self.__dict__.get("_owners")
+        if cached is None:
+            cached = self.__dict__["_owners"] = {
+                m.group(1): m.group(2) for m in _ANY_ROW.finditer(self.text)}
+        return cached  # type: ignore[no-any-return]
 
 
 def parse_crc(text: str) -> int | None:
@@ -71,8 +83,35 @@ def parse_crc(text: str) -> int | None:
     return (_U64 - value) % _U64 if m.group(1) == "-" else value
 
 
+def _fast_rows(text: str) -> list[tuple[str, str]] | None:
+    """vmlinux rows of a plain tab-separated file, or ``None`` when the file needs
+    the general parser (spaces, empty leading fields)."""
+    if " " in text:
+        return None
+    lines = text.split("\n")
+    last = len(lines) - 1
+    rows = []
+    for k, line in enumerate(lines):
+        f = line.split("\t", 3)
+        if len(f) < 3:
+            continue
+        if not (f[0] and f[1] and f[2]):
+            return None
+        # Three fields and a newline: strtok leaves the newline in the third.
+        if f[2] == "vmlinux" and (len(f) > 3 or k == last):
+            rows.append((f[0], f[1]))
+    return rows
+
+
 def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
     """Parse the contents of a Module.symvers (see the module docstring)."""
+    rows = _fast_rows(text)
+    if rows is None:
+        rows = _VMLINUX_ROW.findall(text)
+    crc_texts = [r[0] for r in rows]
+    if _PLAIN_CRCS.fullmatch("\n".join(crc_texts)):
+        return Symvers(path, dict(zip([r[1] for r in rows], map(int, crc_texts, repeat(16)))),
+                       [], text)
     vmlinux: dict[str, int] = {}
     invalid: list[tuple[int, str]] = []
     for m in _VMLINUX_ROW.finditer(text):
@@ -82,8 +121,7 @@ def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
             invalid.append((text.count("\n", 0, m.start()) + 1, crc_text))
             continue
         vmlinux[name] = crc
-    owners = {m.group(1): m.group(2) for m in _ANY_ROW.finditer(text)}
-    return Symvers(path, vmlinux, owners, invalid)
+    return Symvers(path, vmlinux, invalid, text)
 
 
 def read_symvers(path: str | os.PathLike[str]) -> Symvers:

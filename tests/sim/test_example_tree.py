@@ -14,16 +14,25 @@ from kmodbuild.target import NetBSDVersion, get_target
 SCENARIO = """\
 modload null
 modstat
+> NAME             CLASS    SOURCE   FLAG  REFS    SIZE REQUIRES 
+>~ layerfs          misc     filesys  a        1 +[0-9]+ -
+>~ null             vfs      filesys  -        0 +[0-9]+ layerfs
 expect loaded null layerfs
 modunload layerfs
+> modunload: layerfs: Device busy
 expect error EBUSY
 modunload null layerfs
 mount -t ffs
 expect loaded ffs
 boot root=ffs
+> no file system for wd0a (dev 0x0)
+> supported file systems:
+> cannot mount root, error = 79
 expect error EFTYPE
 bootcfg load=ffs
 boot root=ffs
+> Loading /stand/amd64/10.0/modules/ffs/ffs.kmod
+> kern.module.path=/stand/amd64/10.0/modules
 expect loaded ffs
 """
 

@@ -198,6 +198,11 @@ def test_cycles_and_duplicates() -> None:
         "modules/a/a.kmod: circular dependency detected for `a' (a -> b -> c -> a)",
         "modules/b/b.kmod: circular dependency detected for `b' (b -> c -> a -> b)",
         "modules/c/c.kmod: circular dependency detected for `c' (c -> a -> b -> c)"]
+    # Only judged modules are reported; available ones only take part.
+    assert run(mod("d", required="a"), available=[mod("a", required="b"),
+                                                  mod("b", required="a")]) == []
+    assert run(mod("a", required="b"), available=[mod("b", required="a")]) == [
+        "modules/a/a.kmod: circular dependency detected for `a' (a -> b -> a)"]
     out = run(mod("dup"), mod("dup", path="modules/copy/dup.kmod"))
     assert out == ["modules/dup/dup.kmod: module with name `dup' already loaded "
                    "(modules/copy/dup.kmod has the same mi_name)"]
