@@ -47,14 +47,16 @@ _BUILD_RE = re.compile(r"(?:^|/)([a-z0-9]+-[a-z0-9_]+)/([0-9][0-9.]*)/modules(?:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the ``check`` options (and, when available, the Linux ones) on ``p``."""
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help=".kmod file, directory (searched recursively) or stand/ tree")
     p.add_argument("--arch", metavar="A", help="target (amd64, evbarm-aarch64, ...)")
     p.add_argument("--version", metavar="V", help="kernel version (10.0, 10.99.10)")
     p.add_argument("--manifest", metavar="FILE",
                    help="kernel symbol manifest (kmodbuild manifest KERNEL -o FILE)")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="report format (default: text)")
+    p.add_argument("--format", choices=("text", "json", "junit", "sarif", "github"),
+                   default="text", help="report format (default: text; junit, sarif and "
+                   "github are CI reports, see kmodbuild.reports)")
     p.add_argument("--flavor", choices=("netbsd", "linux"), default="netbsd",
                    help="NetBSD .kmod modules (default) or Linux .ko modules (docs/linux.md)")
     try:
@@ -252,6 +254,12 @@ def _check_read(request: CheckRequest, modules: list[ModuleObject],
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check, print the report, and return 0 (clean) or 1 (errors found).
+
+    Raises:
+        UsageError: bad paths or options (the CLI exits 2).
+        KmodError: an unreadable manifest (the CLI exits 1).
+    """
     if getattr(args, "flavor", "netbsd") == "linux":
         from kmodbuild.linux import run_linux
         return run_linux(args)
@@ -267,6 +275,9 @@ def run(args: argparse.Namespace) -> int:
     diags, count = check(request)
     if args.format == "json":
         sys.stdout.write(render_json(diags, count))
+    elif args.format in ("junit", "sarif", "github"):
+        from kmodbuild.reports import render_report
+        sys.stdout.write(render_report(args.format, diags, [str(f) for f in request.files]))
     else:
         sys.stdout.write(render_text(diags))
     return 1 if any(d.is_error for d in diags) else 0

@@ -33,6 +33,7 @@ _KERNEL_DIR_RE = re.compile(r"(?:^|/)([a-z0-9]+-[a-z0-9_]+)/([0-9][0-9.]*)/kerne
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the ``manifest`` options on ``p``."""
     p.add_argument("kernel", metavar="KERNEL", help="linked kernel ELF image")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
                    help="manifest to write (default: standard output)")
@@ -41,6 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the manifest; returns 0.
+
+    Raises:
+        UsageError: target or version cannot be told (the CLI exits 2).
+        ModuleFormatError: the kernel image cannot be read (exit 1).
+        ManifestError: the output cannot be written (exit 1).
+    """
     image = read_kernel(args.kernel)
     path_match = _KERNEL_DIR_RE.search(Path(os.path.abspath(args.kernel)).as_posix())
     try:

@@ -32,6 +32,7 @@ import os
 import struct
 import time
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 #: ``(st_size, st_mtime_ns, st_ino)``.
@@ -102,8 +103,8 @@ class ResultCache:
         """True when ``current`` is exactly the stored set of files and keys, none racy."""
         if self._keys != current:
             return False
-        is_racy = self.is_racy
-        return not any(is_racy(k) for k in current.values())
+        newest = max(map(itemgetter(1), current.values()), default=0)
+        return newest < self.saved_at_ns - RACY_NS
 
     def lookup(self, name: str, key: FileKey) -> Any | None:
         """The stored value for file ``name`` if its key is still ``key``, else ``None``."""

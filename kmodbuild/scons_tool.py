@@ -299,6 +299,8 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
                                                    varlist=["KMOD_ACTIONS"]))
         tenv.Precious(metalog)
         tenv.Alias("install", metalog)
+        # the gate fails the build last, after every module that passed is installed
+        tenv.Depends(gate, [*installed, metalog])
         tenv.Default(tenv.Alias("install"))
         validate = tenv.Command(f"{variant}/simulate.txt",
                                 [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],

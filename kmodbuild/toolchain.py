@@ -91,11 +91,12 @@ def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
             non-x86 target; the message says what to install.
     """
     common = COMMON_CFLAGS
+    kernel = ("-static", "-e", "start")      # the stub kernel: a static image entered at start
     if kind == "zig":
         zig = zig_path()
         return Toolchain(kind, target, (zig, "clang", f"--target={target.triple}"),
                          (*common, *target.cflags, "-Wno-error=constant-conversion"),
-                         (zig, "ld.lld"), ("-r",), ())
+                         (zig, "ld.lld"), ("-r",), kernel)
     if kind == "clang":
         cc, ld = which("clang"), which("ld.lld")
         if not cc or not ld:
@@ -103,7 +104,7 @@ def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
                                  "apt-get install clang lld")
         extra = ("-fintegrated-as",) if target.machine_arch == "sparc64" else ()
         return Toolchain(kind, target, (cc, f"--target={target.triple}"),
-                         (*common, *target.cflags, *extra), (ld,), ("-r",), ())
+                         (*common, *target.cflags, *extra), (ld,), ("-r",), kernel)
     if kind == "gcc":
         cc, ld = which(f"{target.gnu_triple}-gcc"), which(f"{target.gnu_triple}-ld")
         if not cc or not ld:
@@ -111,7 +112,7 @@ def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
             raise ToolchainError(f"TOOLCHAIN=gcc needs {target.gnu_triple}-gcc and "
                                  f"{target.gnu_triple}-ld on PATH: apt-get install {pkg}")
         return Toolchain(kind, target, (cc,), (*common, *target.gcc_cflags), (ld,),
-                         ("-r", "-d"), ())
+                         ("-r", "-d"), kernel)
     if kind == "hostgcc":
         if not target.host_gcc_flags:
             raise ToolchainError(f"TOOLCHAIN=hostgcc builds only amd64 and i386, "
@@ -122,7 +123,8 @@ def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
                                  "apt-get install gcc binutils")
         emul = ("-m", "elf_i386") if target.elfclass == 32 else ("-m", "elf_x86_64")
         return Toolchain(kind, target, (cc, *target.host_gcc_flags),
-                         (*common, *target.gcc_cflags), (ld,), (*emul, "-r", "-d"), ())
+                         (*common, *target.gcc_cflags), (ld,), (*emul, "-r", "-d"),
+                         (*emul, *kernel))
     raise ToolchainError(f"unknown toolchain {kind!r}; choose one of {', '.join(TOOLCHAINS)}")
 
 

@@ -1,12 +1,16 @@
 """kmodbuild.linux.command - the ``kmodbuild check --flavor linux`` shell: options in, report out.
 
 The only part of :mod:`kmodbuild.linux` that prints.  :func:`run` is what
-``kmodbuild.cmd_check`` calls (through :func:`kmodbuild.linux.run_linux`).
+``kmodbuild.cmd_check`` calls (through :func:`kmodbuild.linux.run_linux`);
+:func:`main` is ``python -m kmodbuild.linux``, the same check without loading
+every other ``kmodbuild`` command first (a cached re-check is dominated by
+start-up time).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from kmodbuild.diagnostics import render_json, render_text
 from kmodbuild.errors import UsageError
@@ -60,3 +64,25 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_report(fmt, result.diagnostics,
                                        [m.path for m in result.modules]))
     return 1 if result.has_errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kmodbuild.linux [options] PATH...``: same as ``kmodbuild check --flavor linux``."""
+    from kmodbuild.errors import KmodError
+    p = argparse.ArgumentParser(prog="python -m kmodbuild.linux",
+                                description="Check Linux kernel modules as depmod would "
+                                            "(same as: kmodbuild check --flavor linux).")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".ko[.xz|.zst|.gz] file or module directory (/lib/modules/VERSION)")
+    p.add_argument("--format", choices=("text", "json", "junit", "sarif", "github"),
+                   default="text", help="report format (default: text)")
+    add_linux_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as e:
+        print(f"kmodbuild check: {e}", file=sys.stderr)
+        return 2
+    except KmodError as e:
+        print(str(e), file=sys.stderr)
+        return 1

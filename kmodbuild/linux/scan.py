@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kmodbuild.errors import ModuleFormatError, UsageError
-from kmodbuild.linux.names import modname_from_path, module_suffix, uncompressed_relpath
+from kmodbuild.linux.names import module_suffix, uncompressed_relpath
 from kmodbuild.resultcache import FileKey, file_key
 
 if TYPE_CHECKING:
@@ -63,30 +63,31 @@ class ScanResult(NamedTuple):
     duplicates: list[tuple[str, str]]
 
 
-def _walk(top: str, prefix: str, seen: set[str]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def _walk(top: str, prefix: str, seen: set[str], out: list[tuple[str, os.DirEntry[str]]]) -> None:
+    """Collect ``(relpath, entry)`` of module files under ``top`` (depmod_modules_search_dir)."""
     try:
         with os.scandir(top) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = list(it)
     except OSError:
         return
     for e in entries:
         name = e.name
         if name in SKIPPED_NAMES:
             continue
-        if name.endswith(".ko") or module_suffix(name):
-            yield prefix + name, e
-            continue
         try:
-            if not e.is_dir():
-                continue
+            is_dir = e.is_dir()
         except OSError:
+            continue
+        if not is_dir:
+            if name.endswith(".ko") or module_suffix(name):
+                out.append((prefix + name, e))
             continue
         if e.is_symlink():
             real = os.path.realpath(e.path)
             if real in seen:
                 continue
             seen.add(real)
-        yield from _walk(e.path, prefix + name + "/", seen)
+        _walk(e.path, prefix + name + "/", seen, out)
 
 
 def _read_order(root: str) -> tuple[list[str], FileKey | None]:
@@ -121,14 +122,16 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
             inputs[os.path.join(absroot, "modules.order")] = order_key
             rank = {line: i for i, line in enumerate(order)}
             unlisted = len(order)
+            entries: list[tuple[str, os.DirEntry[str]]] = []
+            _walk(root, "", {os.path.realpath(root)}, entries)
             mods: list[tuple[int, str, KoModule]] = []
-            for rel, entry in _walk(root, "", {os.path.realpath(root)}):
-                try:
-                    if not entry.is_file():
+            for rel, entry in entries:
+                key = None
+                if stat:
+                    try:
+                        key = file_key(entry.stat())
+                    except OSError:
                         continue
-                    key = file_key(entry.stat()) if stat else None
-                except OSError:
-                    continue
                 r = rank.get(rel)
                 if r is None:
                     r = rank.get(uncompressed_relpath(rel), unlisted)
@@ -146,11 +149,13 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
 
 
 def _dedupe(found: list[KoModule], inputs: dict[str, FileKey | None]) -> ScanResult:
+    names = [m.relpath.rpartition("/")[2].split(".", 1)[0].replace("-", "_") for m in found]
+    if len(set(names)) == len(names):
+        return ScanResult(found, inputs, [])
     by_name: dict[str, int] = {}
     keep = [True] * len(found)
     duplicates: list[tuple[str, str]] = []
-    for i, m in enumerate(found):
-        name = modname_from_path(m.relpath)
+    for i, (m, name) in enumerate(zip(found, names)):
         j = by_name.get(name)
         if j is None:
             by_name[name] = i
@@ -166,9 +171,7 @@ def _dedupe(found: list[KoModule], inputs: dict[str, FileKey | None]) -> ScanRes
         else:
             keep[i] = False
             duplicates.append((m.path, found[j].path))
-    if duplicates:
-        found = [m for m, k in zip(found, keep) if k]
-    return ScanResult(found, inputs, duplicates)
+    return ScanResult([m for m, k in zip(found, keep) if k], inputs, duplicates)
 
 
 # --------------------------------------------------------------------------- reading

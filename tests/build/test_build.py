@@ -93,3 +93,95 @@ def test_bad_options_give_one_line(tmp_path, args, needle) -> None:
     err = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and needle in err[0], res.stderr
     assert not (tree / "stand").exists()
+
+
+def test_host_gcc_toolchain_builds_x86(tmp_path) -> None:
+    import shutil as _sh
+    if not (_sh.which("gcc") and _sh.which("ld")):
+        pytest.skip("host gcc/ld not installed")
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "TOOLCHAIN=hostgcc", "ARCH=amd64,i386", "-j2")
+    for key, machine in (("amd64-x86_64", 62), ("i386-i386", 3)):
+        raw = (tree / f"build/{key}/10.0/modules/null/null.kmod").read_bytes()
+        assert raw[16] == 1 and raw[18] == machine          # ET_REL, right e_machine
+    assert (tree / "stand/i386/10.0/modules/null/null.kmod").is_file()
+
+
+def test_netbsdsrcdir_switches_include_paths(tmp_path, built_tree: BuiltTree) -> None:
+    """A real-tree layout: sys/ with arch/<MACHINE>/include reached as <machine/...>."""
+    import shutil as _sh
+    from tests.conftest import REPO, copy_tree
+    src = tmp_path / "netbsd-src"
+    _sh.copytree(REPO / "sys", src / "sys", ignore=_sh.ignore_patterns("modules", "kern"))
+    (src / "common" / "include").mkdir(parents=True)
+    for d in ("amd64", "x86"):
+        (src / "sys/arch" / d / "include").mkdir(parents=True)
+    (src / "sys/arch/amd64/include/kmodtest.h").write_text("#define KMODTEST_MACHINE 42\n")
+    tree = copy_tree(tmp_path / "t")
+    mod = tree / "sys/modules/hello/hello.c"
+    mod.write_text("#include <machine/kmodtest.h>\n"
+                   "#if KMODTEST_MACHINE != 42\n#error wrong machine header\n#endif\n"
+                   + mod.read_text())
+    manifest = built_tree.manifest("amd64-x86_64")
+    res = scons(tree, "ARCH=amd64", f"NETBSDSRCDIR={src}", f"MANIFEST={manifest}", "-j2")
+    assert (tree / "stand/amd64/10.0/modules/hello/hello.kmod").is_file(), res.stdout
+    assert (tree / "build/amd64-x86_64/klinks/machine").resolve() == \
+        src / "sys/arch/amd64/include"
+    db = json.loads((tree / "compile_commands.json").read_text())
+    hello = next(e for e in db if e["file"] == "sys/modules/hello/hello.c")
+    assert str(src / "sys") in hello["arguments"]
+    # without a manifest there is no stub kernel to check against: one clear line
+    bad = scons(tree, "ARCH=amd64", f"NETBSDSRCDIR={src}", check=False)
+    assert bad.returncode != 0 and "needs MANIFEST=FILE" in bad.stderr
+
+
+def test_help_lists_targets_and_variables(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    out = scons(tree, "-h").stdout
+    for word in ("ARCH", "VERSION", "TOOLCHAIN", "DESTDIR", "NETBSDSRCDIR", "evbarm-aarch64",
+                 "evbmips-mips64eb"):
+        assert word in out
+
+
+def test_clean_removes_build_and_installed_files(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=i386")
+    assert (tree / "stand/i386/10.0/modules/hello/hello.kmod").is_file()
+    scons(tree, "ARCH=i386", "-c")
+    assert not (tree / "stand/i386/10.0/modules/hello/hello.kmod").exists()
+    assert not (tree / "build/i386-i386/10.0/modules/hello/hello.kmod").exists()
+
+
+def test_failed_check_blocks_install_and_reports_every_module(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    hello = tree / "sys/modules/hello/hello.c"
+    hello.write_text(hello.read_text().replace("printf(", "printff(", 1)
+                     .replace("#include <sys/systm.h>",
+                              "#include <sys/systm.h>\nint printff(const char *, ...);"))
+    ffs = tree / "sys/modules/ffs/ffs.c"
+    ffs.write_text(ffs.read_text() + "\nint ffs_bogus(void);\nint ffs_use(void) "
+                   "{ return ffs_bogus(); }\n")
+    res = scons(tree, "ARCH=amd64", check=False)
+    assert res.returncode != 0
+    assert "hello.kmod: needs unknown symbol printff (did you mean printf?)" in res.stderr
+    assert "ffs.kmod: needs unknown symbol ffs_bogus" in res.stderr
+    stand = tree / "stand/amd64/10.0/modules"
+    assert not (stand / "hello/hello.kmod").exists()
+    assert not (stand / "ffs/ffs.kmod").exists()
+    assert (stand / "null/null.kmod").is_file()      # the good modules are installed
+
+
+def test_manifest_change_rechecks_without_relinking(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    kern = tree / "sys/kern/subr_xxx.c"
+    kern.write_text(kern.read_text() + "\nint kmodbuild_test_export(void) { return 1; }\n")
+    res = scons(tree, "ARCH=amd64", "VERBOSE=1")
+    assert "check build/amd64-x86_64/10.0/modules/hello/hello.kmod" in res.stdout
+    assert "hello.o" not in res.stdout and "-o build/amd64-x86_64/10.0/modules/hello/hello.kmod" \
+        not in res.stdout

@@ -1,0 +1,4 @@
+"""``python -m kmodbuild.linux``: ``kmodbuild check --flavor linux`` with a lean start-up."""
+from kmodbuild.linux.command import main
+
+raise SystemExit(main())

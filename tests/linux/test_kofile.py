@@ -1,0 +1,177 @@
+"""kmodbuild.linux.kofile on real objects compiled with zig: what depmod reads from a .ko."""
+from __future__ import annotations
+
+import gzip
+import lzma
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kmodbuild.errors import ModuleFormatError
+from kmodbuild.linux.kofile import CRC_INVALID, KoFacts, read_ko, read_ko_bytes
+from kmodbuild.linux.names import modname_from_path, module_suffix, uncompressed_relpath
+from tests.linux.conftest import KoBuilder, KoSpec
+
+#: (zig target, ELF class, little-endian): 64/32-bit, both byte orders.
+TARGETS = [("x86_64-linux-gnu", 64, True), ("i386-linux-gnu", 32, True),
+           ("s390x-linux-gnu", 64, False), ("powerpc-linux-gnu", 32, False)]
+
+DEMO = KoSpec(exports={"demo_add": 0x12345678, "demo_sub": 0x9ABCDEF0},
+              imports=["base_fn", "other_fn"], weak=["maybe_fn"],
+              versions=[("module_layout", 0xDEADBEEF), ("other_fn", 0x22222222),
+                        ("base_fn", 0x11111111), ("maybe_fn", 0x33333333)],
+              modinfo=["license=GPL", "depends=base,other", "name=demo",
+                       "vermagic=6.1.0-56-amd64 SMP preempt mod_unload modversions "])
+
+
+@pytest.mark.parametrize("target,elfclass,little", TARGETS, ids=[t[0] for t in TARGETS])
+def test_reads_exports_versions_and_modinfo(ko_builder: KoBuilder, tmp_path: Path, target: str,
+                                            elfclass: int, little: bool) -> None:
+    f = read_ko(str(ko_builder(tmp_path / "demo.ko", DEMO, target)))
+    assert f.error is None
+    assert f.elfclass == elfclass
+    assert f.export_source == "crc"
+    assert dict(zip(f.exports, f.export_crcs)) == {"demo_add": 0x12345678,
+                                                   "demo_sub": 0x9ABCDEF0}
+    # Undefined symbols in symbol-table order with their __versions CRC, then
+    # the __versions entries no undefined symbol matched (module_layout).
+    und = dict(zip(f.deps[:f.n_undefined], f.dep_crcs[:f.n_undefined]))
+    assert und == {"base_fn": 0x11111111, "other_fn": 0x22222222, "maybe_fn": 0x33333333}
+    assert f.deps[f.n_undefined:] == ["module_layout"]
+    assert f.dep_crcs[f.n_undefined:] == [0xDEADBEEF]
+    assert [f.deps[i] for i in f.weak] == ["maybe_fn"]
+    assert (f.modinfo_name, f.depends) == ("demo", "base,other")
+    assert f.vermagic == "6.1.0-56-amd64 SMP preempt mod_unload modversions "
+
+
+def test_absolute_crc_symbols(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # Kernels before 5.19: __crc_<sym> is an SHN_ABS symbol whose value is the CRC.
+    f = read_ko(str(ko_builder(tmp_path / "a.ko", KoSpec(exports={"x": 0xCAFE, "y": 7},
+                                                          crc_style="abs"))))
+    assert (f.export_source, dict(zip(f.exports, f.export_crcs))) == ("crc", {"x": 0xCAFE, "y": 7})
+
+
+def test_no_crcs_falls_back_to_ksymtab_strings(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # Without modversions libkmod lists every string of __ksymtab_strings, CRC 0 --
+    # namespace strings included, a quirk we keep for parity.
+    spec = KoSpec(exports={"a": None, "b": None}, crc_style="none", namespaces=["MY_NS"])
+    f = read_ko(str(ko_builder(tmp_path / "n.ko", spec)))
+    assert f.export_source == "ksymtab_strings"
+    assert f.exports == ["a", "b", "MY_NS"]
+    assert f.export_crcs == [0, 0, 0]
+
+
+def test_no_versions_means_crc_zero(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    f = read_ko(str(ko_builder(tmp_path / "v.ko", KoSpec(imports=["p", "q"]))))
+    assert f.deps == ["p", "q"] and f.dep_crcs == [0, 0] and f.n_undefined == 2
+
+
+def test_duplicate_versions_entry_is_a_dependency_too(ko_builder: KoBuilder,
+                                                      tmp_path: Path) -> None:
+    # kmod_elf_crc_find takes the first entry; the second is never visited.
+    spec = KoSpec(imports=["p"], versions=[("p", 1), ("p", 2), ("module_layout", 3)])
+    f = read_ko(str(ko_builder(tmp_path / "d.ko", spec)))
+    assert list(zip(f.deps, f.dep_crcs)) == [("p", 1), ("p", 2), ("module_layout", 3)]
+
+
+def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
+    assert (f.exports, f.export_source, f.deps) == ([], "", [])
+    assert (f.modinfo_name, f.vermagic, f.depends) == (None, None, None)
+
+
+@pytest.mark.parametrize("suffix", [".ko.xz", ".ko.gz", ".ko.zst"])
+def test_compressed_modules(ko_builder: KoBuilder, tmp_path: Path, suffix: str) -> None:
+    plain = ko_builder(tmp_path / "demo.ko", DEMO)
+    data = plain.read_bytes()
+    packed = tmp_path / f"demo{suffix}"
+    if suffix == ".ko.xz":
+        packed.write_bytes(lzma.compress(data, check=lzma.CHECK_CRC32))
+    elif suffix == ".ko.gz":
+        packed.write_bytes(gzip.compress(data))
+    else:
+        if shutil.which("zstd") is None:
+            try:
+                import zstandard  # noqa: F401
+            except ImportError:
+                pytest.skip("neither the zstd program nor the zstandard package is available")
+            import zstandard
+            packed.write_bytes(zstandard.ZstdCompressor().compress(data))
+        else:
+            subprocess.run(["zstd", "-q", "-o", str(packed), str(plain)], check=True)
+    assert read_ko(str(packed)) == read_ko(str(plain))
+
+
+def test_zst_without_any_decompressor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    bad = tmp_path / "x.ko.zst"
+    bad.write_bytes(b"\x28\xb5\x2f\xfd")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(ModuleFormatError, match="zstandard Python package .* or the zstd program"):
+        read_ko(str(bad))
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: b"\0ELF" + d[4:], "not an ELF object"),
+    (lambda d: d[:40], "truncated ELF header|past the end"),
+    (lambda d: d[:-10], "past the end of file"),
+    (lambda d: d[:4] + b"\x07" + d[5:], "unsupported ELF class"),
+])
+def test_malformed_files_raise_module_format_error(ko_builder: KoBuilder, tmp_path: Path,
+                                                   mutate: object, message: str) -> None:
+    data = ko_builder(tmp_path / "m.ko", DEMO).read_bytes()
+    bad = tmp_path / "bad.ko"
+    bad.write_bytes(mutate(data))  # type: ignore[operator]
+    with pytest.raises(ModuleFormatError, match=message):
+        read_ko(str(bad))
+
+
+def test_garbage_never_escapes_as_another_exception(ko_builder: KoBuilder,
+                                                    tmp_path: Path) -> None:
+    # Byte-patch every section header field in turn: the reader may succeed or
+    # raise ModuleFormatError, nothing else.
+    data = bytearray(ko_builder(tmp_path / "m.ko", DEMO).read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3C)
+    for i in range(shnum):
+        for field_off in (0, 4, 24, 32, 40, 44):
+            patched = bytearray(data)
+            struct.pack_into("<I", patched, shoff + i * 64 + field_off, 0xFFFFFFF0)
+            try:
+                facts = read_ko_bytes(bytes(patched), "patched.ko")
+            except ModuleFormatError:
+                continue
+            assert isinstance(facts, KoFacts)
+
+
+def test_crc_outside_its_section_is_invalid(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    data = bytearray(ko_builder(tmp_path / "m.ko", DEMO).read_bytes())
+    # Point __crc_demo_add's st_value past the end of __kcrctab (kmod_elf_resolve_crc -> -1).
+    facts = read_ko_bytes(bytes(data), "m.ko")
+    assert facts.export_crcs[0] == 0x12345678
+    name_pos = data.find(b"\0__crc_demo_add\0") + 1
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3C)
+    for i in range(shnum):
+        sh_type, = struct.unpack_from("<I", data, shoff + i * 64 + 4)
+        if sh_type == 2:            # SHT_SYMTAB
+            off, size = struct.unpack_from("<QQ", data, shoff + i * 64 + 24)
+            strtab_link, = struct.unpack_from("<I", data, shoff + i * 64 + 40)
+            str_off, = struct.unpack_from("<Q", data, shoff + strtab_link * 64 + 24)
+            for k in range(size // 24):
+                st_name, = struct.unpack_from("<I", data, off + k * 24)
+                if str_off + st_name == name_pos:
+                    struct.pack_into("<Q", data, off + k * 24 + 8, 4096)
+    assert read_ko_bytes(bytes(data), "m.ko").export_crcs[0] == CRC_INVALID
+
+
+def test_names() -> None:
+    assert module_suffix("a.ko") == ".ko" and module_suffix("a.ko.zst") == ".ko.zst"
+    assert module_suffix(".ko") is None and module_suffix("a.o") is None
+    assert modname_from_path("kernel/x/snd-hda-intel.ko.xz") == "snd_hda_intel"
+    assert uncompressed_relpath("kernel/a.ko.xz") == "kernel/a.ko"
+    assert uncompressed_relpath("kernel/a.ko") == "kernel/a.ko"

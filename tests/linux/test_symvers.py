@@ -1,0 +1,54 @@
+"""Module.symvers parsing: depmod_load_symvers' rules (kmod tools/depmod.c)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kmodbuild.errors import ManifestError
+from kmodbuild.linux.symvers import FAKE_SYMBOLS, FAKE_TOC, parse_crc, parse_symvers, read_symvers
+
+
+def test_only_vmlinux_rows_count() -> None:
+    text = ("0x00000001\tkfoo\tvmlinux\tEXPORT_SYMBOL\t\n"
+            "0x00000002\tmfoo\tdrivers/x/mod\tEXPORT_SYMBOL_GPL\t\n"
+            "0x00000003\tkbar\tvmlinux\tEXPORT_SYMBOL_GPL\tMY_NS\n")
+    s = parse_symvers(text)
+    assert s.vmlinux == {"kfoo": 1, "kbar": 3}
+    assert s.owners["mfoo"] == "drivers/x/mod"
+
+
+def test_later_row_wins_and_old_four_column_format() -> None:
+    s = parse_symvers("0x1\tfoo\tvmlinux\tEXPORT_SYMBOL\n0x2\tfoo\tvmlinux\tEXPORT_SYMBOL\n")
+    assert s.vmlinux == {"foo": 2}
+
+
+def test_strtok_semantics() -> None:
+    # Spaces separate fields too, runs collapse, leading blanks are skipped; a
+    # third field followed by the newline is "vmlinux\n" for strtok: not vmlinux.
+    text = "  0x10  a   vmlinux EXPORT_SYMBOL\n0x11\tb\tvmlinux\n0x12\tc\tvmlinux"
+    assert parse_symvers(text).vmlinux == {"a": 0x10, "c": 0x12}
+
+
+def test_invalid_crc_is_reported_with_its_line() -> None:
+    s = parse_symvers("0x1\tok\tvmlinux\tE\n0xZZ\tbad\tvmlinux\tE\n0x\thalf\tvmlinux\tE\n")
+    assert s.vmlinux == {"ok": 1}
+    assert s.invalid == [(2, "0xZZ"), (3, "0x")]
+
+
+@pytest.mark.parametrize("text,value", [("0x1f", 0x1F), ("1F", 0x1F), ("+0x2", 2),
+                                        ("-1", (1 << 64) - 1), ("0x" + "f" * 20, (1 << 64) - 1),
+                                        ("0x", None), ("0x_1", None), ("g", None), ("", None)])
+def test_parse_crc_is_strtoull(text: str, value: int | None) -> None:
+    assert parse_crc(text) == value
+
+
+def test_kernel_symbols_add_depmods_fake_symbols() -> None:
+    table = parse_symvers("0x5\tTOC.\tvmlinux\tE\n").kernel_symbols()
+    assert all(table[name] == 0 for name in FAKE_SYMBOLS)
+    assert table[FAKE_TOC] == 5         # only added when absent
+
+
+def test_read_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="cannot read Module.symvers"):
+        read_symvers(tmp_path / "nope")
