@@ -45,7 +45,7 @@ def main() -> int:
         for i in range(opts.repeat):
             tree = copy_tree(Path(tmp) / f"t{i}")
             # the commands a full build runs, in dependency order (compiles, then links)
-            dry = scons(tree, *args, "-n").stdout.splitlines()
+            dry = scons(tree, *args, "-n", "VERBOSE=1").stdout.splitlines()
             cmds = [shlex.split(c) for c in dry if " clang " in c or " ld.lld " in c]
             compiles = [c for c in cmds if "-c" in c]
             links = [c for c in cmds if "-c" not in c]

@@ -12,14 +12,15 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from kmodbuild.diagnostics import Diagnostic, render_json, render_text, sort_diagnostics
-from kmodbuild.elf import read_module, target_for
+from kmodbuild.diagnostics import ERROR, Diagnostic, render_json, render_text, sort_diagnostics
+from kmodbuild.elf import (RECORD_VERSION, module_from_record, module_record, read_module,
+                           target_for)
 from kmodbuild.errors import ModuleFormatError, TargetError, UsageError
 from kmodbuild.linkcheck import check_modules, module_name
-from kmodbuild.manifest import KernelManifest, load_manifest
+from kmodbuild.manifest import KernelManifest, load_manifest, read_manifest_header
 from kmodbuild.model import ModuleObject
 from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
 
@@ -70,30 +71,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 class CheckRequest:
     """What to check and against what, after inference."""
 
-    files: list[Path]
+    files: list[str]
     target: Target | None
     version: NetBSDVersion | None
     manifest: KernelManifest | None
     notes: list[str]
+    #: Where ``manifest`` comes from; with ``lazy``, ``manifest`` holds only its header
+    #: until :meth:`load` (a result cache may make the symbols unnecessary).
+    manifest_path: Path | None = None
+    lazy: bool = False
+
+    def load(self) -> None:
+        """Read the manifest's symbols if only its header was read."""
+        if self.lazy and self.manifest_path is not None:
+            self.manifest = load_manifest(self.manifest_path)
+            self.lazy = False
 
 
-def collect_files(paths: Sequence[str]) -> list[Path]:
+def collect_files(paths: Sequence[str]) -> list[str]:
     """``.kmod`` files named by ``paths`` (directories searched recursively), sorted, unique.
+
+    Plain strings rather than ``Path`` objects: a tree holds thousands.
 
     Raises:
         UsageError: a path does not exist, or a directory holds no ``.kmod``.
     """
-    out: dict[str, Path] = {}
+    out: dict[str, str] = {}
     for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            found = [Path(f) for f in _walk_kmods(str(path))]
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            found = _walk_kmods(p)
             if not found:
                 raise UsageError(f"{p}: no .kmod files in this directory")
             for f in found:
                 out.setdefault(os.path.normpath(f), f)
-        elif path.exists():
-            out.setdefault(os.path.normpath(path), path)
+        elif os.path.exists(p):
+            out.setdefault(os.path.normpath(p), p)
         else:
             raise UsageError(f"{p}: no such file or directory")
     return [out[k] for k in sorted(out)]
@@ -117,7 +130,7 @@ def _walk_kmods(top: str) -> list[str]:
     return out
 
 
-def infer_from_path(paths: Iterable[Path]) -> tuple[list[Target], str | None]:
+def infer_from_path(paths: Iterable[str]) -> tuple[list[Target], str | None]:
     """Targets and osrelease suggested by ``stand/<archdir>/<ver>/modules`` or
     ``<MACHINE>-<MACHINE_ARCH>/<ver>/modules`` in the paths."""
     for p in paths:
@@ -134,7 +147,7 @@ def infer_from_path(paths: Iterable[Path]) -> tuple[list[Target], str | None]:
     return [], None
 
 
-def _auto_manifest(paths: Iterable[Path]) -> Path | None:
+def _auto_manifest(paths: Iterable[str]) -> Path | None:
     # build/<key>/<osrelease>/modules/... -> build/<key>/<osrelease>/kernel/netbsd.syms
     for p in paths:
         parts = Path(os.path.abspath(p)).parts
@@ -146,7 +159,7 @@ def _auto_manifest(paths: Iterable[Path]) -> Path | None:
     return None
 
 
-def make_request(args: argparse.Namespace) -> CheckRequest:
+def make_request(args: argparse.Namespace, lazy: bool = False) -> CheckRequest:
     """Resolve files, target, version and manifest from the options and the paths.
 
     Raises:
@@ -162,7 +175,8 @@ def make_request(args: argparse.Namespace) -> CheckRequest:
         manifest_path = _auto_manifest(files)
         if manifest_path is not None:
             notes.append(f"using kernel symbol manifest {manifest_path}")
-    manifest = load_manifest(manifest_path) if manifest_path is not None else None
+    loader = read_manifest_header if lazy else load_manifest
+    manifest = loader(manifest_path) if manifest_path is not None else None
     if manifest is not None:
         mt = manifest.get_target()
         if target is not None and target != mt:
@@ -185,12 +199,17 @@ def make_request(args: argparse.Namespace) -> CheckRequest:
                          "deciding by the modules' ELF headers")
     if manifest is None:
         notes.append("no kernel symbol manifest (--manifest): kernel symbols are not checked")
-    return CheckRequest(files, target, version, manifest, notes)
+    return CheckRequest(files, target, version, manifest, notes, manifest_path,
+                        lazy and manifest is not None)
 
 
-def find_available(modules: Sequence[ModuleObject], target: Target | None
-                   ) -> list[ModuleObject]:
-    """Required modules not given, read from ``<modules>/<dep>/<dep>.kmod`` next to them."""
+def find_available(modules: Sequence[ModuleObject], target: Target | None,
+                   probed: list[str] | None = None) -> list[ModuleObject]:
+    """Required modules not given, read from ``<modules>/<dep>/<dep>.kmod`` next to them.
+
+    Every path looked at (found or not) is appended to ``probed`` when given,
+    so a result cache can tell whether the answer may have changed.
+    """
     have = {module_name(m) for m in modules}
     queue = [r for m in modules if m.modinfo is not None for r in m.modinfo.requires
              if r not in have]
@@ -207,6 +226,8 @@ def find_available(modules: Sequence[ModuleObject], target: Target | None
         have.add(dep)
         for d in dirs:
             cand = d / dep / f"{dep}.kmod"
+            if probed is not None:
+                probed.append(str(cand))
             if cand.is_file():
                 try:
                     mod = read_module(cand, target)
@@ -219,38 +240,117 @@ def find_available(modules: Sequence[ModuleObject], target: Target | None
     return extra
 
 
-def check(request: CheckRequest) -> tuple[list[Diagnostic], int]:
-    """Read and check every file of ``request``; returns (sorted diagnostics, module count)."""
-    modules: list[ModuleObject] = []
-    diags: list[Diagnostic] = []
+#: Result-cache tag: bump when the check's results could change for the same inputs.
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/1"
+
+
+def _key_of(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def check(request: CheckRequest, cache: str | None = None) -> tuple[list[Diagnostic], int]:
+    """Read and check every file of ``request``; returns (sorted diagnostics, module count).
+
+    With ``cache`` (a file), per-module facts and the whole report are kept
+    between runs (:mod:`kmodbuild.resultcache`): unchanged modules are not
+    read again, and when nothing changed at all (modules, manifest, the
+    modules looked up next to them, options) the stored report is reused.
+    """
     # The reader allocates many small, acyclic objects: the cyclic GC would only
     # rescan them again and again (about a third of the run time on 1,000 modules).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if cache:
+            return _check_cached(request, cache)
+        request.load()
+        modules: list[ModuleObject] = []
+        diags: list[Diagnostic] = []
         for f in request.files:
             try:
                 modules.append(read_module(f))
             except ModuleFormatError as e:
                 diags.append(Diagnostic.from_error(e, "format"))
-        return _check_read(request, modules, diags)
+        return _check_read(request, modules, diags)[:2]
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _check_read(request: CheckRequest, modules: list[ModuleObject],
-                diags: list[Diagnostic]) -> tuple[list[Diagnostic], int]:
+def _check_read(request: CheckRequest, modules: list[ModuleObject], diags: list[Diagnostic]
+                ) -> tuple[list[Diagnostic], int, list[str]]:
     target = request.target
     if target is None:
         for m in modules:
             target = target_for(m.e_machine, m.elfclass, m.little_endian)
             if target is not None:
                 break
-    available = find_available(modules, target)
+    probed: list[str] = []
+    available = find_available(modules, target, probed)
     diags.extend(check_modules(modules, request.manifest, target, request.version,
                                available=available))
-    return sort_diagnostics(diags), len(request.files)
+    return sort_diagnostics(diags), len(request.files), probed
+
+
+def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], int]:
+    from kmodbuild.resultcache import ResultCache
+
+    keys: dict[str, tuple[int, int, int]] = {}
+    for f in request.files:
+        key = _key_of(str(f))
+        if key is not None:
+            keys[os.path.abspath(f)] = key
+    mpath = request.manifest.path if request.manifest is not None else None
+    summary_key = (CACHE_TAG, os.getcwd(), [str(f) for f in request.files],
+                   os.path.abspath(mpath) if mpath else None, _key_of(mpath) if mpath else None,
+                   request.target.name if request.target else None,
+                   str(request.version) if request.version else None)
+    rc = ResultCache.load(cache, CACHE_TAG)
+    if rc.unchanged(keys):
+        summary = rc.summary(summary_key)
+        if summary is not None and all(_key_of(p) == (tuple(k) if k else None)
+                                       for p, k in summary[1]):
+            return [Diagnostic(*d) for d in summary[0]], len(request.files)
+    request.load()
+    modules: list[ModuleObject] = []
+    diags: list[Diagnostic] = []
+    for f in request.files:
+        name = os.path.abspath(f)
+        key = keys.get(name)
+        value = rc.lookup(name, key) if key is not None else None
+        if value is not None:
+            if value[0] == "error":
+                diags.append(Diagnostic(ERROR, str(f), *value[1:]))
+                continue
+            mod = module_from_record(str(f), value[1])
+            if mod is not None:
+                modules.append(mod)
+                continue
+        try:
+            mod = read_module(f)
+        except ModuleFormatError as e:
+            d = Diagnostic.from_error(e, "format")
+            diags.append(d)
+            if key is not None:
+                rc.store(name, key, ("error", d.message, d.symbol, d.hint, d.rule))
+            continue
+        modules.append(mod)
+        if key is not None:
+            rc.store(name, key, ("ok", module_record(mod)))
+    result, count, probed = _check_read(request, modules, diags)
+    # The report is reusable only if no module changed while it was being read.
+    if all(_key_of(name) == key for name, key in keys.items()):
+        rc.set_summary(summary_key, ([tuple(astuple(d)) for d in result],
+                                     [(p, _key_of(p)) for p in probed]))
+    try:
+        rc.save(keep=list(keys))
+    except OSError as e:
+        raise UsageError(f"{cache}: cannot write the result cache: {e.strerror or e}") from None
+    return result, count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -263,16 +363,17 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "flavor", "netbsd") == "linux":
         from kmodbuild.linux import run_linux
         return run_linux(args)
-    for opt in ("symvers", "write_dep", "cache"):
+    for opt in ("symvers", "write_dep"):
         if getattr(args, opt, None):
             raise UsageError(f"--{opt.replace('_', '-')} is for Linux modules (--flavor linux)")
+    cache = getattr(args, "cache", None)
     try:
-        request = make_request(args)
+        request = make_request(args, lazy=bool(cache))
     except TargetError as e:
         raise UsageError(e.message) from None
     for note in request.notes:
         print(f"kmodbuild check: {note}", file=sys.stderr)
-    diags, count = check(request)
+    diags, count = check(request, cache)
     if args.format == "json":
         sys.stdout.write(render_json(diags, count))
     elif args.format in ("junit", "sarif", "github"):

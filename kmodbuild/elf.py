@@ -464,6 +464,65 @@ def read_module(path: object, target: Target | None = None, *,
                                 path=spath) from e
 
 
+# --------------------------------------------------------------------------- records
+
+#: Bumped whenever :func:`module_record`'s layout or the reader's results change.
+RECORD_VERSION = 1
+
+
+def module_record(mod: ModuleObject) -> tuple[Any, ...]:
+    """What the link check needs from ``mod``, as plain ``marshal``-able tuples.
+
+    For result caches: :func:`module_from_record` turns it back into a
+    :class:`ModuleObject` whose sections, symbols and relocation entries are
+    read again from the file only if something asks for them.
+    """
+    mi = mod.modinfo
+    mi_t = None
+    if mi is not None:
+        mc = mi.modcmd
+        mi_t = (mi.version, mi.module_class, mi.name, mi.required,
+                None if mc is None else (mc.section, mc.offset, mc.symbol),
+                (mi.location.section, mi.location.offset, mi.location.symbol))
+    f = mod.get_facts()
+    return (RECORD_VERSION, mod.elfclass, mod.little_endian, mod.e_machine, mod.e_type, mi_t,
+            mod.modinfo_error, (tuple(f.undefined), tuple(sorted(f.exports)), tuple(f.common)),
+            tuple((rs.index, rs.name, rs.target, rs.is_rela, tuple(sorted(rs.get_types())))
+                  for rs in mod.relocation_sections))
+
+
+def module_from_record(path: str, record: tuple[Any, ...]) -> ModuleObject | None:
+    """The :class:`ModuleObject` of a :func:`module_record`, or ``None`` if the record is
+    from another version.  ``image`` is empty; the lazy parts re-read ``path``."""
+    if not record or record[0] != RECORD_VERSION:
+        return None
+    _, elfclass, le, machine, e_type, mi_t, mi_error, facts, relsecs = record
+    loaded: list[ModuleObject] = []
+
+    def full() -> ModuleObject:
+        if not loaded:
+            loaded.append(read_module(path))
+        return loaded[0]
+
+    modinfo = None
+    if mi_t is not None:
+        version, mclass, name, required, mc, loc = mi_t
+        modinfo = ModInfo(version, mclass, name, required,
+                          None if mc is None else Pointer(*mc), Pointer(*loc))
+    rs_objs = tuple(RelocationSection(
+        index, name, target, is_rela,
+        LazyTuple(lambda k=k: tuple(full().relocation_sections[k].relocations)),  # type: ignore[arg-type]
+        frozenset(types)) for k, (index, name, target, is_rela, types) in enumerate(relsecs))
+    undefined, exports, common = facts
+    return ModuleObject(
+        path=path, elfclass=elfclass, little_endian=le, e_machine=machine, e_type=e_type,
+        sections=LazyTuple(lambda: tuple(full().sections)),  # type: ignore[arg-type]
+        symbols=LazyTuple(lambda: tuple(full().symbols)),  # type: ignore[arg-type]
+        relocation_sections=rs_objs, modinfo=modinfo, modinfo_error=mi_error, image=b"",
+        facts=SymbolFacts(tuple(tuple(u) for u in undefined), frozenset(exports),
+                          tuple(common)))
+
+
 # --------------------------------------------------------------------------- kernels
 
 NT_NETBSD_IDENT = 1

@@ -293,17 +293,6 @@ def parse_section_headers(data: bytes, hdr: ElfHeader, path: str) -> list[RawSec
             for i, fields in enumerate(st.iter_unpack(data[off:end]))]
 
 
-def section_header_struct(hdr: ElfHeader) -> struct.Struct:
-    """The :class:`struct.Struct` of one ``Elf_Shdr`` for ``hdr``'s class and byte order.
-
-    For bulk readers that fetch only the section header table (not the whole
-    file) and decode single entries on demand; fields are in ``RawSection``
-    order after ``index`` (name offset, type, flags, addr, offset, size, link,
-    info, addralign, entsize).
-    """
-    return _SHDR[hdr.elfclass, hdr.little_endian]
-
-
 def section_string_index(hdr: ElfHeader, sections: list[RawSection]) -> int:
     """``e_shstrndx``, resolving ``SHN_XINDEX`` through section 0's ``sh_link``."""
     if hdr.e_shstrndx == SHN_XINDEX and sections:

@@ -304,6 +304,44 @@ def load_manifest(path: object) -> KernelManifest:
     return parse_manifest(text, spath)
 
 
+def read_manifest_header(path: object) -> KernelManifest:
+    """Only the header of the manifest at ``path``: a :class:`KernelManifest` with no
+    symbols (cheap; for deciding target and version before the symbols are needed).
+
+    Raises:
+        ManifestError: as :func:`load_manifest` for any problem in the header part.
+    """
+    spath = str(path)
+    try:
+        with open(spath, "rb") as f:
+            head = f.read(8192)
+    except OSError as e:
+        raise ManifestError(f"cannot read manifest: {e.strerror or e}", path=spath) from None
+    lines = head.split(b"\n")
+    header: dict[str, tuple[str, int]] = {}
+    for lineno, raw in enumerate(lines[:-1], start=1):
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        if lineno == 1:
+            if line != MAGIC:
+                break
+            continue
+        if line and line[0] != "#":
+            try:
+                _check_header(header, spath, lineno)
+            except ManifestError:
+                break
+            return KernelManifest(header["MACHINE"][0], header["MACHINE_ARCH"][0],
+                                  NetBSDVersion.parse(header["VERSION"][0]),
+                                  int(header["__NetBSD_Version__"][0]), {}, spath)
+        m = _HEADER_RE.match(line)
+        if m and m.group(1) in HEADER_KEYS:
+            header.setdefault(m.group(1), (m.group(2).strip(), lineno))
+    # Unusual (no symbols, very long header, or an error): the full parser decides.
+    full = load_manifest(spath)
+    full.symbols = {}
+    return full
+
+
 def write_if_changed(path: object, text: str) -> bool:
     """Write ``text`` to ``path`` only if the content differs; return True if written.
 

@@ -168,8 +168,8 @@ class ResultCache:
         else:
             skey, summary = None, None
         saved_at = time.time_ns()
-        header = marshal.dumps((self.tag, saved_at, keys, skey))
-        sraw = marshal.dumps(summary)
+        header = marshal.dumps((self.tag, saved_at, keys, skey))  # type: ignore[arg-type]
+        sraw = marshal.dumps(summary)  # type: ignore[arg-type]
         blob = b"".join((_HEAD.pack(MAGIC, FORMAT, len(header)), header, _U64.pack(len(sraw)),
                          sraw, marshal.dumps(entries)))
         import tempfile

@@ -264,6 +264,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
     Returns the list of per-target environments.
     """
     _lock_tree(env)
+    _fast_path(env, sysdir)
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
     moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
     kern_srcs = [env.File(str(p)) for p in sorted(Path(top.abspath, "kern").glob("*.c"))]
@@ -309,7 +310,55 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
         tenv.Default(tenv.Alias("simulate", validate))
     _declare_sets(env, envs)
     _write_compile_commands(env)
+    _FAST["extra_roots"] = sorted({str(Path(t["KMOD_STAND"]).parent) for t in envs})
     return envs
+
+
+# --------------------------------------------------------------------------- no-op fast path
+
+_FAST: dict[str, Any] = {}
+
+
+def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
+    import kmodbuild
+    top = env.Dir("#").abspath
+    roots = [os.path.join(top, sysdir.lstrip("#")), os.path.join(top, "site_scons"),
+             os.path.dirname(kmodbuild.__file__), os.path.join(top, "build")]
+    files = [os.path.join(top, "SConstruct")]
+    try:
+        files.append(ktoolchain.zig_path())
+    except KmodError:
+        pass
+    return roots, files
+
+
+def _fast_path(env: _ENV, sysdir: str) -> None:
+    """Exit at once when the last successful build with this command line is still current.
+
+    Only plain builds qualify: not -c, -n, -h, --interactive, nor when disabled
+    with KMOD_FASTPATH=0.  See kmodbuild.fastpath.
+    """
+    import atexit
+    import sys
+    from kmodbuild import fastpath
+    get = SCons.Script.GetOption
+    if (get("clean") or get("no_exec") or get("help") or get("interactive")
+            or get("question") or os.environ.get("KMOD_FASTPATH") == "0"):
+        return
+    stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
+    roots, files = _fast_inputs(env, sysdir)
+    argv = sys.argv[1:]
+    if fastpath.is_up_to_date(stamp, argv, roots, files):
+        if env["KMOD_OUTPUT"] != "quiet":
+            print("scons: everything is up to date", flush=True)
+        SCons.Script.Exit(0)
+    fastpath.remove_stamp(stamp)
+
+    def record() -> None:
+        if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
+            return
+        fastpath.write_stamp(stamp, argv, roots, files, _FAST["extra_roots"])
+    atexit.register(record)
 
 
 def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
+from kmodbuild.linux.names import modname_from_path
 from kmodbuild.linux.scan import KoModule, Reading, ScanResult, find_modules
 from kmodbuild.resultcache import FileKey, ResultCache, file_key
 
@@ -94,7 +95,7 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
     modules = scan.modules
     rc = summary_key = None
     if cache:
-        keys = {m.cache_name: m.key for m in modules}
+        keys = {m.cache_name: m.key for m in modules if m.key is not None}
         summary_key = (CACHE_TAG, os.path.abspath(symvers) if symvers else None,
                        _key_of(symvers) if symvers else None, sorted(scan.inputs.items()),
                        [(p, os.path.abspath(p)) for p in paths])
@@ -219,11 +220,16 @@ def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
                               f"disagrees about version of symbol {d.symbol}", d.symbol,
                               f"module expects {d.expected:#010x}, {provider} has "
                               f"{d.actual:#010x}", RULE_VERSION))
-    cycle = [i for i, c in enumerate(res.in_cycle) if c]
-    for i in cycle:
-        peers = [modules[d].relpath for d in res.deps[i] if res.in_cycle[d]]
-        out.append(Diagnostic(ERROR, modules[i].path, "in dependency cycle", None,
-                              f"through {', '.join(peers)}" if peers else None, RULE_CYCLE))
+    on_cycle: set[int] = set()
+    for path in find_cycles(res):
+        on_cycle.update(path)
+        chain = " -> ".join(modname_from_path(modules[k].relpath) for k in (*path, path[0]))
+        out.append(Diagnostic(ERROR, modules[path[0]].path, f"dependency cycle: {chain}", None,
+                              "depmod refuses the whole tree", RULE_CYCLE))
+    for i, stuck in enumerate(res.in_cycle):
+        if stuck and i not in on_cycle:
+            out.append(Diagnostic(ERROR, modules[i].path, "left out of modules.dep: used by "
+                                  "modules in a dependency cycle", None, None, RULE_CYCLE))
     if kernel is not None:
         for line, text in kernel.invalid:
             out.append(Diagnostic(WARNING, f"{kernel.path}:{line}",
@@ -233,6 +239,41 @@ def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
                               f"using {kept}", RULE_DUPLICATE))
     out.extend(_vermagic(modules, facts))
     return sort_diagnostics(out)
+
+
+def find_cycles(res: Resolution) -> list[list[int]]:
+    """The dependency cycles among the modules depmod could not sort, one path per
+    cycle (``[a, b]`` for a -> b -> a), each starting at its first module."""
+    stuck = res.in_cycle
+    found: list[list[int]] = []
+    seen: set[frozenset[int]] = set()
+    for start in range(len(stuck)):
+        if not stuck[start]:
+            continue
+        # Breadth-first search for the shortest way from start back to itself.
+        parent: dict[int, int] = {}
+        frontier = [start]
+        while frontier and start not in parent:
+            nxt = []
+            for node in frontier:
+                for d in res.deps[node]:
+                    if stuck[d] and d not in parent:
+                        parent[d] = node
+                        nxt.append(d)
+            frontier = nxt
+        if start not in parent:
+            continue
+        path = [start]
+        node = parent[start]
+        while node != start:
+            path.append(node)
+            node = parent[node]
+        path = [start, *reversed(path[1:])]
+        key = frozenset(path)
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+    return found
 
 
 def _vermagic(modules: list[KoModule], facts: list[KoFacts]) -> list[Diagnostic]:

@@ -112,9 +112,9 @@ def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resol
     for i in range(len(facts)):
         seg = owners[bounds[i]:bounds[i + 1]]
         if seg.count(None) != len(seg):
-            unique = dict.fromkeys(seg)
+            unique: dict[int | None, None] = dict.fromkeys(seg)
             unique.pop(None, None)
-            direct = res.deps[i] = list(unique)
+            direct = res.deps[i] = [o for o in unique if o is not None]
             for o in direct:
                 users[o] += 1
     res.sort_index, res.in_cycle = _topological_order(res.deps, users)

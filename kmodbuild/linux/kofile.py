@@ -42,7 +42,7 @@ from collections.abc import Callable
 from functools import partial
 from itertools import compress, repeat
 from operator import not_
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from kmodbuild import elfraw
 from kmodbuild.errors import ModuleFormatError
@@ -167,7 +167,7 @@ def _zstd_decompress(path: str) -> bytes:
     import shutil
     import subprocess
     try:
-        import zstandard  # optional: a faster path than the zstd program
+        import zstandard  # type: ignore[import-not-found]  # optional, faster than zstd(1)
     except ImportError:
         zstd = shutil.which("zstd")
         if zstd is None:
@@ -454,7 +454,7 @@ def _crc_exports(elf: _Elf, cols: _SymColumns,
     words = elfraw.SYM_SIZE[elf.cls] // values.itemsize      # st_value is word 1 of Elf_Sym
     crcs: list[int] = []
     sections: dict[int, bytes] = {}
-    order = "little" if elf.le else "big"
+    order: Literal["little", "big"] = "little" if elf.le else "big"
     nsec = len(elf.secs)
     for j in hits:
         value, shndx = values[j * words + 1], st_shndx[j]

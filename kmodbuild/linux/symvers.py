@@ -65,11 +65,11 @@ class Symvers:
     @property
     def owners(self) -> dict[str, str]:
         """Every row's symbol -> its module column (for hints; computed on first use)."""
-        cached = self.__dict__.get("_owners")
+        cached: dict[str, str] | None = self.__dict__.get("_owners")
         if cached is None:
             cached = self.__dict__["_owners"] = {
                 m.group(1): m.group(2) for m in _ANY_ROW.finditer(self.text)}
-        return cached  # type: ignore[no-any-return]
+        return cached
 
 
 def parse_crc(text: str) -> int | None:

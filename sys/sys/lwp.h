@@ -19,6 +19,8 @@ struct lwp {
 
 #ifdef _KERNEL
 extern struct lwp lwp0;			/* LWP for proc0 */
+/* The running LWP: a per-CPU value in NetBSD; the stub kernel has only lwp0. */
+#define	curlwp		(&lwp0)
 #endif
 
 #endif /* !_SYS_LWP_H_ */

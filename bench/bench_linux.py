@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Linux check benchmark: kmodbuild against depmod on Debian's ~4,000-module amd64 tree.
+
+In one run, alternating so that a busy machine slows all of them alike:
+
+* ``kmodbuild cold``: ``python -m kmodbuild check --flavor linux`` with an
+  empty result cache (every module read, on all cores);
+* ``kmodbuild warm``: the same command again, the cache filled by the cold run;
+* the same two through ``python -m kmodbuild.linux`` (the same check without
+  importing every other kmodbuild command at start-up);
+* ``depmod``: ``depmod -b ROOT -n -e -E Module.symvers VERSION`` (kmod).
+
+It prints medians, ratios against depmod and the peak resident memory of each
+(the largest process of the run: for kmodbuild cold that is the main process
+or one of its readers).  The tree is downloaded once into the test cache
+(tests/linux/debian_tree.py).
+
+Usage: python3 bench/bench_linux.py [--repeat 7] [--jobs 0] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.linux.debian_tree import depmod_path, fetch_debian_kernel  # noqa: E402
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Run ``argv``; returns (wall seconds, exit status, peak RSS in KiB of its largest process)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return wall, proc.returncode, usage.ru_maxrss
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=7, help="rounds (default 7)")
+    ap.add_argument("--jobs", type=int, default=0, help="kmodbuild --jobs (0: all CPUs)")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw numbers here")
+    opts = ap.parse_args()
+
+    kernel = fetch_debian_kernel()
+    depmod = depmod_path()
+    nmod = sum(1 for _ in kernel.moddir.rglob("*.ko*"))
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    common = ["--symvers", str(kernel.symvers), "--jobs", str(opts.jobs)]
+    entries = {
+        "cli": [sys.executable, "-m", "kmodbuild", "check", "--flavor", "linux", *common],
+        "lean": [sys.executable, "-m", "kmodbuild.linux", *common],
+    }
+    times: dict[str, list[float]] = {}
+    peaks: dict[str, list[int]] = {}
+
+    def record(name: str, result: tuple[float, int, int], ok: tuple[int, ...]) -> None:
+        wall, status, rss = result
+        if status not in ok:
+            raise SystemExit(f"{name}: exit status {status}")
+        times.setdefault(name, []).append(wall)
+        peaks.setdefault(name, []).append(rss)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(opts.repeat):
+            for entry, argv in entries.items():
+                cache = Path(tmp) / f"{entry}.cache"
+                cache.unlink(missing_ok=True)
+                full = [*argv, "--cache", str(cache), str(kernel.moddir)]
+                record(f"kmodbuild {entry} cold", run(full, env), (0,))
+                record(f"kmodbuild {entry} warm", run(full, env), (0,))
+            record("depmod", run([depmod, "-b", str(kernel.basedir), "-n", "-e", "-E",
+                                  str(kernel.symvers), kernel.version]), (0,))
+            print(f"round {i + 1}/{opts.repeat}: " + ", ".join(
+                f"{k} {v[-1]:.3f}s" for k, v in times.items()), file=sys.stderr)
+
+    ref = statistics.median(times["depmod"])
+    print(f"Debian {kernel.version}: {nmod} modules, {os.cpu_count()} CPUs, "
+          f"{opts.repeat} rounds, medians")
+    print(f"{'':24} {'wall s':>8} {'vs depmod':>10} {'depmod/x':>9} {'peak RSS MiB':>13}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:24} {med:8.3f} {med / ref:9.2f}x {ref / med:8.1f}x "
+              f"{max(peaks[name]) / 1024:13.1f}")
+    if opts.json:
+        Path(opts.json).write_text(json.dumps({"version": kernel.version, "modules": nmod,
+                                               "times": times, "peak_rss_kib": peaks},
+                                              indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""kmodbuild.fastpath - a stamp that lets a no-op ``scons`` exit before reading the tree.
+
+SCons's own no-op walk costs ~4 ms per module and target (SConscripts read,
+command lines substituted, every object's #include list checked).  After a
+successful build this module records one digest over everything the build
+could depend on or produce: the command line, the environment variables the
+tools read, and ``(path, size, mtime_ns, inode)`` of every file under the
+source directories, the kmodbuild package, the toolchain binary, the build
+directory and the installed ``stand`` directories.  The next run with the same
+command line recomputes the digest first (a few thousand ``stat`` calls) and
+stops at once when nothing changed.  Any difference, even a touched header,
+falls back to the full SCons run, which keeps SCons's content-signature
+advantage (a touched but unchanged header recompiles nothing).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+STAMP_VERSION = 1
+_ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
+                 "PYTHONPATH")
+_SKIP_NAMES = {".lock", "__pycache__", ".fastpath.json"}
+
+
+def _walk(root: str, out: list[tuple[str, int, int, int]]) -> None:
+    try:
+        it = os.scandir(root)
+    except OSError:
+        out.append((root, -1, -1, -1))
+        return
+    with it:
+        for e in it:
+            if e.name in _SKIP_NAMES:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    _walk(e.path, out)
+                else:
+                    st = e.stat(follow_symlinks=False)
+                    out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ino))
+            except OSError:
+                out.append((e.path, -1, -1, -1))
+
+
+def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ()) -> str:
+    """SHA-256 over the command line, relevant environment and the state of every file.
+
+    ``roots`` are directories walked recursively; ``files`` are single files
+    (a missing one counts as a distinct state).
+    """
+    entries: list[tuple[str, int, int, int]] = []
+    for r in sorted(set(roots)):
+        _walk(r, entries)
+    for f in sorted(set(files)):
+        try:
+            st = os.stat(f)
+            entries.append((f, st.st_size, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            entries.append((f, -1, -1, -1))
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
+    h = hashlib.sha256()
+    h.update(json.dumps([STAMP_VERSION, list(argv), env]).encode())
+    for e in sorted(entries):
+        h.update(f"{e[0]}\0{e[1]}\0{e[2]}\0{e[3]}\n".encode())
+    return h.hexdigest()
+
+
+def is_up_to_date(stamp: Path, argv: Sequence[str], roots: Iterable[str],
+                  files: Iterable[str] = ()) -> bool:
+    """True when ``stamp`` was written for this ``argv`` and nothing changed since."""
+    try:
+        data = json.loads(Path(stamp).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("argv") != list(argv):
+        return False
+    extra = data.get("roots", [])
+    if not isinstance(extra, list):
+        return False
+    return data.get("digest") == digest(argv, [*roots, *map(str, extra)], files)
+
+
+def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
+                files: Iterable[str] = (), extra_roots: Iterable[str] = ()) -> None:
+    """Record the state after a successful build (``extra_roots``: e.g. DESTDIR stand dirs)."""
+    extra = sorted(set(map(str, extra_roots)))
+    text = json.dumps({"argv": list(argv), "roots": extra,
+                       "digest": digest(argv, [*roots, *extra], files)})
+    tmp = Path(f"{stamp}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, stamp)
+
+
+def remove_stamp(stamp: Path) -> None:
+    """Forget the recorded state (after a failed or partial build)."""
+    try:
+        os.unlink(stamp)
+    except OSError:
+        pass

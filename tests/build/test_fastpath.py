@@ -1,0 +1,85 @@
+"""The no-op fast path never hides a real change (kmodbuild.fastpath)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_tree, scons
+
+UP_TO_DATE = "scons: everything is up to date"
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    t = copy_tree(tmp_path_factory.mktemp("fast"))
+    scons(t, "ARCH=amd64")
+    return t
+
+
+def rebuild(tree: Path, *extra: str) -> str:
+    return scons(tree, "ARCH=amd64", "VERBOSE=1", *extra).stdout
+
+
+def test_noop_takes_the_fast_path(tree: Path) -> None:
+    out = rebuild(tree)                  # argv differs from the first build: full walk
+    assert "zig" not in out
+    assert UP_TO_DATE in rebuild(tree)
+
+
+def _changes(tree: Path):
+    hello = tree / "sys/modules/hello/hello.c"
+    yield "source edited", lambda: hello.write_text(hello.read_text() + "\n/* edit */\n"), \
+        "hello.o"
+    hdr = tree / "sys/sys/module.h"
+    yield "header changed", lambda: hdr.write_text(hdr.read_text() + "\n#define KMOD_T 1\n"), \
+        "null.o"
+    sc = tree / "sys/modules/ffs/SConscript"
+    yield "SConscript edited", lambda: sc.write_text(sc.read_text() + "# edited\n"), None
+    yield "installed file removed", lambda: os.unlink(
+        tree / "stand/amd64/10.0/modules/null/null.kmod"), "install stand/amd64/10.0/modules/null"
+    yield "build output removed", lambda: os.unlink(
+        tree / "build/amd64-x86_64/10.0/modules/ffs/ffs.o"), "ffs.o"
+
+    def new_module() -> None:
+        shutil.copytree(tree / "sys/modules/hello", tree / "sys/modules/hello2")
+        c = tree / "sys/modules/hello2/hello.c"
+        c.write_text(c.read_text().replace("MODULE(MODULE_CLASS_MISC, hello,",
+                                           "MODULE(MODULE_CLASS_MISC, hello2,")
+                     .replace("hello_modcmd", "hello2_modcmd"))
+        (tree / "sys/modules/hello2/SConscript").write_text(
+            "Import('env')\nenv.KernelModule('hello2', ['hello.c'])\n")
+    yield "module added", new_module, "hello2.kmod"
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_every_real_change_rebuilds(tree: Path, case: int) -> None:
+    rebuild(tree)
+    assert UP_TO_DATE in rebuild(tree)
+    name, change, expect = list(_changes(tree))[case]
+    change()
+    out = rebuild(tree)
+    assert UP_TO_DATE not in out, name
+    if expect:
+        assert expect in out, f"{name}: {out}"
+
+
+def test_other_arguments_and_environment_are_part_of_the_key(tree: Path) -> None:
+    rebuild(tree)
+    assert UP_TO_DATE in rebuild(tree)
+    assert UP_TO_DATE not in rebuild(tree, "VERSION=10.99.10")
+    os.environ["KMOD_TEST_VAR"] = "1"
+    try:
+        assert UP_TO_DATE not in rebuild(tree)
+    finally:
+        del os.environ["KMOD_TEST_VAR"]
+
+
+def test_touched_header_recompiles_nothing(tree: Path) -> None:
+    rebuild(tree)
+    os.utime(tree / "sys/sys/systm.h")
+    out = rebuild(tree)
+    assert UP_TO_DATE not in out
+    assert "zig clang" not in out and "ld.lld" not in out

@@ -1,0 +1,118 @@
+"""``kmodbuild check --flavor linux`` and ``python -m kmodbuild.linux`` end to end."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kmodbuild.cli import main
+from tests.linux.conftest import KoBuilder, KoSpec, old_mtime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tree(ko_builder: KoBuilder, tmp_path: Path) -> tuple[Path, Path]:
+    moddir = tmp_path / "lib" / "modules" / "1.0"
+    ko_builder(moddir / "kernel" / "lib.ko", KoSpec(exports={"lib_fn": 5}))
+    ko_builder(moddir / "kernel" / "user.ko",
+               KoSpec(imports=["lib_fn", "kfn", "missing_fn"],
+                      versions=[("lib_fn", 5), ("kfn", 0x99), ("missing_fn", 1)]))
+    (moddir / "modules.order").write_text("kernel/lib.ko\nkernel/user.ko\n")
+    symvers = tmp_path / "Module.symvers"
+    symvers.write_text("0x00000098\tkfn\tvmlinux\tEXPORT_SYMBOL\t\n"
+                       "0x00000001\tmissing_fn\tdrivers/other\tEXPORT_SYMBOL\t\n")
+    old_mtime(*moddir.rglob("*.ko"), symvers)
+    return moddir, symvers
+
+
+def check(*argv: str) -> list[str]:
+    return ["check", "--flavor", "linux", *argv]
+
+
+def test_text_report_and_exit_status(tree: tuple[Path, Path],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    assert main(check("--symvers", str(symvers), str(moddir))) == 1
+    out = capsys.readouterr().out.splitlines()
+    user = f"{moddir}/kernel/user.ko"
+    assert out == [
+        f"{user}: disagrees about version of symbol kfn (module expects 0x00000099, vmlinux "
+        "has 0x00000098)",
+        f"{user}: needs unknown symbol missing_fn (Module.symvers says drivers/other exports "
+        "it; that module is not among those checked)"]
+
+
+def test_clean_tree_exits_0_and_writes_modules_dep(tree: tuple[Path, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    symvers.write_text("0x99\tkfn\tvmlinux\tE\t\n0x1\tmissing_fn\tvmlinux\tE\t\n")
+    dep = tmp_path / "modules.dep"
+    assert main(check("--symvers", str(symvers), "--write-dep", str(dep), str(moddir))) == 0
+    assert capsys.readouterr().out == ""
+    assert dep.read_text() == "kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+
+
+def test_json_report(tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    main(check("--symvers", str(symvers), "--format", "json", str(moddir)))
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["modules"] == 2 and doc["errors"] == 2
+    assert {d["rule"] for d in doc["diagnostics"]} == {"linux/unknown-symbol",
+                                                       "linux/symbol-version"}
+
+
+@pytest.mark.parametrize("fmt", ["junit", "sarif", "github"])
+def test_ci_reports(tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                    fmt: str) -> None:
+    moddir, symvers = tree
+    assert main(check("--symvers", str(symvers), "--format", fmt, str(moddir))) == 1
+    out = capsys.readouterr().out
+    if fmt == "junit":
+        root = ET.fromstring(out)
+        assert root.get("failures") == "2" and len(root.findall("testsuite")) == 2
+    elif fmt == "sarif":
+        assert len(json.loads(out)["runs"][0]["results"]) == 2
+    else:
+        assert out.count("::error file=") == 2
+
+
+def test_usage_errors_exit_2(tree: tuple[Path, Path], tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    assert main(check(str(tmp_path / "nowhere"))) == 2
+    assert main(check("--manifest", "x.syms", str(moddir))) == 2
+    assert "--manifest is for NetBSD modules" in capsys.readouterr().err
+
+
+def test_unreadable_symvers_exits_1(tree: tuple[Path, Path], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, _ = tree
+    assert main(check("--symvers", str(tmp_path / "none"), str(moddir))) == 1
+    assert "cannot read Module.symvers" in capsys.readouterr().err
+
+
+def test_broken_module_is_reported_and_listed(tree: tuple[Path, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    (moddir / "kernel" / "junk.ko").write_bytes(b"not an elf file at all")
+    dep = tmp_path / "modules.dep"
+    assert main(check("--symvers", str(symvers), "--write-dep", str(dep), str(moddir))) == 1
+    assert f"{moddir}/kernel/junk.ko: not a valid kernel module: not an ELF object" \
+        in capsys.readouterr().out
+    assert "kernel/junk.ko:\n" in dep.read_text()       # depmod lists it too
+
+
+def test_lean_entry_point_and_cache(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    moddir, symvers = tree
+    argv = [sys.executable, "-m", "kmodbuild.linux", "--symvers", str(symvers), "--cache",
+            str(tmp_path / "cache"), str(moddir)]
+    env = {"PYTHONPATH": str(REPO)}
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert first.returncode == second.returncode == 1
+    assert first.stdout == second.stdout and "needs unknown symbol missing_fn" in first.stdout

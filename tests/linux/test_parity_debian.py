@@ -1,0 +1,110 @@
+"""Parity with depmod on Debian's real amd64 kernel module tree (about 4,000 modules).
+
+The packages are downloaded once with apt-get into a cache outside the
+repository (tests/linux/debian_tree.py); without network or apt the tests skip
+and say why.  Deselect them with ``-m "not network"``.
+"""
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kmodbuild.linux import scan
+from kmodbuild.linux.check import check_linux
+from tests.linux.conftest import old_mtime
+from tests.linux.debian_tree import DebianKernel
+from tests.linux.parity import assert_parity
+
+pytestmark = pytest.mark.network
+
+
+def modified_symvers(src: Path, dest: Path) -> tuple[int, int]:
+    """Module.symvers with every 37th vmlinux row deleted and every 41st vmlinux CRC
+    changed (module rows changed too: depmod ignores them).  Returns (deleted, changed)."""
+    out, deleted, changed = [], 0, 0
+    for n, line in enumerate(src.read_text().splitlines(keepends=True)):
+        fields = line.split("\t")
+        if len(fields) > 2 and fields[2] == "vmlinux":
+            if n % 37 == 0:
+                deleted += 1
+                continue
+            if n % 41 == 0:
+                fields[0] = f"{int(fields[0], 16) ^ 0x5A5A5A5A:#010x}"
+                changed += 1
+        elif len(fields) > 2 and n % 5 == 0:
+            fields[0] = "0x00000000"
+        out.append("\t".join(fields))
+    dest.write_text("".join(out))
+    return deleted, changed
+
+
+def test_real_tree(depmod: str, debian_kernel: DebianKernel) -> None:
+    res, ref = assert_parity(depmod, debian_kernel.basedir, debian_kernel.version,
+                             debian_kernel.symvers)
+    assert len(ref.dep_lines) > 3000
+    assert not res.has_errors                      # a consistent distribution kernel
+
+
+def test_manifest_with_rows_deleted_and_crcs_changed(depmod: str, debian_kernel: DebianKernel,
+                                                     tmp_path: Path) -> None:
+    symvers = tmp_path / "Module.symvers"
+    deleted, changed = modified_symvers(debian_kernel.symvers, symvers)
+    assert deleted > 100 and changed > 100
+    res, ref = assert_parity(depmod, debian_kernel.basedir, debian_kernel.version, symvers)
+    assert len(ref.unknown) > 100 and len(ref.disagree) > 100
+    assert res.has_errors
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def test_partial_tree_with_compressed_modules(depmod: str, debian_kernel: DebianKernel,
+                                              tmp_path: Path) -> None:
+    # Drop every third module (their exports become unknown symbols, dependency
+    # lists change) and compress a few of the rest with xz and zstd.
+    version = debian_kernel.version
+    moddir = tmp_path / "root" / "lib" / "modules" / version
+    order = (debian_kernel.moddir / "modules.order").read_text().split()
+    kept = [rel for i, rel in enumerate(order) if i % 3]
+    for rel in kept:
+        _link_or_copy(debian_kernel.moddir / rel, moddir / rel)
+    shutil.copy2(debian_kernel.moddir / "modules.order", moddir / "modules.order")
+    packed = 0
+    for rel in kept[::150]:
+        path = moddir / rel
+        if packed % 2 == 0:
+            Path(str(path) + ".xz").write_bytes(lzma.compress(path.read_bytes(),
+                                                              check=lzma.CHECK_CRC32))
+            path.unlink()
+        elif shutil.which("zstd"):
+            subprocess.run(["zstd", "-q", "--rm", "-o", str(path) + ".zst", str(path)],
+                           check=True)
+        packed += 1
+    res, ref = assert_parity(depmod, tmp_path / "root", version, debian_kernel.symvers)
+    assert len(ref.unknown) > 100
+    assert any(".ko.xz" in line for line in res.dep_lines)
+
+
+def test_cache_makes_a_recheck_read_nothing(debian_kernel: DebianKernel, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "linux.cache"
+    args = ([str(debian_kernel.moddir)], str(debian_kernel.symvers))
+    cold = check_linux(*args, cache=str(cache))
+    assert cold.read == len(cold.modules) and not cold.reused
+
+    reads: list[str] = []
+    real = scan.read_one
+    monkeypatch.setattr(scan, "read_one", lambda p: reads.append(p) or real(p))
+    warm = check_linux(*args, cache=str(cache), jobs=1)
+    assert warm.reused and reads == []
+    assert (warm.dep_lines, warm.diagnostics) == (cold.dep_lines, cold.diagnostics)
