@@ -8,6 +8,9 @@ run and on the same files:
 * ``check (in-process)``: what ``kmodbuild check --manifest M TREE`` does after
   start-up (collect files, parse the manifest, read and check every module);
 * ``check (CLI)``: the same as a fresh ``python -m kmodbuild check`` process;
+* ``check --cache, warm``: both again with ``--cache FILE`` after a first run
+  filled it (nothing changed: the stored report is reused after a ``stat`` of
+  every module and the manifest);
 * ``readelf -sW (batched)``: GNU readelf dumping the symbol tables of all files,
   as few processes as the command line allows (``xargs``-style), output discarded;
 * ``readelf -sW (per file)``: one readelf process per file (``find -exec \\;``-style).
@@ -72,22 +75,24 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return best
 
 
-def run_check_inprocess(tree: Path, manifest: Path) -> int:
+def run_check_inprocess(tree: Path, manifest: Path, cache: Path | None = None) -> int:
     args = argparse.Namespace(paths=[str(tree / "modules")], arch=None, version=None,
                               manifest=str(manifest), format="text")
-    diags, count = cmd_check.check(cmd_check.make_request(args))
+    request = cmd_check.make_request(args, lazy=cache is not None)
+    diags, count = cmd_check.check(request, str(cache) if cache else None)
     if any(d.is_error for d in diags):
         raise SystemExit("the generated tree should check clean:\n"
                          + "\n".join(d.render() for d in diags[:10]))
     return count
 
 
-def run_check_cli(tree: Path, manifest: Path) -> None:
+def run_check_cli(tree: Path, manifest: Path, cache: Path | None = None) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONPYCACHEPREFIX=str(HERE / "out" / "pycache"))
     # Byte-code caching as on a normal installation (some CI shells disable it).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--manifest",
+    extra = ["--cache", str(cache)] if cache else []
+    res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", *extra, "--manifest",
                           str(manifest), str(tree / "modules")], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     if res.returncode != 0:
@@ -128,20 +133,29 @@ def main() -> int:
     for f in files[:50]:            # warm the page cache for everyone alike
         Path(f).read_bytes()
     n = run_check_inprocess(tree, manifest)
+    cache = out / "check.cache"
+    cache.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    run_check_inprocess(tree, manifest, cache)      # cold run that fills the cache
+    cold_fill = time.perf_counter() - t0
     results = {
         "check (in-process)": best_of(args.repeat, lambda: run_check_inprocess(tree, manifest)),
         "check (CLI)": best_of(args.repeat, lambda: run_check_cli(tree, manifest)),
+        "check --cache, warm (in-process)": best_of(
+            args.repeat, lambda: run_check_inprocess(tree, manifest, cache)),
+        "check --cache, warm (CLI)": best_of(
+            args.repeat, lambda: run_check_cli(tree, manifest, cache)),
         "readelf -sW (batched)": best_of(args.repeat,
                                          lambda: run_readelf_batched(readelf, files)),
         "readelf -sW (per file)": best_of(max(1, args.repeat // 2),
                                           lambda: run_readelf_per_file(readelf, files)),
     }
     print(f"{n} modules (generated/reused in {gen_s:.1f} s), manifest of {nsyms} symbols, "
-          f"best of {args.repeat}")
+          f"best of {args.repeat}; filling the --cache took {cold_fill * 1000:.0f} ms")
     for name, secs in results.items():
-        print(f"  {name:<24} {secs * 1000:9.1f} ms total  {secs * 1000 / n:7.3f} ms/module")
+        print(f"  {name:<34} {secs * 1000:9.1f} ms total  {secs * 1000 / n:7.3f} ms/module")
     ratios = {}
-    for check_name in ("check (in-process)", "check (CLI)"):
+    for check_name in [k for k in results if k.startswith("check")]:
         for re_name in ("readelf -sW (batched)", "readelf -sW (per file)"):
             ratio = results[check_name] / results[re_name]
             ratios[f"{check_name} / {re_name}"] = ratio

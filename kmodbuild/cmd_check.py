@@ -149,8 +149,8 @@ def infer_from_path(paths: Iterable[str]) -> tuple[list[Target], str | None]:
 
 def _auto_manifest(paths: Iterable[str]) -> Path | None:
     # build/<key>/<osrelease>/modules/... -> build/<key>/<osrelease>/kernel/netbsd.syms
-    for p in paths:
-        parts = Path(os.path.abspath(p)).parts
+    for p in sorted({os.path.dirname(os.path.abspath(p)) for p in paths}):
+        parts = Path(p).parts
         if "modules" in parts:
             i = len(parts) - 1 - list(reversed(parts)).index("modules")
             cand = Path(*parts[:i]) / "kernel" / "netbsd.syms"

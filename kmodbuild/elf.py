@@ -15,6 +15,7 @@ Every exception a malformed file can cause is turned into
 """
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -603,3 +604,234 @@ def describe(path: object) -> list[str]:
     except (ELFError, DWARFError, *_BOUNDARY) as e:
         raise ModuleFormatError(f"malformed ELF file ({type(e).__name__}: {e})",
                                 path=spath) from e
+
+
+# --------------------------------------------------------------------------- DWARF
+
+#: DWARF attributes kept by :func:`read_debug_info` (what ABI descriptions need).
+DWARF_ATTRS = frozenset({
+    "DW_AT_type", "DW_AT_byte_size", "DW_AT_encoding", "DW_AT_data_member_location",
+    "DW_AT_data_bit_offset", "DW_AT_bit_offset", "DW_AT_bit_size", "DW_AT_const_value",
+    "DW_AT_count", "DW_AT_upper_bound", "DW_AT_lower_bound", "DW_AT_declaration",
+    "DW_AT_external", "DW_AT_prototyped", "DW_AT_specification", "DW_AT_abstract_origin"})
+_DWARF_REF_ATTRS = frozenset({"DW_AT_type", "DW_AT_specification", "DW_AT_abstract_origin"})
+_CU_REF_FORMS = frozenset({"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8",
+                           "DW_FORM_ref_udata"})
+#: Tags whose children are recorded (members, enumerators, parameters, subranges).
+_DWARF_PARENTS = frozenset({
+    "DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_class_type",
+    "DW_TAG_enumeration_type", "DW_TAG_subroutine_type", "DW_TAG_subprogram",
+    "DW_TAG_array_type"})
+_DWARF_CHILD_TAGS = frozenset({
+    "DW_TAG_member", "DW_TAG_enumerator", "DW_TAG_formal_parameter",
+    "DW_TAG_unspecified_parameters", "DW_TAG_subrange_type", "DW_TAG_structure_type",
+    "DW_TAG_union_type", "DW_TAG_enumeration_type"})
+
+#: Absolute data relocations that DWARF sections of relocatable objects use, by
+#: ``e_machine``: type -> width in bytes (psABI of each architecture).  Only these
+#: are applied: they carry the offsets from .debug_info into the other sections.
+DWARF_RELOCS: dict[int, dict[int, int]] = {
+    62: {1: 8, 10: 4, 11: 4},           # R_X86_64_64, _32, _32S
+    3: {1: 4}, 6: {1: 4},               # R_386_32
+    183: {257: 8, 258: 4},              # R_AARCH64_ABS64, ABS32
+    40: {2: 4},                         # R_ARM_ABS32
+    243: {1: 4, 2: 8},                  # R_RISCV_32, _64
+    43: {3: 4, 23: 4, 32: 8, 54: 8},    # R_SPARC_32, UA32, 64, UA64
+    2: {3: 4, 23: 4}, 18: {3: 4, 23: 4},
+    20: {1: 4},                         # R_PPC_ADDR32
+    21: {38: 8, 1: 4},                  # R_PPC64_ADDR64, ADDR32
+    8: {2: 4, 18: 8},                   # R_MIPS_32, R_MIPS_64
+}
+#: The DWARF sections whose offsets into other debug sections must be relocated
+#: before reading types in a relocatable object; no other section is needed.
+_DWARF_RELOCATED = (".debug_info", ".debug_str_offsets")
+_DWARF_SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_str_offsets",
+                   ".debug_line_str", ".debug_addr", ".debug_loclists", ".debug_rnglists")
+_ARCH_NAMES = {3: "x86", 6: "x86", 62: "x64", 183: "AArch64", 40: "ARM", 243: "RISC-V",
+               43: "SPARC", 2: "SPARC", 18: "SPARC", 20: "PowerPC", 21: "PowerPC64",
+               8: "MIPS"}
+
+
+class DebugInfoEntry(NamedTuple):
+    """One DWARF DIE as :func:`read_debug_info` keeps it.
+
+    ``tag`` is the spec name (``DW_TAG_member``); ``attrs`` holds the
+    attributes of :data:`DWARF_ATTRS` that are present, references already
+    turned into absolute ``.debug_info`` offsets (keys of
+    :attr:`DebugInfo.dies`), flags as ``True``; ``children`` are the offsets of
+    the recorded children (members, enumerators, parameters, subranges).
+    """
+
+    tag: str
+    name: str | None
+    attrs: dict[str, Any]
+    children: tuple[int, ...]
+
+
+class DebugInfo(NamedTuple):
+    """The DWARF type information of one ELF file, as plain records.
+
+    ``dies`` maps ``.debug_info`` offsets to :class:`DebugInfoEntry`;
+    ``units`` lists, per compilation unit, the offsets of its top-level DIEs
+    (variables, subprograms, types).  ``extra`` holds the raw contents of
+    sections named in ``read_debug_info(..., extra=...)`` that are present.
+    """
+
+    path: str
+    dies: dict[int, DebugInfoEntry]
+    units: tuple[tuple[int, ...], ...]
+    extra: dict[str, bytes]
+
+
+def _apply_dwarf_relocations(elf: RawElf, sec: RawSection, buf: bytearray) -> None:
+    """Apply the absolute data relocations of ``sec`` (a DWARF section) to ``buf``.
+
+    ``S + A``: ``S`` is the symbol's ``st_value`` (section-relative in a
+    relocatable file), ``A`` the RELA addend or, for REL, the word in place.
+    Other relocation types are left alone (they do not affect type reading).
+    """
+    widths = DWARF_RELOCS.get(elf.header.e_machine, {})
+    bo = "<" if elf.little_endian else ">"
+    symtab: RawSection | None = None
+    values: list[int] | None = None
+    for rs in elf.sections:
+        if rs.type not in (raw.SHT_REL, raw.SHT_RELA) or rs.info != sec.index:
+            continue
+        if values is None:
+            if not 0 < rs.link < len(elf.sections):
+                raise ModuleFormatError(f"relocation section {rs.name} has sh_link {rs.link}, "
+                                        f"which is not a symbol table", path=elf.path)
+            symtab = elf.sections[rs.link]
+            values = [s.value for s in elf.read_symbols(symtab)]
+        for r in elf.read_relocations(rs):
+            width = widths.get(r.type)
+            if width is None or r.type2 or r.type3:
+                continue
+            if not 0 <= r.offset <= len(buf) - width:
+                raise ModuleFormatError(f"relocation at {sec.name}+{r.offset:#x} is outside "
+                                        f"the section", path=elf.path)
+            fmt = bo + ("I" if width == 4 else "Q")
+            addend = r.addend if r.addend is not None else struct.unpack_from(fmt, buf,
+                                                                              r.offset)[0]
+            if not 0 <= r.sym < len(values):
+                raise ModuleFormatError(f"relocation at {sec.name}+{r.offset:#x} uses symbol "
+                                        f"{r.sym}, out of range", path=elf.path)
+            struct.pack_into(fmt, buf, r.offset, (values[r.sym] + addend) % (1 << (8 * width)))
+
+
+def _dwarf_value(attr: Any, cu_offset: int) -> Any:
+    if attr.name in _DWARF_REF_ATTRS:
+        if attr.form in _CU_REF_FORMS:
+            return attr.value + cu_offset
+        return attr.value
+    if attr.form == "DW_FORM_flag_present":
+        return True
+    value = attr.value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, list):         # an exprloc, e.g. DW_OP_plus_uconst N (DWARF 2)
+        return tuple(value)
+    return value
+
+
+def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int, ...], ...]]:
+    """Every DIE of every unit, linearly (pyelftools' ``iter_DIEs``), kept as records."""
+    dies: dict[int, DebugInfoEntry] = {}
+    units: list[tuple[int, ...]] = []
+    keep = DWARF_ATTRS
+    parents = _DWARF_PARENTS
+    child_tags = _DWARF_CHILD_TAGS
+    for cu in dwarf.iter_CUs():
+        cu_off = cu.cu_offset
+        top: list[int] = []
+        # stack of (offset, tag, children list or None) for the open DIEs
+        stack: list[tuple[int, str, list[int] | None]] = []
+        for die in cu.iter_DIEs():
+            tag = die.tag
+            if tag is None:                 # end of a children list
+                if stack:
+                    off, ptag, kids = stack.pop()
+                    if kids is not None and off in dies:
+                        e = dies[off]
+                        dies[off] = e._replace(children=tuple(kids))
+                continue
+            depth = len(stack)
+            parent = stack[-1] if stack else None
+            record = False
+            if depth == 1:
+                record = True
+                top.append(die.offset)
+            elif depth >= 2 and parent is not None and parent[2] is not None \
+                    and tag in child_tags:
+                record = True
+                parent[2].append(die.offset)
+            if record:
+                attrs = {}
+                name = None
+                for aname, attr in die.attributes.items():
+                    if aname == "DW_AT_name":
+                        v = attr.value
+                        name = v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) \
+                            else str(v)
+                    elif aname in keep:
+                        attrs[aname] = _dwarf_value(attr, cu_off)
+                dies[die.offset] = DebugInfoEntry(tag, name, attrs, ())
+            if die.has_children:
+                stack.append((die.offset, tag, [] if record and tag in parents else None))
+        units.append(tuple(top))
+    return dies, tuple(units)
+
+
+def read_debug_info(path: object, *, data: bytes | None = None,
+                    extra: Sequence[str] = ()) -> DebugInfo | None:
+    """The DWARF type information of the ELF file at ``path`` (or ``data``).
+
+    Works on linked images (the kernel) and on relocatable objects (``.o``,
+    ``.kmod``, ``.kmod.debug``) of every supported target: in a relocatable
+    file the absolute data relocations of ``.debug_info`` and
+    ``.debug_str_offsets`` are applied here (pyelftools' own relocation
+    handler knows only some machines), then pyelftools parses the DIEs.
+    Returns ``None`` when the file has no ``.debug_info``.
+
+    Raises:
+        ModuleFormatError: unreadable or malformed file or DWARF.
+    """
+    spath = str(path)
+    from elftools.common.exceptions import DWARFError, ELFError
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
+
+    try:
+        if data is None:
+            data = read_file(spath)
+        elf = raw.read_elf(data, spath)
+        found = {s.name: s for s in elf.sections if s.name in _DWARF_SECTIONS
+                 and s.type != raw.SHT_NOBITS}
+        extras = {name: elf.section_data(s) for name in extra
+                  if (s := elf.get_section_by_name(name)) is not None
+                  and s.type != raw.SHT_NOBITS}
+        if ".debug_info" not in found or ".debug_abbrev" not in found:
+            return None if not extras else DebugInfo(spath, {}, (), extras)
+        descs: dict[str, Any] = {}
+        for name, sec in found.items():
+            buf = bytearray(elf.section_data(sec))
+            if elf.header.e_type == raw.ET_REL and name in _DWARF_RELOCATED:
+                _apply_dwarf_relocations(elf, sec, buf)
+            descs[name] = DebugSectionDescriptor(io.BytesIO(bytes(buf)), name, 0, len(buf), 0)
+        config = DwarfConfig(little_endian=elf.little_endian,
+                             machine_arch=_ARCH_NAMES.get(elf.header.e_machine, "unknown"),
+                             default_address_size=elf.elfclass // 8)
+        dwarf = DWARFInfo(config, descs[".debug_info"], None, descs[".debug_abbrev"], None,
+                          None, descs.get(".debug_str"), None, None, None, None, None,
+                          descs.get(".debug_addr"), descs.get(".debug_str_offsets"), descs.get(".debug_line_str"),
+                          descs.get(".debug_loclists"), descs.get(".debug_rnglists"), None,
+                          None, None)
+        dies, units = _walk_units(dwarf)
+        return DebugInfo(spath, dies, units, extras)
+    except ModuleFormatError:
+        raise
+    except OSError as e:
+        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+    except (ELFError, DWARFError, NotImplementedError, AssertionError, AttributeError,
+            *_BOUNDARY) as e:
+        raise ModuleFormatError(f"malformed DWARF debug information ({type(e).__name__}: "
+                                f"{e})", path=spath) from e

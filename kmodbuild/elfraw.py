@@ -28,6 +28,7 @@ into r_sym, r_ssym, r_type3, r_type2, r_type).
 """
 from __future__ import annotations
 
+import re
 import struct
 from array import array
 from itertools import accumulate
@@ -189,9 +190,22 @@ def _fail(path: str, message: str) -> ModuleFormatError:
     return ModuleFormatError(message, path=path)
 
 
+#: Bytes and characters that would break a one-line message (C0/C1 controls, DEL and
+#: the characters str.splitlines() treats as line ends); shown as ``\xNN``/``\uNNNN``.
+_CTRL_BYTES = re.compile(rb"[\x01-\x1f\x7f]")
+_CTRL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
 def _decode(raw: bytes) -> str:
-    # Kernel names are bytes; backslashreplace keeps odd ones printable and never fails.
-    return raw.decode("utf-8", "backslashreplace")
+    # Kernel names are bytes; backslashreplace keeps odd ones printable and never fails,
+    # and control characters are escaped so every message stays on one line.
+    text = raw.decode("utf-8", "backslashreplace")
+    return _CTRL_CHARS.sub(_escape_char, text) if _CTRL_CHARS.search(text) else text
 
 
 def string_map(table: bytes) -> dict[int, str]:
@@ -202,7 +216,7 @@ def string_map(table: bytes) -> dict[int, str]:
     ``find`` instead.  An unterminated tail is left out.
     """
     parts = table.split(b"\0")
-    if table.isascii():
+    if table.isascii() and not _CTRL_BYTES.search(table):
         names: list[str] | list[bytes] = table.decode("ascii").split("\0")
     else:
         names = [_decode(p) for p in parts]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kmodbuild.errors import LoadError
+from kmodbuild.errors import LoadError, ModuleFormatError
 from kmodbuild.kobj_machdep import KOBJ_RELOC
 from kmodbuild.model import (SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_UNDEF, SHT_NOBITS,
                              SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
@@ -190,6 +190,15 @@ class Ksyms:
 
 REGIONS = ("text", "rodata", "data")
 
+#: The simulator's bound on one module_map allocation: a bigger region fails as an
+#: exhausted module_map does, "out of memory" with ENOMEM (real modules are a few MiB;
+#: a corrupt sh_size or sh_addralign must not make the host allocate gigabytes).
+MAX_ALLOC = 128 << 20
+
+#: Control characters shown as ``?`` in strings read from module memory (one console
+#: line each; the length, which the kernel's checks count, is kept).
+_UNPRINTABLE = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
 # kobj_checksyms(): names exempt from the "redefined" check (subr_kobj.c 1.76).
 _REDEFINE_EXEMPT = frozenset({"_bss_start", "__bss_start", "_bss_end__", "__bss_end__",
                               "_edata", "_end", "__end", "__end__"})
@@ -278,7 +287,7 @@ class Kobj:
         end = mem.find(b"\0", off, off + limit)
         if end < 0:
             end = min(len(mem), off + limit)
-        return mem[off:end].decode("latin-1")
+        return mem[off:end].decode("latin-1").translate(_UNPRINTABLE)
 
     def contains(self, addr: int) -> bool:
         """True when ``addr`` lies in one of the object's regions."""
@@ -409,7 +418,11 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
     Raises:
         LoadError: ENOEXEC with the kernel's message (also on ``console``).
     """
-    ko = Kobj(module, target, name, console)
+    try:
+        ko = Kobj(module, target, name, console)
+    except ModuleFormatError as e:      # the symbol table is decoded on first use
+        console.append(f"kobj_load, 0: [{name}]: linker error: {e.message}")
+        raise LoadError(f"[{name}]: linker error: {e.message}", ENOEXEC) from None
     secs = module.sections
     nprog = sum(1 for s in secs if s.type in (SHT_PROGBITS, SHT_NOBITS))
     if nprog == 0:
@@ -438,6 +451,12 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
         kinds.append((s.index, kind))
     if sizes["text"] == 0:
         raise _fail(ko, "kobj_load", "no text")
+    if max(sizes.values()) > MAX_ALLOC:
+        raise _fail(ko, "kobj_load", "out of memory", ENOMEM)
+    for idx, _ in kinds:        # kobj_read_file(): a short read is EINVAL
+        s = secs[idx]
+        if s.type == SHT_PROGBITS and s.size and s.offset + s.size > len(module.image):
+            raise _fail(ko, "kobj_load", f"read failed {EINVAL}", EINVAL)
     for kind in ("data", "rodata", "text"):            # allocation order of 1.76
         if sizes[kind]:
             alloc = module_map.round_page(sizes[kind])
@@ -469,8 +488,10 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
     try:
         _checksyms(ko, ksyms, undefined=False)
         _relocate(ko, local=True)
-    except LoadError:
+    except (LoadError, ModuleFormatError) as e:
         kobj_unload(ko, module_map, ksyms)
+        if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
+            raise _fail(ko, "kobj_relocate", e.message) from None
         raise
     return ko
 
@@ -551,8 +572,10 @@ def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> N
     try:
         _checksyms(ko, ksyms, undefined=True)
         _relocate(ko, local=False)
-    except LoadError:
+    except (LoadError, ModuleFormatError) as e:
         kobj_unload(ko, module_map, ksyms)
+        if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
+            raise _fail(ko, "kobj_relocate", e.message) from None
         raise
     ksyms.add(mi_name, ko.exports())
     ko.loaded = True

@@ -44,6 +44,7 @@ RULE_DESCRIPTIONS: dict[str, str] = {
     "linux/symvers": "A Module.symvers line could not be parsed.",
     "linux/duplicate-module": "Two files have the same module name.",
     "linux/vermagic": "A module was built for another kernel (vermagic).",
+    "linux/modinfo-depends": "A module's recorded dependencies differ from its symbols'.",
 }
 
 _LINE_SUFFIX = re.compile(r"^(.*):([0-9]+)$")

@@ -78,6 +78,10 @@ def add_variables(vars: Variables) -> None:
     vars.Add("MANIFEST", "kernel symbol manifest to check against (default: generated from "
              "the stub kernel built from sys/kern)", "")
     vars.Add("CCWRAPPER", "command put in front of every compile (e.g. ccache, distcc)", "")
+    vars.Add(BoolVariable("CCACHE", "compile through ccache (apt-get install ccache)", False))
+    vars.Add("DISTCC_HOSTS", "compile through distcc on these hosts (e.g. 127.0.0.1/2)", "")
+    vars.Add("KMOD_CACHEDIR", "shared SCons CacheDir: reuse objects and modules built by "
+             "other machines or trees", "")
     vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
 
 
@@ -181,7 +185,7 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
-            KMOD_CC=" ".join(tc.cc),
+            KMOD_CC=" ".join(_wrapped_cc(env, tc)),
             KMOD_CFLAGS=" ".join(tc.cflags),
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
             KMOD_LD=" ".join(tc.ld),
@@ -201,6 +205,55 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         tenv["KMOD_TOOLCHAIN_OBJ"] = tc
         envs.append(tenv)
     return envs
+
+
+def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
+    """The compiler argv, through a one-file wrapper when ccache or distcc is in front.
+
+    ccache and distcc take the first word as the compiler, so ``zig clang``
+    becomes a small script ``build/toolchain/zig-clang`` that execs it.
+    """
+    if not env.get("KMOD_CCWRAPPER") or tc.kind != "zig":
+        return list(tc.cc)
+    script = Path(env.Dir("#build").abspath, "toolchain", "zig-clang")
+    text = f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n'
+    try:
+        if script.read_text() != text:
+            raise OSError
+    except OSError:
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(text)
+        script.chmod(0o755)
+    return [str(script), *tc.cc[2:]]
+
+
+def configure_wrappers(env: _ENV) -> None:
+    """Translate CCACHE=1, DISTCC_HOSTS=... and KMOD_CACHEDIR=... into the environment."""
+    wrappers = [w for w in (env.get("KMOD_CCWRAPPER", ""),) if w]
+    if env.get("CCACHE"):
+        wrappers.insert(0, "ccache")
+    if env.get("DISTCC_HOSTS"):
+        wrappers.append("distcc")
+        env["ENV"]["DISTCC_HOSTS"] = env["DISTCC_HOSTS"]
+    for w in wrappers:
+        if not env.WhereIs(w.split()[0]):
+            pkg = {"ccache": "ccache", "distcc": "distcc"}.get(w.split()[0], w.split()[0])
+            raise _fail(f"{w.split()[0]} not found on PATH: apt-get install {pkg}")
+    env["KMOD_CCWRAPPER"] = " ".join(wrappers)
+    if env.get("CCACHE") and env.get("KMOD_TOOLCHAIN", "zig") == "zig":
+        # the zig-clang wrapper is rewritten by clean builds: identify the compiler by the
+        # zig binary instead of the script's mtime
+        try:
+            st = os.stat(ktoolchain.zig_path())
+            env["ENV"].setdefault("CCACHE_COMPILERCHECK",
+                                  f"string:zig-{st.st_size}-{st.st_mtime_ns}")
+        except (KmodError, OSError):
+            pass
+    for k, v in os.environ.items():
+        if k.startswith(("CCACHE_", "DISTCC_")) or k in ("HOME", "TMPDIR"):
+            env["ENV"].setdefault(k, v)
+    if env.get("KMOD_CACHEDIR"):
+        env.CacheDir(env["KMOD_CACHEDIR"])
 
 
 # --------------------------------------------------------------------------- builders
@@ -236,6 +289,7 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         # the check report is a source: a module that fails its check is not installed
         inst = env.KmodInstallFile(dest, [kmod, check])
         env.Precious(inst)        # never delete the installed file before replacing it
+        env.NoCache(inst)         # installs are never fetched from a CacheDir
         env.Alias("install", inst)
         _modules_registry(env).append((name, kmod[0], inst[0]))
     return kmod
@@ -264,6 +318,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
     Returns the list of per-target environments.
     """
     _lock_tree(env)
+    configure_wrappers(env)
     _fast_path(env, sysdir)
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
     moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
@@ -299,6 +354,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
                                SCons.Action.Action(_metalog_action, _metalog_str,
                                                    varlist=["KMOD_ACTIONS"]))
         tenv.Precious(metalog)
+        tenv.NoCache(metalog)
         tenv.Alias("install", metalog)
         # the gate fails the build last, after every module that passed is installed
         tenv.Depends(gate, [*installed, metalog])

@@ -35,11 +35,16 @@ def _run(argv: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
 
 
 def zig_path() -> str:
-    """Path of the ``zig`` binary shipped in the ``ziglang`` wheel.
+    """Path of the ``zig`` binary shipped in the ``ziglang`` wheel (or ``$KMOD_ZIG``).
 
     Raises:
         ToolchainError: ziglang is not installed.
     """
+    override = os.environ.get("KMOD_ZIG")
+    if override:
+        if not os.access(override, os.X_OK):
+            raise ToolchainError(f"{override}: KMOD_ZIG is not an executable zig binary")
+        return override
     try:
         import ziglang  # only for its location: no code of it runs
     except ImportError:

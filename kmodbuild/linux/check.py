@@ -42,6 +42,7 @@ RULE_CYCLE = "linux/dependency-cycle"
 RULE_SYMVERS = "linux/symvers"
 RULE_DUPLICATE = "linux/duplicate-module"
 RULE_VERMAGIC = "linux/vermagic"
+RULE_DEPENDS = "linux/modinfo-depends"
 
 
 @dataclass
@@ -147,7 +148,10 @@ def _check_cold(scan: ScanResult, symvers: str | None, jobs: int, rc: ResultCach
         # The summary is valid only for files whose key did not change while read.
         if all(modules[i].key == key for i, (_, key) in zip(todo, fresh)):
             rc.set_summary(summary_key, _to_summary(result))
-        rc.save(keep=[m.cache_name for m in modules])
+        try:
+            rc.save(keep=[m.cache_name for m in modules])
+        except OSError as e:
+            result.notes.append(f"cannot write the cache {rc.path}: {e.strerror or e}")
     return result
 
 
@@ -238,7 +242,32 @@ def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
         out.append(Diagnostic(WARNING, ignored, "duplicate module name: ignored", None,
                               f"using {kept}", RULE_DUPLICATE))
     out.extend(_vermagic(modules, facts))
+    out.extend(_modinfo_depends(modules, facts, res))
     return sort_diagnostics(out)
+
+
+def _modinfo_depends(modules: list[KoModule], facts: list[KoFacts],
+                     res: Resolution) -> list[Diagnostic]:
+    """modpost records a module's direct dependencies in ``.modinfo`` ``depends=``
+    when it is built; a different answer now means a stale module or a missing one."""
+    out = []
+    names = [modname_from_path(m.relpath) for m in modules]
+    for i, f in enumerate(facts):
+        if f.depends is None or f.error:
+            continue
+        recorded = {d.replace("-", "_") for d in f.depends.split(",") if d}
+        resolved = {names[d] for d in res.deps[i]}
+        if recorded == resolved:
+            continue
+        parts = []
+        if recorded - resolved:
+            parts.append(f"not provided here: {', '.join(sorted(recorded - resolved))}")
+        if resolved - recorded:
+            parts.append(f"not recorded: {', '.join(sorted(resolved - recorded))}")
+        out.append(Diagnostic(WARNING, modules[i].path,
+                              f".modinfo depends={f.depends} differs from the modules its "
+                              "symbols resolve to", None, "; ".join(parts), RULE_DEPENDS))
+    return out
 
 
 def find_cycles(res: Resolution) -> list[list[int]]:

@@ -124,6 +124,9 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
             unlisted = len(order)
             entries: list[tuple[str, os.DirEntry[str]]] = []
             _walk(root, "", {os.path.realpath(root)}, entries)
+            if not entries:
+                raise UsageError(f"{p}: no kernel modules (.ko, .ko.xz, .ko.zst, .ko.gz) in "
+                                 "this directory")
             mods: list[tuple[int, str, KoModule]] = []
             for rel, entry in entries:
                 key = None
@@ -191,9 +194,12 @@ def read_one(path: str) -> tuple[KoFacts, FileKey | None]:
 
 
 def _read_chunk(paths: Sequence[str]) -> list[tuple[tuple[Any, ...], FileKey | None]]:
-    out = []
-    for p in paths:
-        facts, key = read_one(p)
+    from kmodbuild.linux.kofile import KoFacts, read_ko_many
+    out: list[tuple[tuple[Any, ...], FileKey | None]] = []
+    for path, (facts, st) in zip(paths, read_ko_many(paths)):
+        key = file_key(st) if st is not None else None
+        if isinstance(facts, ModuleFormatError):
+            facts = KoFacts.broken(facts.message)
         out.append((tuple(facts), key))
     return out
 
@@ -239,11 +245,12 @@ class Reading:
     def result(self) -> list[tuple[KoFacts, FileKey | None]]:
         """Each path's facts and key, in order (waits for the workers)."""
         from kmodbuild.linux.kofile import KoFacts
+        make = KoFacts._make
         if self._pool is None:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                return [read_one(p) for p in self.paths]
+                return [(make(t), key) for t, key in _read_chunk(self.paths)]
             finally:
                 if gc_was_enabled:
                     gc.enable()
@@ -253,7 +260,6 @@ class Reading:
             self._pool.close()
             self._pool.join()
         out: list[Any] = [None] * len(self.paths)
-        make = KoFacts._make
         for k, chunk in enumerate(results):
             out[k::self._nchunks] = [(make(t), key) for t, key in chunk]
         return out

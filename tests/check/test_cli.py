@@ -215,3 +215,54 @@ def test_kernel_symbols_agree_with_readelf(kernel: Path) -> None:
                                                                             "NOTYPE"):
             ref.add(f[7])
     assert {s.name for s in read_kernel(kernel).symbols} == ref
+
+
+def test_result_cache(tmp_path: Path, kmod_builder: KmodBuilder,
+                      capsys: pytest.CaptureFixture[str],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    from kmodbuild import cmd_check
+
+    a = kmod_builder.build("amd64", "ca", module_source("ca"))
+    b = kmod_builder.build("amd64", "cb", module_source("cb", "int nope(void);\n"
+                                                              "int cb_f(void) { return nope(); }\n"))
+    junk = kmod_builder.modules_dir / "junk" / "junk.kmod"
+    junk.parent.mkdir()
+    junk.write_text("junk")
+    m = tmp_path / "k.syms"
+    m.write_text("# kmodbuild kernel symbol manifest v1\n# MACHINE=amd64\n"
+                 "# MACHINE_ARCH=x86_64\n# VERSION=10.0\n# __NetBSD_Version__=1000000000\n"
+                 "hz\tobject\t4\t-\nprintf\tfunc\t0\t-\n")
+    old = time.time() - 100            # older than the cache's "racily clean" window
+    for f in (a, b, junk, m):
+        os.utime(f, (old, old))
+    cache = tmp_path / "check.cache"
+    argv = ["check", "--cache", str(cache), "--manifest", str(m), str(kmod_builder.modules_dir)]
+    expected = [f"{b}: needs unknown symbol nope", f"{junk}: linker error: not an ELF object"]
+    assert cli.main(argv) == 1           # cold: reads everything, fills the cache
+    assert capsys.readouterr().out.splitlines() == expected
+    assert cache.exists()
+    real_read = cmd_check.read_module
+
+    def no_read(*a: object, **kw: object) -> None:
+        raise AssertionError("a warm run must not read modules")
+    monkeypatch.setattr(cmd_check, "read_module", no_read)
+    for _ in range(2):                   # warm: the stored report
+        assert cli.main(argv) == 1
+        assert capsys.readouterr().out.splitlines() == expected
+    monkeypatch.setattr(cmd_check, "read_module", real_read)
+    # A changed manifest invalidates the stored report but not the module entries.
+    m.write_text(m.read_text().replace("printf", "nope\tfunc\t0\t-\nprintf"))
+    os.utime(m, (old, old + 1))
+    assert cli.main(argv) == 1
+    cap = capsys.readouterr()
+    assert cap.out.splitlines() == expected[1:], cap.err
+    # A changed module is read again.
+    junk.unlink()
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out == ""
+    # A damaged cache is ignored and rewritten.
+    cache.write_bytes(b"garbage")
+    assert cli.main(argv) == 0

@@ -756,8 +756,15 @@ def judge_manifest(run: Run, path: Path) -> list[str]:
     if problems:
         return problems
     if run.rc == 0:
+        from kmodbuild.errors import KmodError
+        from kmodbuild.manifest import parse_manifest
         if not run.out.startswith(MANIFEST_MAGIC):
             problems.append("exit 0 without a manifest")
+        else:
+            try:            # what it wrote, check --manifest must be able to read
+                parse_manifest(run.out, "<written>")
+            except KmodError as e:
+                problems.append(f"wrote a manifest it cannot read back: {e}")
         return problems
     lines = run.err.splitlines()
     if len(lines) != 1 or not lines[0].startswith(f"{path}: "):

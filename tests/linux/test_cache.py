@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kmodbuild.linux import scan
+from kmodbuild.linux import kofile
 from kmodbuild.linux.check import check_linux
 from kmodbuild.resultcache import RACY_NS, ResultCache, file_key
 from tests.linux.conftest import KoBuilder, KoSpec, old_mtime
@@ -93,8 +93,13 @@ def small_tree(ko_builder: KoBuilder, tmp_path: Path) -> Path:
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
-    real = scan.read_one
-    monkeypatch.setattr(scan, "read_one", lambda p: reads.append(p) or real(p))
+    real = kofile.read_ko_many
+
+    def counting(paths: list[str]) -> list[kofile.Outcome]:
+        reads.extend(paths)
+        return real(paths)
+
+    monkeypatch.setattr(kofile, "read_ko_many", counting)
     return reads
 
 

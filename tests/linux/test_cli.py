@@ -116,3 +116,22 @@ def test_lean_entry_point_and_cache(tree: tuple[Path, Path], tmp_path: Path) -> 
     second = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert first.returncode == second.returncode == 1
     assert first.stdout == second.stdout and "needs unknown symbol missing_fn" in first.stdout
+
+
+def test_stale_modinfo_depends_is_a_warning(ko_builder: KoBuilder, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    moddir = tmp_path / "m"
+    ko_builder(moddir / "lib.ko", KoSpec(exports={"lib_fn": 5}))
+    ko_builder(moddir / "user.ko", KoSpec(imports=["lib_fn"], versions=[("lib_fn", 5)],
+                                          modinfo=["depends=ghost"]))
+    assert main(check(str(moddir))) == 0            # warnings only
+    out = capsys.readouterr().out
+    assert (f"{moddir}/user.ko: warning: .modinfo depends=ghost differs from the modules its "
+            "symbols resolve to (not provided here: ghost; not recorded: lib)") in out
+
+
+def test_directory_without_modules_is_a_usage_error(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(check(str(tmp_path / "empty"))) == 2
+    assert "no kernel modules" in capsys.readouterr().err

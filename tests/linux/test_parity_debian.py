@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kmodbuild.linux import scan
+from kmodbuild.linux import kofile
 from kmodbuild.linux.check import check_linux
 from tests.linux.conftest import old_mtime
 from tests.linux.debian_tree import DebianKernel
@@ -103,8 +103,8 @@ def test_cache_makes_a_recheck_read_nothing(debian_kernel: DebianKernel, tmp_pat
     assert cold.read == len(cold.modules) and not cold.reused
 
     reads: list[str] = []
-    real = scan.read_one
-    monkeypatch.setattr(scan, "read_one", lambda p: reads.append(p) or real(p))
+    real = kofile.read_ko_many
+    monkeypatch.setattr(kofile, "read_ko_many", lambda paths: reads.extend(paths) or real(paths))
     warm = check_linux(*args, cache=str(cache), jobs=1)
     assert warm.reused and reads == []
     assert (warm.dep_lines, warm.diagnostics) == (cold.dep_lines, cold.diagnostics)

@@ -1,0 +1,575 @@
+"""kmodbuild.skeleton - module skeletons rendered from jinja2 templates (``kmodbuild new``).
+
+The only module that imports jinja2 (STYLE.md §7-8).  :func:`plan_skeleton`
+validates a new module's name and requirements, renders its three files and
+returns them as a :class:`SkeletonPlan` without touching the disk;
+:func:`write_skeleton` writes a plan atomically.  :func:`render_skeleton` does
+both.  Templates live in ``templates/`` at the top of a checkout (or inside the
+installed package): ``<class>/<file>.j2`` when a class has its own, else
+``base/<file>.j2``; docs/new.md describes them.
+
+Name rules (spec §1.4, §1.5): a C identifier of at most 31 characters (30 for
+the classes other modules require, misc and emulation, because a name in
+``mi_required`` may have only 30), not a C keyword, not an existing module of
+the tree, and neither the name nor any identifier the rendered C source derives
+from it may clash with a kernel name: a symbol of the stub kernel's manifest
+(``build/amd64-x86_64/<version>/kernel/netbsd.syms``) when one is built, and
+always the functions, variables, typedefs, enum constants and macros declared
+in the tree's ``sys/`` headers.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from kmodbuild.errors import (DependencyError, InstallError, ModuleNameError, TemplateError,
+                              UsageError)
+from kmodbuild.install import MAX_MODULE_NAME, atomic_write, validate_module_name
+from kmodbuild.manifest import load_manifest
+from kmodbuild.target import get_target
+
+#: A name in ``mi_required`` must satisfy ``strlen + 1 < MAXMODNAME`` (spec §1.5).
+MAX_REQUIRED_NAME = MAX_MODULE_NAME - 1
+
+#: Mode of the files written (ordinary source files, unlike installed modules).
+FILE_MODE = 0o644
+
+#: Marker that a directory holds the skeleton templates.
+_MARKER = Path("base") / "module.c.j2"
+
+#: (file name pattern, template file name); the template is looked up per class first.
+OUTPUTS: tuple[tuple[str, str], ...] = (
+    ("{name}.c", "module.c.j2"),
+    ("SConscript", "SConscript.j2"),
+    ("{name}.scn", "module.scn.j2"),
+)
+
+_C_KEYWORDS = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if
+    inline int long register restrict return short signed sizeof static struct switch typedef
+    union unsigned void volatile while _Alignas _Alignof _Atomic _Bool _Complex _Generic
+    _Imaginary _Noreturn _Static_assert _Thread_local asm typeof bool true false
+""".split())
+
+
+@dataclass(frozen=True)
+class ModuleClass:
+    """One ``--class`` of ``kmodbuild new``.
+
+    Attributes:
+        key: the ``--class`` value.
+        constant: the ``MODULE()`` class (spec §1.4; syscall and emulation are MISC).
+        modstat_name: the CLASS column modstat(8) shows.
+        summary: one line for ``--list-classes``.
+        prefix: NetBSD's conventional name prefix (``bufq_``); the rest is the short name.
+        library: meant to be required by other modules (the name limit is 30).
+    """
+
+    key: str
+    constant: str
+    modstat_name: str
+    summary: str
+    prefix: str = ""
+    library: bool = False
+
+
+#: The classes, in ``--list-classes`` order.
+CLASSES: dict[str, ModuleClass] = {c.key: c for c in (
+    ModuleClass("vfs", "MODULE_CLASS_VFS", "vfs",
+                "file system: a struct vfsops registered with vfs_attach()/vfs_detach(); "
+                "'mount -t NAME' autoloads it"),
+    ModuleClass("driver", "MODULE_CLASS_DRIVER", "driver",
+                "character device: a struct cdevsw attached with devsw_attach()/devsw_detach(); "
+                "opening /dev/NAME0 autoloads it"),
+    ModuleClass("exec", "MODULE_CLASS_EXEC", "exec",
+                "executable format: a struct execsw added with exec_add()/exec_remove()"),
+    ModuleClass("misc", "MODULE_CLASS_MISC", "misc",
+                "library: no registration, exports NAME_hello() to modules that --requires it",
+                library=True),
+    ModuleClass("secmodel", "MODULE_CLASS_SECMODEL", "secmodel",
+                "security model: secmodel_register()/secmodel_deregister() and a kauth(9) "
+                "listener", prefix="secmodel_"),
+    ModuleClass("syscall", "MODULE_CLASS_MISC", "misc",
+                "system call: a syscall_package for syscall_establish()/syscall_disestablish() "
+                "(class MISC)"),
+    ModuleClass("emulation", "MODULE_CLASS_MISC", "misc",
+                "OS emulation: exports struct emul emul_SHORT (NAME = compat_SHORT) for exec "
+                "modules (class MISC)", prefix="compat_", library=True),
+    ModuleClass("bufq", "MODULE_CLASS_BUFQ", "bufq",
+                "buffer queue strategy: bufq_register()/bufq_unregister(); bufq_alloc() "
+                "autoloads bufq_SHORT", prefix="bufq_"),
+)}
+
+
+@dataclass(frozen=True)
+class SkeletonFile:
+    """One rendered file: where it goes, its text and the template it came from."""
+
+    path: Path
+    text: str
+    template: str
+
+
+@dataclass(frozen=True)
+class SkeletonPlan:
+    """What :func:`write_skeleton` will write, and what was checked.
+
+    Attributes:
+        name, module_class: the module.
+        directory: ``<tree>/<name>``.
+        files: the rendered files, in :data:`OUTPUTS` order.
+        requires: the required modules.
+        checked_against: the kernel names the module name was checked against (for the user).
+        notes: advice that is not an error (``bufq`` without the ``bufq_`` prefix, ...).
+    """
+
+    name: str
+    module_class: ModuleClass
+    directory: Path
+    files: tuple[SkeletonFile, ...]
+    requires: tuple[str, ...] = ()
+    checked_against: str = ""
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- templates
+
+def find_templates_dir() -> Path:
+    """The skeleton templates: ``templates/`` at the top of a checkout, else the packaged copy.
+
+    Raises:
+        TemplateError: neither holds the templates (a broken installation).
+    """
+    here = Path(__file__).resolve().parent
+    candidates = (here.parent / "templates", here / "templates")
+    for cand in candidates:
+        if (cand / _MARKER).is_file():
+            return cand
+    raise TemplateError("no skeleton templates found (looked in "
+                        f"{' and '.join(str(c) for c in candidates)}); reinstall kmodbuild")
+
+
+def make_environment(templates_dir: Path) -> jinja2.Environment:
+    """A jinja2 environment over ``templates_dir``: undefined names are errors."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def template_names(module_class: ModuleClass, template: str) -> list[str]:
+    """The templates to try for one output file: the class's own first, then ``base/``."""
+    return [f"{module_class.key}/{template}", f"base/{template}"]
+
+
+#: What a template may raise while it renders, besides jinja2's own errors.
+_RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError,
+                  AttributeError)
+
+
+def render_template(env: jinja2.Environment, names: Sequence[str],
+                    context: Mapping[str, Any]) -> tuple[str, str]:
+    """Render the first of ``names`` that exists; returns (template name, text).
+
+    Raises:
+        TemplateError: a syntax error, an undefined variable, a missing template or
+            any other failure inside a template, with the template file and line.
+    """
+    try:
+        template = env.select_template(list(names))
+        return template.name or names[0], template.render(**context)
+    except _RENDER_ERRORS as e:
+        raise _template_error(e, env, names) from None
+
+
+def _template_error(e: BaseException, env: jinja2.Environment,
+                    names: Sequence[str]) -> TemplateError:
+    """Locate a rendering failure: the innermost template frame of the traceback."""
+    path: str | None = None
+    line: int | None = None
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        path, line = e.filename, e.lineno
+    else:
+        search = [str(Path(p).resolve()) for p in
+                  getattr(env.loader, "searchpath", [])]
+        tb = e.__traceback__
+        while tb is not None:
+            fname = tb.tb_frame.f_code.co_filename
+            if any(fname.startswith(p + os.sep) for p in search):
+                path, line = fname, tb.tb_lineno
+            tb = tb.tb_next
+    if isinstance(e, jinja2.TemplatesNotFound):
+        message = f"no template {' or '.join(names)}"
+    elif isinstance(e, jinja2.TemplateNotFound):
+        message = f"template {e.name} not found"
+    elif isinstance(e, jinja2.TemplateError):
+        message = e.message or type(e).__name__
+    else:
+        message = f"{type(e).__name__}: {e}"
+    return TemplateError(f"error: {message}", path=path or names[0], line=line)
+
+
+# --------------------------------------------------------------------------- kernel names
+
+@dataclass
+class KernelNames:
+    """Names a module must not define: identifier -> where the kernel has it."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    def add(self, name: str, where: str) -> None:
+        self.names.setdefault(name, where)
+
+    def describe(self) -> str:
+        """``build/.../netbsd.syms and sys/ headers`` (for the user)."""
+        return " and ".join(self.sources)
+
+
+def _blank(text: str) -> str:
+    """Spaces for every character but newlines (keeps offsets and line numbers)."""
+    return re.sub(r"[^\n]", " ", text)
+
+
+_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_STRING_RE = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
+_PREPROC_RE = re.compile(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", re.M)
+_DEFINE_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)", re.M)
+_ENUM_RE = re.compile(r"\benum\b[^{;()]*\{([^}]*)\}")
+_CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_FUNCPTR_TYPEDEF_RE = re.compile(r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+
+
+def strip_c(text: str) -> str:
+    """``text`` with C comments and string/character literals blanked out."""
+    text = _COMMENT_RE.sub(lambda m: _blank(m.group()), text)
+    return _STRING_RE.sub(lambda m: _blank(m.group()), text)
+
+
+def _blank_braces(text: str) -> str:
+    """Blank everything inside ``{...}`` (struct members, inline function bodies)."""
+    out, depth = [], 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+            out.append(" ")
+        elif ch == "}":
+            depth = max(depth - 1, 0)
+            out.append(" ")
+        else:
+            out.append(ch if depth == 0 or ch == "\n" else " ")
+    return "".join(out)
+
+
+def iter_header_names(text: str) -> Iterator[tuple[str, int, str]]:
+    """Identifiers a C header declares at file scope: ``(name, line, kind)``.
+
+    ``kind`` is ``macro`` (``#define``) or ``declaration`` (function, variable,
+    typedef, enum constant).  A heuristic reader for our own headers, not a C
+    parser: it may report a few extra names (macro invocations), never misses
+    a prototype or an ``extern``.
+    """
+    def lineno(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    text = strip_c(text)
+    for m in _DEFINE_RE.finditer(text):
+        yield m.group(1), lineno(m.start(1)), "macro"
+    code = _PREPROC_RE.sub(lambda m: _blank(m.group()), text)
+    for m in _ENUM_RE.finditer(code):
+        offset = m.start(1)
+        for item in m.group(1).split(","):
+            ident = _IDENT_RE.search(item)
+            if ident:
+                yield ident.group(), lineno(offset + ident.start()), "declaration"
+            offset += len(item) + 1
+    flat = _blank_braces(code)
+    pos = 0
+    for stmt in flat.split(";"):
+        for m in _CALL_RE.finditer(stmt):
+            if m.group(1) not in _C_KEYWORDS and not m.group(1).startswith("__"):
+                yield m.group(1), lineno(pos + m.start(1)), "declaration"
+        words = list(_IDENT_RE.finditer(re.sub(r"\[[^\]]*\]", " ", stmt)))
+        if "typedef" in stmt:
+            for m in _FUNCPTR_TYPEDEF_RE.finditer(stmt):
+                yield m.group(1), lineno(pos + m.start(1)), "declaration"
+        if "(" not in stmt and words and not (
+                words[0].group() in ("struct", "union", "enum") and len(words) <= 2):
+            last = words[-1]
+            if last.group() not in _C_KEYWORDS:
+                yield last.group(), lineno(pos + last.start()), "declaration"
+        pos += len(stmt) + 1
+
+
+def kernel_names(tree: Path) -> KernelNames:
+    """What the kernel of ``tree`` (``<root>/sys/modules``) already names.
+
+    The stub kernel's manifest ``<root>/build/amd64-x86_64/*/kernel/netbsd.syms``
+    when it has been built, plus every declaration in ``<root>/sys/**/*.h``
+    outside the module tree.
+
+    Raises:
+        ManifestError: a manifest that cannot be parsed.
+    """
+    tree = tree.resolve()
+    sysdir = tree.parent
+    root = sysdir.parent
+    names = KernelNames()
+    for syms in sorted((root / "build" / get_target("amd64").key).glob("*/kernel/netbsd.syms")):
+        where = _display(syms)
+        for sym in load_manifest(syms):
+            names.add(sym.name, f"kernel symbol in {where}")
+        names.sources.append(where)
+    if not names.sources:
+        names.sources.append("the stub kernel (not built: no build/amd64-x86_64/*/kernel/"
+                             "netbsd.syms)")
+    headers = [h for h in sorted(sysdir.rglob("*.h")) if tree not in h.parents]
+    for header in headers:
+        rel = header.relative_to(root).as_posix()
+        try:
+            text = header.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for ident, line, kind in iter_header_names(text):
+            what = "macro" if kind == "macro" else "declared"
+            names.add(ident, f"{what} in {rel}:{line}")
+    names.sources.append(f"the declarations in {_display(sysdir)}/**/*.h")
+    return names
+
+
+def _display(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# Sentinels rendered in place of the name to find the identifiers derived from it.
+_SENTINELS = {"name": "zzqkmodnameqzz", "short": "zzqkmodshortqzz"}
+
+
+def derived_identifiers(env: jinja2.Environment, module_class: ModuleClass,
+                        context: Mapping[str, Any]) -> set[str]:
+    """Identifiers of the C source that come from the module name (``NAME_modcmd``, ``emul_X``...).
+
+    The C template is rendered once more with sentinels for ``name`` and
+    ``short``; every identifier (outside comments and strings) holding one is
+    mapped back to the real spelling.
+
+    Raises:
+        TemplateError: the template fails to render.
+    """
+    sctx = dict(context, **_SENTINELS)
+    _, text = render_template(env, template_names(module_class, "module.c.j2"), sctx)
+    mapping = []
+    for key, sentinel in _SENTINELS.items():
+        real = str(context[key])
+        mapping += [(sentinel, real), (sentinel.upper(), real.upper())]
+    out: set[str] = set()
+    for tok in _IDENT_RE.findall(strip_c(text)):
+        if any(s in tok for s, _ in mapping):
+            for s, real in mapping:
+                tok = tok.replace(s, real)
+            out.add(tok)
+    return out
+
+
+# --------------------------------------------------------------------------- requirements
+
+_MODULE_RE = re.compile(r"\bMODULE\s*\(\s*\w+\s*,\s*(\w+)\s*,\s*(NULL|\"([^\"]*)\")\s*\)")
+
+
+def read_requires(module_dir: Path) -> tuple[str, ...] | None:
+    """The required list in the ``MODULE()`` of a module directory's C sources, or None."""
+    for src in sorted(module_dir.glob("*.c")):
+        try:
+            m = _MODULE_RE.search(src.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return None
+        if m:
+            # spec §1.5: tokens up to the first empty one
+            toks = []
+            for tok in (m.group(3) or "").split(","):
+                if not tok:
+                    break
+                toks.append(tok)
+            return tuple(toks)
+    return None
+
+
+def requires_closure(tree: Path, requires: Sequence[str]) -> list[str] | None:
+    """Every module a load of something requiring ``requires`` brings in (sorted), or None
+    when one of them has a ``MODULE()`` this reader cannot find."""
+    seen: set[str] = set()
+    todo = list(requires)
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        deps = read_requires(tree / mod)
+        if deps is None:
+            return None
+        todo.extend(deps)
+    return sorted(seen)
+
+
+# --------------------------------------------------------------------------- the plan
+
+def validate_name(name: str, module_class: ModuleClass) -> None:
+    """The name rules that need no tree (spec §1.4, §1.5).
+
+    Raises:
+        ModuleNameError: not a C identifier, a keyword, or too long.
+    """
+    limit = MAX_REQUIRED_NAME if module_class.library else MAX_MODULE_NAME
+    try:
+        validate_module_name(name, limit=limit)
+    except ModuleNameError as e:
+        if module_class.library and len(name) == MAX_MODULE_NAME:
+            raise ModuleNameError(e.message, hint=f"a {module_class.key} module is meant to be "
+                                  "required, and required names have at most 30 characters, "
+                                  "spec §1.5") from None
+        raise
+    if name in _C_KEYWORDS:
+        raise ModuleNameError(f"invalid module name {name!r}: a C keyword")
+
+
+def validate_requires(name: str, requires: Sequence[str], tree: Path) -> tuple[str, ...]:
+    """Check ``--requires``: valid, at most 30 characters, not itself, listed once, in the tree.
+
+    Raises:
+        ModuleNameError: a bad name.
+        DependencyError: itself, twice, or no such module in ``tree``.
+    """
+    seen: list[str] = []
+    for req in requires:
+        validate_module_name(req, what="required module name", limit=MAX_REQUIRED_NAME)
+        if req == name:
+            raise DependencyError(f"module `{name}' cannot require itself (the kernel refuses "
+                                  "with EDEADLK, spec §1.5)")
+        if req in seen:
+            raise DependencyError(f"required module `{req}' is listed twice")
+        if not (tree / req / "SConscript").is_file():
+            raise DependencyError(f"unknown required module `{req}': there is no "
+                                  f"{_display(tree / req / 'SConscript')}")
+        seen.append(req)
+    return tuple(seen)
+
+
+def short_name(name: str, module_class: ModuleClass) -> str:
+    """``name`` without the class's conventional prefix (``bufq_fcfs`` -> ``fcfs``)."""
+    p = module_class.prefix
+    return name[len(p):] if p and name.startswith(p) and len(name) > len(p) else name
+
+
+def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, *,
+                  requires: Sequence[str] = (), overwrite: bool = False,
+                  templates_dir: Path | str | None = None) -> SkeletonPlan:
+    """Validate and render the files of a new module ``<tree>/<name>/``; nothing is written.
+
+    Raises:
+        UsageError: unknown class, or ``tree`` is not a directory.
+        ModuleNameError: a bad name, an existing module, a clash with a kernel name.
+        DependencyError: a bad ``requires`` list.
+        TemplateError: a template fails (template file and line).
+        InstallError: a file exists and ``overwrite`` is false.
+        ManifestError: the stub kernel's manifest cannot be read.
+    """
+    mc = CLASSES.get(module_class) if isinstance(module_class, str) else module_class
+    if mc is None:
+        raise UsageError(f"unknown module class {module_class!r}; classes: "
+                         f"{', '.join(CLASSES)}")
+    validate_name(name, mc)
+    tree = Path(tree)
+    if not tree.is_dir():
+        raise UsageError(f"--tree {tree}: no such directory (run in the top directory of the "
+                         "source tree, or pass --tree DIR/sys/modules)")
+    directory = tree / name
+    if (directory / "SConscript").exists() and not overwrite:
+        raise ModuleNameError(f"module `{name}' already exists", path=_display(directory),
+                              hint="choose another name, or --force to overwrite its files")
+    reqs = validate_requires(name, requires, tree)
+
+    env = make_environment(Path(templates_dir) if templates_dir else find_templates_dir())
+    context = _context(name, mc, tree, reqs)
+    files = []
+    for pattern, template in OUTPUTS:
+        used, text = render_template(env, template_names(mc, template), context)
+        files.append(SkeletonFile(directory / pattern.format(name=name), text, used))
+
+    knames = kernel_names(tree)
+    clashes = [(ident, knames.names[ident])
+               for ident in sorted(derived_identifiers(env, mc, context) | {name})
+               if ident in knames.names]
+    if clashes:
+        shown = "; ".join(f"{ident} ({where})" for ident, where in clashes[:3])
+        more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+        raise ModuleNameError(f"module name `{name}' clashes with kernel names: {shown}{more}",
+                              hint="choose another name")
+
+    if not overwrite:
+        for f in files:
+            if f.path.exists() or f.path.is_symlink():
+                raise InstallError("already exists", path=_display(f.path),
+                                   hint="use --force to overwrite it")
+    notes = []
+    if mc.key == "bufq" and not name.startswith("bufq_"):
+        notes.append(f"bufq_alloc() autoloads `bufq_{name}' for strategy `{name}'; name the "
+                     f"module bufq_{name} if it should be autoloaded")
+    return SkeletonPlan(name, mc, directory, tuple(files), reqs, knames.describe(),
+                        tuple(notes))
+
+
+def _context(name: str, mc: ModuleClass, tree: Path, requires: tuple[str, ...]) -> dict[str, Any]:
+    """The variables every template sees (docs/new.md lists them)."""
+    root = tree.resolve().parent.parent
+    closure = requires_closure(tree, requires)
+    return {
+        "name": name,
+        "cls": mc.key,
+        "class_constant": mc.constant,
+        "modstat_class": mc.modstat_name,
+        "short": short_name(name, mc),
+        "requires": list(requires),
+        "required_c": f'"{",".join(requires)}"' if requires else "NULL",
+        "required_column": ",".join(requires) if requires else "-",
+        "closure": closure,
+        "module_dir": Path(os.path.relpath((tree / name).resolve(), root)).as_posix(),
+        # spec_vnops.c: the devsw name is the node name without its unit number
+        "device": f"/dev/{name}0" if re.search(r"[a-z_]$", name) else None,
+    }
+
+
+def write_skeleton(plan: SkeletonPlan) -> list[Path]:
+    """Write every file of ``plan`` atomically (mode 0644); returns their paths.
+
+    Raises:
+        InstallError: a file could not be written.
+    """
+    written = []
+    for f in plan.files:
+        atomic_write(f.path, f.text.encode("utf-8"), FILE_MODE)
+        written.append(f.path)
+    return written
+
+
+def render_skeleton(name: str, module_class: str | ModuleClass, dest: Path | str, *,
+                    requires: Sequence[str] = (), overwrite: bool = False,
+                    templates_dir: Path | str | None = None) -> SkeletonPlan:
+    """:func:`plan_skeleton` then :func:`write_skeleton` into ``dest/<name>/``.
+
+    Raises:
+        KmodError: as :func:`plan_skeleton` and :func:`write_skeleton`.
+    """
+    plan = plan_skeleton(name, module_class, dest, requires=requires, overwrite=overwrite,
+                         templates_dir=templates_dir)
+    write_skeleton(plan)
+    return plan

@@ -1,0 +1,112 @@
+"""Scale-out: ccache, distcc on 127.0.0.1 and a shared SCons CacheDir (issue: build speed)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_tree, scons
+
+
+def _ensure(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True)
+        if not shutil.which(tool):
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True)
+    path = shutil.which(tool)
+    if not path:
+        pytest.skip(f"{tool} not installed and apt-get install {package} failed")
+    return path
+
+
+def _objects(tree: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(tree)): p.read_bytes()
+            for p in sorted((tree / "build").rglob("*.o"))}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cachedir_second_clean_build_compiles_nothing(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    one = copy_tree(tmp_path / "one")
+    scons(one, "ARCH=amd64", f"KMOD_CACHEDIR={cache}")
+    two = copy_tree(tmp_path / "two")
+    res = scons(two, "ARCH=amd64", f"KMOD_CACHEDIR={cache}", "VERBOSE=1")
+    assert "zig clang" not in res.stdout and "ld.lld" not in res.stdout, res.stdout
+    assert "Retrieved" in res.stdout
+    assert _objects(one) == _objects(two)
+    assert (two / "stand/amd64/10.0/modules/null/null.kmod").read_bytes() == \
+        (one / "stand/amd64/10.0/modules/null/null.kmod").read_bytes()
+
+
+def test_ccache_wraps_every_compile(tmp_path: Path) -> None:
+    _ensure("ccache", "ccache")
+    env = {"CCACHE_DIR": str(tmp_path / "ccache")}
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64", "CCACHE=1", env=env)
+    first = _objects(tree)
+    shutil.rmtree(tree / "build")
+    scons(tree, "ARCH=amd64", "CCACHE=1", env=env)
+    stats = subprocess.run(["ccache", "-s", "-v"], capture_output=True, text=True,
+                           env={**os.environ, **env}).stdout
+    hits = [ln for ln in stats.splitlines() if ln.strip().startswith("Hits:")]
+    assert hits and not hits[0].split()[1].startswith("0 "), stats
+    assert _objects(tree) == first
+
+
+def test_distcc_on_loopback_gives_identical_objects() -> None:
+    distccd = _ensure("distccd", "distcc")
+    import ziglang
+    # distccd drops root to the 'distcc' user: the compiler and the tree must be readable
+    # by it, so both live under a world-readable directory (zig hard-linked, not copied).
+    base = Path(tempfile.mkdtemp(prefix="kmodbuild-distcc-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        zigdir = base / "ziglang"
+        res = subprocess.run(["cp", "-al", os.path.dirname(ziglang.__file__), str(zigdir)])
+        if res.returncode != 0:
+            shutil.copytree(os.path.dirname(ziglang.__file__), zigdir)
+        subprocess.run(["chmod", "-R", "go+rX", str(zigdir)], check=True)
+        env = {"KMOD_ZIG": str(zigdir / "zig")}
+        local = copy_tree(base / "local")
+        scons(local, "ARCH=amd64", env=env)
+        remote = copy_tree(base / "remote")
+        subprocess.run(["chmod", "-R", "go+rX", str(base)], check=True)
+        port = _free_port()
+        log = base / "distccd.log"
+        logf = open(log, "wb")
+        proc = subprocess.Popen([distccd, "--no-detach", "--daemon", "--allow", "127.0.0.1",
+                                 "--listen", "127.0.0.1", "--port", str(port),
+                                 "--enable-tcp-insecure", "--log-stderr"],
+                                stdout=subprocess.DEVNULL, stderr=logf)
+        try:
+            time.sleep(0.5)
+            if proc.poll() is not None:
+                pytest.skip(f"distccd did not start: {log.read_text() if log.exists() else ''}")
+            scons(remote, "ARCH=amd64", f"DISTCC_HOSTS=127.0.0.1:{port}/2",
+                  env={**env, "DISTCC_FALLBACK": "0"})
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+            logf.close()
+        text = log.read_text()
+        compiled = text.count("COMPILE_OK")
+        assert compiled == len(_objects(remote)), text[-2000:]
+        assert _objects(remote) == _objects(local)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
