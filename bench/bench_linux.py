@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.linux.debian_tree import depmod_path, fetch_debian_kernel  # noqa: E402
+from tests.linux.debian_tree import Unavailable, depmod_path, fetch_debian_kernel  # noqa: E402
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
@@ -54,8 +54,11 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers here")
     opts = ap.parse_args()
 
-    kernel = fetch_debian_kernel()
-    depmod = depmod_path()
+    try:
+        kernel = fetch_debian_kernel()
+        depmod = depmod_path()
+    except Unavailable as e:
+        raise SystemExit(f"bench_linux: cannot run: {e}") from None
     nmod = sum(1 for _ in kernel.moddir.rglob("*.ko*"))
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     common = ["--symvers", str(kernel.symvers), "--jobs", str(opts.jobs)]

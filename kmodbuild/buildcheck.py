@@ -28,14 +28,23 @@ INDEX_VERSION = 1
 
 
 def write_kernel_manifest(kernel: Path, target: Target, version: NetBSDVersion,
-                          out: Path) -> None:
+                          out: Path, abi_out: Path | None = None) -> None:
     """Read the kernel image ``kernel`` and write its manifest to ``out``.
 
+    With ``abi_out``, the kernel's DWARF also gives each symbol's ABI hash
+    (the manifest's abihash column) and the type descriptions they were made
+    from are written to ``abi_out`` (``netbsd.abi``, docs/abi.md).
+
     Raises:
-        ModuleFormatError: the image cannot be read.
+        ModuleFormatError: the image or its debug information cannot be read.
     """
+    from kmodbuild.abiprobe import kernel_manifest_abi
     image = read_kernel(kernel)
-    Path(out).write_text(manifest_from_kernel(image.symbols, target, version).render())
+    manifest = manifest_from_kernel(image.symbols, target, version)
+    if abi_out is not None:
+        manifest, info = kernel_manifest_abi(manifest, kernel)
+        Path(abi_out).write_text(info.render())
+    Path(out).write_text(manifest.render())
 
 
 def exports_index(kmods: Iterable[Path], target: Target) -> str:
@@ -69,11 +78,14 @@ def _stand_in(entry: dict[str, object]) -> ModuleObject:
 
 
 def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
-                       version: NetBSDVersion) -> list[Diagnostic]:
+                       version: NetBSDVersion, *, debug: Path | None = None,
+                       kernel_abi: Path | None = None) -> list[Diagnostic]:
     """Every problem the kernel's loader would find with ``kmod``.
 
     ``index`` (from :func:`exports_index`) supplies the other modules of the
-    tree, which may satisfy the module's requirements.
+    tree, which may satisfy the module's requirements.  With ``debug``
+    (``NAME.kmod.debug``) and ``kernel_abi`` (``netbsd.abi``) the types the
+    module was compiled against are compared with the kernel's (docs/abi.md).
 
     Raises:
         KmodError: the manifest or the index cannot be read.
@@ -89,4 +101,9 @@ def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
         others = [_stand_in(e) for e in data["modules"] if e.get("file") != kmod.name]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise KmodError(f"cannot read the module index: {e}", path=index) from None
-    return check_modules([mod], kernel, target, version, available=others)
+    diags = check_modules([mod], kernel, target, version, available=others)
+    if debug is not None and kernel_abi is not None:
+        from kmodbuild.abiprobe import load_kernel_abi, module_abi_diagnostics
+        diags += module_abi_diagnostics(mod, load_kernel_abi(Path(kernel_abi)), None,
+                                        debug=Path(debug))
+    return diags

@@ -41,6 +41,7 @@ examples:
   kmodbuild check --manifest netbsd.syms sys/modules/xyzfs/xyzfs.kmod
   kmodbuild check stand/amd64/10.0/modules
   kmodbuild check --format json --arch evbarm-aarch64 --version 10.99.10 build/
+  kmodbuild check --flavor linux --symvers Module.symvers /lib/modules/6.1.0-56-amd64
 """
 
 _STAND_RE = re.compile(r"(?:^|/)stand/([^/]+)/([0-9][0-9.]*)/modules(?:/|$)")
@@ -293,6 +294,9 @@ def _check_read(request: CheckRequest, modules: list[ModuleObject], diags: list[
     available = find_available(modules, target, probed)
     diags.extend(check_modules(modules, request.manifest, target, request.version,
                                available=available))
+    # ABI mismatches: each module's NAME.kmod.debug against the manifest's netbsd.abi
+    from kmodbuild.abiprobe import abi_check_modules
+    diags.extend(abi_check_modules(modules, request.manifest, probed))
     return sort_diagnostics(diags), len(request.files), probed
 
 

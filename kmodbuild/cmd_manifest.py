@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="manifest to write (default: standard output)")
     p.add_argument("--arch", metavar="A", help="target (default: from the ELF header)")
     p.add_argument("--version", metavar="V", help="kernel version, e.g. 10.0 or 10.99.10")
+    p.add_argument("--abi", metavar="FILE",
+                   help="also hash every symbol's type from the kernel's DWARF (the abihash "
+                   "column) and write the type descriptions to FILE (docs/abi.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.kernel}: cannot tell the kernel version; use --version")
     except TargetError as e:
         raise UsageError(e.message) from None
-    text = manifest_from_kernel(image.symbols, target, version).render()
+    manifest = manifest_from_kernel(image.symbols, target, version)
+    if args.abi:
+        from kmodbuild.abiprobe import kernel_manifest_abi
+        manifest, info = kernel_manifest_abi(manifest, args.kernel)
+        write_if_changed(args.abi, info.render())
+    text = manifest.render()
     if args.output == "-":
         sys.stdout.write(text)
     else:

@@ -42,8 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class", dest="module_class", choices=list(CLASSES), metavar="CLASS",
                    help=f"module class: {', '.join(CLASSES)} (see --list-classes)")
     p.add_argument("--requires", default="", metavar="A,B",
-                   help="modules this one requires (MODULE()'s required list); they must "
-                   "exist in the tree")
+                   help="modules this one requires (MODULE()'s required list), in the tree")
     p.add_argument("--tree", default="sys/modules", metavar="DIR",
                    help="the module tree (default: sys/modules)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -70,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
                          overwrite=args.force, templates_dir=args.templates)
     write_skeleton(plan)
     mc = plan.module_class
-    print(f"kmodbuild new: {plan.name}: {mc.key} module ({mc.constant}); name checked against "
-          f"{plan.checked_against}")
+    article = "an" if mc.key[0] in "aeiou" else "a"
+    print(f"kmodbuild new: {plan.name}: {article} {mc.key} module ({mc.constant})")
+    print(f"  name checked against {plan.checked_against}")
     for f in plan.files:
         print(f"  wrote {f.path}")
     for note in plan.notes:

@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", default=None, metavar="FILE", help="run the commands of FILE")
     p.add_argument("-x", "--echo", action="store_true", help="print each command before its output")
     p.add_argument("--json", action="store_true", help="print the final kernel state as JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="refuse (EPERM) modules whose SHA-256 is not the one the install's "
+                   "METALOG records (veriexec-style)")
     p.add_argument("--validate", action="store_true",
                    help="load every module in dependency order, then unload them all")
 
@@ -71,6 +74,22 @@ def resolve_target(machine: str | None, arch: str | None) -> Target:
     return matches[0]
 
 
+def trusted_hashes(mdir: Path) -> dict[str, str]:
+    """``--verify``: real path -> SHA-256 of every file the METALOG beside ``mdir`` records.
+
+    Raises:
+        KmodError: there is no METALOG (nothing to trust).
+    """
+    import os
+
+    from kmodbuild.metalog import METALOG_NAME, recorded_hashes
+    hashes = recorded_hashes(mdir)
+    if not hashes:
+        raise KmodError("no install record to verify against (install with scons first)",
+                        path=str(mdir.parent / METALOG_NAME))
+    return {os.path.realpath(p): h for p, h in hashes.items()}
+
+
 def find_manifest(root: Path, target: Target, version: NetBSDVersion) -> Path | None:
     """``build/<key>/<osrelease>/kernel/netbsd.syms`` next to ROOT or in the current directory."""
     rel = Path("build") / target.key / version.osrelease / "kernel" / "netbsd.syms"
@@ -91,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
               f"kernel symbols will not link (pass --manifest)", file=sys.stderr)
     builtins = [b for spec in args.builtin for b in spec.split(",") if b]
+    verify = trusted_hashes(find_module_dir(root, target, version)) if args.verify else None
     if args.validate:
-        res = validate_tree(root, target, version, manifest, builtins=builtins)
+        res = validate_tree(root, target, version, manifest, builtins=builtins, verify=verify)
         for f in res.failures:
             print(str(f))
         print(res.summary())
@@ -109,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     stand = stand_root(root)
 
     def factory(cfg: KernelConfig) -> SimKernel:
-        return SimKernel(cfg, stand)
+        kernel = SimKernel(cfg, stand)
+        kernel.verify_hashes = verify
+        return kernel
 
     session = Session(factory(config), factory)
     status = 0

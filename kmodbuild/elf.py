@@ -7,9 +7,12 @@ symbols, relocations, and the ``modinfo_t`` found through
 ``link_set_modules``, spec §1.2-§1.3).  :func:`read_kernel` lists a linked
 kernel's defined global symbols for the manifest.
 
+:func:`read_debug_info` extracts DWARF type information (for kmodbuild.abi).
+
 The fast path is :mod:`kmodbuild.elfraw` (struct-level, stdlib only).  This
 is the only kmodbuild module allowed to import pyelftools (``elftools``); it
-does so lazily, only in :func:`describe`, so checking never pays for it.
+does so lazily, only in :func:`describe` and :func:`read_debug_info`, so a
+check that reads no DWARF never pays for it.
 Every exception a malformed file can cause is turned into
 :class:`~kmodbuild.errors.ModuleFormatError` here.
 """
@@ -386,6 +389,11 @@ def _load_module(data: bytes, path: str, target: Target | None) -> ModuleObject:
     sections = raw.parse_section_headers(data, hdr, path)
     symtab = check_sections(hdr, sections, path)
     elf = RawElf(path, data, hdr, raw.name_sections(path, data, hdr, sections))
+    for s in elf.sections:      # kobj_load reads every PROGBITS section; a short read: EINVAL
+        if s.type == SHT_PROGBITS and s.size and s.offset + s.size > len(data):
+            raise _kobj(path, "read failed 22", f"section {s.name or s.index} ({s.size} bytes at "
+                                                f"{s.offset:#x}) extends past the end of file "
+                                                f"({len(data)} bytes)")
     symtab = elf.sections[symtab.index]
     facts = _facts(elf, symtab)
     relsecs: list[RelocationSection] = []
@@ -613,7 +621,8 @@ DWARF_ATTRS = frozenset({
     "DW_AT_type", "DW_AT_byte_size", "DW_AT_encoding", "DW_AT_data_member_location",
     "DW_AT_data_bit_offset", "DW_AT_bit_offset", "DW_AT_bit_size", "DW_AT_const_value",
     "DW_AT_count", "DW_AT_upper_bound", "DW_AT_lower_bound", "DW_AT_declaration",
-    "DW_AT_external", "DW_AT_prototyped", "DW_AT_specification", "DW_AT_abstract_origin"})
+    "DW_AT_external", "DW_AT_prototyped", "DW_AT_specification", "DW_AT_abstract_origin",
+    "DW_AT_decl_file"})
 _DWARF_REF_ATTRS = frozenset({"DW_AT_type", "DW_AT_specification", "DW_AT_abstract_origin"})
 _CU_REF_FORMS = frozenset({"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8",
                            "DW_FORM_ref_udata"})
@@ -644,9 +653,10 @@ DWARF_RELOCS: dict[int, dict[int, int]] = {
 }
 #: The DWARF sections whose offsets into other debug sections must be relocated
 #: before reading types in a relocatable object; no other section is needed.
-_DWARF_RELOCATED = (".debug_info", ".debug_str_offsets")
+_DWARF_RELOCATED = (".debug_info", ".debug_str_offsets", ".debug_line")
 _DWARF_SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_str_offsets",
-                   ".debug_line_str", ".debug_addr", ".debug_loclists", ".debug_rnglists")
+                   ".debug_line_str", ".debug_addr", ".debug_loclists", ".debug_rnglists",
+                   ".debug_line")
 _ARCH_NAMES = {3: "x86", 6: "x86", 62: "x64", 183: "AArch64", 40: "ARM", 243: "RISC-V",
                43: "SPARC", 2: "SPARC", 18: "SPARC", 20: "PowerPC", 21: "PowerPC64",
                8: "MIPS"}
@@ -658,7 +668,9 @@ class DebugInfoEntry(NamedTuple):
     ``tag`` is the spec name (``DW_TAG_member``); ``attrs`` holds the
     attributes of :data:`DWARF_ATTRS` that are present, references already
     turned into absolute ``.debug_info`` offsets (keys of
-    :attr:`DebugInfo.dies`), flags as ``True``; ``children`` are the offsets of
+    :attr:`DebugInfo.dies`), flags as ``True``, and ``DW_AT_decl_file`` (kept
+    for structs, unions and enums only) as the file's name from the unit's
+    line table; ``children`` are the offsets of
     the recorded children (members, enumerators, parameters, subranges).
     """
 
@@ -734,6 +746,27 @@ def _dwarf_value(attr: Any, cu_offset: int) -> Any:
     return value
 
 
+_DWARF_AGGREGATES = frozenset({"DW_TAG_structure_type", "DW_TAG_union_type",
+                               "DW_TAG_class_type", "DW_TAG_enumeration_type"})
+
+
+def _unit_files(dwarf: Any, cu: Any) -> dict[int, str]:
+    """``DW_AT_decl_file`` index -> file name, from the unit's line table header
+    (DWARF 5 counts from 0, earlier versions from 1)."""
+    try:
+        lp = dwarf.line_program_for_CU(cu)
+    except (KeyError, ValueError, IndexError, AttributeError, struct.error):
+        return {}
+    if lp is None:
+        return {}
+    base = 0 if lp.header.version >= 5 else 1
+    out = {}
+    for i, entry in enumerate(lp.header.file_entry):
+        n = entry.name
+        out[i + base] = n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n)
+    return out
+
+
 def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int, ...], ...]]:
     """Every DIE of every unit, linearly (pyelftools' ``iter_DIEs``), kept as records."""
     dies: dict[int, DebugInfoEntry] = {}
@@ -744,6 +777,7 @@ def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int,
     for cu in dwarf.iter_CUs():
         cu_off = cu.cu_offset
         top: list[int] = []
+        files: dict[int, str] | None = None
         # stack of (offset, tag, children list or None) for the open DIEs
         stack: list[tuple[int, str, list[int] | None]] = []
         for die in cu.iter_DIEs():
@@ -773,6 +807,11 @@ def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int,
                         v = attr.value
                         name = v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) \
                             else str(v)
+                    elif aname == "DW_AT_decl_file":
+                        if tag in _DWARF_AGGREGATES:
+                            if files is None:
+                                files = _unit_files(dwarf, cu)
+                            attrs[aname] = files.get(attr.value, "")
                     elif aname in keep:
                         attrs[aname] = _dwarf_value(attr, cu_off)
                 dies[die.offset] = DebugInfoEntry(tag, name, attrs, ())
@@ -820,11 +859,17 @@ def read_debug_info(path: object, *, data: bytes | None = None,
         config = DwarfConfig(little_endian=elf.little_endian,
                              machine_arch=_ARCH_NAMES.get(elf.header.e_machine, "unknown"),
                              default_address_size=elf.elfclass // 8)
-        dwarf = DWARFInfo(config, descs[".debug_info"], None, descs[".debug_abbrev"], None,
-                          None, descs.get(".debug_str"), None, None, None, None, None,
-                          descs.get(".debug_addr"), descs.get(".debug_str_offsets"), descs.get(".debug_line_str"),
-                          descs.get(".debug_loclists"), descs.get(".debug_rnglists"), None,
-                          None, None)
+        d = descs.get
+        dwarf = DWARFInfo(
+            config=config, debug_info_sec=d(".debug_info"), debug_aranges_sec=None,
+            debug_abbrev_sec=d(".debug_abbrev"), debug_frame_sec=None, eh_frame_sec=None,
+            debug_str_sec=d(".debug_str"), debug_loc_sec=None, debug_ranges_sec=None,
+            debug_line_sec=d(".debug_line"), debug_pubtypes_sec=None,
+            debug_pubnames_sec=None, debug_addr_sec=d(".debug_addr"),
+            debug_str_offsets_sec=d(".debug_str_offsets"),
+            debug_line_str_sec=d(".debug_line_str"), debug_loclists_sec=d(".debug_loclists"),
+            debug_rnglists_sec=d(".debug_rnglists"), debug_sup_sec=None,
+            gnu_debugaltlink_sec=None, debug_types_sec=None)
         dies, units = _walk_units(dwarf)
         return DebugInfo(spath, dies, units, extras)
     except ModuleFormatError:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 STAMP_VERSION = 1
@@ -69,27 +69,28 @@ def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ())
     return h.hexdigest()
 
 
-def is_up_to_date(stamp: Path, argv: Sequence[str], roots: Iterable[str],
-                  files: Iterable[str] = ()) -> bool:
-    """True when ``stamp`` was written for this ``argv`` and nothing changed since."""
+def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:
+    """True when ``stamp`` was written for this ``argv`` and nothing it watches changed.
+
+    The stamp lists the directories and files it watches, so this needs
+    nothing but the stamp: a SConstruct can call it before loading any tool.
+    """
     try:
         data = json.loads(Path(stamp).read_text())
-    except (OSError, ValueError):
+        roots, files = list(map(str, data["roots"])), list(map(str, data["files"]))
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    if not isinstance(data, dict) or data.get("argv") != list(argv):
+    if data.get("argv") != list(argv):
         return False
-    extra = data.get("roots", [])
-    if not isinstance(extra, list):
-        return False
-    return data.get("digest") == digest(argv, [*roots, *map(str, extra)], files)
+    return data.get("digest") == digest(argv, roots, files)
 
 
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
-                files: Iterable[str] = (), extra_roots: Iterable[str] = ()) -> None:
-    """Record the state after a successful build (``extra_roots``: e.g. DESTDIR stand dirs)."""
-    extra = sorted(set(map(str, extra_roots)))
-    text = json.dumps({"argv": list(argv), "roots": extra,
-                       "digest": digest(argv, [*roots, *extra], files)})
+                files: Iterable[str] = ()) -> None:
+    """Record the state after a successful build (``roots`` walked, ``files`` stat'ed)."""
+    roots, files = sorted(set(map(str, roots))), sorted(set(map(str, files)))
+    text = json.dumps({"argv": list(argv), "roots": roots, "files": files,
+                       "digest": digest(argv, roots, files)})
     tmp = Path(f"{stamp}.tmp")
     tmp.write_text(text)
     os.replace(tmp, stamp)
@@ -101,3 +102,13 @@ def remove_stamp(stamp: Path) -> None:
         os.unlink(stamp)
     except OSError:
         pass
+
+
+def skip_reason(get_option: Callable[[str], object]) -> str | None:
+    """Why this scons invocation may not use the fast path (None: it may)."""
+    for opt in ("clean", "no_exec", "help", "interactive", "question"):
+        if get_option(opt):
+            return f"--{opt}"
+    if os.environ.get("KMOD_FASTPATH") == "0":
+        return "KMOD_FASTPATH=0"
+    return None

@@ -33,12 +33,12 @@ from kmodbuild.target import Target
 EPERM, ENOENT, ENXIO, ENOEXEC, EDEADLK, ENOMEM, EBUSY, EEXIST = 1, 2, 6, 8, 11, 12, 16, 17
 ENODEV, EINVAL, ENOTTY, EFBIG, EMLINK, EOPNOTSUPP = 19, 22, 25, 27, 31, 45
 ENAMETOOLONG, EPROGMISMATCH, ENOSYS, EFTYPE = 63, 75, 78, 79
-EACCES, ENOTDIR, EISDIR = 13, 20, 21
+EACCES, EFAULT, ENOTDIR, EISDIR = 13, 14, 20, 21
 
 STRERROR: dict[int, str] = {
     0: "Undefined error: 0", EPERM: "Operation not permitted",
     ENOENT: "No such file or directory", ENXIO: "Device not configured",
-    ENOEXEC: "Exec format error", EDEADLK: "Resource deadlock avoided",
+    ENOEXEC: "Exec format error", EDEADLK: "Resource deadlock avoided", EFAULT: "Bad address",
     ENOMEM: "Cannot allocate memory", EACCES: "Permission denied", EBUSY: "Device busy",
     EEXIST: "File exists", ENODEV: "Operation not supported by device",
     ENOTDIR: "Not a directory", EISDIR: "Is a directory", EINVAL: "Invalid argument",
@@ -51,6 +51,7 @@ STRERROR: dict[int, str] = {
 #: errno names, for scenarios (``fail xyzfs INIT EBUSY``) and reports.
 ERRNO_BY_NAME: dict[str, int] = {
     "EPERM": EPERM, "ENOENT": ENOENT, "ENXIO": ENXIO, "ENOEXEC": ENOEXEC, "EDEADLK": EDEADLK,
+    "EFAULT": EFAULT,
     "ENOMEM": ENOMEM, "EACCES": EACCES, "EBUSY": EBUSY, "EEXIST": EEXIST, "ENODEV": ENODEV,
     "ENOTDIR": ENOTDIR, "EISDIR": EISDIR, "EINVAL": EINVAL, "ENOTTY": ENOTTY, "EFBIG": EFBIG,
     "EMLINK": EMLINK, "EOPNOTSUPP": EOPNOTSUPP, "ENAMETOOLONG": ENAMETOOLONG,
@@ -264,7 +265,7 @@ class Kobj:
         for reg in self.regions.values():
             if reg.base <= addr and addr + size <= reg.base + reg.alloc:
                 return reg.mem, addr - reg.base
-        raise LoadError(f"address {addr:#x} outside {self.name}", 14)
+        raise LoadError(f"address {addr:#x} outside {self.name}", EFAULT)
 
     def rd(self, addr: int, size: int) -> int:
         """Read a ``size``-byte unsigned integer at kernel address ``addr``."""
@@ -477,6 +478,12 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
         addr = (cursor[kind] + mask) & ~mask
         cursor[kind] = addr + s.size
         reg = ko.regions[kind]
+        if addr + s.size > reg.base + reg.alloc:
+            # an sh_addralign beyond the page size: the region was sized from offset 0, so
+            # the kernel would write past its allocation; the simulator refuses instead
+            kobj_unload(ko, module_map, ksyms)
+            raise _fail(ko, "kobj_load", f"section {s.name or idx} (sh_addralign "
+                                         f"{s.addralign:#x}) does not fit in its region")
         if s.type == SHT_PROGBITS and s.size:
             off = addr - reg.base
             reg.mem[off:off + s.size] = module.image[s.offset:s.offset + s.size]
@@ -492,6 +499,8 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
         kobj_unload(ko, module_map, ksyms)
         if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
             raise _fail(ko, "kobj_relocate", e.message) from None
+        if e.code == EFAULT:    # a relocation whose place lies outside the module
+            raise _fail(ko, "kobj_relocate", e.message, EFAULT) from None
         raise
     return ko
 
@@ -576,6 +585,8 @@ def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> N
         kobj_unload(ko, module_map, ksyms)
         if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
             raise _fail(ko, "kobj_relocate", e.message) from None
+        if e.code == EFAULT:    # a relocation whose place lies outside the module
+            raise _fail(ko, "kobj_relocate", e.message, EFAULT) from None
         raise
     ksyms.add(mi_name, ko.exports())
     ko.loaded = True

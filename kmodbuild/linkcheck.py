@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from kmodbuild import depgraph
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
 from kmodbuild.elf import machine_name
+from kmodbuild.errors import ModuleFormatError
 from kmodbuild.model import (MODULE_CLASS_MAX, SHT_PROGBITS, STB_WEAK, ModuleObject,
                              parse_required)
 from kmodbuild.target import NetBSDVersion, Target, compatible
@@ -198,7 +199,8 @@ def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
                                  else None)
             against = f" against {sym}" if sym else ""
             more = f", and {len(places) - 1} more" if len(places) > 1 else ""
-            ctx.error(mod, f"unsupported relocation type {t.reloc_name(rtype)} ({rtype})"
+            rname = f"{t.reloc_names[rtype]} ({rtype})" if rtype in t.reloc_names else rtype
+            ctx.error(mod, f"unsupported relocation type {rname}"
                            f"{where}{against}{more}", "relocation-type", symbol=sym,
                       hint=RELOC_HINTS.get(t.name))
 
@@ -378,7 +380,10 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
         for sym in mod.get_facts().exports:
             ctx.providers.setdefault(sym, []).append(n)
     for mod in judged:
-        check_relocations(ctx, mod)
+        try:
+            check_relocations(ctx, mod)
+        except ModuleFormatError as e:      # symbols/relocations are decoded on first use
+            ctx.out.append(Diagnostic.from_error(e, "format"))
         check_modinfo(ctx, mod)
         check_symbols(ctx, mod, module_name(mod))
     check_cycles(ctx, judged)

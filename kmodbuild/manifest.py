@@ -37,6 +37,7 @@ HEADER_KEYS = ("MACHINE", "MACHINE_ARCH", "VERSION", "__NetBSD_Version__")
 
 _HEADER_RE = re.compile(r"^#\s*([A-Za-z_]+)=(.*)$")
 _HASH_RE = re.compile(r"^[0-9A-Za-z_:.+-]+$")
+_SPACE_RE = re.compile(r"\s")
 
 
 class ManifestSymbol(NamedTuple):
@@ -103,6 +104,13 @@ class KernelManifest:
         """
         return get_target(self.key)
 
+    def with_abihashes(self, hashes: Mapping[str, str | None]) -> "KernelManifest":
+        """A copy whose symbols named in ``hashes`` carry those ABI hashes (docs/abi.md)."""
+        symbols = {n: (s._replace(abihash=hashes[n]) if n in hashes else s)
+                   for n, s in self.symbols.items()}
+        return KernelManifest(self.machine, self.machine_arch, self.version,
+                              self.netbsd_version, symbols, self.path)
+
     # ---- output --------------------------------------------------------
 
     def render(self) -> str:
@@ -125,10 +133,16 @@ def make_manifest(target: Target, version: NetBSDVersion,
 
 def manifest_from_kernel(symbols: Iterable[_KernelSymbolLike], target: Target,
                          version: NetBSDVersion) -> KernelManifest:
-    """A manifest from a kernel's defined global symbols (``elf.read_kernel(...).symbols``)."""
+    """A manifest from a kernel's defined global symbols (``elf.read_kernel(...).symbols``).
+
+    Names a manifest line cannot hold (white space, or a leading ``#`` that
+    would read as a comment) are left out: no module can refer to them, and
+    the file must stay readable by :func:`parse_manifest`.
+    """
     return make_manifest(target, version, (ManifestSymbol(s.name, s.kind if s.kind in KINDS
                                                           else "notype", s.size)
-                                           for s in symbols))
+                                           for s in symbols
+                                           if s.name[:1] != "#" and not _SPACE_RE.search(s.name)))
 
 
 # --------------------------------------------------------------------------- parsing

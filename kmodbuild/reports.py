@@ -45,6 +45,12 @@ RULE_DESCRIPTIONS: dict[str, str] = {
     "linux/duplicate-module": "Two files have the same module name.",
     "linux/vermagic": "A module was built for another kernel (vermagic).",
     "linux/modinfo-depends": "A module's recorded dependencies differ from its symbols'.",
+    "abi-mismatch": "A type a module was compiled against differs from the kernel's.",
+    "abi-hash": "A module's ABI hash for a symbol differs from the kernel manifest's.",
+    "abi-removed": "The new kernel no longer exports a symbol.",
+    "abi-kind": "A kernel symbol changed between function and object.",
+    "abi-size": "A kernel object changed size.",
+    "abi-version": "The new kernel's version refuses modules built for the old one.",
 }
 
 _LINE_SUFFIX = re.compile(r"^(.*):([0-9]+)$")

@@ -95,6 +95,11 @@ class ResultCache:
 
     # ---- queries -------------------------------------------------------
 
+    @property
+    def has_entries(self) -> bool:
+        """True when the cache holds results (of this tag) for some files."""
+        return bool(self._keys)
+
     def is_racy(self, key: FileKey) -> bool:
         """True when a file with ``key`` may have changed without its key changing."""
         return key[1] >= self.saved_at_ns - RACY_NS

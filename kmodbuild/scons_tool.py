@@ -186,7 +186,7 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
             KMOD_CC=" ".join(_wrapped_cc(env, tc)),
-            KMOD_CFLAGS=" ".join(tc.cflags),
+            KMOD_CFLAGS=" ".join([*tc.cflags, "-g"]),     # DWARF for ABI checks (docs/abi.md)
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
             KMOD_LD=" ".join(tc.ld),
             KMOD_LDFLAGS=" ".join(tc.ldflags),
@@ -274,11 +274,23 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         raise _fail(f"{env.Dir('.').srcnode().path}/SConscript: {e}") from None
     objs = [env.KmodObject(src)[0] for src in env.Flatten([sources])]
     _PROGRESS["total"] += 1
-    kmod = env.KmodLink(f"{name}.kmod", objs)
-    env.Depends(kmod, env.File(env["KMOD_LDSCRIPT"]))
+    full = env.KmodLink(f"{name}.kmod.full", objs)
+    env.Depends(full, env.File(env["KMOD_LDSCRIPT"]))
+    # NAME.kmod (stripped: checked, installed, loaded) + NAME.kmod.debug (MKDEBUG, docs/abi.md)
+    # the probe reads the sources and their headers too: a header change that leaves the
+    # object as it was may still change a declaration the module was compiled against
+    kmod = env.Command([f"{name}.kmod", f"{name}.kmod.debug"],
+                       [full, *objs, *(o.sources[0] for o in objs)],
+                       SCons.Action.Action(_split_action, _quiet_str,
+                                           varlist=["KMOD_ACTIONS", "KMOD_CFLAGS",
+                                                    "KMOD_CPPFLAGS"]),
+                       source_scanner=SCons.Scanner.Selector(
+                           {".c": SCons.Scanner.C.CScanner()}))
     _record_compile_commands(env, objs)
-    check = env.Command(f"{name}.kmod.check", [kmod, env["KMOD_MANIFEST_NODE"],
-                                               env["KMOD_INDEX_NODE"]],
+    abi_node = env.get("KMOD_KERNEL_ABI_NODE")
+    check = env.Command(f"{name}.kmod.check", [kmod[0], env["KMOD_MANIFEST_NODE"],
+                                               env["KMOD_INDEX_NODE"], kmod[1],
+                                               *([abi_node] if abi_node is not None else [])],
                         SCons.Action.Action(_check_action, _check_str,
                                             varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME",
                                                      "KMOD_OSRELEASE"]))
@@ -287,11 +299,20 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
     if install:
         dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod"))
         # the check report is a source: a module that fails its check is not installed
-        inst = env.KmodInstallFile(dest, [kmod, check])
+        inst = env.KmodInstallFile(dest, [kmod[0], check])
         env.Precious(inst)        # never delete the installed file before replacing it
         env.NoCache(inst)         # installs are never fetched from a CacheDir
         env.Alias("install", inst)
         _modules_registry(env).append((name, kmod[0], inst[0]))
+        # scons install-debug: NAME.kmod.debug where MKDEBUG puts it (DEBUGDIR, spec §4.2)
+        destdir = env["KMOD_DESTDIR_ABS"]
+        dbg = env.File(os.path.join(destdir, "usr", "libdata", "debug",
+                                    os.path.relpath(env["KMOD_STAND"], destdir), name,
+                                    f"{name}.kmod.debug"))
+        dinst = env.KmodInstallFile(dbg, [kmod[1], check])
+        env.Precious(dinst)
+        env.NoCache(dinst)
+        env.Alias("install-debug", dinst)
     return kmod
 
 
@@ -328,13 +349,17 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
         variant = tenv["KMOD_VARIANT"]
         if tenv.get("KMOD_MANIFEST"):
             tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
+            sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
+            tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
         elif kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
             kernel = tenv.KmodStubKernel(kern_srcs)
-            syms = tenv.Command(f"{variant}/kernel/netbsd.syms", kernel, SCons.Action.Action(
+            syms = tenv.Command([f"{variant}/kernel/netbsd.syms", f"{variant}/kernel/netbsd.abi"],
+                                kernel, SCons.Action.Action(
                 _manifest_action, _manifest_str, varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME",
                                                           "KMOD_OSRELEASE"]))
             tenv.Alias("kernel", [kernel, syms])
             tenv["KMOD_MANIFEST_NODE"] = syms[0]
+            tenv["KMOD_KERNEL_ABI_NODE"] = syms[1]
         else:
             raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
                         "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
@@ -389,31 +414,26 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
 
 
 def _fast_path(env: _ENV, sysdir: str) -> None:
-    """Exit at once when the last successful build with this command line is still current.
+    """Arrange for this build to record a fast-path stamp when it succeeds.
 
-    Only plain builds qualify: not -c, -n, -h, --interactive, nor when disabled
-    with KMOD_FASTPATH=0.  See kmodbuild.fastpath.
+    The SConstruct checks the stamp first thing (kmodbuild.fastpath); when it
+    gets here the stamp is stale or absent, so it is removed until the build
+    finishes without failures.  Only plain builds record one.
     """
     import atexit
     import sys
     from kmodbuild import fastpath
-    get = SCons.Script.GetOption
-    if (get("clean") or get("no_exec") or get("help") or get("interactive")
-            or get("question") or os.environ.get("KMOD_FASTPATH") == "0"):
-        return
     stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
+    fastpath.remove_stamp(stamp)
+    if fastpath.skip_reason(SCons.Script.GetOption):
+        return
     roots, files = _fast_inputs(env, sysdir)
     argv = sys.argv[1:]
-    if fastpath.is_up_to_date(stamp, argv, roots, files):
-        if env["KMOD_OUTPUT"] != "quiet":
-            print("scons: everything is up to date", flush=True)
-        SCons.Script.Exit(0)
-    fastpath.remove_stamp(stamp)
 
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
             return
-        fastpath.write_stamp(stamp, argv, roots, files, _FAST["extra_roots"])
+        fastpath.write_stamp(stamp, argv, [*roots, *_FAST["extra_roots"]], files)
     atexit.register(record)
 
 
@@ -472,7 +492,8 @@ def _manifest_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     from kmodbuild.buildcheck import write_kernel_manifest
     t, v = _target_version(env)
     try:
-        write_kernel_manifest(Path(source[0].abspath), t, v, Path(target[0].abspath))
+        write_kernel_manifest(Path(source[0].abspath), t, v, Path(target[0].abspath),
+                              abi_out=Path(target[1].abspath) if len(target) > 1 else None)
     except KmodError as e:
         raise _action_fail(e) from None
     return 0
@@ -504,11 +525,36 @@ def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     t, v = _target_version(env)
     try:
         diags = check_built_module(Path(source[0].abspath), Path(source[1].abspath),
-                                   Path(source[2].abspath), t, v)
+                                   Path(source[2].abspath), t, v,
+                                   debug=Path(source[3].abspath) if len(source) > 3 else None,
+                                   kernel_abi=Path(source[4].abspath) if len(source) > 4
+                                   else None)
     except KmodError as e:
         raise _action_fail(e) from None
     Path(target[0].abspath).write_text(render_json(diags, modules=1))
     return 0
+
+
+def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """Split the linked module into NAME.kmod and NAME.kmod.debug, with the module's ABI view
+    (a probe compile per object, kmodbuild.abiprobe) in the debug file."""
+    from kmodbuild.abiprobe import split_built_module
+    prefix = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
+    objs = [(Path(o.abspath), Path(o.sources[0].srcnode().abspath)) for o in source[1:]
+            if o.path.endswith(".o")
+            and os.environ.get("KMOD_ABIPROBE") != "0"]  # 0: no probe compiles (docs/abi.md)
+    try:
+        split_built_module(Path(source[0].abspath), Path(target[0].abspath),
+                           Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath)
+    except KmodError as e:
+        raise _action_fail(e) from None
+    return 0
+
+
+def _abi_sidecar(manifest: str) -> str | None:
+    from kmodbuild.abi import sidecar_path
+    path = sidecar_path(manifest)
+    return path if os.path.isfile(path) else None
 
 
 def _report_problems(path: str) -> list[tuple[str, str]]:
@@ -606,7 +652,7 @@ def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     total = max(_PROGRESS["total"], _PROGRESS["done"])
     width = len(str(total))
     return (f"[{_PROGRESS['done']:>{width}}/{total}] {env['KMOD_TARGET_NAME']} "
-            f"{target[0].name}")
+            f"{target[0].name.removesuffix('.full')}")
 
 
 def _kernel_link_str(target: list[Any], source: list[Any], env: _ENV) -> str:

@@ -16,6 +16,8 @@ Boot is in :mod:`kmodbuild.simboot`, the autoload events in
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import plistlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -212,6 +214,8 @@ class SimKernel:
         self.euid = 0
         self.boot_state: dict[str, Any] = {}
         self._file_cache: dict[str, tuple[float, ModuleObject]] = {}
+        #: ``--verify``: host path (realpath) -> SHA-256 recorded at install; None: off.
+        self.verify_hashes: dict[str, str] | None = None
         self.reset()
         if booted:
             from kmodbuild.simboot import boot
@@ -385,11 +389,39 @@ class SimKernel:
         return 0, f"{self.module_base}/{name}/{name}.kmod"
 
     def host_path(self, kpath: str) -> Path:
-        """The host file standing for kernel path ``kpath``."""
+        """The host file standing for kernel path ``kpath``, never outside the stand root.
+
+        A path that leaves it (``..``, a symlink pointing out, an absolute path
+        elsewhere) stands for a file that does not exist: the simulator reads no
+        host file outside its ``/stand``.
+        """
         if kpath.startswith("/stand/"):
-            return self.stand / kpath[len("/stand/"):]
-        p = Path(kpath)
-        return p if p.is_absolute() else self.cwd / p
+            p = self.stand / kpath[len("/stand/"):]
+        else:
+            p = Path(kpath)
+            p = p if p.is_absolute() else self.cwd / p
+        try:
+            if p.resolve().is_relative_to(self.stand.resolve()):
+                return p
+        except (OSError, RuntimeError):     # a symlink loop
+            pass
+        return self.stand / ".outside-stand-root"
+
+    def verify_file(self, host: Path, koname: str) -> int:
+        """``--verify``, veriexec-style with the install's METALOG as the fingerprint table:
+        0, or EPERM when the file's SHA-256 is not the one recorded at install."""
+        if self.verify_hashes is None or not host.is_file():
+            return 0
+        try:
+            digest = hashlib.sha256(host.read_bytes()).hexdigest()
+        except OSError:
+            return 0                        # load_object() reports it
+        want = self.verify_hashes.get(os.path.realpath(host))
+        if want == digest:
+            return 0
+        why = "not in the METALOG" if want is None else "SHA-256 does not match the METALOG"
+        self.console.append(f"veriexec: [{koname}]: {why}, not loaded")
+        return EPERM
 
     def read_module(self, host: Path) -> ModuleObject:
         """Read (and cache by mtime) the module file ``host``."""
@@ -492,6 +524,8 @@ class SimKernel:
             error, kpath = self._read_file(name, autoload)
             koname = K.kobj_setname(kpath, self.module_base) if kpath else name
             ko = None
+            if not error:
+                error = self.verify_file(self.host_path(kpath), koname)
             if not error:
                 error, ko = self.load_object(self.host_path(kpath), koname)
             if error or ko is None:

@@ -117,7 +117,8 @@ def _load_manifest(manifest: Any) -> tuple[tuple[str, int], ...]:
 def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | str,
                   manifest: Any = None, *, builtins: Iterable[str] = (),
                   reader: Reader | None = None, modcmd: ModcmdStrategy | None = None,
-                  names: Sequence[str] | None = None) -> ValidationResult:
+                  names: Sequence[str] | None = None,
+                  verify: dict[str, str] | None = None) -> ValidationResult:
     """Load every installed module in dependency order, then unload them all.
 
     Args:
@@ -129,6 +130,7 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
         builtins: built-in module specs (``NAME[:CLASS[:REQ]]``).
         reader, modcmd: passed to :class:`~kmodbuild.simulator.SimKernel`.
         names: only these modules (default: every module of the tree).
+        verify: real path -> SHA-256 (``kmodbuild sim --verify``): refuse other files.
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -145,6 +147,7 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
                           builtins=builtins_in(builtins, mdir, target, reader),
                           insecure=True, autoload=True)
     kernel = SimKernel(config, stand_root(Path(stand)), reader=reader, modcmd=modcmd)
+    kernel.verify_hashes = verify
     todo = list(names) if names is not None else module_names(mdir)
     requires: dict[str, tuple[str, ...]] = {}
     for n in todo:

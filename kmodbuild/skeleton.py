@@ -5,8 +5,9 @@ validates a new module's name and requirements, renders its three files and
 returns them as a :class:`SkeletonPlan` without touching the disk;
 :func:`write_skeleton` writes a plan atomically.  :func:`render_skeleton` does
 both.  Templates live in ``templates/`` at the top of a checkout (or inside the
-installed package): ``<class>/<file>.j2`` when a class has its own, else
-``base/<file>.j2``; docs/new.md describes them.
+installed package): ``<class>.c.j2`` / ``<class>.scn.j2`` when a class has its
+own, else ``module.c.j2`` / ``module.scn.j2``, and ``SConscript.j2``; docs/new.md
+describes them.
 
 Name rules (spec §1.4, §1.5): a C identifier of at most 31 characters (30 for
 the classes other modules require, misc and emulation, because a name in
@@ -41,13 +42,14 @@ MAX_REQUIRED_NAME = MAX_MODULE_NAME - 1
 FILE_MODE = 0o644
 
 #: Marker that a directory holds the skeleton templates.
-_MARKER = Path("base") / "module.c.j2"
+_MARKER = "module.c.j2"
 
-#: (file name pattern, template file name); the template is looked up per class first.
+#: (file name pattern, template suffix): ``<class><suffix>`` if it exists, else
+#: ``module<suffix>`` (``SConscript.j2`` for the SConscript).
 OUTPUTS: tuple[tuple[str, str], ...] = (
-    ("{name}.c", "module.c.j2"),
+    ("{name}.c", ".c.j2"),
     ("SConscript", "SConscript.j2"),
-    ("{name}.scn", "module.scn.j2"),
+    ("{name}.scn", ".scn.j2"),
 )
 
 _C_KEYWORDS = frozenset("""
@@ -82,28 +84,25 @@ class ModuleClass:
 #: The classes, in ``--list-classes`` order.
 CLASSES: dict[str, ModuleClass] = {c.key: c for c in (
     ModuleClass("vfs", "MODULE_CLASS_VFS", "vfs",
-                "file system: a struct vfsops registered with vfs_attach()/vfs_detach(); "
-                "'mount -t NAME' autoloads it"),
+                "file system (struct vfsops, vfs_attach/vfs_detach); mount -t NAME autoloads it"),
     ModuleClass("driver", "MODULE_CLASS_DRIVER", "driver",
-                "character device: a struct cdevsw attached with devsw_attach()/devsw_detach(); "
-                "opening /dev/NAME0 autoloads it"),
+                "character device (struct cdevsw, devsw_attach/devsw_detach); /dev/NAME0 autoloads"),
     ModuleClass("exec", "MODULE_CLASS_EXEC", "exec",
-                "executable format: a struct execsw added with exec_add()/exec_remove()"),
+                "executable format (struct execsw, exec_add/exec_remove)"),
     ModuleClass("misc", "MODULE_CLASS_MISC", "misc",
-                "library: no registration, exports NAME_hello() to modules that --requires it",
+                "library: registers nothing, exports NAME_hello() for modules that --requires it",
                 library=True),
     ModuleClass("secmodel", "MODULE_CLASS_SECMODEL", "secmodel",
-                "security model: secmodel_register()/secmodel_deregister() and a kauth(9) "
-                "listener", prefix="secmodel_"),
+                "security model (secmodel_register/secmodel_deregister) with a kauth(9) listener",
+                prefix="secmodel_"),
     ModuleClass("syscall", "MODULE_CLASS_MISC", "misc",
-                "system call: a syscall_package for syscall_establish()/syscall_disestablish() "
-                "(class MISC)"),
+                "system call (struct syscall_package, syscall_establish/disestablish), class MISC"),
     ModuleClass("emulation", "MODULE_CLASS_MISC", "misc",
-                "OS emulation: exports struct emul emul_SHORT (NAME = compat_SHORT) for exec "
-                "modules (class MISC)", prefix="compat_", library=True),
+                "OS emulation: a MISC module exporting struct emul emul_SHORT for exec modules",
+                prefix="compat_", library=True),
     ModuleClass("bufq", "MODULE_CLASS_BUFQ", "bufq",
-                "buffer queue strategy: bufq_register()/bufq_unregister(); bufq_alloc() "
-                "autoloads bufq_SHORT", prefix="bufq_"),
+                "buffer queue strategy (bufq_register/bufq_unregister); bufq_alloc() autoloads it",
+                prefix="bufq_"),
 )}
 
 
@@ -151,8 +150,8 @@ def find_templates_dir() -> Path:
     for cand in candidates:
         if (cand / _MARKER).is_file():
             return cand
-    raise TemplateError("no skeleton templates found (looked in "
-                        f"{' and '.join(str(c) for c in candidates)}); reinstall kmodbuild")
+    where = " and ".join(str(c) for c in candidates)
+    raise TemplateError(f"no skeleton templates in {where}; reinstall kmodbuild")
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -162,9 +161,11 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
-def template_names(module_class: ModuleClass, template: str) -> list[str]:
-    """The templates to try for one output file: the class's own first, then ``base/``."""
-    return [f"{module_class.key}/{template}", f"base/{template}"]
+def template_names(module_class: ModuleClass, suffix: str) -> list[str]:
+    """The templates to try for one output file: the class's own first, then the shared one."""
+    if not suffix.startswith("."):
+        return [suffix]
+    return [f"{module_class.key}{suffix}", f"module{suffix}"]
 
 
 #: What a template may raise while it renders, besides jinja2's own errors.
@@ -205,6 +206,7 @@ def _template_error(e: BaseException, env: jinja2.Environment,
             tb = tb.tb_next
     if isinstance(e, jinja2.TemplatesNotFound):
         message = f"no template {' or '.join(names)}"
+        path = path or next(iter(getattr(env.loader, "searchpath", [])), None)
     elif isinstance(e, jinja2.TemplateNotFound):
         message = f"template {e.name} not found"
     elif isinstance(e, jinja2.TemplateError):
@@ -327,8 +329,7 @@ def kernel_names(tree: Path) -> KernelNames:
             names.add(sym.name, f"kernel symbol in {where}")
         names.sources.append(where)
     if not names.sources:
-        names.sources.append("the stub kernel (not built: no build/amd64-x86_64/*/kernel/"
-                             "netbsd.syms)")
+        names.sources.append("no stub kernel manifest (not built yet)")
     headers = [h for h in sorted(sysdir.rglob("*.h")) if tree not in h.parents]
     for header in headers:
         rel = header.relative_to(root).as_posix()
@@ -337,7 +338,7 @@ def kernel_names(tree: Path) -> KernelNames:
         except OSError:
             continue
         for ident, line, kind in iter_header_names(text):
-            what = "macro" if kind == "macro" else "declared"
+            what = "macro" if kind == "macro" else "declaration"
             names.add(ident, f"{what} in {rel}:{line}")
     names.sources.append(f"the declarations in {_display(sysdir)}/**/*.h")
     return names
@@ -367,7 +368,7 @@ def derived_identifiers(env: jinja2.Environment, module_class: ModuleClass,
         TemplateError: the template fails to render.
     """
     sctx = dict(context, **_SENTINELS)
-    _, text = render_template(env, template_names(module_class, "module.c.j2"), sctx)
+    _, text = render_template(env, template_names(module_class, ".c.j2"), sctx)
     mapping = []
     for key, sentinel in _SENTINELS.items():
         real = str(context[key])
@@ -434,9 +435,8 @@ def validate_name(name: str, module_class: ModuleClass) -> None:
         validate_module_name(name, limit=limit)
     except ModuleNameError as e:
         if module_class.library and len(name) == MAX_MODULE_NAME:
-            raise ModuleNameError(e.message, hint=f"a {module_class.key} module is meant to be "
-                                  "required, and required names have at most 30 characters, "
-                                  "spec §1.5") from None
+            why = f"{module_class.key} modules are meant to be required: 30 at most, spec §1.5"
+            raise ModuleNameError(e.message, hint=why) from None
         raise
     if name in _C_KEYWORDS:
         raise ModuleNameError(f"invalid module name {name!r}: a C keyword")
@@ -453,13 +453,12 @@ def validate_requires(name: str, requires: Sequence[str], tree: Path) -> tuple[s
     for req in requires:
         validate_module_name(req, what="required module name", limit=MAX_REQUIRED_NAME)
         if req == name:
-            raise DependencyError(f"module `{name}' cannot require itself (the kernel refuses "
-                                  "with EDEADLK, spec §1.5)")
+            raise DependencyError(f"module `{name}' cannot require itself (EDEADLK, spec §1.5)")
         if req in seen:
             raise DependencyError(f"required module `{req}' is listed twice")
-        if not (tree / req / "SConscript").is_file():
-            raise DependencyError(f"unknown required module `{req}': there is no "
-                                  f"{_display(tree / req / 'SConscript')}")
+        sconscript = tree / req / "SConscript"
+        if not sconscript.is_file():
+            raise DependencyError(f"unknown required module `{req}': no {_display(sconscript)}")
         seen.append(req)
     return tuple(seen)
 
@@ -476,7 +475,7 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
     """Validate and render the files of a new module ``<tree>/<name>/``; nothing is written.
 
     Raises:
-        UsageError: unknown class, or ``tree`` is not a directory.
+        UsageError: unknown class, or ``tree`` or ``templates_dir`` is not a directory.
         ModuleNameError: a bad name, an existing module, a clash with a kernel name.
         DependencyError: a bad ``requires`` list.
         TemplateError: a template fails (template file and line).
@@ -485,19 +484,19 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
     """
     mc = CLASSES.get(module_class) if isinstance(module_class, str) else module_class
     if mc is None:
-        raise UsageError(f"unknown module class {module_class!r}; classes: "
-                         f"{', '.join(CLASSES)}")
+        raise UsageError(f"unknown module class {module_class!r}; classes: {', '.join(CLASSES)}")
     validate_name(name, mc)
     tree = Path(tree)
     if not tree.is_dir():
-        raise UsageError(f"--tree {tree}: no such directory (run in the top directory of the "
-                         "source tree, or pass --tree DIR/sys/modules)")
+        raise UsageError(f"--tree {tree}: no such directory (pass --tree SRCTOP/sys/modules)")
     directory = tree / name
     if (directory / "SConscript").exists() and not overwrite:
         raise ModuleNameError(f"module `{name}' already exists", path=_display(directory),
                               hint="choose another name, or --force to overwrite its files")
     reqs = validate_requires(name, requires, tree)
 
+    if templates_dir is not None and not Path(templates_dir).is_dir():
+        raise UsageError(f"--templates {templates_dir}: no such directory")
     env = make_environment(Path(templates_dir) if templates_dir else find_templates_dir())
     context = _context(name, mc, tree, reqs)
     files = []
@@ -510,10 +509,7 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
                for ident in sorted(derived_identifiers(env, mc, context) | {name})
                if ident in knames.names]
     if clashes:
-        shown = "; ".join(f"{ident} ({where})" for ident, where in clashes[:3])
-        more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
-        raise ModuleNameError(f"module name `{name}' clashes with kernel names: {shown}{more}",
-                              hint="choose another name")
+        raise ModuleNameError(_clash_message(name, mc, clashes), hint="choose another name")
 
     if not overwrite:
         for f in files:
@@ -522,10 +518,20 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
                                    hint="use --force to overwrite it")
     notes = []
     if mc.key == "bufq" and not name.startswith("bufq_"):
-        notes.append(f"bufq_alloc() autoloads `bufq_{name}' for strategy `{name}'; name the "
-                     f"module bufq_{name} if it should be autoloaded")
+        notes.append(f"bufq_alloc() autoloads `bufq_{name}' for strategy `{name}', not `{name}'")
     return SkeletonPlan(name, mc, directory, tuple(files), reqs, knames.describe(),
                         tuple(notes))
+
+
+def _clash_message(name: str, mc: ModuleClass, clashes: list[tuple[str, str]]) -> str:
+    """One line: the name itself, or what the skeleton derives from it, is a kernel name."""
+    own = [where for ident, where in clashes if ident == name]
+    if own:
+        return f"module name `{name}' clashes with the kernel: {name} is a {own[0]}"
+    shown = ", ".join(f"{ident} ({where})" for ident, where in clashes[:3])
+    more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+    lead = f"module name `{name}' clashes with the kernel"
+    return f"{lead}: the {mc.key} skeleton would define {shown}{more}"
 
 
 def _context(name: str, mc: ModuleClass, tree: Path, requires: tuple[str, ...]) -> dict[str, Any]:

@@ -5,7 +5,10 @@
 symbols and symbol-version (CRC) disagreements with depmod's rules, and can
 write a modules.dep.  See docs/linux.md.
 
-Modules: :mod:`~kmodbuild.linux.kofile` (one file's facts),
+Modules: :mod:`~kmodbuild.linux.facts` (what a module contributes),
+:mod:`~kmodbuild.linux.koelf` (decoding a module's ELF with libkmod's rules),
+:mod:`~kmodbuild.linux.kofile` (reading files: plain, compressed, in batches),
+:mod:`~kmodbuild.linux.forkpool` (forked readers),
 :mod:`~kmodbuild.linux.symvers` (Module.symvers), :mod:`~kmodbuild.linux.depmod`
 (resolution and modules.dep), :mod:`~kmodbuild.linux.scan` (finding and
 reading a tree on all cores), :mod:`~kmodbuild.linux.check` (the whole check,

@@ -27,7 +27,7 @@ from kmodbuild.resultcache import FileKey, ResultCache, file_key
 
 if TYPE_CHECKING:
     from kmodbuild.linux.depmod import Resolution
-    from kmodbuild.linux.kofile import KoFacts
+    from kmodbuild.linux.facts import KoFacts
     from kmodbuild.linux.symvers import Symvers
 
 #: Version of what the cache holds; bump when the reader or the rules change.
@@ -92,16 +92,18 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
         UsageError: a path does not exist or is not a module.
         ManifestError: Module.symvers cannot be read.
     """
-    scan = find_modules(paths, stat=cache is not None)
+    rc = ResultCache.load(cache, CACHE_TAG) if cache else None
+    # Stat every module only when a filled cache may spare reading it; a cold
+    # run takes the keys from the readers' fstat instead.
+    scan = find_modules(paths, stat=rc is not None and rc.has_entries)
     modules = scan.modules
-    rc = summary_key = None
-    if cache:
-        keys = {m.cache_name: m.key for m in modules if m.key is not None}
+    summary_key = None
+    if rc is not None:
         summary_key = (CACHE_TAG, os.path.abspath(symvers) if symvers else None,
                        _key_of(symvers) if symvers else None, sorted(scan.inputs.items()),
                        [(p, os.path.abspath(p)) for p in paths])
-        rc = ResultCache.load(cache, CACHE_TAG)
-        if rc.unchanged(keys):
+        if rc.has_entries and rc.unchanged({m.cache_name: m.key for m in modules
+                                            if m.key is not None}):
             summary = rc.summary(summary_key)
             if summary is not None:
                 return _from_summary(modules, summary)
@@ -111,7 +113,7 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
 def _check_cold(scan: ScanResult, symvers: str | None, jobs: int, rc: ResultCache | None,
                 summary_key: object) -> LinuxCheckResult:
     from kmodbuild.linux import depmod
-    from kmodbuild.linux.kofile import KoFacts
+    from kmodbuild.linux.facts import KoFacts
     from kmodbuild.linux.symvers import read_symvers
 
     modules = scan.modules
@@ -123,18 +125,28 @@ def _check_cold(scan: ScanResult, symvers: str | None, jobs: int, rc: ResultCach
             facts[i] = KoFacts._make(value)
         else:
             todo.append(i)
-    reading = Reading([modules[i].path for i in todo], jobs)
-    kernel = read_symvers(symvers) if symvers else None     # while the workers read
-    fresh = reading.result()
-    for i, (f, key) in zip(todo, fresh):
-        facts[i] = f
-        if rc is not None and key is not None:
-            rc.store(modules[i].cache_name, key, tuple(f))
-
+    # Module.symvers first: the readers check their modules against its table
+    # (forked with it), so that only the residue comes back to be resolved here.
+    kernel = read_symvers(symvers) if symvers else None
+    table = kernel.kernel_symbols() if kernel else None
+    reading = Reading([modules[i].path for i in todo], jobs, table)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        res = depmod.resolve(facts, kernel.kernel_symbols() if kernel else None)
+        resolver = depmod.Resolver(table, len(modules))
+        for i, f in enumerate(facts):
+            if f is not None:
+                resolver.add(i, f)
+        stable = True       # no file changed between the walk's stat and its reading
+        for positions, chunk in reading.chunks():
+            for j, (f, key, residue) in zip(positions, chunk):
+                i = todo[j]
+                facts[i] = f
+                resolver.add(i, f, residue)
+                if rc is not None and key is not None:
+                    rc.store(modules[i].cache_name, key, tuple(f))
+                    stable = stable and modules[i].key in (None, key)
+        res = resolver.finish()
         lines = depmod.dep_lines(res, [m.relpath for m in modules])
         diags = _diagnostics(modules, facts, res, kernel, scan.duplicates)
     finally:
@@ -145,8 +157,7 @@ def _check_cold(scan: ScanResult, symvers: str | None, jobs: int, rc: ResultCach
     result = LinuxCheckResult(modules, diags, lines, notes, len(todo), len(modules) - len(todo),
                               False, facts, res)
     if rc is not None:
-        # The summary is valid only for files whose key did not change while read.
-        if all(modules[i].key == key for i, (_, key) in zip(todo, fresh)):
+        if stable:
             rc.set_summary(summary_key, _to_summary(result))
         try:
             rc.save(keep=[m.cache_name for m in modules])
@@ -193,16 +204,19 @@ def _key_of(path: str) -> FileKey | None:
         return None
 
 
+_DIAGNOSTIC_FIELDS = ("severity", "path", "message", "symbol", "hint", "rule")
+
+
 def _to_summary(result: LinuxCheckResult) -> tuple[object, ...]:
-    diags = [(d.severity, d.path, d.message, d.symbol, d.hint, d.rule)
-             for d in result.diagnostics]
+    diags = [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS) for d in result.diagnostics]
     return (diags, result.dep_lines, result.notes)
 
 
 def _from_summary(modules: list[KoModule], summary: tuple[list[tuple[str, ...]], list[str],
                                                           list[str]]) -> LinuxCheckResult:
     diags, lines, notes = summary
-    return LinuxCheckResult(modules, [Diagnostic(*d) for d in diags], list(lines), list(notes),
+    return LinuxCheckResult(modules, [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d)))
+                                      for d in diags], list(lines), list(notes),
                             0, len(modules), True)
 
 
@@ -251,12 +265,11 @@ def _modinfo_depends(modules: list[KoModule], facts: list[KoFacts],
     """modpost records a module's direct dependencies in ``.modinfo`` ``depends=``
     when it is built; a different answer now means a stale module or a missing one."""
     out = []
-    names = [modname_from_path(m.relpath) for m in modules]
     for i, f in enumerate(facts):
-        if f.depends is None or f.error:
+        if f.depends is None or f.error or (not f.depends and not res.deps[i]):
             continue
         recorded = {d.replace("-", "_") for d in f.depends.split(",") if d}
-        resolved = {names[d] for d in res.deps[i]}
+        resolved = {modname_from_path(modules[d].relpath) for d in res.deps[i]}
         if recorded == resolved:
             continue
         parts = []

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kmodbuild.linux [options] PATH...``: same as ``kmodbuild check --flavor linux``."""
+    """``python -m kmodbuild.linux [options] PATH...``: ``kmodbuild check --flavor linux``."""
     from kmodbuild.errors import KmodError
     p = argparse.ArgumentParser(prog="python -m kmodbuild.linux",
                                 description="Check Linux kernel modules as depmod would "

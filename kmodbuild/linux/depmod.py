@@ -30,11 +30,13 @@ computes dependencies; so does :func:`resolve` with ``kernel=None``.
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import ne
 
-from kmodbuild.linux.kofile import KoFacts, unpack_crcs
+from kmodbuild.linux.facts import KoFacts, pack_crcs, unpack_crcs
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,125 @@ def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resol
     table (:meth:`Symvers.kernel_symbols`), or ``None`` to compute
     dependencies without checking symbols.
     """
+    resolver = Resolver(kernel, len(facts))
+    for i, f in enumerate(facts):
+        resolver.add(i, f)
+    return resolver.finish()
+
+
+#: The dependency symbols of one module that the kernel table does not settle,
+#: compact because it crosses process boundaries: (the NUL-joined names, their
+#: expected CRCs and their positions among all the module's dependency symbols
+#: as array bytes, and ``(index, kernel CRC)`` for those the kernel has with
+#: another CRC).  :func:`expand_residue` unpacks it.
+Residue = tuple[str, bytes, bytes, tuple[tuple[int, int], ...]]
+
+
+def kernel_residue(f: KoFacts, kernel: Mapping[str, int] | None) -> Residue | None:
+    """Check ``f``'s dependency symbols against the ``kernel`` table; return the rest.
+
+    ``None`` means nothing is left: every symbol is the kernel's, with the CRC
+    the module expects.  Without a kernel table everything is left.  Runs in
+    the reader processes, where the work is spread over all CPUs.
+    """
+    if not f.dep_blob:
+        return None
+    names = f.dep_blob.split("\0")
+    if kernel is None:
+        return f.dep_blob, f.dep_crc_blob, array("I", range(len(names))).tobytes(), ()
+    keys = names
+    if f.dep_blob[0] == "." or "\0." in f.dep_blob:
+        keys = [n[1:] if n[:1] == "." else n for n in names]     # PPC64: .foo == foo
+    crcs = unpack_crcs(f.dep_crc_blob)
+    found = list(map(kernel.get, keys))
+    if found == crcs:           # the common case stays in C: all provided by the kernel
+        return None
+    pos = list(compress(range(len(names)), map(ne, found, crcs)))
+    mismatched = tuple((j, found[k]) for j, k in enumerate(pos) if found[k] is not None)
+    return ("\0".join([names[k] for k in pos]), pack_crcs([crcs[k] for k in pos]),
+            array("I", pos).tobytes(), mismatched)  # type: ignore[return-value]
+
+
+def expand_residue(residue: Residue) -> tuple[list[str], list[int], list[int],
+                                              dict[int, int]]:
+    """``(names, expected CRCs, positions, {index: kernel CRC})`` of a :data:`Residue`."""
+    names_blob, crc_blob, pos_blob, mismatched = residue
+    positions = array("I")
+    positions.frombytes(pos_blob)
+    return names_blob.split("\0"), unpack_crcs(crc_blob), positions.tolist(), dict(mismatched)
+
+
+class Resolver:
+    """:func:`resolve` in two steps, so that most of the work happens while modules are read.
+
+    :meth:`add` takes each module's facts as they arrive (any order) with the
+    *residue* of its dependency symbols -- those the kernel's table does not
+    provide with the expected CRC (:func:`kernel_residue`, computed by the
+    reader processes or here).  :meth:`finish` resolves the residues against
+    the modules' exports.  When a module exports a symbol the kernel table also
+    has (an override), the early answers may be wrong, and :meth:`finish`
+    resolves everything again in one go.
+    """
+
+    def __init__(self, kernel: Mapping[str, int] | None, count: int) -> None:
+        self.kernel = kernel
+        self.facts: list[KoFacts | None] = [None] * count
+        self._exports: dict[int, tuple[list[str], list[int]]] = {}
+        self._residue: dict[int, Residue] = {}
+
+    def add(self, i: int, f: KoFacts, residue: Residue | None | bool = True) -> None:
+        """Take module ``i``'s facts; ``residue`` is its :func:`kernel_residue`
+        against this resolver's kernel table, or True to compute it here."""
+        self.facts[i] = f
+        if f.export_blob:
+            self._exports[i] = (f.export_blob.split("\0"), unpack_crcs(f.export_crc_blob))
+        if residue is True:
+            residue = kernel_residue(f, self.kernel)
+        if residue:
+            self._residue[i] = residue
+
+    def finish(self) -> Resolution:
+        """The resolution of every module added (all must have been)."""
+        facts: list[KoFacts] = self.facts  # type: ignore[assignment]
+        mod_crc: dict[str, int] = {}
+        owner: dict[str, int] = {}
+        for i in sorted(self._exports):      # array order: a later module's export wins
+            names, crcs = self._exports[i]
+            mod_crc.update(zip(names, crcs))
+            owner.update(dict.fromkeys(names, i))
+        kernel = self.kernel
+        if kernel is not None and not owner.keys().isdisjoint(kernel.keys()):
+            return _resolve_all(facts, kernel)
+        checked = kernel is not None
+        res = Resolution([[] for _ in facts], [], [], checked=checked)
+        users = [0] * len(facts)
+        for i in sorted(self._residue):
+            names, crcs, pos, in_kernel = expand_residue(self._residue[i])
+            weak = set(facts[i].weak)
+            direct: list[int] = []
+            for j, (name, crc, k) in enumerate(zip(names, crcs, pos)):
+                key = name[1:] if name[:1] == "." else name         # PPC64: .foo == foo
+                o = owner.get(key)
+                if o is not None:
+                    have = mod_crc[key]
+                    if checked and have != crc and k not in weak:
+                        res.disagreements.append(Disagreement(i, name, crc, have, o))
+                    if o not in direct:
+                        direct.append(o)
+                        users[o] += 1
+                elif not checked or k in weak:
+                    continue
+                elif j in in_kernel:
+                    res.disagreements.append(Disagreement(i, name, crc, in_kernel[j], None))
+                else:
+                    res.unknown.append((i, name))
+            res.deps[i] = direct
+        res.sort_index, res.in_cycle = _topological_order(res.deps, users)
+        return res
+
+
+def _resolve_all(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resolution:
+    """The whole resolution over all modules' symbols at once (the general case)."""
     sym_crc: dict[str, int] = dict(kernel) if kernel is not None else {}
     sym_owner: dict[str, int] = {}
     for i, f in enumerate(facts):

@@ -1,162 +1,33 @@
-"""kmodbuild.linux.kofile - read what depmod reads from one Linux kernel module.
+"""kmodbuild.linux.kofile - read Linux kernel module files: plain, compressed, many at once.
 
-One ``.ko`` (or ``.ko.xz``, ``.ko.zst``, ``.ko.gz``) yields a :class:`KoFacts`:
-its exported symbols with their CRCs, its dependency symbols (undefined
-symbols with the CRC its ``__versions`` table expects, then the ``__versions``
-entries no undefined symbol matched), and three ``.modinfo`` fields.
-
-The rules are libkmod's, so that results match ``depmod`` exactly
-(kmod ``libkmod/libkmod-elf.c``, https://github.com/kmod-project/kmod):
-
-* exports (``kmod_elf_get_symbols``): every symbol whose name starts with
-  ``__crc_``; its CRC is ``st_value`` for ``SHN_ABS``/``SHN_UNDEF`` symbols,
-  otherwise the 32-bit word at ``st_value`` inside its section (``__kcrctab``
-  or ``__kcrctab_gpl`` on Linux >= 5.19), ``(u64)-1`` when that is out of
-  range.  With no ``__crc_`` symbol: the strings of ``__ksymtab_strings``,
-  CRC 0.  (Our one addition: with neither, the ``__ksymtab_<name>`` symbols.)
-* dependency symbols (``kmod_elf_get_dependency_symbols``): every symbol
-  with ``st_shndx == SHN_UNDEF`` and a non-empty name (on SPARC not
-  ``STT_REGISTER``), weak when ``STB_WEAK``, with the CRC of the first
-  ``__versions`` entry of that name (0 if none); then each ``__versions``
-  entry no undefined symbol named (``module_layout`` and friends).
-  ``__versions`` entries are 64 bytes: an ``unsigned long`` CRC (8 bytes on
-  ELF64, 4 on ELF32) and the NUL-padded name.
-* sections are found by name, the first match from index 1, ``.symtab`` and
-  ``.strtab`` included.
-
-Speed matters (thousands of modules per run): the file is read with
-``os.pread`` -- only the header, the section header table (at the end of an
-``ld -r`` output, with the symbol and string tables just before it) and the
-few sections needed -- and symbol tables are sliced into columns with
-:mod:`array` rather than decoded entry by entry.  The header and the section
-header layout come from :mod:`kmodbuild.elfraw`.
+One ``.ko`` (or ``.ko.xz``, ``.ko.zst``, ``.ko.gz``) yields a :class:`KoFacts`
+(:mod:`kmodbuild.linux.facts`), decoded by :mod:`kmodbuild.linux.koelf` with
+depmod's rules.  A plain ``.ko`` is read with ``os.pread``: its tail (the
+section header table of an ``ld -r`` output, ``.shstrtab`` and the relocation
+sections around it) in one read, then the few sections needed, neighbours
+together.  :func:`read_ko_many` also tells the kernel what it will read next
+(``POSIX_FADV_WILLNEED``), so that a cold page cache costs overlapping disk
+reads instead of one after the other.  Compressed modules are decompressed
+in memory (``.xz``/``.gz``: standard library; ``.zst``: the ``zstandard``
+package, else the ``zstd`` program).
 """
 from __future__ import annotations
 
 import os
-import re
-import struct
-import sys
-from array import array
-from collections.abc import Callable, Sequence
-from functools import partial
-from itertools import compress, repeat
-from operator import not_
-from typing import Literal, NamedTuple
+from collections.abc import Sequence
 
-from kmodbuild import elfraw
 from kmodbuild.errors import ModuleFormatError
+from kmodbuild.linux.facts import KoFacts, pack_crcs, unpack_crcs
+from kmodbuild.linux.koelf import (CRC_INVALID, MALFORMED, Elf, Reader, extract, extract_facts,
+                                   locate)
 from kmodbuild.linux.names import module_suffix
 
-EM_SPARC, EM_SPARCV9 = 2, 43
-STT_REGISTER = 13
-CRC_PREFIX = "__crc_"
-KSYMTAB_PREFIX = "__ksymtab_"
-#: CRC libkmod reports when a ``__crc_`` symbol points outside its section.
-CRC_INVALID = 0xFFFFFFFFFFFFFFFF
+__all__ = ["CRC_INVALID", "KoFacts", "Outcome", "pack_crcs", "read_ko", "read_ko_bytes",
+           "read_ko_many", "read_ko_stat", "unpack_crcs"]
+
 #: Bytes read from the end of the file in one go: the section header table,
-#: ``.shstrtab``, ``.strtab`` and ``.symtab`` usually all sit there.
+#: ``.shstrtab`` and often ``.strtab`` and ``.symtab`` sit there.
 TAIL_BYTES = 32768
-#: Sections closer than this are read together.
-_COALESCE_GAP = 16384
-
-_HOST_LE = sys.byteorder == "little"
-# Elf_Sym field positions, by ELF class, in units of the array item:
-# (u32 index of st_name, u16 index of st_shndx, byte offset of st_info, u32 words per entry).
-_SYM_COLUMNS = {64: (0, 3, 4, 6), 32: (0, 7, 12, 4)}
-_VERSION_ENTRY = 64
-_VERSION_CRC = {64: ("Q", 8), 32: ("I", 4)}
-_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
-#: st_info bytes with ELF_ST_BIND == STB_WEAK.
-_WEAK_INFO = re.compile(rb"[\x20-\x2f]")
-_MODINFO_KEYS = (b"name=", b"vermagic=", b"depends=")
-
-
-class KoFacts(NamedTuple):
-    """Everything one module contributes to the check.
-
-    A plain tuple of strings, bytes and ints, so that it pickles and marshals
-    fast (it crosses process boundaries and lives in the result cache):
-    symbol lists are NUL-joined strings and CRC lists are arrays of native
-    ``unsigned long long`` as bytes.  Use the properties to read them.
-
-    Attributes:
-        elfclass: 32 or 64 (0 when unreadable).
-        e_machine: ELF machine number.
-        export_blob: exported symbol names, NUL-joined, in symbol-table order.
-        export_crc_blob: the CRC of each export (0 when the module has no CRCs).
-        export_source: where the exports came from: ``"crc"`` (``__crc_``
-            symbols), ``"ksymtab_strings"``, ``"symtab"`` (``__ksymtab_<name>``
-            symbols) or ``""`` (none).
-        dep_blob: dependency symbol names, NUL-joined, in libkmod's order:
-            undefined symbols in symbol-table order, then unmatched
-            ``__versions`` entries.
-        dep_crc_blob: the CRC the module expects for each dependency symbol.
-        weak: indices of the weak references among the dependency symbols.
-        n_undefined: the first ``n_undefined`` dependency symbols are
-            undefined symbols; the rest come from ``__versions`` only.
-        modinfo_name: ``.modinfo`` ``name=`` (``None`` if absent).
-        vermagic: ``.modinfo`` ``vermagic=`` (``None`` if absent).
-        depends: ``.modinfo`` ``depends=`` as written (``None`` if absent).
-        error: why the module could not be read (fully or in part); the
-            module is still listed in ``modules.dep``, as depmod does.
-    """
-
-    elfclass: int
-    e_machine: int
-    export_blob: str
-    export_crc_blob: bytes
-    export_source: str
-    dep_blob: str
-    dep_crc_blob: bytes
-    weak: tuple[int, ...]
-    n_undefined: int
-    modinfo_name: str | None
-    vermagic: str | None
-    depends: str | None
-    error: str | None
-
-    @classmethod
-    def broken(cls, error: str) -> KoFacts:
-        """Facts of a module that could not be read at all."""
-        return cls(0, 0, "", b"", "", "", b"", (), 0, None, None, None, error)
-
-    @property
-    def exports(self) -> list[str]:
-        """Exported symbol names."""
-        return self.export_blob.split("\0") if self.export_blob else []
-
-    @property
-    def export_crcs(self) -> list[int]:
-        """CRCs of :attr:`exports`, same order."""
-        return unpack_crcs(self.export_crc_blob)
-
-    @property
-    def deps(self) -> list[str]:
-        """Dependency symbol names (see :attr:`dep_blob`)."""
-        return self.dep_blob.split("\0") if self.dep_blob else []
-
-    @property
-    def dep_crcs(self) -> list[int]:
-        """CRCs of :attr:`deps`, same order."""
-        return unpack_crcs(self.dep_crc_blob)
-
-
-def pack_crcs(crcs: list[int]) -> bytes:
-    """CRC values as the bytes of a native ``array('Q')``."""
-    return array("Q", crcs).tobytes()
-
-
-def unpack_crcs(blob: bytes) -> list[int]:
-    """Inverse of :func:`pack_crcs`."""
-    arr = array("Q")
-    arr.frombytes(blob)
-    return arr.tolist()
-
-
-# --------------------------------------------------------------------------- file access
-
-Reader = Callable[[int, int], bytes]
 
 
 def _fail(path: str, message: str) -> ModuleFormatError:
@@ -171,8 +42,8 @@ def _zstd_decompress(path: str) -> bytes:
     except ImportError:
         zstd = shutil.which("zstd")
         if zstd is None:
-            raise _fail(path, "cannot decompress a .zst module: install the zstandard "
-                              "Python package (pip install zstandard) or the zstd program") from None
+            raise _fail(path, "cannot decompress a .zst module: install the zstandard Python "
+                              "package (pip install zstandard) or the zstd program") from None
         res = subprocess.run([zstd, "-dcq", "--", path], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, check=False)
         if res.returncode != 0:
@@ -230,7 +101,7 @@ def read_ko_stat(path: str) -> tuple[KoFacts, os.stat_result]:
         size = st.st_size
         start = size - TAIL_BYTES if size > TAIL_BYTES else 0
         tail = os.pread(fd, size - start, start)
-        return _extract(_file_reader(fd, start, tail), size, path), st
+        return extract(_file_reader(fd, start, tail), size, path), st
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror or e}") from e
     finally:
@@ -243,15 +114,16 @@ def read_ko_bytes(data: bytes, path: str) -> KoFacts:
     Raises:
         ModuleFormatError: as :func:`read_ko`.
     """
-    return _extract(lambda offset, length: data[offset:offset + length], len(data), path)
+    return extract(lambda offset, length: data[offset:offset + length], len(data), path)
 
 
 # --------------------------------------------------------------------------- batches
 
-#: Files in flight at once in :func:`read_ko_many` (open descriptors, tails in memory).
+#: Files in flight at once in :func:`read_ko_many` (open descriptors).
 BATCH_WINDOW = 32
+#: Modules up to this size are announced whole to the page cache, bigger ones by their tail.
+ADVISE_WHOLE_BELOW = 131072
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
-_MALFORMED = (struct.error, ValueError, IndexError, OverflowError, KeyError, MemoryError)
 
 Outcome = tuple["KoFacts | ModuleFormatError", "os.stat_result | None"]
 
@@ -269,10 +141,9 @@ def read_ko_many(paths: Sequence[str]) -> list[Outcome]:
 
     Same results as :func:`read_ko_stat` file by file, but the disk is asked
     for what comes next before it is needed: a window of files is opened and
-    their tails announced (``POSIX_FADV_WILLNEED``), then their section headers
-    parsed and the sections to read announced, then everything read and
-    decoded -- when the page cache is cold, the reads of many files overlap
-    instead of waiting one after the other.
+    announced (``POSIX_FADV_WILLNEED``: a small module whole, a big one's
+    tail), then each is read and decoded -- when the page cache is cold, the
+    reads of many files overlap instead of waiting one after the other.
     """
     out: list[Outcome] = []
     for k in range(0, len(paths), BATCH_WINDOW):
@@ -282,8 +153,11 @@ def read_ko_many(paths: Sequence[str]) -> list[Outcome]:
 
 def _read_window(paths: Sequence[str]) -> list[Outcome]:
     results: list[Outcome | None] = [None] * len(paths)
-    opened: list[tuple[int, str, int, os.stat_result, int]] = []
+    opened: list[tuple[int, str, int, os.stat_result]] = []
     try:
+        # Open the window and announce what will be read: a small module whole
+        # (tail, symbol tables, .modinfo and __versions are most of it), a big
+        # one's tail.  Then read and decode file by file, while the data is hot.
         for i, path in enumerate(paths):
             if (module_suffix(path) or ".ko") != ".ko":
                 results[i] = _outcome(path)
@@ -299,38 +173,32 @@ def _read_window(paths: Sequence[str]) -> list[Outcome]:
                 os.close(fd)
                 results[i] = (_fail(path, f"cannot read: {e.strerror or e}"), None)
                 continue
-            start = st.st_size - TAIL_BYTES if st.st_size > TAIL_BYTES else 0
-            _advise(fd, start, st.st_size - start)
-            opened.append((i, path, fd, st, start))
-        located: list[tuple[int, str, os.stat_result, _Elf, tuple[int, int, int, int]]] = []
-        for i, path, fd, st, start in opened:
-            try:
-                elf = _Elf(_file_reader(fd, start, os.pread(fd, st.st_size - start, start)),
-                           st.st_size, path)
-                wanted = _locate(elf)
-                for lo, hi, _ in elf.spans(wanted):
-                    if lo < start:
-                        _advise(fd, lo, hi - lo)
-                located.append((i, path, st, elf, wanted))
-            except ModuleFormatError as e:
-                results[i] = (e, st)
-            except OSError as e:
-                results[i] = (_fail(path, f"cannot read: {e.strerror or e}"), st)
-            except _MALFORMED as e:
-                results[i] = (_fail(path, f"malformed ELF file: {e}"), st)
-        for i, path, st, elf, wanted in located:
-            try:
-                results[i] = (_extract_facts(elf, wanted), st)
-            except ModuleFormatError as e:
-                results[i] = (e, st)
-            except OSError as e:
-                results[i] = (_fail(path, f"cannot read: {e.strerror or e}"), st)
-            except _MALFORMED as e:
-                results[i] = (_fail(path, f"malformed ELF file: {e}"), st)
+            size = st.st_size
+            if size <= ADVISE_WHOLE_BELOW:
+                _advise(fd, 0, size)
+            else:
+                _advise(fd, size - TAIL_BYTES, TAIL_BYTES)
+            opened.append((i, path, fd, st))
+        for i, path, fd, st in opened:
+            results[i] = _read_open(fd, st, path)
     finally:
-        for _, _, fd, _, _ in opened:
+        for _, _, fd, _ in opened:
             os.close(fd)
     return results  # type: ignore[return-value]
+
+
+def _read_open(fd: int, st: os.stat_result, path: str) -> Outcome:
+    size = st.st_size
+    start = size - TAIL_BYTES if size > TAIL_BYTES else 0
+    try:
+        elf = Elf(_file_reader(fd, start, os.pread(fd, size - start, start)), size, path)
+        return extract_facts(elf, locate(elf)), st
+    except ModuleFormatError as e:
+        return e, st
+    except OSError as e:
+        return _fail(path, f"cannot read: {e.strerror or e}"), st
+    except MALFORMED as e:
+        return _fail(path, f"malformed ELF file: {e}"), st
 
 
 def _outcome(path: str) -> Outcome:
@@ -346,316 +214,3 @@ def _file_reader(fd: int, start: int, tail: bytes) -> Reader:
             return tail[offset - start:offset - start + length]
         return os.pread(fd, length, offset)
     return read
-
-
-# --------------------------------------------------------------------------- extraction
-#
-# This runs once per module, thousands of times per check: it is written for
-# few Python-level operations per file (column slicing with array, C-level
-# map/compress, no per-symbol objects), which is where the time goes.
-
-class _Elf:
-    """The section header table of one file (the private core of the reader)."""
-
-    __slots__ = ("read", "size", "path", "cls", "le", "swap", "machine", "secs", "first",
-                 "shstr", "fetched")
-
-    def __init__(self, read: Reader, size: int, path: str) -> None:
-        self.read, self.size, self.path = read, size, path
-        self.fetched: dict[int, bytes] = {}
-        hdr = elfraw.parse_header(read(0, elfraw.EHDR_SIZE[64]), path)
-        self.cls, self.le, self.machine = hdr.elfclass, hdr.little_endian, hdr.e_machine
-        self.swap = hdr.little_endian != _HOST_LE
-        if hdr.e_shoff == 0:
-            raise _fail(path, "no section header table")
-        sh = elfraw.section_header_struct(hdr)
-        if hdr.e_shentsize != sh.size:
-            raise _fail(path, f"bad section header size {hdr.e_shentsize}")
-        shnum = hdr.e_shnum
-        if shnum == 0:      # gABI extended numbering: the count is section 0's sh_size
-            shnum = sh.unpack(self.get(hdr.e_shoff, sh.size))[5]
-        self.secs: list[tuple[int, ...]] = list(sh.iter_unpack(self.get(hdr.e_shoff,
-                                                                         shnum * sh.size)))
-        offsets = [sec[0] for sec in self.secs]
-        # name offset -> first section index (libkmod searches from index 1)
-        self.first = dict(zip(reversed(offsets[1:]), range(shnum - 1, 0, -1)))
-        stridx = hdr.e_shstrndx
-        if stridx == elfraw.SHN_XINDEX:
-            stridx = self.secs[0][6]
-        if not 0 < stridx < shnum:
-            raise _fail(path, "bad shstrndx")
-        self.shstr = self.data(stridx)
-
-    def get(self, offset: int, length: int) -> bytes:
-        """``length`` bytes at file ``offset``, bounds-checked."""
-        if offset + length > self.size:
-            raise _fail(self.path, f"{length} bytes at {offset:#x} extend past the end of file "
-                                   f"({self.size} bytes)")
-        data = self.read(offset, length)
-        if len(data) != length:
-            raise _fail(self.path, f"short read at {offset:#x}")
-        return data
-
-    def data(self, index: int) -> bytes:
-        """Contents of section ``index`` (``b''`` for SHT_NOBITS)."""
-        data = self.fetched.get(index)
-        if data is not None:
-            return data
-        sec = self.secs[index]
-        if sec[1] == elfraw.SHT_NOBITS:
-            return b""
-        return self.get(sec[4], sec[5])
-
-    def spans(self, indices: tuple[int, ...]) -> list[tuple[int, int, list[int]]]:
-        """File ranges ``(start, end, sections)`` covering sections ``indices`` (-1
-        ignored), neighbours merged: system calls, not bytes, are what cost."""
-        parts = sorted((sec[4], sec[4] + sec[5], i) for i in indices
-                       if i > 0 and (sec := self.secs[i])[1] != elfraw.SHT_NOBITS)
-        merged: list[tuple[int, int, list[int]]] = []
-        for lo, hi, i in parts:
-            if merged and lo - merged[-1][1] <= _COALESCE_GAP:
-                last = merged[-1]
-                merged[-1] = (last[0], max(last[1], hi), [*last[2], i])
-            else:
-                merged.append((lo, hi, [i]))
-        return merged
-
-    def prefetch(self, indices: tuple[int, ...]) -> None:
-        """Read the sections ``indices`` with one read per cluster of neighbours."""
-        secs = self.secs
-        for lo, hi, members in self.spans(indices):
-            blob = self.get(lo, hi - lo)
-            for i in members:
-                off = secs[i][4] - lo
-                self.fetched[i] = blob[off:off + secs[i][5]]
-
-    def find(self, want: bytes) -> int:
-        """Index of the first section whose name is ``want`` (NUL-terminated bytes), or -1."""
-        shstr, first = self.shstr, self.first
-        best = -1
-        pos = shstr.find(want)
-        while pos >= 0:
-            i = first.get(pos, -1)
-            if i > 0 and (best < 0 or i < best):
-                best = i
-            pos = shstr.find(want, pos + 1)
-        return best
-
-    def uint_array(self, code: str, data: bytes) -> array[int]:
-        """``data`` as an array of unsigned ints in host order."""
-        arr = array(code)
-        arr.frombytes(data[:len(data) - len(data) % arr.itemsize])
-        if self.swap:
-            arr.byteswap()
-        return arr
-
-
-def _strings(raw: bytes) -> str:
-    # latin-1 keeps byte offsets equal to string offsets; names are ASCII in practice.
-    return raw.decode("latin-1")
-
-
-def _cstr(s: str, offset: int) -> str:
-    end = s.find("\0", offset)
-    return s[offset:] if end < 0 else s[offset:end]
-
-
-def _extract(read: Reader, size: int, path: str) -> KoFacts:
-    try:
-        return _extract_facts(_Elf(read, size, path))
-    except _MALFORMED as e:
-        # Defensive: every bound is checked, but hostile input must never escape as
-        # anything but ModuleFormatError (STYLE section 8.4).
-        raise _fail(path, f"malformed ELF file: {e}") from e
-
-
-_SYMTAB, _STRTAB, _VERSIONS, _MODINFO = b".symtab\0", b".strtab\0", b"__versions\0", b".modinfo\0"
-_KSYMTAB_STRINGS = b"__ksymtab_strings\0"
-
-
-def _locate(elf: _Elf) -> tuple[int, int, int, int]:
-    """Indices of .symtab, .strtab, __versions and .modinfo (-1 when absent)."""
-    return elf.find(_SYMTAB), elf.find(_STRTAB), elf.find(_VERSIONS), elf.find(_MODINFO)
-
-
-def _extract_facts(elf: _Elf, wanted: tuple[int, int, int, int] | None = None) -> KoFacts:
-    i_sym, i_str, i_ver, i_mi = wanted = wanted or _locate(elf)
-    elf.prefetch(wanted)
-    cols = None
-    if i_sym > 0 and i_str > 0:
-        symtab = elf.data(i_sym)
-        if len(symtab) % elfraw.SYM_SIZE[elf.cls] == 0:   # else libkmod: "unexpected .symtab"
-            cols = _SymColumns(elf, symtab, elf.data(i_str), elf.secs[i_sym][7])
-    exports, crcs, source = _exports(elf, cols)
-    error = None
-    deps: list[str] = []
-    dep_crcs: list[int] = []
-    weak: tuple[int, ...] = ()
-    n_und = 0
-    if cols is None:
-        error = "cannot read dependency symbols: no usable .symtab and .strtab"
-    else:
-        try:
-            deps, dep_crcs, weak, n_und = _dependency_symbols(elf, cols, i_ver)
-        except ModuleFormatError as e:
-            error = f"cannot read dependency symbols: {e.message}"
-    name = vermagic = depends = None
-    if i_mi > 0:
-        name, vermagic, depends = map(partial(_modinfo_value, elf.data(i_mi)), _MODINFO_KEYS)
-    return KoFacts(elf.cls, elf.machine, "\0".join(exports), pack_crcs(crcs), source,
-                   "\0".join(deps), pack_crcs(dep_crcs), weak, n_und, name, vermagic, depends,
-                   error)
-
-
-class _SymColumns:
-    """Columns of a symbol table: st_name, st_shndx (arrays), st_info (bytes)."""
-
-    __slots__ = ("raw", "count", "first_global", "st_name", "st_shndx", "st_info", "strlen",
-                 "strtab")
-
-    def __init__(self, elf: _Elf, symtab: bytes, strtab: bytes, first_global: int) -> None:
-        name_at, shndx_at, info_at, words = _SYM_COLUMNS[elf.cls]
-        self.raw = symtab
-        self.count = len(symtab) // elfraw.SYM_SIZE[elf.cls]
-        self.first_global = first_global if 0 < first_global <= self.count else 1
-        self.st_name = elf.uint_array("I", symtab)[name_at::words]
-        self.st_shndx = elf.uint_array("H", symtab)[shndx_at::words * 2]
-        self.st_info = symtab[info_at::elfraw.SYM_SIZE[elf.cls]]
-        self.strlen = len(strtab)
-        # A trailing NUL guarantees str.find("\0", offset) never fails for offset < strlen.
-        self.strtab = _strings(strtab) + "\0"
-
-
-
-def _exports(elf: _Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], str]:
-    # libkmod falls back to __ksymtab_strings when no symbol is called __crc_*, and
-    # also when any symbol's name offset lies outside .strtab.
-    if cols is not None and CRC_PREFIX in cols.strtab and max(cols.st_name) < cols.strlen:
-        cands = {m.start() for m in re.finditer(CRC_PREFIX, cols.strtab)}
-        hits = list(compress(range(1, cols.count), map(cands.__contains__, cols.st_name[1:])))
-        if hits:
-            return _crc_exports(elf, cols, hits)
-    i = elf.find(_KSYMTAB_STRINGS)
-    if i > 0:
-        names = [n for n in _strings(elf.data(i)).split("\0") if n]
-        return names, [0] * len(names), "ksymtab_strings"
-    if cols is not None and KSYMTAB_PREFIX in cols.strtab:
-        s = cols.strtab
-        cands = {m.start() for m in re.finditer(KSYMTAB_PREFIX, s)}
-        names = [_cstr(s, cols.st_name[j])[len(KSYMTAB_PREFIX):]
-                 for j in compress(range(1, cols.count), map(cands.__contains__, cols.st_name[1:]))]
-        names = [n for n in names if n and n != "strings"]
-        if names:
-            return names, [0] * len(names), "symtab"
-    return [], [], ""
-
-
-def _crc_exports(elf: _Elf, cols: _SymColumns,
-                 hits: list[int]) -> tuple[list[str], list[int], str]:
-    s, st_name, st_shndx = cols.strtab, cols.st_name, cols.st_shndx
-    find = s.find
-    skip = len(CRC_PREFIX)
-    names = [s[st_name[j] + skip:find("\0", st_name[j])] for j in hits]
-    values = elf.uint_array("Q" if elf.cls == 64 else "I", cols.raw)
-    words = elfraw.SYM_SIZE[elf.cls] // values.itemsize      # st_value is word 1 of Elf_Sym
-    crcs: list[int] = []
-    sections: dict[int, bytes] = {}
-    order: Literal["little", "big"] = "little" if elf.le else "big"
-    nsec = len(elf.secs)
-    for j in hits:
-        value, shndx = values[j * words + 1], st_shndx[j]
-        if shndx == elfraw.SHN_ABS or shndx == elfraw.SHN_UNDEF:
-            crcs.append(value)
-            continue
-        # kmod_elf_resolve_crc: the CRC is a u32 at st_value inside the symbol's section.
-        if shndx >= nsec:
-            crcs.append(CRC_INVALID)
-            continue
-        data = sections.get(shndx)
-        if data is None:
-            data = sections[shndx] = elf.data(shndx)
-        if len(data) < 4 or value > len(data) - 4:
-            crcs.append(CRC_INVALID)
-            continue
-        crcs.append(int.from_bytes(data[value:value + 4], order))
-    return names, crcs, "crc"
-
-
-def _versions(elf: _Elf, i: int) -> tuple[list[str], list[int]]:
-    if i <= 0:
-        return [], []
-    data = elf.data(i)
-    if not data or len(data) % _VERSION_ENTRY:
-        return [], []           # libkmod ignores a __versions of odd length
-    code, crclen = _VERSION_CRC[elf.cls]
-    n = len(data) // _VERSION_ENTRY
-    crcs = elf.uint_array(code, data)[0::_VERSION_ENTRY // crclen].tolist()
-    # Fast path: blank the CRC fields, turn NULs into spaces and split on
-    # whitespace -- one name per entry.  The count and the total length prove
-    # it (a name holding whitespace, an empty name or bytes after the NUL would
-    # change one of them); otherwise decode entry by entry.
-    buf = bytearray(data)
-    zeros = bytes(n)
-    for k in range(crclen):
-        buf[k::_VERSION_ENTRY] = zeros
-    names = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
-    if len(names) != n or sum(map(len, names)) != len(buf) - buf.count(0):
-        names = [_cstr(_strings(data[k + crclen:k + _VERSION_ENTRY]), 0)
-                 for k in range(0, len(data), _VERSION_ENTRY)]
-    return names, crcs
-
-
-def _modinfo_value(data: bytes, key: bytes) -> str | None:
-    """The first ``key=value`` entry of a .modinfo section (``key`` ends in ``=``)."""
-    if data.startswith(key):
-        pos = 0
-    else:
-        pos = data.find(b"\0" + key)
-        if pos < 0:
-            return None
-        pos += 1
-    start = pos + len(key)
-    end = data.find(b"\0", start)
-    return data[start:end if end >= 0 else len(data)].decode("utf-8", "backslashreplace")
-
-
-def _dependency_symbols(elf: _Elf, cols: _SymColumns, i_versions: int
-                        ) -> tuple[list[str], list[int], tuple[int, ...], int]:
-    # Undefined symbols (st_shndx == SHN_UNDEF, entry 0 excluded).  They are
-    # global or weak, after sh_info; libkmod scans the locals too, and so do
-    # we when any local is undefined.
-    shndx = cols.st_shndx
-    start = cols.first_global
-    if start > 1 and shndx[1:start].count(0):
-        start = 1
-    mask = list(map(not_, shndx[start:]))
-    offsets = list(compress(cols.st_name[start:], mask))
-    infos = bytes(compress(cols.st_info[start:], mask))
-    if elf.machine in (EM_SPARC, EM_SPARCV9):
-        regular = [i & 0xF != STT_REGISTER for i in infos]
-        offsets, infos = list(compress(offsets, regular)), bytes(compress(infos, regular))
-    if offsets and max(offsets) >= cols.strlen:
-        raise _fail(elf.path, f".strtab is {cols.strlen} bytes, but an undefined symbol "
-                              f"wants to access offset {max(offsets)}")
-    s = cols.strtab
-    find = s.find
-    names = [s[o:find("\0", o)] for o in offsets]      # strtab ends in NUL (see _SymColumns)
-    if "" in names:                                      # libkmod skips empty names
-        keep = [bool(name) for name in names]
-        names, infos = list(compress(names, keep)), bytes(compress(infos, keep))
-    weak = [m.start() for m in _WEAK_INFO.finditer(infos)] if _WEAK_INFO.search(infos) else []
-    n_und = len(names)
-    vnames, vcrcs = _versions(elf, i_versions)
-    if not vnames:
-        return names, [0] * n_und, tuple(weak), n_und
-    # kmod_elf_crc_find: the first entry of a name gives its CRC; entries no
-    # undefined symbol visited (module_layout, duplicates) are dependencies too.
-    crc_of = dict(zip(reversed(vnames), reversed(vcrcs)))
-    crcs = list(map(crc_of.get, names, repeat(0)))
-    unvisited = sorted(map(vnames.index, crc_of.keys() - set(names)))
-    if len(crc_of) != len(vnames):
-        firsts = set(map(vnames.index, crc_of))
-        unvisited = sorted({*unvisited, *(k for k in range(len(vnames)) if k not in firsts)})
-    names += [vnames[k] for k in unvisited]
-    crcs += [vcrcs[k] for k in unvisited]
-    return names, crcs, tuple(weak), n_und

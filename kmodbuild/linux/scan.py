@@ -10,14 +10,15 @@ its hash table's.  Two files with the same module name: depmod keeps one
 (``updates/`` wins); so do we, with a warning.
 
 :class:`Reading` reads files with a process pool over chunks of files while
-the caller goes on (it parses Module.symvers meanwhile);
-:func:`kmodbuild.linux.kofile.read_ko_stat` is the work of one file.
+the caller goes on (it parses Module.symvers and resolves the chunks already
+done meanwhile); :func:`kmodbuild.linux.kofile.read_ko_many` is a chunk's work.
 """
 from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kmodbuild.errors import ModuleFormatError, UsageError
@@ -25,7 +26,7 @@ from kmodbuild.linux.names import module_suffix, uncompressed_relpath
 from kmodbuild.resultcache import FileKey, file_key
 
 if TYPE_CHECKING:
-    from kmodbuild.linux.kofile import KoFacts
+    from kmodbuild.linux.facts import KoFacts
 
 #: Directory entries depmod never descends into (the kernel build tree links).
 SKIPPED_NAMES = ("build", "source")
@@ -179,28 +180,31 @@ def _dedupe(found: list[KoModule], inputs: dict[str, FileKey | None]) -> ScanRes
 
 # --------------------------------------------------------------------------- reading
 
-def read_one(path: str) -> tuple[KoFacts, FileKey | None]:
-    """One file's facts and cache key; a broken file gives :meth:`KoFacts.broken` facts."""
-    from kmodbuild.linux.kofile import KoFacts, read_ko_stat
-    try:
-        facts, st = read_ko_stat(path)
-        return facts, file_key(st)
-    except ModuleFormatError as e:
-        try:
-            key: FileKey | None = file_key(os.stat(path))
-        except OSError:
-            key = None
-        return KoFacts.broken(e.message), key
+#: The kernel's symbol table in a reader process (set by the pool initializer:
+#: each reader checks its modules against it, see depmod.kernel_residue).
+_worker_kernel: Mapping[str, int] | None = None
 
 
-def _read_chunk(paths: Sequence[str]) -> list[tuple[tuple[Any, ...], FileKey | None]]:
-    from kmodbuild.linux.kofile import KoFacts, read_ko_many
-    out: list[tuple[tuple[Any, ...], FileKey | None]] = []
+def _init_worker(kernel: Mapping[str, int] | None) -> None:
+    global _worker_kernel
+    _worker_kernel = kernel
+
+
+def _read_chunk(paths: Sequence[str], kernel: Mapping[str, int] | None | bool = False
+                ) -> list[tuple[tuple[Any, ...], FileKey | None, Any]]:
+    """Read ``paths``; each result is ``(facts tuple, key, residue)``.  The residue
+    is computed against ``kernel`` (False: not computed, the parent will)."""
+    from kmodbuild.linux.depmod import kernel_residue
+    from kmodbuild.linux.facts import KoFacts
+    from kmodbuild.linux.kofile import read_ko_many
+    out: list[tuple[tuple[Any, ...], FileKey | None, Any]] = []
     for path, (facts, st) in zip(paths, read_ko_many(paths)):
         key = file_key(st) if st is not None else None
         if isinstance(facts, ModuleFormatError):
             facts = KoFacts.broken(facts.message)
-        out.append((tuple(facts), key))
+        residue = (True if kernel is False
+                   else kernel_residue(facts, kernel))  # type: ignore[arg-type]
+        out.append((tuple(facts), key, residue))
     return out
 
 
@@ -215,56 +219,94 @@ def default_jobs() -> int:
 class Reading:
     """Reading ``paths`` in the background with ``jobs`` processes (0: all CPUs).
 
-    Start it, do other work, then call :meth:`result`.  Broken files give
-    :meth:`KoFacts.broken` facts; nothing raises for them.  Small batches (or
-    ``jobs == 1``) are read in this process, inside :meth:`result`.
+    Start it, do other work, then consume :meth:`chunks` (results as they
+    arrive, so that the caller can work on them while the rest is read) or
+    :meth:`result`.  Broken files give :meth:`KoFacts.broken` facts; nothing
+    raises for them.  Small batches (or ``jobs == 1``) are read in this
+    process, while iterating.
     """
 
-    def __init__(self, paths: Sequence[str], jobs: int = 0) -> None:
+    def __init__(self, paths: Sequence[str], jobs: int = 0,
+                 kernel: Mapping[str, int] | None | bool = False) -> None:
         self.paths = list(paths)
+        self.kernel = kernel
         jobs = jobs or default_jobs()
-        self._pool: Any = None
-        self._async: Any = None
+        self._workers: Any = None
         self._nchunks = 0
-        if jobs > 1 and len(self.paths) >= PARALLEL_MIN_FILES:
-            import multiprocessing
-            self._nchunks = min(len(self.paths), jobs * CHUNKS_PER_JOB)
-            # Strided chunks: big modules cluster in a few directories.
-            chunks = [self.paths[k::self._nchunks] for k in range(self._nchunks)]
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            gc_was_enabled = gc.isenabled()
-            gc.disable()        # inherited by forked workers: the reader makes no cycles
-            try:
-                self._pool = ctx.Pool(min(jobs, self._nchunks))
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
-            self._async = self._pool.map_async(_read_chunk, chunks, chunksize=1)
+        if jobs <= 1 or len(self.paths) < PARALLEL_MIN_FILES:
+            return
+        # Imported before forking, so that no reader imports them again.
+        import kmodbuild.linux.depmod
+        import kmodbuild.linux.kofile  # noqa: F401
+        self._nchunks = min(len(self.paths), jobs * CHUNKS_PER_JOB)
+        # Strided chunks: big modules cluster in a few directories.
+        chunks = [self.paths[k::self._nchunks] for k in range(self._nchunks)]
+        gc_was_enabled = gc.isenabled()
+        gc.disable()            # inherited by the readers: the reader makes no cycles
+        try:
+            from kmodbuild.linux import forkpool
+            if forkpool.available():
+                # The readers inherit the kernel table through fork.
+                self._workers = iter(forkpool.ForkMap(partial(_read_chunk, kernel=kernel),
+                                                      chunks, jobs))
+            else:
+                import multiprocessing
+                pool = multiprocessing.Pool(min(jobs, self._nchunks), _init_worker,
+                                            (None if kernel is False else kernel,))
+                self._workers = _pool_results(pool, list(enumerate(chunks)))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
-    def result(self) -> list[tuple[KoFacts, FileKey | None]]:
-        """Each path's facts and key, in order (waits for the workers)."""
-        from kmodbuild.linux.kofile import KoFacts
+    def chunks(self) -> Iterator[tuple[range, list[tuple[KoFacts, FileKey | None, Any]]]]:
+        """``(positions in paths, [(facts, key, residue), ...])`` for each chunk as it
+        is done; ``residue`` is :func:`kmodbuild.linux.depmod.kernel_residue` against
+        the ``kernel`` given (True when none was given: not computed)."""
+        from kmodbuild.linux.facts import KoFacts
         make = KoFacts._make
-        if self._pool is None:
+        if self._workers is None:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                return [(make(t), key) for t, key in _read_chunk(self.paths)]
+                done = [(make(t), key, r) for t, key, r in _read_chunk(self.paths, self.kernel)]
             finally:
                 if gc_was_enabled:
                     gc.enable()
-        try:
-            results = self._async.get()
-        finally:
-            self._pool.close()
-            self._pool.join()
+            yield range(len(self.paths)), done
+            return
+        workers, self._workers = self._workers, None
+        for k, chunk in workers:
+            yield range(k, len(self.paths), self._nchunks), [(make(t), key, r)
+                                                             for t, key, r in chunk]
+
+    def terminate(self) -> None:
+        """Stop the readers without waiting for their results."""
+        if self._workers is not None:
+            self._workers.close()       # a generator: its cleanup stops the processes
+            self._workers = None
+
+    def result(self) -> list[tuple[KoFacts, FileKey | None]]:
+        """Each path's facts and key, in order (waits for the workers)."""
         out: list[Any] = [None] * len(self.paths)
-        for k, chunk in enumerate(results):
-            out[k::self._nchunks] = [(make(t), key) for t, key in chunk]
+        for positions, chunk in self.chunks():
+            for i, (facts, key, _) in zip(positions, chunk):
+                out[i] = (facts, key)
         return out
 
 
-def read_many(paths: Sequence[str], jobs: int = 0) -> list[KoFacts]:
-    """Read ``paths`` (in order) with ``jobs`` processes (0: all CPUs); facts only."""
-    return [f for f, _ in Reading(paths, jobs).result()]
+def _read_numbered_chunk(job: tuple[int, Sequence[str]]
+                         ) -> tuple[int, list[tuple[tuple[Any, ...], FileKey | None, Any]]]:
+    return job[0], _read_chunk(job[1], _worker_kernel if _worker_kernel is not None else False)
+
+
+def _pool_results(pool: Any, jobs: list[tuple[int, Sequence[str]]]
+                  ) -> Iterator[tuple[int, list[tuple[tuple[Any, ...], FileKey | None, Any]]]]:
+    """multiprocessing fallback (no fork): the pool's results as they come, then its end."""
+    try:
+        yield from pool.imap_unordered(_read_numbered_chunk, jobs)
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.close()
+        pool.join()

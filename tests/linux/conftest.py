@@ -57,8 +57,8 @@ def module_source(spec: KoSpec) -> str:
         if crc is None or spec.crc_style == "none":
             continue
         if spec.crc_style == "kcrctab":
-            out.append(f'__asm__(".section \\"__kcrctab\\",\\"a\\"\\n__crc_{name}: .long {crc:#x}\\n'
-                       f'.previous\\n");')
+            out.append(f'__asm__(".section \\"__kcrctab\\",\\"a\\"\\n'
+                       f'__crc_{name}: .long {crc:#x}\\n.previous\\n");')
         else:
             out.append(f'__asm__(".globl __crc_{name}\\n.set __crc_{name}, {crc:#x}\\n");')
     for ns in spec.namespaces:

@@ -13,6 +13,7 @@ so that tests skip with a clear message instead of failing.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -99,6 +100,8 @@ def _current_version() -> str:
 def fetch_debian_kernel() -> DebianKernel:
     """A complete unpacked Debian kernel tree: from the cache, else downloaded now.
 
+    Concurrent callers (parallel test runs) wait for each other on a lock file.
+
     Raises:
         Unavailable: no cached tree and no way to download one.
     """
@@ -108,6 +111,14 @@ def fetch_debian_kernel() -> DebianKernel:
     if os.environ.get("KMODBUILD_NO_NETWORK"):
         raise Unavailable("KMODBUILD_NO_NETWORK is set and no Debian tree is cached in "
                           f"{cache_dir()}")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = find_cached()          # another process may have finished meanwhile
+        return cached if cached is not None else _download()
+
+
+def _download() -> DebianKernel:
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise Unavailable(f"{tool} not found (not a Debian system)")
@@ -174,7 +185,7 @@ _DISAGREE = re.compile(r"^depmod: WARNING: (.*) disagrees about version of symbo
 
 
 def run_depmod(depmod: str, basedir: Path, version: str, symvers: Path | None) -> DepmodRun:
-    """Run ``depmod -b basedir -n [-e -E symvers] version``; paths made relative to the module dir."""
+    """Run ``depmod -b basedir -n [-e -E symvers] version``; paths relative to the module dir."""
     argv = [depmod, "-b", str(basedir), "-n"]
     if symvers is not None:
         argv += ["-e", "-E", str(symvers)]

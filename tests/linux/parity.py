@@ -11,7 +11,8 @@ from tests.linux.debian_tree import DepmodRun, run_depmod
 def ours(moddir: Path, symvers: Path | None, **kw: object) -> tuple[LinuxCheckResult, set[
         tuple[str, str]], set[tuple[str, str]]]:
     """check_linux on ``moddir``; unknown and disagreement sets as (relpath, symbol)."""
-    res = check_linux([str(moddir)], str(symvers) if symvers else None, **kw)  # type: ignore[arg-type]
+    res = check_linux([str(moddir)], str(symvers) if symvers else None,
+                      **kw)  # type: ignore[arg-type]
 
     def rel(path: str) -> str:
         return os.path.relpath(path, moddir)

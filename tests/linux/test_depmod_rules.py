@@ -81,3 +81,31 @@ def test_dependency_listed_once_in_first_use_order() -> None:
     mods = [ko({"a1": 1, "a2": 1}), ko({"b1": 1}),
             ko(deps=[("b1", 1), ("a1", 1), ("a2", 1), ("b1", 1)])]
     assert resolve(mods, KERNEL).deps[2] == [1, 0]
+
+
+def test_incremental_resolver_equals_the_whole_resolution() -> None:
+    # Random trees: the residue-based Resolver and the all-at-once resolution agree.
+    import random
+
+    from kmodbuild.linux.depmod import _resolve_all
+    rng = random.Random(7)
+    kernel = {f"k{n}": n for n in range(30)}
+    for trial in range(200):
+        nmods = rng.randint(1, 8)
+        exported = [f"m{n}" for n in range(20)]
+        if trial % 10 == 0:
+            exported.append("k3")                       # an override now and then
+        mods = []
+        for _ in range(nmods):
+            ex = {n: rng.randint(0, 3) for n in rng.sample(exported, rng.randint(0, 3))}
+            pool = [*kernel, *exported, "nowhere", ".k1"]
+            deps = [(n, rng.choice([kernel.get(n.lstrip("."), 0), rng.randint(0, 3)]))
+                    for n in rng.sample(pool, rng.randint(0, 8))]
+            weak = [k for k in range(len(deps)) if rng.random() < 0.2]
+            mods.append(ko(ex, deps, weak))
+        for table in (kernel, None):
+            a, b = resolve(mods, table), _resolve_all(mods, table)
+            assert (a.deps, a.sort_index, a.in_cycle) == (b.deps, b.sort_index, b.in_cycle)
+            assert sorted(a.unknown) == sorted(b.unknown)
+            key = lambda d: (d.module, d.symbol, d.expected)  # noqa: E731
+            assert sorted(a.disagreements, key=key) == sorted(b.disagreements, key=key)

@@ -1,0 +1,121 @@
+"""kmodbuild.emulate.arch - each port's calling convention and stubs, as data.
+
+An :class:`ArchSpec` says how unicorn runs the port (architecture, mode, CPU
+model, all by unicorn constant *name*: only :mod:`kmodbuild.emulate.cpu`
+imports unicorn), which registers carry the program counter, the stack, the
+return address, arguments and return values, where stack arguments start,
+how ``va_list`` is laid out, and the bytes of a kernel function's stub: the
+port's "return" sequence (the Python hook runs before it, on a code hook at
+the function's address).  Sources: the psABI of each port (SysV x86-64 and
+i386, AAPCS64, ARM EABI, RISC-V LP64, SPARC V9, PowerPC SysV, MIPS N64).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: ``va_list`` walkers: x86-64's and AArch64's and PowerPC's register-save structures,
+#: or a plain pointer to consecutive stack slots.
+VALIST_X86_64, VALIST_AAPCS64, VALIST_PPC, VALIST_SLOTS = "x86_64", "aapcs64", "ppc", "slots"
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One port's emulation facts (see the module docstring).
+
+    ``stack_args``: offset from the stack pointer at function entry to the first
+    argument passed on the stack (past a pushed return address, PowerPC's back
+    chain and LR save word, SPARC's bias + register save area + six home slots).
+    ``pair_align``: 64-bit values on a 32-bit port take an even/odd register pair
+    and an 8-byte aligned stack slot.  ``high_first``: the first register of a
+    pair holds the high half (big-endian PowerPC).  ``sext32``: 32-bit values
+    live sign-extended in 64-bit registers (MIPS64, RISC-V).  ``link_adjust``:
+    the return goes to link + this (SPARC's ``retl`` returns to %o7+8).
+    ``entry_misalign``: stack pointer modulo 16 at function entry.
+    """
+
+    machine_arch: str
+    uc_arch: str
+    uc_modes: tuple[str, ...]
+    const_module: str
+    reg_prefix: str
+    pc: str
+    sp: str
+    link: str | None
+    args: tuple[str, ...]
+    ret: tuple[str, str]
+    word: int
+    big_endian: bool
+    stack_args: int
+    stub: bytes
+    valist: str
+    cpu_model: str | None = None
+    pair_align: bool = False
+    high_first: bool = False
+    sext32: bool = False
+    link_adjust: int = 0
+    entry_misalign: int = 0
+    stack_bias: int = 0
+    windows: bool = False
+    #: trap numbers the port's UC_HOOK_INTR reports, for messages
+    trap_names: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def order(self) -> str:
+        """``little`` or ``big``."""
+        return "big" if self.big_endian else "little"
+
+
+def _le(*words: int) -> bytes:
+    return b"".join(w.to_bytes(4, "little") for w in words)
+
+
+def _be(*words: int) -> bytes:
+    return b"".join(w.to_bytes(4, "big") for w in words)
+
+
+ARCHS: dict[str, ArchSpec] = {
+    "x86_64": ArchSpec(
+        "x86_64", "X86", ("64",), "x86_const", "UC_X86_REG_", "RIP", "RSP", None,
+        ("RDI", "RSI", "RDX", "RCX", "R8", "R9"), ("RAX", "RDX"), 8, False, 8, b"\xc3",
+        VALIST_X86_64, entry_misalign=8,
+        trap_names=((1, "debug trap"), (3, "breakpoint (int3)"), (6, "invalid opcode (ud2)"),
+                    (13, "general protection fault"))),
+    "i386": ArchSpec(
+        "i386", "X86", ("32",), "x86_const", "UC_X86_REG_", "EIP", "ESP", None, (),
+        ("EAX", "EDX"), 4, False, 4, b"\xc3", VALIST_SLOTS, entry_misalign=12,
+        trap_names=((1, "debug trap"), (3, "breakpoint (int3)"), (6, "invalid opcode (ud2)"),
+                    (13, "general protection fault"))),
+    "aarch64": ArchSpec(
+        "aarch64", "ARM64", ("ARM",), "arm64_const", "UC_ARM64_REG_", "PC", "SP", "X30",
+        tuple(f"X{i}" for i in range(8)), ("X0", "X1"), 8, False, 0, _le(0xD65F03C0),
+        VALIST_AAPCS64, trap_names=((1, "undefined instruction"), (7, "breakpoint (brk)"))),
+    "earmv7hf": ArchSpec(
+        "earmv7hf", "ARM", ("ARM",), "arm_const", "UC_ARM_REG_", "PC", "SP", "LR",
+        ("R0", "R1", "R2", "R3"), ("R0", "R1"), 4, False, 0, _le(0xE12FFF1E), VALIST_SLOTS,
+        pair_align=True, trap_names=((1, "undefined instruction"), (7, "breakpoint (bkpt)"))),
+    "riscv64": ArchSpec(
+        "riscv64", "RISCV", ("RISCV64",), "riscv_const", "UC_RISCV_REG_", "PC", "SP", "RA",
+        tuple(f"A{i}" for i in range(8)), ("A0", "A1"), 8, False, 0, _le(0x00008067),
+        VALIST_SLOTS, sext32=True,
+        trap_names=((2, "illegal instruction"), (3, "breakpoint (ebreak)"))),
+    "sparc64": ArchSpec(
+        "sparc64", "SPARC", ("SPARC64", "BIG_ENDIAN"), "sparc_const", "UC_SPARC_REG_", "PC",
+        "O6", "O7", tuple(f"O{i}" for i in range(6)), ("O0", "O1"), 8, True, 2047 + 176,
+        _be(0x81C3E008, 0x01000000), VALIST_SLOTS, link_adjust=8, stack_bias=2047,
+        windows=True, trap_names=((0x10, "illegal instruction"), (0x11, "privileged opcode"),
+                                  (0x34, "unaligned memory access"))),
+    "powerpc": ArchSpec(
+        "powerpc", "PPC", ("PPC32", "BIG_ENDIAN"), "ppc_const", "UC_PPC_REG_", "PC", "1", "LR",
+        tuple(str(i) for i in range(3, 11)), ("3", "4"), 4, True, 8, _be(0x4E800020),
+        VALIST_PPC, pair_align=True, high_first=True),
+    "mips64eb": ArchSpec(
+        "mips64eb", "MIPS", ("MIPS64", "BIG_ENDIAN"), "mips_const", "UC_MIPS_REG_", "PC", "29",
+        "31", tuple(str(i) for i in range(4, 12)), ("2", "3"), 8, True, 0,
+        _be(0x03E00008, 0x00000000), VALIST_SLOTS, cpu_model="UC_CPU_MIPS64_MIPS64R2_GENERIC",
+        sext32=True, trap_names=((17, "reserved instruction"), (9, "breakpoint"))),
+}
+
+
+def get_arch(machine_arch: str) -> ArchSpec | None:
+    """The :class:`ArchSpec` of ``machine_arch``, or None when none is defined."""
+    return ARCHS.get(machine_arch)

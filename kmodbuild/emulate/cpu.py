@@ -1,0 +1,181 @@
+"""kmodbuild.emulate.cpu - the CPU: THE ONLY module that imports ``unicorn``.
+
+:class:`Cpu` wraps one ``unicorn.Uc`` for an :class:`~kmodbuild.emulate.arch.ArchSpec`:
+memory (mapped at the kernel's virtual addresses, with unicorn's virtual TLB
+mode so x86-64's, AArch64's and MIPS's high kernel addresses are used as they
+are), registers by name, the three hooks the emulator needs (code in the
+kernel's stub range, memory faults, traps) and :meth:`Cpu.run`.  A module's
+regions are mapped over the simulator's own ``bytearray`` images, so what the
+module writes is what :class:`~kmodbuild.kobj.Kobj` reads.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from kmodbuild.emulate.arch import ArchSpec
+
+try:                                   # optional dependency: pip install kmodbuild[emulate]
+    import unicorn
+    from unicorn import unicorn_const as _uc
+    IMPORT_ERROR: str | None = None
+except ImportError as e:               # pragma: no cover - depends on the installation
+    unicorn = None                     # type: ignore[assignment]
+    _uc = None                         # type: ignore[assignment]
+    IMPORT_ERROR = str(e)
+
+
+def available() -> bool:
+    """True when unicorn can be imported."""
+    return unicorn is not None
+
+
+def version() -> str:
+    """unicorn's version string ("" when absent)."""
+    return str(getattr(unicorn, "__version__", "")) if unicorn is not None else ""
+
+
+#: unicorn error numbers -> fault kinds of :mod:`kmodbuild.emulate.report`
+_ERRORS = {
+    "UC_ERR_READ_UNMAPPED": "read-unmapped", "UC_ERR_WRITE_UNMAPPED": "write-unmapped",
+    "UC_ERR_FETCH_UNMAPPED": "fetch-unmapped", "UC_ERR_READ_PROT": "read-protected",
+    "UC_ERR_WRITE_PROT": "write-protected", "UC_ERR_FETCH_PROT": "fetch-protected",
+    "UC_ERR_INSN_INVALID": "invalid-instruction", "UC_ERR_EXCEPTION": "exception",
+    "UC_ERR_READ_UNALIGNED": "unaligned", "UC_ERR_WRITE_UNALIGNED": "unaligned",
+    "UC_ERR_FETCH_UNALIGNED": "unaligned",
+}
+_MEM_ACCESS = {"UC_MEM_READ_UNMAPPED": "read-unmapped", "UC_MEM_WRITE_UNMAPPED": "write-unmapped",
+               "UC_MEM_FETCH_UNMAPPED": "fetch-unmapped", "UC_MEM_WRITE_PROT": "write-protected",
+               "UC_MEM_READ_PROT": "read-protected", "UC_MEM_FETCH_PROT": "fetch-protected"}
+
+
+class CpuUnsupported(Exception):
+    """This unicorn cannot emulate the port (message says why)."""
+
+
+class MemoryError_(Exception):
+    """A host-side read or write of unmapped guest memory."""
+
+    def __init__(self, address: int) -> None:
+        super().__init__(f"unmapped address {address:#x}")
+        self.address = address
+
+
+class Cpu:
+    """One emulated CPU and its address space.
+
+    Raises:
+        CpuUnsupported: unicorn is missing or cannot make this CPU.
+    """
+
+    def __init__(self, spec: ArchSpec) -> None:
+        if unicorn is None:
+            raise CpuUnsupported(f"unicorn is not installed ({IMPORT_ERROR})")
+        self.spec = spec
+        consts = importlib.import_module(f"unicorn.{spec.const_module}")
+        try:
+            arch = getattr(_uc, f"UC_ARCH_{spec.uc_arch}")
+            mode = 0
+            for m in spec.uc_modes:
+                mode |= getattr(_uc, f"UC_MODE_{m}")
+            self.uc = unicorn.Uc(arch, mode)
+            if spec.cpu_model:
+                self.uc.ctl_set_cpu_model(getattr(consts, spec.cpu_model))
+            self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)
+        except (AttributeError, unicorn.UcError) as e:
+            raise CpuUnsupported(f"unicorn {version()} cannot emulate "
+                                 f"{spec.machine_arch}: {e}") from None
+        self._regs: dict[str, int] = {}
+        for name in {spec.pc, spec.sp, spec.link or spec.pc, *spec.args, *spec.ret,
+                     *(f"{w}{i}" for w in "GOLI" for i in range(8) if spec.windows)}:
+            self._regs[name] = getattr(consts, spec.reg_prefix + name)
+        self._buffers: dict[int, Any] = {}
+        self.page_size = int(self.uc.ctl_get_page_size())
+        self._errors = {getattr(_uc, n): k for n, k in _ERRORS.items()}
+        self._access = {getattr(_uc, n): k for n, k in _MEM_ACCESS.items()}
+        self._perms = {"r": _uc.UC_PROT_READ, "w": _uc.UC_PROT_WRITE, "x": _uc.UC_PROT_EXEC}
+
+    # ---- memory
+    def _prot(self, perms: str) -> int:
+        value = 0
+        for ch in perms:
+            value |= self._perms[ch]
+        return value
+
+    def map(self, address: int, size: int, perms: str, buffer: bytearray | None = None) -> None:
+        """Map ``size`` bytes at ``address`` with ``perms`` (``"rwx"`` letters); over
+        ``buffer`` (shared, not copied) when given."""
+        if buffer is None:
+            self.uc.mem_map(address, size, self._prot(perms))
+            return
+        cbuf = (ctypes.c_char * size).from_buffer(buffer)
+        self.uc.mem_map_ptr(address, size, self._prot(perms), ctypes.addressof(cbuf))
+        self._buffers[address] = cbuf          # keeps the bytearray's memory alive
+
+    def unmap(self, address: int, size: int) -> None:
+        """Remove a mapping made by :meth:`map`."""
+        self.uc.mem_unmap(address, size)
+        self._buffers.pop(address, None)
+
+    def protect(self, address: int, size: int, perms: str) -> None:
+        """Change the permissions of mapped pages."""
+        self.uc.mem_protect(address, size, self._prot(perms))
+
+    def read(self, address: int, size: int) -> bytes:
+        """Guest bytes (raises :class:`MemoryError_` when unmapped)."""
+        try:
+            return bytes(self.uc.mem_read(address, size))
+        except unicorn.UcError:
+            raise MemoryError_(address) from None
+
+    def write(self, address: int, data: bytes) -> None:
+        """Store guest bytes (raises :class:`MemoryError_` when unmapped)."""
+        try:
+            self.uc.mem_write(address, data)
+        except unicorn.UcError:
+            raise MemoryError_(address) from None
+
+    # ---- registers
+    def reg(self, name: str) -> int:
+        """Register ``name`` (ArchSpec spelling: ``RDI``, ``X0``, ``3``, ``O7``...)."""
+        return int(self.uc.reg_read(self._regs[name]))
+
+    def set_reg(self, name: str, value: int) -> None:
+        """Write register ``name`` (``value`` reduced to the register width)."""
+        self.uc.reg_write(self._regs[name], value & ((1 << (8 * self.spec.word)) - 1))
+
+    # ---- hooks
+    def on_code(self, begin: int, end: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(pc)`` before each instruction in ``[begin, end]``."""
+        self.uc.hook_add(_uc.UC_HOOK_CODE, lambda uc, addr, size, data: callback(addr),
+                         begin=begin, end=end)
+
+    def on_fault(self, callback: Callable[[str, int, int], None]) -> None:
+        """Call ``callback(kind, address, size)`` on an invalid or forbidden access
+        (``read-unmapped``, ``write-protected``...); the run then stops."""
+        def hook(uc: Any, access: int, address: int, size: int, value: int, data: Any) -> bool:
+            callback(self._access.get(access, "memory"), address, size)
+            return False
+        self.uc.hook_add(_uc.UC_HOOK_MEM_INVALID, hook)
+
+    def on_trap(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(intno)`` on a CPU exception (trap, interrupt instruction)."""
+        self.uc.hook_add(_uc.UC_HOOK_INTR, lambda uc, intno, data: callback(intno))
+
+    # ---- running
+    def run(self, begin: int, until: int, count: int) -> str | None:
+        """Execute from ``begin`` until ``until`` or ``count`` instructions.
+
+        Returns None, or the fault kind unicorn stopped with (``invalid-instruction``...).
+        """
+        try:
+            self.uc.emu_start(begin, until, count=count)
+        except unicorn.UcError as e:
+            return self._errors.get(e.errno, f"unicorn error {e.errno}: {e}")
+        return None
+
+    def stop(self) -> None:
+        """Stop the innermost running :meth:`run` (from a hook)."""
+        self.uc.emu_stop()

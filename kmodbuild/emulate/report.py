@@ -1,0 +1,127 @@
+"""kmodbuild.emulate.report - fault reports and addresses a developer can act on.
+
+A :class:`Report` is one problem found while a modcmd ran (a fault that
+stopped it, a ``panic()``, a call to a kernel function without a hook, an
+endless loop) or when it finished (a leak, a registration left behind).
+:class:`Symbolizer` turns an address into ``module+offset (symbol+offset)``:
+the offset from the module's text (modstat's ADDR) or ``module:data+offset``
+for its other regions, ``netbsd+offset (printf+0x0)`` for the kernel.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from kmodbuild.model import SHN_UNDEF, STT_FILE, STT_SECTION
+
+#: what each kind of report says, before the details
+KIND_TEXT = {
+    "read-unmapped": "read from unmapped address", "write-unmapped": "write to unmapped address",
+    "fetch-unmapped": "jump to unmapped address", "write-protected": "write to read-only",
+    "read-protected": "read from unreadable", "fetch-protected": "jump to non-executable",
+    "invalid-instruction": "invalid instruction", "exception": "CPU exception",
+    "unaligned": "unaligned access", "trap": "trap", "unhooked-call": "call to kernel function",
+    "budget": "instruction budget exceeded", "panic": "panic", "kernel-fault": "kernel fault",
+    "window": "register window", "leak": "memory leak", "dangling": "still registered",
+}
+#: kinds that do not stop the modcmd: found after it returned
+NONFATAL = frozenset({"leak", "dangling"})
+
+
+@dataclass(frozen=True)
+class Report:
+    """One problem: ``kind`` (see :data:`KIND_TEXT`), in ``module``'s ``command``
+    (``INIT``...), ``message`` (the one-line text), the program counter ``pc`` and its
+    ``where`` text, and the data ``address`` involved (if any)."""
+
+    kind: str
+    module: str
+    command: str
+    message: str
+    pc: int = 0
+    where: str = ""
+    address: int | None = None
+
+    @property
+    def fatal(self) -> bool:
+        """True when the report stopped the modcmd (the kernel would have panicked)."""
+        return self.kind not in NONFATAL
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class _Image:
+    name: str
+    start: int
+    end: int
+    base: int
+    region: str
+    addrs: list[int]
+    names: list[str]
+
+
+class Symbolizer:
+    """Address -> ``module+offset (symbol+offset)`` over the kernel and mapped modules."""
+
+    def __init__(self) -> None:
+        self._images: list[_Image] = []
+
+    def add_kernel(self, base: int, end: int, symbols: dict[str, int]) -> None:
+        """The kernel image: ``symbols`` name -> address."""
+        pairs = sorted((a, n) for n, a in symbols.items())
+        self._images.append(_Image("netbsd", base, end, base, "text", [a for a, _ in pairs],
+                                   [n for _, n in pairs]))
+
+    def add_module(self, name: str, kobj: object) -> None:
+        """A loaded module (a :class:`~kmodbuild.kobj.Kobj`)."""
+        self.remove_module(name)
+        regions = getattr(kobj, "regions", {})
+        text = regions.get("text")
+        base = text.base if text is not None else 0
+        module = getattr(kobj, "module")
+        pairs = sorted((kobj.symvalue[i], s.name)                   # type: ignore[attr-defined]
+                       for i, s in enumerate(module.symbols)
+                       if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)
+                       and not s.name.startswith(("$", ".L", "__link_set_")))
+        for kind, reg in regions.items():
+            inside = [(a, n) for a, n in pairs if reg.base <= a < reg.base + reg.alloc]
+            self._images.append(_Image(name, reg.base, reg.base + reg.alloc,
+                                       base if kind == "text" else reg.base, kind,
+                                       [a for a, _ in inside], [n for _, n in inside]))
+
+    def remove_module(self, name: str) -> None:
+        """Forget a module's regions."""
+        self._images = [i for i in self._images if i.name != name]
+
+    def owner(self, address: int) -> str | None:
+        """Name of the module (or ``netbsd``) whose image holds ``address``."""
+        img = self._find(address)
+        return img.name if img is not None else None
+
+    def _find(self, address: int) -> _Image | None:
+        for img in self._images:
+            if img.start <= address < img.end:
+                return img
+        return None
+
+    def symbol(self, address: int) -> str | None:
+        """``symbol+0xoff`` for ``address``, or None."""
+        img = self._find(address)
+        if img is None or not img.addrs:
+            return None
+        i = bisect.bisect_right(img.addrs, address) - 1
+        if i < 0:
+            return None
+        return f"{img.names[i]}+{address - img.addrs[i]:#x}"
+
+    def where(self, address: int) -> str:
+        """``module+offset (symbol+offset)``, or the bare address."""
+        img = self._find(address)
+        if img is None:
+            return f"{address:#x}"
+        head = (f"{img.name}+{address - img.base:#x}" if img.region == "text"
+                else f"{img.name}:{img.region}+{address - img.base:#x}")
+        sym = self.symbol(address)
+        return f"{head} ({sym})" if sym else head

@@ -1,0 +1,336 @@
+"""kmodbuild.kapi._kernel - what a kernel API hook works with: guest memory, the kernel
+context, registrations, and the hook/data registries.
+
+A hook is a Python function registered with :func:`kfunc` under the C
+prototype it implements (copied from its header, which the drift test checks);
+it receives a :class:`Kernel` and the arguments already fetched by the
+calling convention, and returns the C return value.  Data symbols (``hz``,
+``sysent``...) are registered with :func:`kdata` and initialised in emulated
+memory when the kernel image is built.  Nothing here imports the emulator:
+it injects the raw memory access, the heap and the guest-call function.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
+
+from kmodbuild.kapi._proto import Prototype, parse_prototype
+from kmodbuild.kapi._struct import Layout, Struct
+from kmodbuild.target import Target
+
+
+class GuestFault(Exception):
+    """A hook touched guest memory that is not there (``access`` is read or write)."""
+
+    def __init__(self, address: int, access: str = "read") -> None:
+        super().__init__(f"{access} of unmapped address {address:#x}")
+        self.address = address
+        self.access = access
+
+
+class Panic(Exception):
+    """``panic()``: the kernel gives up; the emulator stops the modcmd and reports it."""
+
+
+class RawMemory(Protocol):
+    """Byte access to the emulated address space (raises :class:`GuestFault`)."""
+
+    def read(self, address: int, size: int) -> bytes: ...
+
+    def write(self, address: int, data: bytes) -> None: ...
+
+
+class HeapLike(Protocol):
+    """The kernel heap (``kmem``): see :class:`kmodbuild.emulate.heap.Heap`."""
+
+    def alloc(self, size: int, owner: str, caller: str, zero: bool) -> int: ...
+
+    def free(self, address: int, size: int) -> str | None: ...
+
+
+class GuestMemory:
+    """Typed access to guest memory in the target's byte order and word size."""
+
+    def __init__(self, raw: RawMemory, target: Target) -> None:
+        self.raw = raw
+        self.order = "little" if target.little_endian else "big"
+        self.psize = target.pointer_size
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` raw bytes."""
+        return self.raw.read(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        """Store raw bytes."""
+        self.raw.write(address, data)
+
+    def uint(self, address: int, size: int) -> int:
+        """An unsigned integer of ``size`` bytes."""
+        return int.from_bytes(self.raw.read(address, size), self.order)
+
+    def sint(self, address: int, size: int) -> int:
+        """A signed integer of ``size`` bytes."""
+        return int.from_bytes(self.raw.read(address, size), self.order, signed=True)
+
+    def put(self, address: int, size: int, value: int) -> None:
+        """Store ``value`` (any sign) in ``size`` bytes."""
+        self.raw.write(address, (value & ((1 << (8 * size)) - 1)).to_bytes(size, self.order))
+
+    def ptr(self, address: int) -> int:
+        """A pointer."""
+        return self.uint(address, self.psize)
+
+    def put_ptr(self, address: int, value: int) -> None:
+        """Store a pointer."""
+        self.put(address, self.psize, value)
+
+    def cstring(self, address: int, limit: int = 4096) -> str:
+        """The NUL-terminated string at ``address`` (at most ``limit`` bytes)."""
+        out = bytearray()
+        while len(out) < limit:
+            chunk = self.raw.read(address + len(out), min(64, limit - len(out)))
+            end = chunk.find(b"\0")
+            if end >= 0:
+                out += chunk[:end]
+                break
+            out += chunk
+        return out.decode("latin-1")
+
+    def get(self, base: int, layout: Layout, member: str) -> int:
+        """A scalar member of the structure at ``base``."""
+        f = layout[member]
+        if f.kind in ("i8", "i16", "i32", "i64", "word"):
+            return self.sint(base + f.offset, f.size)
+        return self.uint(base + f.offset, f.size)
+
+    def set(self, base: int, layout: Layout, member: str, value: int) -> None:
+        """Store a scalar member of the structure at ``base``."""
+        f = layout[member]
+        self.put(base + f.offset, f.size, value)
+
+
+@dataclass
+class Registration:
+    """Something a module handed the kernel: a ``kind`` (``vfs``, ``cdevsw``, ``syscall``,
+    ``execsw``, ``secmodel``, ``bufq``, ``kauth``, ``emulation``...), the guest object
+    ``key``, a ``name``, the module that did it (``owner``), and the guest addresses the
+    kernel keeps using (``addrs``)."""
+
+    kind: str
+    key: int
+    name: str
+    owner: str
+    addrs: tuple[int, ...] = ()
+    detail: str = ""
+
+
+class Registry:
+    """The kernel's tables of registrations, in registration order."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, int], Registration] = {}
+
+    def add(self, reg: Registration) -> None:
+        """Record ``reg`` (replacing one with the same kind and key)."""
+        self._items[(reg.kind, reg.key)] = reg
+
+    def remove(self, kind: str, key: int) -> Registration | None:
+        """Drop and return the registration of ``kind``/``key``."""
+        return self._items.pop((kind, key), None)
+
+    def get(self, kind: str, key: int) -> Registration | None:
+        """The registration of ``kind``/``key``, or None."""
+        return self._items.get((kind, key))
+
+    def of_kind(self, kind: str) -> list[Registration]:
+        """Registrations of ``kind``, newest first."""
+        return [r for (k, _), r in reversed(self._items.items()) if k == kind]
+
+    def pointing_into(self, ranges: Iterable[tuple[int, int]]) -> list[Registration]:
+        """Registrations whose key or kept addresses lie in one of ``[start, end)``."""
+        spans = list(ranges)
+        return [r for r in self._items.values()
+                if any(s <= a < e for a in (r.key, *r.addrs) for s, e in spans)]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._items.values()))
+
+
+class Kernel:
+    """The simulated kernel a hook runs in.
+
+    Attributes:
+        target: the :class:`~kmodbuild.target.Target`.
+        mem: :class:`GuestMemory`.
+        heap: the kernel heap (kmem), tracking owners for leak reports.
+        symbols: kernel symbol name -> address.
+        registry: the :class:`Registry`.
+        current: name of the module whose modcmd is running ("" when none).
+        sim: the :class:`~kmodbuild.simulator.SimKernel` (None in bare tests).
+        caller: where the running hook was called from, as ``module+off (sym+off)``.
+    """
+
+    def __init__(self, target: Target, raw: RawMemory, heap: HeapLike, symbols: dict[str, int],
+                 call: Callable[[int, tuple[int, ...]], int],
+                 valist: Callable[[int], Any] | None = None, sim: Any = None) -> None:
+        self.target = target
+        self.mem = GuestMemory(raw, target)
+        self.heap = heap
+        self.symbols = symbols
+        self.registry = Registry()
+        self.current = ""
+        self.module: Any = None           # the simulator's Module whose modcmd runs
+        self.sim = sim
+        self.caller = ""
+        self._call = call
+        self._valist = valist
+        self._partial: dict[str, str] = {}
+        self.console: list[str] = []      # lines for the simulator console, in order
+        self.msgbuf: list[str] = []       # every line printed (dmesg)
+        self.states: dict[str, Any] = {}
+        self.word_bits = 8 * target.pointer_size
+
+    # ---- symbols, layouts, calls
+    def sym(self, name: str) -> int:
+        """Address of kernel symbol ``name`` (0 when the kernel has none)."""
+        return self.symbols.get(name, 0)
+
+    def layout(self, struct: Struct) -> Layout:
+        """``struct``'s layout on this target."""
+        return struct.layout(self.target)
+
+    def call(self, function: int, *args: int) -> int:
+        """Call guest function ``function`` (a pointer a module gave us) with ``args``."""
+        return self._call(function, args)
+
+    def va_list(self, ap: int) -> Any:
+        """An argument source (``next(kind)``) walking the ``va_list`` value ``ap``."""
+        if self._valist is None:
+            self.panic("va_list is not supported here")
+        return self._valist(ap)
+
+    def state(self, key: str, factory: Callable[[], Any]) -> Any:
+        """Per-kernel state of one header module, made by ``factory`` on first use."""
+        if key not in self.states:
+            self.states[key] = factory()
+        return self.states[key]
+
+    # ---- memory
+    def alloc(self, size: int, zero: bool = True, owner: str | None = None) -> int:
+        """Kernel heap memory for a kernel-owned object (not counted against a module)."""
+        return self.heap.alloc(size, owner or "netbsd", self.caller, zero)
+
+    def free(self, address: int, size: int) -> None:
+        """Free what :meth:`alloc` returned.
+
+        Raises:
+            Panic: not an allocated block, or a different size.
+        """
+        problem = self.heap.free(address, size)
+        if problem:
+            self.panic(problem)
+
+    # ---- console
+    def output(self, text: str, shown: bool = True, channel: str = "console") -> None:
+        """Kernel printf output: complete lines go to the message buffer and, if ``shown``,
+        to the console; a partial line waits for its newline (or :meth:`flush`)."""
+        buf = self._partial.get(channel, "") + text
+        *lines, rest = buf.split("\n")
+        self._partial[channel] = rest
+        for line in lines:
+            self.msgbuf.append(line)
+            if shown:
+                self.console.append(line)
+
+    def flush(self) -> None:
+        """End every partial output line (the console shows what was printed)."""
+        for channel, rest in list(self._partial.items()):
+            if rest:
+                self.msgbuf.append(rest)
+                self.console.append(rest)
+            self._partial[channel] = ""
+
+    def note(self, line: str) -> None:
+        """A simulator line about the kernel's state (``mknod ...``), shown on the console."""
+        self.console.append(line)
+
+    def take_console(self) -> list[str]:
+        """Return and clear the console lines so far."""
+        out, self.console = self.console, []
+        return out
+
+    def panic(self, message: str) -> NoReturn:
+        """``panic(message)``: stop the running modcmd.
+
+        Raises:
+            Panic: always.
+        """
+        raise Panic(message)
+
+
+# --------------------------------------------------------------------------- registries
+
+@dataclass(frozen=True)
+class KFunc:
+    """A hook: the kernel function ``proto.name``, declared in ``header``."""
+
+    proto: Prototype
+    header: str
+    impl: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        return self.proto.name
+
+
+@dataclass(frozen=True)
+class KData:
+    """A kernel data symbol and its initialiser ``init(kernel, address, size)``."""
+
+    name: str
+    header: str
+    decl: str
+    init: Callable[[Kernel, int, int], None]
+
+
+HOOKS: dict[str, KFunc] = {}
+DATA: dict[str, KData] = {}
+
+
+def _header_of(fn: Callable[..., Any]) -> str:
+    return str(getattr(sys.modules[fn.__module__], "HEADER"))
+
+
+def kfunc(decl: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated function as the hook of the C function ``decl``.
+
+    The decorated module must define ``HEADER`` (``sys/sys/mount.h``).
+
+    Raises:
+        ValueError: ``decl`` is not a prototype, or the name already has a hook.
+    """
+    proto = parse_prototype(decl)
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if proto.name in HOOKS:
+            raise ValueError(f"kernel function {proto.name} has two hooks")
+        HOOKS[proto.name] = KFunc(proto, _header_of(fn), fn)
+        return fn
+    return deco
+
+
+def kdata(decl: str) -> Callable[[Callable[[Kernel, int, int], None]],
+                                 Callable[[Kernel, int, int], None]]:
+    """Register the decorated ``init(kernel, address, size)`` for the data symbol of
+    ``decl`` (``extern int hz``): its name is the declaration's last identifier."""
+    name = decl.replace("[", " ").replace("]", " ").replace("*", " ").split()[-1]
+
+    def deco(fn: Callable[[Kernel, int, int], None]) -> Callable[[Kernel, int, int], None]:
+        if name in DATA:
+            raise ValueError(f"kernel data {name} registered twice")
+        DATA[name] = KData(name, _header_of(fn), decl, fn)
+        return fn
+    return deco
+
