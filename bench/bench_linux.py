@@ -34,8 +34,9 @@ sys.path.insert(0, str(REPO))
 from tests.linux.debian_tree import Unavailable, depmod_path, fetch_debian_kernel  # noqa: E402
 
 
-def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """Run ``argv``; returns (wall seconds, exit status, peak RSS in KiB of its largest process)."""
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, float]:
+    """Run ``argv``; returns (wall seconds, exit status, peak RSS in KiB of its largest
+    process, CPU seconds of it and the children it reaped)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -43,7 +44,7 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.stderr is not None:
         proc.stderr.close()
-    return wall, proc.returncode, usage.ru_maxrss
+    return wall, proc.returncode, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -68,13 +69,15 @@ def main() -> int:
     }
     times: dict[str, list[float]] = {}
     peaks: dict[str, list[int]] = {}
+    cpus: dict[str, list[float]] = {}
 
-    def record(name: str, result: tuple[float, int, int], ok: tuple[int, ...]) -> None:
-        wall, status, rss = result
+    def record(name: str, result: tuple[float, int, int, float], ok: tuple[int, ...]) -> None:
+        wall, status, rss, cpu = result
         if status not in ok:
             raise SystemExit(f"{name}: exit status {status}")
         times.setdefault(name, []).append(wall)
         peaks.setdefault(name, []).append(rss)
+        cpus.setdefault(name, []).append(cpu)
 
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(opts.repeat):
@@ -90,17 +93,21 @@ def main() -> int:
                 f"{k} {v[-1]:.3f}s" for k, v in times.items()), file=sys.stderr)
 
     ref = statistics.median(times["depmod"])
+    ref_cpu = statistics.median(cpus["depmod"])
+    load = os.getloadavg()[0]
     print(f"Debian {kernel.version}: {nmod} modules, {os.cpu_count()} CPUs, "
-          f"{opts.repeat} rounds, medians")
-    print(f"{'':24} {'wall s':>8} {'vs depmod':>10} {'depmod/x':>9} {'peak RSS MiB':>13}")
+          f"{opts.repeat} rounds, medians; load average {load:.1f} at the end")
+    print(f"{'':24} {'wall s':>8} {'vs depmod':>10} {'depmod/x':>9} {'CPU s':>7} "
+          f"{'CPU vs depmod':>14} {'peak RSS MiB':>13}")
     for name, values in times.items():
         med = statistics.median(values)
-        print(f"{name:24} {med:8.3f} {med / ref:9.2f}x {ref / med:8.1f}x "
-              f"{max(peaks[name]) / 1024:13.1f}")
+        cpu = statistics.median(cpus[name])
+        print(f"{name:24} {med:8.3f} {med / ref:9.2f}x {ref / med:8.1f}x {cpu:7.3f} "
+              f"{cpu / ref_cpu:13.2f}x {max(peaks[name]) / 1024:13.1f}")
     if opts.json:
         Path(opts.json).write_text(json.dumps({"version": kernel.version, "modules": nmod,
-                                               "times": times, "peak_rss_kib": peaks},
-                                              indent=2))
+                                               "load_average": load, "times": times,
+                                               "cpu": cpus, "peak_rss_kib": peaks}, indent=2))
     return 0
 
 

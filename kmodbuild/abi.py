@@ -814,6 +814,7 @@ def abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None = None, *
     ex = _Expander(info, little_endian)
     symbols: dict[str, SymbolAbi] = {}
     if probe_prefix is not None:
+        wanted_names = set(names) if names is not None else None
         for unit in info.units:
             for off in unit:
                 e = info.dies[off]
@@ -821,7 +822,7 @@ def abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None = None, *
                         or not e.name.startswith(probe_prefix):
                     continue
                 name = e.name[len(probe_prefix):]
-                if names is not None and name not in set(names):
+                if wanted_names is not None and name not in wanted_names:
                     continue
                 ptr = info.dies.get(e.attrs.get("DW_AT_type", -1))
                 if ptr is None or ptr.tag != "DW_TAG_pointer_type":
@@ -897,13 +898,13 @@ def diff_types(old: TypeDesc, new: TypeDesc) -> list[str]:
         changes.append(f"size changed from {old.size} to {new.size} bytes")
     if old.kind == "enum":
         ov, nv = dict(old.enumerators), dict(new.enumerators)
-        for n, v in old.enumerators:
-            if n not in nv:
-                changes.append(f"enumerator {n} removed")
-            elif nv[n] != v:
-                changes.append(f"enumerator {n} changed value from {v} to {nv[n]}")
-        changes += [f"enumerator {n} added (value {v})" for n, v in new.enumerators
-                    if n not in ov]
+        for ename, value in old.enumerators:
+            if ename not in nv:
+                changes.append(f"enumerator {ename} removed")
+            elif nv[ename] != value:
+                changes.append(f"enumerator {ename} changed value from {value} to {nv[ename]}")
+        changes += [f"enumerator {ename} added (value {value})"
+                    for ename, value in new.enumerators if ename not in ov]
     else:
         om = _members_by_name(old.members)
         nm = _members_by_name(new.members)

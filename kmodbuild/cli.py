@@ -21,8 +21,20 @@ from collections.abc import Sequence
 from kmodbuild import __version__
 from kmodbuild.errors import KmodError, UsageError
 
-#: Subcommands in the order ``--help`` lists them (module kmodbuild.cmd_<name with _>).
-COMMANDS = ["build", "check", "manifest", "sim", "new", "abi-diff", "verify", "package"]
+#: Subcommands in the order ``--help`` lists them (module kmodbuild.cmd_<name with _>),
+#: with the one-line help shown there.  Only the command being run is imported,
+#: so a quick command does not pay for the others' imports.
+COMMANDS = {
+    "build": "build, check and install a module tree (runs scons)",
+    "check": "check .kmod files, directories or stand/ trees as the kernel's loader would",
+    "manifest": "write the kernel symbol manifest of a linked kernel image",
+    "sim": "simulate modload/modunload/modstat, autoload and boot on an installed tree",
+    "new": "create a new module from a template: C source, SConscript and simulator scenario",
+    "abi-diff": "compare two kernel manifests: removed, added and changed symbols, and "
+                "broken modules",
+    "verify": "report modified, missing and unexpected files under DESTDIR/stand",
+    "package": "write reproducible module sets (tar.xz + SHA512) from an installed tree",
+}
 
 EPILOG = """\
 examples:
@@ -44,18 +56,21 @@ def _load(name: str) -> object | None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; with ``only``, just that subcommand gets its options."""
     parser = argparse.ArgumentParser(
         prog="kmodbuild", description="Build, check, install and simulate NetBSD kernel "
         "module trees.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"kmodbuild {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
         mod = _load(name)
         if mod is None:
             continue
-        p = sub.add_parser(name, help=getattr(mod, "HELP", ""),
+        p = sub.add_parser(name, help=help_text,
                            description=getattr(mod, "DESCRIPTION", getattr(mod, "HELP", "")),
                            epilog=getattr(mod, "EPILOG", None),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -242,7 +242,7 @@ def find_available(modules: Sequence[ModuleObject], target: Target | None,
 
 
 #: Result-cache tag: bump when the check's results could change for the same inputs.
-CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/1"
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/2"   # 2: ABI checks (docs/abi.md)
 
 
 def _key_of(path: str) -> tuple[int, int, int] | None:

@@ -784,7 +784,7 @@ def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int,
             tag = die.tag
             if tag is None:                 # end of a children list
                 if stack:
-                    off, ptag, kids = stack.pop()
+                    off, _, kids = stack.pop()
                     if kids is not None and off in dies:
                         e = dies[off]
                         dies[off] = e._replace(children=tuple(kids))

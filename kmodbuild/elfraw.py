@@ -10,7 +10,9 @@ reader, and it never imports pyelftools.
 Contract: every offset, size and count read from the file is bounds-checked
 before use; any malformed input raises :class:`~kmodbuild.errors.ModuleFormatError`
 (carrying the path) -- never ``IndexError``, ``struct.error``,
-``UnicodeDecodeError`` or ``ValueError``.
+``UnicodeDecodeError`` or ``ValueError``.  Names are text: invalid UTF-8 and
+control characters come out escaped (``\\xNN``), so a message naming one stays
+on one line.
 
 Typical use::
 

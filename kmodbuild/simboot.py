@@ -153,8 +153,8 @@ def module_init_class(kernel: SimKernel, cls: int) -> None:
 
 
 def vfs_names(kernel: SimKernel) -> list[str]:
-    """``vfs_list``: file systems registered by loaded VFS modules (newest first)."""
-    return [m.name for m in kernel.loaded if m.module_class == MODULE_CLASS_VFS]
+    """``vfs_list``: file systems registered (newest first), see ``SimKernel.vfs_list``."""
+    return kernel.vfs_list()
 
 
 def mountroot(kernel: SimKernel, root_fstype: str | None) -> int:

@@ -30,9 +30,9 @@ def mount(kernel: SimKernel, fstype: str) -> int:
     """``mount -t fstype``: 0, or ENODEV when no VFS module of that name can be had."""
     if fstype == "ufs":
         fstype = "ffs"
-    if not _loaded(kernel, fstype, MODULE_CLASS_VFS):
+    if fstype not in kernel.vfs_list():          # vfs_getopsbyname()
         kernel.module_autoload(fstype, MODULE_CLASS_VFS, comm="mount")
-        if not _loaded(kernel, fstype, MODULE_CLASS_VFS):
+        if fstype not in kernel.vfs_list():
             return ENODEV
     kernel.mounts.append(fstype)
     return 0

@@ -48,7 +48,7 @@ CLASS_BY_NAME = {v: k for k, v in MODULE_CLASS_NAMES.items()}
 
 
 class ModcmdStrategy(Protocol):
-    """How ``mi_modcmd`` runs.  The hook for CPU emulation (a later issue).
+    """How ``mi_modcmd`` runs (:class:`kmodbuild.emulate.strategy.EmulatedModcmd` emulates it).
 
     ``run(module, cmd)`` returns the modcmd's result (0 or an errno);
     ``module.kobj`` gives the relocated image (``regions``, ``symvalue``,
@@ -252,6 +252,9 @@ class SimKernel:
         self.mounts: list[str] = []
         self._pend_stack: list[list[Module]] = []
         self.console.clear()
+        attach = getattr(self.modcmd_strategy, "attach", None)
+        if attach is not None:         # a strategy with kernel state (emulation) restarts too
+            attach(self)
 
     @property
     def module_base(self) -> str:
@@ -816,6 +819,15 @@ class SimKernel:
             "bootlist": [mod(m) for m in self.bootlist],
             "ksyms": self.ksyms.order, "mounts": list(self.mounts),
         }
+
+    def vfs_list(self) -> list[str]:
+        """``vfs_list``: file-system types ``mount -t`` finds, newest first.  With an emulated
+        modcmd, what INIT registered with vfs_attach; else the loaded VFS modules' names."""
+        names = getattr(self.modcmd_strategy, "vfs_names", None)
+        registered = names() if names is not None else None
+        if registered is not None:
+            return list(registered)
+        return [m.name for m in self.loaded if m.module_class == MODULE_CLASS_VFS]
 
     def loaded_names(self) -> list[str]:
         """Names on module_list, newest first."""

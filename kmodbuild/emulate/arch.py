@@ -58,6 +58,14 @@ class ArchSpec:
     windows: bool = False
     #: trap numbers the port's UC_HOOK_INTR reports, for messages
     trap_names: tuple[tuple[int, str], ...] = ()
+    #: what the exit trampoline holds, and the trap it raises, when unicorn does not stop
+    #: reliably at the ``until`` address (SPARC: ``ta 0x6e``)
+    exit_stub: bytes = b""
+    exit_trap: int | None = None
+    #: branch delay slots: a code hook on a delay-slot instruction (unicorn's instruction
+    #: counter is one) corrupts its next-PC state, so only each function's first
+    #: instruction is hooked and the budget is a time limit
+    delay_slots: bool = False
 
     @property
     def order(self) -> str:
@@ -103,7 +111,9 @@ ARCHS: dict[str, ArchSpec] = {
         "O6", "O7", tuple(f"O{i}" for i in range(6)), ("O0", "O1"), 8, True, 2047 + 176,
         _be(0x81C3E008, 0x01000000), VALIST_SLOTS, link_adjust=8, stack_bias=2047,
         windows=True, trap_names=((0x10, "illegal instruction"), (0x11, "privileged opcode"),
-                                  (0x34, "unaligned memory access"))),
+                                  (0x34, "unaligned memory access")),
+        exit_stub=_be((2 << 30) | (8 << 25) | (0x3A << 19) | (1 << 13) | 0x6E), exit_trap=0x16E,
+        delay_slots=True),
     "powerpc": ArchSpec(
         "powerpc", "PPC", ("PPC32", "BIG_ENDIAN"), "ppc_const", "UC_PPC_REG_", "PC", "1", "LR",
         tuple(str(i) for i in range(3, 11)), ("3", "4"), 4, True, 8, _be(0x4E800020),
@@ -112,7 +122,8 @@ ARCHS: dict[str, ArchSpec] = {
         "mips64eb", "MIPS", ("MIPS64", "BIG_ENDIAN"), "mips_const", "UC_MIPS_REG_", "PC", "29",
         "31", tuple(str(i) for i in range(4, 12)), ("2", "3"), 8, True, 0,
         _be(0x03E00008, 0x00000000), VALIST_SLOTS, cpu_model="UC_CPU_MIPS64_MIPS64R2_GENERIC",
-        sext32=True, trap_names=((17, "reserved instruction"), (9, "breakpoint"))),
+        sext32=True, trap_names=((17, "reserved instruction"), (9, "breakpoint")),
+        delay_slots=True),
 }
 
 

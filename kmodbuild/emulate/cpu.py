@@ -147,10 +147,23 @@ class Cpu:
         self.uc.reg_write(self._regs[name], value & ((1 << (8 * self.spec.word)) - 1))
 
     # ---- hooks
-    def on_code(self, begin: int, end: int, callback: Callable[[int], None]) -> None:
-        """Call ``callback(pc)`` before each instruction in ``[begin, end]``."""
-        self.uc.hook_add(_uc.UC_HOOK_CODE, lambda uc, addr, size, data: callback(addr),
-                         begin=begin, end=end)
+    def on_code(self, begin: int, end: int, callback: Callable[[int], None]) -> int:
+        """Call ``callback(pc)`` before each instruction in ``[begin, end]``; returns a
+        handle for :meth:`remove_hook`.  A callback that changes the program counter
+        makes the CPU continue there instead."""
+        return int(self.uc.hook_add(_uc.UC_HOOK_CODE,
+                                    lambda uc, addr, size, data: callback(addr),
+                                    begin=begin, end=end))
+
+    def on_block(self, begin: int, end: int, callback: Callable[[int], None]) -> int:
+        """Call ``callback(address)`` at the start of each basic block in ``[begin, end]``."""
+        return int(self.uc.hook_add(_uc.UC_HOOK_BLOCK,
+                                    lambda uc, addr, size, data: callback(addr),
+                                    begin=begin, end=end))
+
+    def remove_hook(self, handle: int) -> None:
+        """Delete a hook made by :meth:`on_code`."""
+        self.uc.hook_del(handle)
 
     def on_fault(self, callback: Callable[[str, int, int], None]) -> None:
         """Call ``callback(kind, address, size)`` on an invalid or forbidden access
@@ -165,13 +178,14 @@ class Cpu:
         self.uc.hook_add(_uc.UC_HOOK_INTR, lambda uc, intno, data: callback(intno))
 
     # ---- running
-    def run(self, begin: int, until: int, count: int) -> str | None:
-        """Execute from ``begin`` until ``until`` or ``count`` instructions.
+    def run(self, begin: int, until: int, count: int = 0, timeout_us: int = 0) -> str | None:
+        """Execute from ``begin`` until ``until``, ``count`` instructions or ``timeout_us``
+        microseconds (0: no limit).
 
         Returns None, or the fault kind unicorn stopped with (``invalid-instruction``...).
         """
         try:
-            self.uc.emu_start(begin, until, count=count)
+            self.uc.emu_start(begin, until, timeout=timeout_us, count=count)
         except unicorn.UcError as e:
             return self._errors.get(e.errno, f"unicorn error {e.errno}: {e}")
         return None

@@ -17,8 +17,9 @@ from kmodbuild.model import SHN_UNDEF, STT_FILE, STT_SECTION
 #: what each kind of report says, before the details
 KIND_TEXT = {
     "read-unmapped": "read from unmapped address", "write-unmapped": "write to unmapped address",
-    "fetch-unmapped": "jump to unmapped address", "write-protected": "write to read-only",
-    "read-protected": "read from unreadable", "fetch-protected": "jump to non-executable",
+    "fetch-unmapped": "jump to unmapped address", "write-protected": "write to read-only address",
+    "read-protected": "read from unreadable address",
+    "fetch-protected": "execution of non-executable address",
     "invalid-instruction": "invalid instruction", "exception": "CPU exception",
     "unaligned": "unaligned access", "trap": "trap", "unhooked-call": "call to kernel function",
     "budget": "instruction budget exceeded", "panic": "panic", "kernel-fault": "kernel fault",

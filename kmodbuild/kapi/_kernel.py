@@ -201,9 +201,14 @@ class Kernel:
         """``struct``'s layout on this target."""
         return struct.layout(self.target)
 
-    def call(self, function: int, *args: int) -> int:
-        """Call guest function ``function`` (a pointer a module gave us) with ``args``."""
-        return self._call(function, args)
+    def call(self, function: int, *args: int, ret: str = "word") -> int:
+        """Call guest function ``function`` (a pointer a module gave us) with ``args``;
+        its return value read as ``ret`` (``i32`` for an int, ``word`` for a pointer)."""
+        raw = self._call(function, args)
+        if ret == "i32":
+            raw &= 0xFFFFFFFF
+            return raw - (1 << 32) if raw >> 31 else raw
+        return raw & ((1 << self.word_bits) - 1)
 
     def va_list(self, ap: int) -> Any:
         """An argument source (``next(kind)``) walking the ``va_list`` value ``ap``."""
@@ -297,6 +302,8 @@ class KData:
 
 HOOKS: dict[str, KFunc] = {}
 DATA: dict[str, KData] = {}
+#: registration kind -> what the kernel does to drop one a module left behind
+FORGET: dict[str, Callable[[Kernel, Registration], None]] = {}
 
 
 def _header_of(fn: Callable[..., Any]) -> str:
@@ -334,3 +341,22 @@ def kdata(decl: str) -> Callable[[Callable[[Kernel, int, int], None]],
         return fn
     return deco
 
+
+
+def kforget(kind: str) -> Callable[[Callable[[Kernel, Registration], None]],
+                                   Callable[[Kernel, Registration], None]]:
+    """Register how to drop a ``kind`` registration whose module unloaded without undoing
+    it (so the simulation goes on; the leftover itself is reported)."""
+    def deco(fn: Callable[[Kernel, Registration], None]) -> Callable[[Kernel, Registration],
+                                                                     None]:
+        FORGET[kind] = fn
+        return fn
+    return deco
+
+
+def forget(k: Kernel, reg: Registration) -> None:
+    """Drop ``reg`` from the kernel's tables (see :func:`kforget`)."""
+    fn = FORGET.get(reg.kind)
+    if fn is not None:
+        fn(k, reg)
+    k.registry.remove(reg.kind, reg.key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kmodbuild.kapi._kernel import Kernel, Registration, kfunc
+from kmodbuild.kapi._kernel import Kernel, Registration, kforget, kfunc
 
 HEADER = "sys/sys/conf.h"
 
@@ -197,3 +197,13 @@ def devsw_name2blk(k: Kernel, name: int, devname: int, devnamelen: int) -> int:
 @kfunc("devmajor_t devsw_name2chr(const char *, char *, size_t)")
 def devsw_name2chr(k: Kernel, name: int, devname: int, devnamelen: int) -> int:
     return _name2major(k, name, devname, devnamelen, False)
+
+
+@kforget("cdevsw")
+@kforget("bdevsw")
+def _forget_devsw(k: Kernel, reg: Registration) -> None:
+    """Clear the switch entries of a driver that is gone."""
+    st = devsw(k)
+    for table in (st.bdevsw, st.cdevsw):
+        for m in [m for m, a in table.items() if a == reg.key]:
+            del table[m]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kmodbuild.kapi._kernel import Kernel, Registration, kfunc
+from kmodbuild.kapi._kernel import Kernel, Registration, kforget, kfunc
 from kmodbuild.kapi._struct import Struct
 from kmodbuild.kapi.lwp import LWP
 from kmodbuild.kapi.proc import emul_name
@@ -136,3 +136,12 @@ def exec_setup_stack(k: Kernel, l: int, epp: int) -> int:
 @kfunc("int coredump_netbsd(struct lwp *, struct coredump_iostate *)")
 def coredump_netbsd(k: Kernel, l: int, iocookie: int) -> int:
     return ENOSYS
+
+
+@kforget("execsw")
+def _forget_execsw(k: Kernel, reg: Registration) -> None:
+    """Take an exec switch entry out whose module is gone."""
+    st = execsw_state(k)
+    if reg.key in st.execsw:
+        st.execsw.remove(reg.key)
+        st.busy.pop(reg.key, None)

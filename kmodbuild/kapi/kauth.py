@@ -88,7 +88,7 @@ def kauth_authorize_action(k: Kernel, scope: int, cred: int, action: int, a0: in
         if k.mem.get(reg.key, lay, "kl_scope") != scope:
             continue
         result = k.call(k.mem.get(reg.key, lay, "kl_func"), cred, action,
-                        k.mem.get(reg.key, lay, "kl_cookie"), a0, a1, a2, a3) & 0xFFFFFFFF
+                        k.mem.get(reg.key, lay, "kl_cookie"), a0, a1, a2, a3, ret="i32")
         allow += result == KAUTH_RESULT_ALLOW
         deny += result == KAUTH_RESULT_DENY
     if deny:

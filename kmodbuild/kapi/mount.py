@@ -9,7 +9,7 @@ on ``vfs_list`` as vfs_init.c does and calls its ``vfs_init``; from then on
 """
 from __future__ import annotations
 
-from kmodbuild.kapi._kernel import Kernel, Registration, kdata, kfunc
+from kmodbuild.kapi._kernel import Kernel, Registration, kdata, kforget, kfunc
 from kmodbuild.kapi._struct import Struct, list_entry
 
 HEADER = "sys/sys/mount.h"
@@ -59,7 +59,7 @@ def _dispatch(k: Kernel, mp: int, op: str, default: int | None, *args: int) -> i
         if default is None:
             k.panic(f"VFS: {op} is NULL")
         return default
-    return k.call(fn, mp, *args)
+    return k.call(fn, mp, *args, ret="i32")
 
 
 @kfunc("int vfs_attach(struct vfsops *)")
@@ -155,7 +155,7 @@ def vfs_mountroot(k: Kernel) -> int:
     lay = k.layout(VFSOPS)
     for reg in k.registry.of_kind("vfs"):
         fn = k.mem.get(reg.key, lay, "vfs_mountroot")
-        if fn and k.call(fn) == 0:
+        if fn and k.call(fn, ret="i32") == 0:
             k.output(f"root file system type: {reg.name}\n")
             return 0
     k.output("no file system for root\n")
@@ -255,7 +255,7 @@ def VFS_VPTOFH(k: Kernel, vp: int, fid: int, lenp: int) -> int:
     from kmodbuild.kapi.vnode import VNODE
     mp = k.mem.get(vp, k.layout(VNODE), "v_mount")
     fn = _op(k, mp, "vfs_vptofh")
-    return k.call(fn, vp, fid, lenp) if fn else EOPNOTSUPP
+    return k.call(fn, vp, fid, lenp, ret="i32") if fn else EOPNOTSUPP
 
 
 @kfunc("int VFS_SNAPSHOT(struct mount *, struct vnode *, struct timespec *)")
@@ -276,3 +276,15 @@ def VFS_SUSPENDCTL(k: Kernel, mp: int, cmd: int) -> int:
 @kdata("extern struct vfs_list_head vfs_list")
 def _vfs_list(k: Kernel, addr: int, size: int) -> None:
     k.mem.put_ptr(addr, 0)
+
+
+@kforget("vfs")
+def _forget_vfs(k: Kernel, reg: Registration) -> None:
+    """Unlink a file system its module left on ``vfs_list``."""
+    lay = k.layout(VFSOPS)
+    vfs = reg.key
+    nxt, prev = k.mem.get(vfs, lay, "vfs_list_next"), k.mem.get(vfs, lay, "vfs_list_prev")
+    if prev:
+        if nxt:
+            k.mem.set(nxt, lay, "vfs_list_prev", prev)
+        k.mem.put_ptr(prev, nxt)

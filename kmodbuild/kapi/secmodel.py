@@ -63,12 +63,12 @@ def secmodel_nsecmodels(k: Kernel) -> int:
 
 
 @kfunc("int secmodel_eval(const char *, const char *, void *, void *)")
-def secmodel_eval(k: Kernel, ident: int, what: int, arg: int, ret: int) -> int:
+def secmodel_eval(k: Kernel, ident: int, what: int, arg: int, retp: int) -> int:
     sm = _lookup(k, k.mem.cstring(ident, 256))
     if not sm:
         return EINVAL
     fn = k.mem.get(sm, k.layout(SECMODEL_DESCR), "sm_eval")
-    return k.call(fn, what, arg, ret) if fn else ENOENT
+    return k.call(fn, what, arg, retp, ret="i32") if fn else ENOENT
 
 
 @kfunc("int secmodel_setinfo(const char *, void *, int *)")
@@ -77,5 +77,5 @@ def secmodel_setinfo(k: Kernel, ident: int, v: int, err: int) -> int:
     fn = k.mem.get(sm, k.layout(SECMODEL_DESCR), "sm_setinfo") if sm else 0
     if not fn:
         return EINVAL
-    k.mem.put(err, 4, k.call(fn, v))
+    k.mem.put(err, 4, k.call(fn, v, ret="i32"))
     return 0

@@ -8,7 +8,7 @@ entry is still the module's and puts ``sys_nosys`` back, as kern_syscall.c.
 """
 from __future__ import annotations
 
-from kmodbuild.kapi._kernel import Kernel, Registration, kfunc
+from kmodbuild.kapi._kernel import Kernel, Registration, kforget, kfunc
 from kmodbuild.kapi._struct import Struct
 from kmodbuild.kapi.proc import EMUL, emul_name
 from kmodbuild.kapi.systm import SYCALL_NOSYS, SYSENT, init_sysent
@@ -95,3 +95,11 @@ def syscall_disestablish(k: Kernel, em: int, sp: int) -> int:
         k.mem.set(entry, lay, "sy_flags", SYCALL_NOSYS)
         k.registry.remove("syscall", entry)
     return 0
+
+
+@kforget("syscall")
+def _forget_syscall(k: Kernel, reg: Registration) -> None:
+    """Put ``sys_nosys`` back in a slot whose module is gone."""
+    lay = k.layout(SYSENT)
+    k.mem.set(reg.key, lay, "sy_call", k.sym("sys_nosys"))
+    k.mem.set(reg.key, lay, "sy_flags", SYCALL_NOSYS)

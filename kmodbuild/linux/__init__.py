@@ -18,9 +18,11 @@ only what it needs.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 _EXPORTS = {
     "check_linux": "check", "write_dep_file": "check", "LinuxCheckResult": "check",
@@ -38,7 +40,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"kmodbuild.linux.{module}"), name)
 
 
-def run_linux(args: argparse.Namespace) -> int:
+def run_linux(args: "argparse.Namespace") -> int:
     """``kmodbuild check --flavor linux``: check, print the report, return the exit status."""
     from kmodbuild.linux.command import run
     return run(args)

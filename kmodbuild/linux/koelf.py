@@ -212,6 +212,7 @@ def extract(read: Reader, size: int, path: str) -> KoFacts:
 
 _SYMTAB, _STRTAB, _VERSIONS, _MODINFO = b".symtab\0", b".strtab\0", b"__versions\0", b".modinfo\0"
 _KSYMTAB_STRINGS = b"__ksymtab_strings\0"
+_KSYMTAB = b"__ksymtab\0"
 
 
 def locate(elf: Elf) -> tuple[int, int, int, int]:
@@ -280,7 +281,7 @@ def _exports(elf: Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], 
     if i > 0:
         names = [n for n in _strings(elf.data(i)).split("\0") if n]
         return names, [0] * len(names), "ksymtab_strings"
-    if cols is not None and KSYMTAB_PREFIX in cols.strtab:
+    if cols is not None and elf.find(_KSYMTAB) > 0 and KSYMTAB_PREFIX in cols.strtab:
         s = cols.strtab
         cands = {m.start() for m in re.finditer(KSYMTAB_PREFIX, s)}
         names = [_cstr(s, cols.st_name[j])[len(KSYMTAB_PREFIX):]

@@ -49,7 +49,8 @@ def _remove_function(path: str, name: str) -> Callable[[Path], None]:
 EDITS: dict[str, list[Callable[[Path], None]]] = {
     "struct": [_replace("sys/sys/mount.h", "\tconst char *vfs_name;\n\tsize_t\tvfs_min_mount_data;",
                         "\tsize_t\tvfs_min_mount_data;\n\tconst char *vfs_name;")],
-    "prototype": [_replace("sys/lib/libkern/libkern.h", "size_t\tstrlcpy(char *, const char *, size_t);",
+    "prototype": [_replace("sys/lib/libkern/libkern.h",
+                           "size_t\tstrlcpy(char *, const char *, size_t);",
                            "int\tstrlcpy(char *, const char *, size_t);"),
                   _replace("sys/kern/subr_libkern.c", "size_t\nstrlcpy(char *dst",
                            "int\nstrlcpy(char *dst")],

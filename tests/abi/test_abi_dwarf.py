@@ -150,3 +150,36 @@ def test_fallback_to_the_modules_own_dwarf(built_tree: BuiltTree, tmp_path: Path
                                                     "hash": "00000000"})
     diffs = abi.compare(view, changed, ["vfs_attach"])
     assert diffs and diffs[0].changes[0] == "member vfs_name moved from offset 0 to 8"
+
+
+def test_probe_drops_symbols_the_source_never_declares(tmp_path: Path) -> None:
+    tc = make_toolchain(get_target("amd64"))
+    src = tmp_path / "m.c"
+    src.write_text("int bar(int);\nint use(void) { extern int hidden(void); "
+                   "return bar(1) + hidden(); }\n")
+    obj = tmp_path / "m.o"
+    subprocess.run([*tc.cc, *tc.cflags, "-g", "-c", str(src), "-o", str(obj)], check=True,
+                   timeout=120)
+    assert abiprobe.undefined_symbols(obj) == ["bar", "hidden"]
+    view = abiprobe.probe_object(obj, src, [*tc.cc, *tc.cflags], cwd=str(tmp_path))
+    assert "error" not in view.meta
+    assert set(view.symbols) == {"bar"} and view.symbols["bar"].decl == "int bar(int)"
+
+
+def test_probe_failures_are_recorded_not_raised(tmp_path: Path) -> None:
+    tc = make_toolchain(get_target("amd64"))
+    src = tmp_path / "m.c"
+    src.write_text("int bar(int);\nint use(void) { return bar(1); }\n")
+    obj = tmp_path / "m.o"
+    subprocess.run([*tc.cc, *tc.cflags, "-c", str(src), "-o", str(obj)], check=True,
+                   timeout=120)
+
+    def broken(argv, cwd):
+        return subprocess.CompletedProcess(argv, 1, b"", b"m.c:1:1: error: something else\n")
+    view = abiprobe.probe_object(obj, src, ["cc"], cwd=str(tmp_path), runner=broken)
+    assert view.symbols == {} and view.meta["error"].startswith("probe compile failed: m.c:1:1")
+
+    def missing(argv, cwd):
+        raise FileNotFoundError(argv[0])
+    view = abiprobe.probe_object(obj, src, ["nocc"], cwd=str(tmp_path), runner=missing)
+    assert "cannot run the compiler" in view.meta["error"]

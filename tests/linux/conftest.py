@@ -37,6 +37,8 @@ class KoSpec:
     versions: Sequence[tuple[str, int]] = ()
     modinfo: Sequence[str] = ("vermagic=6.1.0 SMP mod_unload modversions ",)
     namespaces: Sequence[str] = ()
+    #: ``__ksymtab_<name>`` labels in a ``__ksymtab`` section and no ``__ksymtab_strings``.
+    ksymtab_labels_only: bool = False
 
 
 def module_source(spec: KoSpec) -> str:
@@ -63,7 +65,10 @@ def module_source(spec: KoSpec) -> str:
             out.append(f'__asm__(".globl __crc_{name}\\n.set __crc_{name}, {crc:#x}\\n");')
     for ns in spec.namespaces:
         strings.append(f'.asciz \\"{ns}\\"\\n')
-    if strings:
+    if spec.ksymtab_labels_only:
+        labels = "".join(f"__ksymtab_{name}: .long 0\\n" for name in spec.exports)
+        out.append(f'__asm__(".section \\"__ksymtab\\",\\"a\\"\\n{labels}.previous\\n");')
+    elif strings:
         out.append('__asm__(".section \\"__ksymtab_strings\\",\\"aMS\\",%progbits,1\\n'
                    + "".join(strings) + '.previous\\n");')
     if spec.modinfo:

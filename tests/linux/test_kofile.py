@@ -64,6 +64,14 @@ def test_no_crcs_falls_back_to_ksymtab_strings(ko_builder: KoBuilder, tmp_path: 
     assert f.export_crcs == [0, 0, 0]
 
 
+def test_last_resort_ksymtab_symbols(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # Neither __crc_ symbols nor __ksymtab_strings: kmodbuild (not depmod) reads
+    # the __ksymtab_<name> symbols.
+    spec = KoSpec(exports={"p": None, "q": None}, crc_style="none", ksymtab_labels_only=True)
+    f = read_ko(str(ko_builder(tmp_path / "k.ko", spec)))
+    assert (f.export_source, f.exports, f.export_crcs) == ("symtab", ["p", "q"], [0, 0])
+
+
 def test_no_versions_means_crc_zero(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "v.ko", KoSpec(imports=["p", "q"]))))
     assert f.deps == ["p", "q"] and f.dep_crcs == [0, 0] and f.n_undefined == 2

@@ -52,3 +52,12 @@ def test_kernel_symbols_add_depmods_fake_symbols() -> None:
 def test_read_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="cannot read Module.symvers"):
         read_symvers(tmp_path / "nope")
+
+
+def test_tab_only_files_take_the_fast_path_with_the_same_rules() -> None:
+    from kmodbuild.linux.symvers import _fast_rows
+    text = "0x11\tb\tvmlinux\n0x13\td\tvmlinux\tE\t\n0x12\tc\tvmlinux"
+    assert _fast_rows(text) is not None
+    assert parse_symvers(text).vmlinux == {"d": 0x13, "c": 0x12}
+    assert _fast_rows("\t0x1\ta\tvmlinux\tE\n") is None        # empty first field: general path
+    assert parse_symvers("\t0x1\ta\tvmlinux\tE\n").vmlinux == {"a": 1}

@@ -1,0 +1,406 @@
+"""kmodbuild.emulate.machine - the emulated kernel: address space, stubs, runs, faults.
+
+A :class:`Machine` lays out the simulated kernel's address space for one
+target: the kernel image at the addresses the in-kernel linker resolved
+against (each hooked function a one-instruction "return" stub, each data
+symbol initialised by its :mod:`kmodbuild.kapi` header module), then an
+exit trampoline, a stack and the kmem heap between the kernel and
+``module_map``; loaded modules' text/rodata/data regions are mapped r-x, r--
+and rw- over the simulator's own images.  The dispatcher (:meth:`_on_code`)
+runs the Python hook of the kernel function at the program counter,
+following the port's calling convention, before the stub returns.
+
+Faults stop the running modcmd and become a :class:`~kmodbuild.emulate.report.Report`:
+unmapped or forbidden accesses, invalid instructions, traps, calls into a
+kernel function without a hook, ``panic()`` and an exhausted instruction
+budget.  The caller (:mod:`kmodbuild.emulate.strategy`) decides what the
+kernel does with them.
+"""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kmodbuild import kapi
+from kmodbuild.emulate.arch import ArchSpec, get_arch
+from kmodbuild.emulate.callconv import ArgCursor, convert, make_valist, set_return, setup_call
+from kmodbuild.emulate.cpu import Cpu, CpuUnsupported, MemoryError_
+from kmodbuild.emulate.heap import Heap
+from kmodbuild.emulate.report import KIND_TEXT, Report, Symbolizer
+from kmodbuild.emulate.sparc import RegisterWindows, is_window_trap, patch_text
+from kmodbuild.errors import InternalError
+from kmodbuild.kapi._kernel import GuestFault, Kernel, Panic
+from kmodbuild.kapi._proto import type_kind
+from kmodbuild.target import Target
+
+#: instructions one modcmd may execute before it counts as an endless loop
+DEFAULT_BUDGET = 1_000_000
+#: on ports where unicorn cannot count instructions (delay slots), the budget counts
+#: the basic blocks entered in modules instead: instructions per block
+_INSNS_PER_BLOCK = 5
+STACK_SIZE = 256 * 1024
+HEAP_SIZE = 4 * 1024 * 1024
+_GAP = 0x10000
+#: bytes back from a return address to its call instruction, per port
+_CALL_SIZE = {"x86_64": 5, "i386": 5, "sparc64": 8, "mips64eb": 8}
+#: region kind -> protection after kobj_affix (text r-x, rodata r--, data rw-)
+PERMS = {"text": "rx", "rodata": "r", "data": "rw"}
+CMD_NAMES = {0: "INIT", 1: "FINI", 2: "STAT", 3: "AUTOUNLOAD"}
+
+
+class _Abort(Exception):
+    """A fault was recorded during a nested call: unwind to the modcmd."""
+
+
+class _Raw:
+    """Kernel-side byte access to guest memory (faults become :class:`GuestFault`)."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+
+    def read(self, address: int, size: int) -> bytes:
+        try:
+            return self.cpu.read(address, size)
+        except MemoryError_ as e:
+            raise GuestFault(e.address, "read") from None
+
+    def write(self, address: int, data: bytes) -> None:
+        try:
+            self.cpu.write(address, data)
+        except MemoryError_ as e:
+            raise GuestFault(e.address, "write") from None
+
+
+def _round(value: int, unit: int) -> int:
+    return (value + unit - 1) & ~(unit - 1)
+
+
+class Machine:
+    """The emulated kernel of one simulated boot.
+
+    Args:
+        target: the port.
+        kernel_base, module_base: the simulator's :class:`~kmodbuild.kobj.AddressLayout`.
+        symbols: the kernel's symbol table (name -> address, ksyms ``netbsd``).
+        sizes: symbol sizes from the manifest (name -> bytes).
+        sim: the :class:`~kmodbuild.simulator.SimKernel` hooks may call back into.
+        budget: instructions per modcmd.
+        sink: receives each kernel console line as it is printed.
+
+    Raises:
+        CpuUnsupported: the port cannot be emulated (no ArchSpec, no unicorn, no room).
+    """
+
+    def __init__(self, target: Target, kernel_base: int, module_base: int,
+                 symbols: dict[str, int], sizes: dict[str, int] | None = None, sim: Any = None,
+                 budget: int = DEFAULT_BUDGET, sink: Callable[[str], None] | None = None) -> None:
+        spec = get_arch(target.machine_arch)
+        if spec is None:
+            raise CpuUnsupported(f"no calling convention known for {target.machine_arch}")
+        self.spec: ArchSpec = spec
+        self.target = target
+        self.budget = budget
+        self._blocks = 0
+        self.sink = sink or (lambda line: None)
+        self.cpu = Cpu(spec)
+        page = max(self.cpu.page_size, 4096)
+        sizes = sizes or {}
+        self.symbols = dict(symbols)
+        end = max((a + max(sizes.get(n, 16), 16) for n, a in symbols.items()),
+                  default=kernel_base + 16)
+        self.kernel_base = kernel_base & ~(page - 1)
+        self.kernel_end = _round(end, page)
+        area = _round(self.kernel_end + _GAP, 0x100000)
+        self.exit = area
+        stack_lo = area + _GAP
+        self.stack_top = stack_lo + STACK_SIZE
+        heap_base = self.stack_top + _GAP
+        room = module_base - heap_base - _GAP
+        if module_base <= kernel_base or room < 256 * 1024:
+            raise CpuUnsupported("the address layout leaves no room for the emulator's "
+                                 "stack and heap between the kernel and module_map")
+        heap_size = min(HEAP_SIZE, room) & ~(page - 1)
+        self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
+        self.cpu.map(self.exit, page, "rx")
+        self.cpu.write(self.exit, spec.exit_stub or spec.stub)
+        self.cpu.map(stack_lo, STACK_SIZE, "rw")
+        self.cpu.map(heap_base, heap_size, "rw")
+        self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
+        self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
+                        lambda ap: make_valist(self.cpu, spec, ap), sim)
+        self.symbolizer = Symbolizer()
+        self.symbolizer.add_kernel(self.kernel_base, self.kernel_end, self.symbols)
+        self._sym_addrs = sorted((a, n) for n, a in self.symbols.items())
+        hooks = kapi.load()
+        self.dispatch: dict[int, tuple[kapi.KFunc, list[str], str]] = {}
+        for name, addr in self.symbols.items():
+            kf = hooks.get(name)
+            if kf is not None:
+                self.cpu.write(addr, spec.stub)
+                self.dispatch[addr] = (kf, [type_kind(p) for p in kf.proto.params],
+                                       type_kind(kf.proto.ret))
+        for name, addr in self.symbols.items():
+            data = kapi.DATA.get(name)
+            if data is not None and name not in hooks:
+                data.init(self.k, addr, max(sizes.get(name, 16), 1))
+        if spec.delay_slots:
+            for addr in sorted(set(self.symbols.values())):
+                self.cpu.on_code(addr, addr, self._on_code)
+            self.cpu.on_block(module_base, module_base + (1 << 32), self._on_block)
+        else:
+            self.cpu.on_code(self.kernel_base, self.kernel_end - 1, self._on_code)
+        self.cpu.on_fault(self._on_fault)
+        self.cpu.on_trap(self._on_trap)
+        self.windows = RegisterWindows(self.cpu) if spec.windows else None
+        self.fault: Report | None = None
+        self.internal: BaseException | None = None
+        self._mem_fault: tuple[str, int] | None = None
+        self._exited = False
+        self._skip: int | None = None
+        self._depth = 0
+        self._command = ""
+        self._mapped: dict[int, tuple[Any, str, str]] = {}     # id(region) -> (region, module, kind)
+
+    # ------------------------------------------------------------------ modules
+    def sync(self, modules: Iterable[Any]) -> None:
+        """Map the regions of ``modules`` (simulator ``Module``s with a kobj) and unmap
+        regions of modules that are gone."""
+        live: dict[int, tuple[Any, str, str]] = {}
+        for mod in modules:
+            ko = getattr(mod, "kobj", None)
+            if ko is None:
+                continue
+            for kind, reg in ko.regions.items():
+                live[id(reg)] = (reg, mod.name, kind)
+        for key, (reg, name, _) in list(self._mapped.items()):
+            if key not in live or live[key][0] is not reg:
+                self.cpu.unmap(reg.base, reg.alloc)
+                if self.windows is not None:
+                    for site in [a for a in self.windows.sites
+                                 if reg.base <= a < reg.base + reg.alloc]:
+                        del self.windows.sites[site]
+                del self._mapped[key]
+                self.symbolizer.remove_module(name)
+        fresh = {}
+        for key, (reg, name, kind) in live.items():
+            if key not in self._mapped:
+                buffer = reg.mem
+                if self.windows is not None and kind == "text":
+                    # text is read-only: map a copy with the window-trap sites patched
+                    buffer, sites = patch_text(bytes(reg.mem), reg.base)
+                    self.windows.sites.update(sites)
+                self.cpu.map(reg.base, reg.alloc, PERMS.get(kind, "rw"), buffer)
+                self._mapped[key] = (reg, name, kind)
+                fresh[name] = True
+        for mod in modules:
+            if mod.name in fresh and getattr(mod, "kobj", None) is not None:
+                self.symbolizer.add_module(mod.name, mod.kobj)
+
+    def module_ranges(self, module: Any) -> list[tuple[int, int]]:
+        """``[start, end)`` of each region of ``module``."""
+        ko = getattr(module, "kobj", None)
+        return [(r.base, r.base + r.alloc) for r in ko.regions.values()] if ko else []
+
+    # ------------------------------------------------------------------ running
+    def run_modcmd(self, module: Any, cmd: int, arg: int = 0) -> tuple[int, Report | None]:
+        """Call ``module``'s ``mi_modcmd(cmd, arg)``: (return value, fatal report or None).
+
+        Re-entrant: a hook that loads another module runs its modcmd nested.
+        """
+        k = self.k
+        saved = (self.fault, k.current, k.module, self._command, self.heap.command)
+        self.fault = None
+        k.current, k.module = module.name, module
+        self._command = self.heap.command = CMD_NAMES.get(cmd, str(cmd))
+        try:
+            raw = self._invoke(module.modcmd, (cmd, arg))
+            report = self.fault
+        finally:
+            k.flush()
+            self._drain()
+            (self.fault, k.current, k.module, self._command, self.heap.command) = saved
+        if self.internal is not None:
+            err, self.internal = self.internal, None
+            raise InternalError(f"emulated kernel hook failed: {err!r}") from err
+        return convert("i32", raw, self.spec.word), report
+
+    def _call_guest(self, function: int, args: tuple[int, ...]) -> int:
+        """A hook calls a module's function (vfs_init, a bufq strategy, a kauth listener)."""
+        raw = self._invoke(function, args)
+        if self.fault is not None:
+            raise _Abort()
+        return raw
+
+    def _invoke(self, function: int, args: tuple[int, ...]) -> int:
+        spec, cpu = self.spec, self.cpu
+        nested = self._depth > 0
+        if nested:
+            saved = (cpu.reg(spec.sp), cpu.reg(spec.pc), cpu.reg(spec.link) if spec.link else 0)
+            below = saved[0] + spec.stack_bias - 128
+        else:
+            below = self.stack_top
+            if self.windows is not None:
+                self.windows.saved.clear()
+        setup_call(cpu, spec, args, self.exit, below)
+        self._depth += 1
+        try:
+            self._run(function)
+            raw = cpu.reg(spec.ret[0])
+        finally:
+            self._depth -= 1
+            if nested:
+                cpu.set_reg(spec.sp, saved[0])
+                if spec.link:
+                    cpu.set_reg(spec.link, saved[2])
+                cpu.set_reg(spec.pc, saved[1])
+                self._skip = saved[1]
+        return raw
+
+    def _run(self, begin: int) -> None:
+        self._mem_fault = None
+        self._exited = False
+        if self.spec.delay_slots:
+            self._blocks = 0
+            err = self.cpu.run(begin, self.exit)
+        else:
+            err = self.cpu.run(begin, self.exit, count=self.budget)
+        if self.fault is not None:
+            return
+        pc = self.cpu.reg(self.spec.pc)
+        if err is not None:
+            addr = self._mem_fault[1] if self._mem_fault else None
+            kind = self._mem_fault[0] if self._mem_fault else err
+            self._fatal_at(kind, pc, addr)
+        elif pc != self.exit and not self._exited:
+            self._fatal_at("budget", pc, None)
+
+    # ------------------------------------------------------------------ hooks
+    def _on_code(self, addr: int) -> None:
+        if self._skip == addr:
+            self._skip = None
+            return
+        entry = self.dispatch.get(addr)
+        if entry is None:
+            self._stray(addr)
+            return
+        kf, kinds, rkind = entry
+        k = self.k
+        caller = self.where(self._call_site())
+        k.caller = caller
+        try:
+            cursor = ArgCursor(self.cpu, self.spec)
+            args: list[Any] = list(cursor.fetch(kinds))
+            if kf.proto.variadic:
+                args.append(cursor)
+            result = kf.impl(k, *args)
+            set_return(self.cpu, self.spec, rkind, int(result or 0))
+        except Panic as e:
+            self._fatal("panic", f"{e} (in {kf.name}() called from {caller})",
+                        self._call_site())
+        except GuestFault as e:
+            self._fatal("kernel-fault", f"{kf.name}() called from {caller} faulted: "
+                        f"{e.access} of unmapped address {e.address:#x}", self._call_site(),
+                        e.address)
+        except _Abort:
+            self.cpu.stop()
+        except MemoryError_ as e:
+            self._fatal("kernel-fault", f"{kf.name}() called from {caller} faulted: "
+                        f"unmapped address {e.address:#x}", self._call_site(), e.address)
+        except Exception as e:  # noqa: BLE001 - a kmodbuild bug: stop, re-raised after the run
+            self.internal = e
+            self._fatal("kernel-fault", f"{kf.name}(): internal error {e!r}", addr)
+        finally:
+            self._drain()
+
+    def _on_block(self, addr: int) -> None:
+        """The budget where unicorn cannot count instructions: blocks entered in modules."""
+        self._blocks += 1
+        if self._blocks * _INSNS_PER_BLOCK > self.budget:
+            self.cpu.stop()
+
+    def _stray(self, addr: int) -> None:
+        """Execution reached the kernel image somewhere without a hook."""
+        i = bisect.bisect_right(self._sym_addrs, (addr, "\uffff")) - 1
+        start, name = self._sym_addrs[i] if i >= 0 else (self.kernel_base, "netbsd")
+        if start in self.dispatch and addr - start < len(self.spec.stub):
+            return                                 # the rest of a stub (its delay slot)
+        caller = self.where(self._call_site())
+        if addr == start:
+            text = (f"call to kernel function `{name}' which has no hook (the emulated kernel "
+                    f"does not implement it), from {caller}")
+        else:
+            text = f"jump into the kernel at {name}+{addr - start:#x}, from {caller}"
+        self._fatal("unhooked-call", text, self._call_site())
+
+    def _on_fault(self, kind: str, address: int, size: int) -> None:
+        self._mem_fault = (kind, address)
+
+    def _on_trap(self, intno: int) -> None:
+        if intno == self.spec.exit_trap:
+            self._exited = True
+            self.cpu.stop()
+            return
+        if self.windows is not None and is_window_trap(intno):
+            problem = self.windows.handle(intno)
+            if problem is None:
+                return
+            pc = self.cpu.reg(self.spec.pc)
+            self._fatal("window", f"{problem} at {self.where(pc)}", pc)
+            return
+        pc = self.cpu.reg(self.spec.pc)
+        name = dict(self.spec.trap_names).get(intno, f"trap {intno}")
+        self._fatal("trap", f"{name} at {self.where(pc)}", pc)
+
+    # ------------------------------------------------------------------ reports
+    def where(self, address: int) -> str:
+        """``module+offset (symbol+offset)`` (see :class:`Symbolizer`)."""
+        if self.heap.contains(address):
+            return f"kmem {address:#x}"
+        return self.symbolizer.where(address)
+
+    def _return_address(self) -> int:
+        spec = self.spec
+        if spec.link is None:
+            return int.from_bytes(self.cpu.read(self.cpu.reg(spec.sp), spec.word), spec.order)
+        return self.cpu.reg(spec.link) + spec.link_adjust
+
+    def _call_site(self) -> int:
+        try:
+            ret = self._return_address()
+        except MemoryError_:
+            return 0
+        return ret - _CALL_SIZE.get(self.spec.machine_arch, 4)
+
+    def _fatal(self, kind: str, text: str, pc: int, address: int | None = None) -> None:
+        if self.fault is None:
+            mod = self.k.current or "?"
+            self.fault = Report(kind, mod, self._command,
+                                f"{mod}: modcmd({self._command}): {text}", pc, self.where(pc),
+                                address)
+        self.cpu.stop()
+
+    def _fatal_at(self, kind: str, pc: int, address: int | None) -> None:
+        what = KIND_TEXT.get(kind, kind)
+        if kind == "budget":
+            limit = (f"{self.budget // _INSNS_PER_BLOCK} basic blocks" if self.spec.delay_slots
+                     else f"{self.budget} instructions")
+            text = f"{what} ({limit}: endless loop?), at {self.where(pc)}"
+        elif kind == "fetch-unmapped":
+            target = address if address is not None else pc
+            text = (f"{what} {target:#x}"
+                    f"{' (NULL function pointer)' if target < 4096 else ''}, "
+                    f"called from {self.where(self._call_site())}")
+            pc = self._call_site()
+        elif address is not None:
+            region = self.where(address)
+            detail = " (NULL pointer dereference)" if address < 4096 else (
+                f" ({region})" if region != f"{address:#x}" else "")
+            text = f"{what} {address:#x}{detail}, at {self.where(pc)}"
+        else:
+            text = f"{what} at {self.where(pc)}"
+        self._fatal(kind, text, pc, address)
+
+    def _drain(self) -> None:
+        for line in self.k.take_console():
+            self.sink(line)
