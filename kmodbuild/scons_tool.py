@@ -186,7 +186,9 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
             KMOD_CC=" ".join(_wrapped_cc(env, tc)),
-            KMOD_CFLAGS=" ".join([*tc.cflags, "-g"]),     # DWARF for ABI checks (docs/abi.md)
+            # DWARF for ABI checks (docs/abi.md); v4 without columns (no source MD5s, no
+            # macro-expanded columns): distcc or ccache on preprocessed source give the same object
+            KMOD_CFLAGS=" ".join([*tc.cflags, "-g", "-gdwarf-4", "-gno-column-info"]),
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
             KMOD_LD=" ".join(tc.ld),
             KMOD_LDFLAGS=" ".join(tc.ldflags),

@@ -96,6 +96,11 @@ def make_toolchain(target: Target, kind: str = DEFAULT_TOOLCHAIN,
             non-x86 target; the message says what to install.
     """
     common = COMMON_CFLAGS
+    # debug info must not depend on where the tree is (reproducible objects, shared caches,
+    # distcc's remote working directory)
+    reloc_debug = "-fdebug-compilation-dir=." if kind in ("zig", "clang") else \
+        f"-fdebug-prefix-map={os.getcwd()}=."
+    common = (*common, reloc_debug)
     kernel = ("-static", "-e", "start")      # the stub kernel: a static image entered at start
     if kind == "zig":
         zig = zig_path()
