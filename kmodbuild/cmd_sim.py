@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "METALOG records (veriexec-style)")
     p.add_argument("--validate", action="store_true",
                    help="load every module in dependency order, then unload them all")
+    p.add_argument("--emulate", action=argparse.BooleanOptionalAction, default=None,
+                   help="run each module's modcmd on an emulated CPU (unicorn; default: when "
+                   "installed); --no-emulate: every modcmd returns 0")
 
 
 def resolve_target(machine: str | None, arch: str | None) -> Target:
@@ -112,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     builtins = [b for spec in args.builtin for b in spec.split(",") if b]
     verify = trusted_hashes(find_module_dir(root, target, version)) if args.verify else None
     if args.validate:
-        res = validate_tree(root, target, version, manifest, builtins=builtins, verify=verify)
+        res = validate_tree(root, target, version, manifest, builtins=builtins, verify=verify,
+                            emulate=args.emulate)
         for f in res.failures:
             print(str(f))
         print(res.summary())
@@ -128,9 +132,18 @@ def run(args: argparse.Namespace) -> int:
                           autoload=not args.no_autoload, verbose=args.verbose)
     stand = stand_root(root)
 
+    notes: list[str] = []
+
     def factory(cfg: KernelConfig) -> SimKernel:
-        kernel = SimKernel(cfg, stand)
+        from kmodbuild.emulate import make_modcmd
+        strategy, note = make_modcmd(args.emulate)
+        kernel = SimKernel(cfg, stand, modcmd=strategy)  # type: ignore[arg-type]
         kernel.verify_hashes = verify
+        if strategy is not None and strategy.get_machine() is None:  # type: ignore[attr-defined]
+            note = strategy.note                                       # type: ignore[attr-defined]
+        if note and note not in notes:          # said once per run
+            notes.append(note)
+            print(f"kmodbuild sim: {note}", file=sys.stderr)
         return kernel
 
     session = Session(factory(config), factory)

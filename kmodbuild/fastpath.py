@@ -11,6 +11,13 @@ command line recomputes the digest first (a few thousand ``stat`` calls) and
 stops at once when nothing changed.  Any difference, even a touched header,
 falls back to the full SCons run, which keeps SCons's content-signature
 advantage (a touched but unchanged header recompiles nothing).
+
+When only existing ``.c`` files of some module directories changed,
+:func:`plan` answers "partial": the build then declares the compile, link and
+split steps of those modules only and takes every other module's ``.kmod``
+as it is, while the check, index, install, METALOG and simulation steps are
+declared as always (cheap to walk), so a changed export still re-checks every
+module that uses it.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 _ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
                  "PYTHONPATH")
 _SKIP_NAMES = {".lock", "__pycache__", ".fastpath.json"}
@@ -52,6 +59,11 @@ def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ())
     ``roots`` are directories walked recursively; ``files`` are single files
     (a missing one counts as a distinct state).
     """
+    return _digest(argv, scan(roots, files))
+
+
+def scan(roots: Iterable[str], files: Iterable[str] = ()) -> list[tuple[str, int, int, int]]:
+    """``(path, size, mtime_ns, inode)`` of every file under ``roots`` and of ``files``."""
     entries: list[tuple[str, int, int, int]] = []
     for r in sorted(set(roots)):
         _walk(r, entries)
@@ -61,36 +73,77 @@ def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ())
             entries.append((f, st.st_size, st.st_mtime_ns, st.st_ino))
         except OSError:
             entries.append((f, -1, -1, -1))
+    return sorted(entries)
+
+
+def _digest(argv: Sequence[str], entries: list[tuple[str, int, int, int]]) -> str:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
     h = hashlib.sha256()
     h.update(json.dumps([STAMP_VERSION, list(argv), env]).encode())
-    for e in sorted(entries):
+    for e in entries:
         h.update(f"{e[0]}\0{e[1]}\0{e[2]}\0{e[3]}\n".encode())
     return h.hexdigest()
 
 
 def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:
-    """True when ``stamp`` was written for this ``argv`` and nothing it watches changed.
+    """True when ``stamp`` was written for this ``argv`` and nothing it watches changed."""
+    return plan(stamp, argv) == ("noop", ())
 
-    The stamp lists the directories and files it watches, so this needs
-    nothing but the stamp: a SConstruct can call it before loading any tool.
+
+def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """What a build with ``argv`` must do, judged from ``stamp`` alone.
+
+    * ``("noop", ())``: nothing watched changed;
+    * ``("partial", dirs)``: only existing ``.c`` files of these module
+      directories changed (nothing added, removed, or outside them): the build
+      may take every other module's products as they are;
+    * ``("full", ())``: anything else, or no usable stamp.
+
+    The stamp lists what it watches, so a SConstruct can call this before
+    loading any tool.
     """
     try:
         data = json.loads(Path(stamp).read_text())
         roots, files = list(map(str, data["roots"])), list(map(str, data["files"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+        old = {e[0]: tuple(e) for e in data["entries"]}
+        module_root = str(data["module_root"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return ("full", ())
     if data.get("argv") != list(argv):
-        return False
-    return data.get("digest") == digest(argv, roots, files)
+        return ("full", ())
+    entries = scan(roots, files)
+    if data.get("digest") == _digest(argv, entries):
+        return ("noop", ())
+    if _digest(argv, [tuple(e) for e in data["entries"]]) != data.get("digest"):
+        return ("full", ())          # the environment changed
+    now = {e[0]: e for e in entries}
+    if now.keys() != old.keys():
+        return ("full", ())
+    dirs: set[str] = set()
+    prefix = module_root.rstrip("/") + "/"
+    for path, entry in now.items():
+        if entry == old[path]:
+            continue
+        rel = path[len(prefix):] if path.startswith(prefix) else ""
+        parts = rel.split("/")
+        if len(parts) != 2 or not parts[1].endswith(".c"):
+            return ("full", ())
+        dirs.add(parts[0])
+    return ("partial", tuple(sorted(dirs)))
 
 
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
-                files: Iterable[str] = ()) -> None:
-    """Record the state after a successful build (``roots`` walked, ``files`` stat'ed)."""
+                files: Iterable[str] = (), module_root: str = "") -> None:
+    """Record the state after a successful build (``roots`` walked, ``files`` stat'ed).
+
+    ``module_root`` is the directory holding one directory per module
+    (``sys/modules``): :func:`plan` allows a partial build for edits there.
+    """
     roots, files = sorted(set(map(str, roots))), sorted(set(map(str, files)))
+    entries = scan(roots, files)
     text = json.dumps({"argv": list(argv), "roots": roots, "files": files,
-                       "digest": digest(argv, roots, files)})
+                       "module_root": module_root, "entries": entries,
+                       "digest": _digest(argv, entries)})
     tmp = Path(f"{stamp}.tmp")
     tmp.write_text(text)
     os.replace(tmp, stamp)

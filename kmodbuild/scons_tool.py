@@ -274,6 +274,10 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         validate_module_name(name)
     except KmodError as e:
         raise _fail(f"{env.Dir('.').srcnode().path}/SConscript: {e}") from None
+    if env.get("KMOD_PREBUILT"):
+        # a partial build (kmodbuild.fastpath): this module's sources did not change
+        kmod = [env.File(f"{name}.kmod"), env.File(f"{name}.kmod.debug")]
+        return _check_and_install(env, name, kmod, install)
     objs = [env.KmodObject(src)[0] for src in env.Flatten([sources])]
     _PROGRESS["total"] += 1
     full = env.KmodLink(f"{name}.kmod.full", objs)
@@ -289,6 +293,11 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
                        source_scanner=SCons.Scanner.Selector(
                            {".c": SCons.Scanner.C.CScanner()}))
     _record_compile_commands(env, objs)
+    return _check_and_install(env, name, kmod, install)
+
+
+def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = True) -> Any:
+    """The check, install and install-debug nodes of one linked module."""
     abi_node = env.get("KMOD_KERNEL_ABI_NODE")
     check = env.Command(f"{name}.kmod.check", [kmod[0], env["KMOD_MANIFEST_NODE"],
                                                env["KMOD_INDEX_NODE"], kmod[1],
@@ -334,10 +343,16 @@ def KmodStubKernel(env: _ENV, sources: list[Any]) -> Any:
     return env.KmodKernelLink(f"{variant}/kernel/netbsd", objs)
 
 
-def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
+def KernelTree(env: _ENV, sysdir: str = "sys",
+               rebuild_only: tuple[str, ...] | None = None) -> list[Any]:
     """Build the whole tree under ``sysdir`` for every target: stub kernel, modules, install.
 
     Module directories are ``sysdir/modules/*/`` with an SConscript each.
+    ``rebuild_only`` (from kmodbuild.fastpath.plan): only these module
+    directories' sources changed since the last successful build, so every
+    other module's ``.kmod`` and the kernel manifest are taken as they are
+    (no compile, link or #include walk for them); checks, installs, METALOG
+    and the simulation are declared as always.
     Returns the list of per-target environments.
     """
     _lock_tree(env)
@@ -353,6 +368,9 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
             tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
             sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
             tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
+        elif rebuild_only is not None:
+            tenv["KMOD_MANIFEST_NODE"] = tenv.File(f"{variant}/kernel/netbsd.syms")
+            tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(f"{variant}/kernel/netbsd.abi")
         elif kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
             kernel = tenv.KmodStubKernel(kern_srcs)
             syms = tenv.Command([f"{variant}/kernel/netbsd.syms", f"{variant}/kernel/netbsd.abi"],
@@ -366,9 +384,11 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
             raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
                         "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
         for d in moddirs:
+            tenv["KMOD_PREBUILT"] = rebuild_only is not None and d not in rebuild_only
             tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
                             variant_dir=f"{variant}/modules/{d}", duplicate=False,
                             exports={"env": tenv})
+        tenv["KMOD_PREBUILT"] = False
         tenv.Command(tenv["KMOD_INDEX_NODE"], tenv["KMOD_INDEX_SOURCES"], SCons.Action.Action(
             _index_action, _quiet_str, varlist=["KMOD_ACTIONS", "KMOD_TARGET_NAME"]))
         gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],
@@ -392,7 +412,9 @@ def KernelTree(env: _ENV, sysdir: str = "sys") -> list[Any]:
                                                     varlist=["KMOD_ACTIONS"]))
         tenv.Default(tenv.Alias("simulate", validate))
     _declare_sets(env, envs)
-    _write_compile_commands(env)
+    if rebuild_only is None:
+        _write_compile_commands(env)
+    _FAST["module_root"] = os.path.join(top.abspath, "modules")
     _FAST["extra_roots"] = sorted({str(Path(t["KMOD_STAND"]).parent) for t in envs})
     return envs
 
@@ -435,7 +457,8 @@ def _fast_path(env: _ENV, sysdir: str) -> None:
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
             return
-        fastpath.write_stamp(stamp, argv, [*roots, *_FAST["extra_roots"]], files)
+        fastpath.write_stamp(stamp, argv, [*roots, *_FAST["extra_roots"]], files,
+                             _FAST["module_root"])
     atexit.register(record)
 
 

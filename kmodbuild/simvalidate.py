@@ -33,6 +33,9 @@ class ValidationFailure:
     messages: tuple[str, ...] = ()
 
     def __str__(self) -> str:
+        if not self.code:             # a problem the kernel would not notice (a leak)
+            return f"{self.module}: {self.operation}" + "".join(f"\n    {m}"
+                                                             for m in self.messages)
         head = (f"{self.module}: {self.operation} failed: {K.strerror(self.code)} "
                 f"({K.ERRNO_NAME.get(self.code, self.code)})")
         return head + "".join(f"\n    {m}" for m in self.messages)
@@ -50,6 +53,8 @@ class ValidationResult:
     unloaded: list[str] = field(default_factory=list)
     failures: list[ValidationFailure] = field(default_factory=list)
     seconds: float = 0.0
+    emulated: bool = False
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,7 +65,9 @@ class ValidationResult:
         """One line: ``amd64 10.0: 10 modules loaded and unloaded, 0 failures``."""
         return (f"{self.target.name} {self.version}: {len(self.order)} modules, "
                 f"{len(self.loaded)} loaded, {len(self.unloaded)} unloaded, "
-                f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}")
+                f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}"
+                + ("; modcmd emulated" if self.emulated else "")
+                + (f"; {self.note}" if self.note else ""))
 
 
 def find_module_dir(stand: Path, target: Target, version: NetBSDVersion) -> Path:
@@ -118,7 +125,8 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
                   manifest: Any = None, *, builtins: Iterable[str] = (),
                   reader: Reader | None = None, modcmd: ModcmdStrategy | None = None,
                   names: Sequence[str] | None = None,
-                  verify: dict[str, str] | None = None) -> ValidationResult:
+                  verify: dict[str, str] | None = None,
+                  emulate: bool | None = None) -> ValidationResult:
     """Load every installed module in dependency order, then unload them all.
 
     Args:
@@ -131,6 +139,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
         reader, modcmd: passed to :class:`~kmodbuild.simulator.SimKernel`.
         names: only these modules (default: every module of the tree).
         verify: real path -> SHA-256 (``kmodbuild sim --verify``): refuse other files.
+        emulate: run each modcmd under CPU emulation (:mod:`kmodbuild.emulate`); None:
+            when unicorn is installed and no ``modcmd`` is given.  Where it cannot, the
+            result's ``note`` says so; leaks and leftover registrations are failures.
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -146,7 +157,16 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
     config = KernelConfig(target, version, symbols=_load_manifest(manifest),
                           builtins=builtins_in(builtins, mdir, target, reader),
                           insecure=True, autoload=True)
+    note = None
+    if modcmd is None and emulate is not False:
+        from kmodbuild.emulate import make_modcmd
+        modcmd, note = make_modcmd(emulate)   # type: ignore[assignment]
     kernel = SimKernel(config, stand_root(Path(stand)), reader=reader, modcmd=modcmd)
+    get_machine = getattr(modcmd, "get_machine", None)
+    if get_machine is not None:
+        result.emulated = get_machine() is not None
+        note = getattr(modcmd, "note", None) or note
+    result.note = note
     kernel.verify_hashes = verify
     todo = list(names) if names is not None else module_names(mdir)
     requires: dict[str, tuple[str, ...]] = {}
@@ -176,5 +196,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
             result.failures.append(ValidationFailure(mod.name, "unload", error, messages))
         else:
             result.unloaded.append(mod.name)
+    for report in getattr(modcmd, "reports", ()):
+        if not report.fatal:          # fatal ones already failed their operation
+            result.failures.append(ValidationFailure(report.module, report.kind, 0,
+                                                     (report.message,)))
     result.seconds = time.perf_counter() - start
     return result

@@ -62,6 +62,15 @@ class ArchSpec:
     #: reliably at the ``until`` address (SPARC: ``ta 0x6e``)
     exit_stub: bytes = b""
     exit_trap: int | None = None
+    #: fixed virtual -> physical windows ``(start, end, physical)``; empty means unicorn's
+    #: virtual TLB mode (addresses used as they are).  MIPS needs them: unicorn's virtual
+    #: TLB mode mishandles a load in a branch delay slot
+    segments: tuple[tuple[int, int, int], ...] = ()
+    #: instructions run once at power-on (MIPS: a wired TLB entry for module_map),
+    #: the registers they read, and the virtual address they run at
+    init_code: bytes = b""
+    init_regs: tuple[tuple[str, int], ...] = ()
+    init_at: int = 0
     #: branch delay slots: a code hook on a delay-slot instruction (unicorn's instruction
     #: counter is one) corrupts its next-PC state, so only each function's first
     #: instruction is hooked and the budget is a time limit
@@ -80,6 +89,21 @@ def _le(*words: int) -> bytes:
 def _be(*words: int) -> bytes:
     return b"".join(w.to_bytes(4, "big") for w in words)
 
+
+def _mips_cop0(op: int, rt: int, rd: int) -> int:
+    return (0x10 << 26) | (op << 21) | (rt << 16) | (rd << 11)
+
+
+#: MIPS: kseg0 is unmapped (physical = address - 0xffffffff80000000); module_map lives
+#: in kseg2, which needs the TLB: one wired entry maps 2 x 16 MiB at 0xffffffffc0000000
+#: to physical 0x20000000 (PageMask, EntryHi, EntryLo0/1, Index, Wired; tlbwi; ehb).
+_MIPS_KSEG2, _MIPS_KSEG2_PHYS = 0xFFFFFFFFC0000000, 0x20000000
+_MIPS_INIT = _be(_mips_cop0(4, 8, 5), _mips_cop0(5, 9, 10), _mips_cop0(5, 10, 2),
+                 _mips_cop0(5, 11, 3), _mips_cop0(4, 0, 0), _mips_cop0(4, 12, 6),
+                 0x42000002, 0x000000C0, 0)
+_MIPS_INIT_REGS = (("8", 0x01FFE000), ("9", _MIPS_KSEG2),
+                   ("10", (_MIPS_KSEG2_PHYS >> 12) << 6 | 0x1F),
+                   ("11", ((_MIPS_KSEG2_PHYS + 0x1000000) >> 12) << 6 | 0x1F), ("12", 1))
 
 ARCHS: dict[str, ArchSpec] = {
     "x86_64": ArchSpec(
@@ -117,12 +141,19 @@ ARCHS: dict[str, ArchSpec] = {
     "powerpc": ArchSpec(
         "powerpc", "PPC", ("PPC32", "BIG_ENDIAN"), "ppc_const", "UC_PPC_REG_", "PC", "1", "LR",
         tuple(str(i) for i in range(3, 11)), ("3", "4"), 4, True, 8, _be(0x4E800020),
-        VALIST_PPC, pair_align=True, high_first=True),
+        VALIST_PPC, pair_align=True, high_first=True,
+        trap_names=((6, "program exception (trap or illegal instruction)"),)),
     "mips64eb": ArchSpec(
         "mips64eb", "MIPS", ("MIPS64", "BIG_ENDIAN"), "mips_const", "UC_MIPS_REG_", "PC", "29",
         "31", tuple(str(i) for i in range(4, 12)), ("2", "3"), 8, True, 0,
         _be(0x03E00008, 0x00000000), VALIST_SLOTS, cpu_model="UC_CPU_MIPS64_MIPS64R2_GENERIC",
-        sext32=True, trap_names=((17, "reserved instruction"), (9, "breakpoint")),
+        sext32=True, trap_names=((20, "reserved instruction"), (18, "break instruction"),
+                                 (16, "breakpoint"),
+                                 (2, "TLB miss (address not mapped)"),
+                                 (3, "TLB miss (address not mapped)")),
+        segments=((0, 0x100000, 0), (0xFFFFFFFF80000000, 0xFFFFFFFFA0000000, 0),
+                  (_MIPS_KSEG2, _MIPS_KSEG2 + 0x2000000, _MIPS_KSEG2_PHYS)),
+        init_code=_MIPS_INIT, init_regs=_MIPS_INIT_REGS, init_at=0xFFFFFFFF80001000,
         delay_slots=True),
 }
 

@@ -83,7 +83,8 @@ class Cpu:
             self.uc = unicorn.Uc(arch, mode)
             if spec.cpu_model:
                 self.uc.ctl_set_cpu_model(getattr(consts, spec.cpu_model))
-            self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)
+            if not spec.segments:
+                self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)
         except (AttributeError, unicorn.UcError) as e:
             raise CpuUnsupported(f"unicorn {version()} cannot emulate "
                                  f"{spec.machine_arch}: {e}") from None
@@ -96,6 +97,40 @@ class Cpu:
         self._errors = {getattr(_uc, n): k for n, k in _ERRORS.items()}
         self._access = {getattr(_uc, n): k for n, k in _MEM_ACCESS.items()}
         self._perms = {"r": _uc.UC_PROT_READ, "w": _uc.UC_PROT_WRITE, "x": _uc.UC_PROT_EXEC}
+        self._segments = spec.segments
+        for name, _ in spec.init_regs:
+            self._regs[name] = getattr(consts, spec.reg_prefix + name)
+        if spec.init_code:
+            self._power_on(spec)
+
+    def _power_on(self, spec: ArchSpec) -> None:
+        """Run the port's power-on code once (MIPS: program the TLB)."""
+        page = spec.init_at & ~(self.page_size - 1)
+        self.map(page, self.page_size, "rx")
+        self.write(spec.init_at, spec.init_code)
+        for name, value in spec.init_regs:
+            self.set_reg(name, value)
+        err = self.run(spec.init_at, spec.init_at + len(spec.init_code) - 4)
+        self.unmap(page, self.page_size)
+        if err is not None:
+            raise CpuUnsupported(f"{spec.machine_arch}: power-on code failed: {err}")
+
+    # ---- addresses
+    def _pa(self, address: int) -> int:
+        """Where unicorn keeps guest address ``address`` (itself, but for fixed windows)."""
+        if not self._segments:
+            return address
+        for start, end, phys in self._segments:
+            if start <= address < end:
+                return phys + (address - start)
+        raise MemoryError_(address)
+
+    def _va(self, phys: int) -> int:
+        """The guest address of unicorn's ``phys`` (fault reports)."""
+        for start, end, base in self._segments:
+            if base <= phys < base + (end - start):
+                return start + (phys - base)
+        return phys
 
     # ---- memory
     def _prot(self, perms: str) -> int:
@@ -107,33 +142,34 @@ class Cpu:
     def map(self, address: int, size: int, perms: str, buffer: bytearray | None = None) -> None:
         """Map ``size`` bytes at ``address`` with ``perms`` (``"rwx"`` letters); over
         ``buffer`` (shared, not copied) when given."""
+        phys = self._pa(address)
         if buffer is None:
-            self.uc.mem_map(address, size, self._prot(perms))
+            self.uc.mem_map(phys, size, self._prot(perms))
             return
         cbuf = (ctypes.c_char * size).from_buffer(buffer)
-        self.uc.mem_map_ptr(address, size, self._prot(perms), ctypes.addressof(cbuf))
+        self.uc.mem_map_ptr(phys, size, self._prot(perms), ctypes.addressof(cbuf))
         self._buffers[address] = cbuf          # keeps the bytearray's memory alive
 
     def unmap(self, address: int, size: int) -> None:
         """Remove a mapping made by :meth:`map`."""
-        self.uc.mem_unmap(address, size)
+        self.uc.mem_unmap(self._pa(address), size)
         self._buffers.pop(address, None)
 
     def protect(self, address: int, size: int, perms: str) -> None:
         """Change the permissions of mapped pages."""
-        self.uc.mem_protect(address, size, self._prot(perms))
+        self.uc.mem_protect(self._pa(address), size, self._prot(perms))
 
     def read(self, address: int, size: int) -> bytes:
         """Guest bytes (raises :class:`MemoryError_` when unmapped)."""
         try:
-            return bytes(self.uc.mem_read(address, size))
+            return bytes(self.uc.mem_read(self._pa(address), size))
         except unicorn.UcError:
             raise MemoryError_(address) from None
 
     def write(self, address: int, data: bytes) -> None:
         """Store guest bytes (raises :class:`MemoryError_` when unmapped)."""
         try:
-            self.uc.mem_write(address, data)
+            self.uc.mem_write(self._pa(address), data)
         except unicorn.UcError:
             raise MemoryError_(address) from None
 
@@ -169,7 +205,7 @@ class Cpu:
         """Call ``callback(kind, address, size)`` on an invalid or forbidden access
         (``read-unmapped``, ``write-protected``...); the run then stops."""
         def hook(uc: Any, access: int, address: int, size: int, value: int, data: Any) -> bool:
-            callback(self._access.get(access, "memory"), address, size)
+            callback(self._access.get(access, "memory"), self._va(address), size)
             return False
         self.uc.hook_add(_uc.UC_HOOK_MEM_INVALID, hook)
 

@@ -102,6 +102,7 @@ class Machine:
         self.target = target
         self.budget = budget
         self._blocks = 0
+        self._last_block = 0
         self.sink = sink or (lambda line: None)
         self.cpu = Cpu(spec)
         page = max(self.cpu.page_size, 4096)
@@ -135,9 +136,11 @@ class Machine:
         hooks = kapi.load()
         self.dispatch: dict[int, tuple[kapi.KFunc, list[str], str]] = {}
         for name, addr in self.symbols.items():
+            # every symbol gets the stub, so a call to one without a hook decodes and
+            # reaches the dispatcher (which reports it); data symbols are set below
+            self.cpu.write(addr, spec.stub)
             kf = hooks.get(name)
             if kf is not None:
-                self.cpu.write(addr, spec.stub)
                 self.dispatch[addr] = (kf, [type_kind(p) for p in kf.proto.params],
                                        type_kind(kf.proto.ret))
         for name, addr in self.symbols.items():
@@ -157,6 +160,7 @@ class Machine:
         self.internal: BaseException | None = None
         self._mem_fault: tuple[str, int] | None = None
         self._exited = False
+        self._nested_stop = False
         self._skip: int | None = None
         self._depth = 0
         self._command = ""
@@ -255,16 +259,32 @@ class Machine:
                     cpu.set_reg(spec.link, saved[2])
                 cpu.set_reg(spec.pc, saved[1])
                 self._skip = saved[1]
+                # the exit trap stopped the nested run with emu_stop(), which also ends
+                # the run it was nested in: that one must go on
+                self._exited = False
+                self._nested_stop = spec.exit_trap is not None
         return raw
 
     def _run(self, begin: int) -> None:
-        self._mem_fault = None
-        self._exited = False
-        if self.spec.delay_slots:
+        # SPARC: unicorn loops forever when the program counter is set to ``until``; the
+        # exit trampoline's trap stops the run instead
+        until = self.exit + 0x800 if self.spec.exit_trap is not None else self.exit
+        if self._depth <= 1:
             self._blocks = 0
-            err = self.cpu.run(begin, self.exit)
-        else:
-            err = self.cpu.run(begin, self.exit, count=self.budget)
+        pc = begin
+        while True:
+            self._mem_fault = None
+            self._exited = self._nested_stop = False
+            if self.spec.delay_slots:
+                err = self.cpu.run(pc, until)
+            else:
+                err = self.cpu.run(pc, until, count=self.budget)
+            if err is None and self.fault is None and self._nested_stop and not self._exited:
+                pc = self.cpu.reg(self.spec.pc)
+                if pc != self._skip:
+                    self._skip = None
+                continue
+            break
         if self.fault is not None:
             return
         pc = self.cpu.reg(self.spec.pc)
@@ -316,6 +336,7 @@ class Machine:
     def _on_block(self, addr: int) -> None:
         """The budget where unicorn cannot count instructions: blocks entered in modules."""
         self._blocks += 1
+        self._last_block = addr
         if self._blocks * _INSNS_PER_BLOCK > self.budget:
             self.cpu.stop()
 
@@ -349,8 +370,15 @@ class Machine:
             self._fatal("window", f"{problem} at {self.where(pc)}", pc)
             return
         pc = self.cpu.reg(self.spec.pc)
-        name = dict(self.spec.trap_names).get(intno, f"trap {intno}")
-        self._fatal("trap", f"{name} at {self.where(pc)}", pc)
+        if self.symbolizer.owner(pc) is None and self._last_block:
+            pc = self._last_block        # unicorn's PC is not kept up to date here
+            at = f"in the block at {self.where(pc)}"
+        else:
+            at = f"at {self.where(pc)}"
+        name = dict(self.spec.trap_names).get(intno) or (
+            f"software trap (ta {intno - 0x100:#x})" if self.spec.windows and intno >= 0x100
+            else f"trap {intno}")
+        self._fatal("trap", f"{name} {at}", pc)
 
     # ------------------------------------------------------------------ reports
     def where(self, address: int) -> str:

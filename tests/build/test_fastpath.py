@@ -83,3 +83,31 @@ def test_touched_header_recompiles_nothing(tree: Path) -> None:
     out = rebuild(tree)
     assert UP_TO_DATE not in out
     assert "zig clang" not in out and "ld.lld" not in out
+
+
+def test_one_source_edit_rebuilds_only_that_module(tree: Path) -> None:
+    rebuild(tree)
+    hello = tree / "sys/modules/hello/hello.c"
+    hello.write_text(hello.read_text().replace("Goodbye", "Farewell"))
+    out = rebuild(tree)
+    compiles = [ln for ln in out.splitlines() if "zig clang" in ln and " -c " in ln]
+    assert compiles and all("hello" in ln for ln in compiles), compiles
+    assert b"Farewell" in (tree / "stand/amd64/10.0/modules/hello/hello.kmod").read_bytes()
+    assert UP_TO_DATE in rebuild(tree)
+
+
+def test_partial_build_still_rechecks_users_of_a_changed_export(tree: Path) -> None:
+    """layerfs loses an export that null uses: null's check must fail even though only
+    layerfs.c changed (the partial build re-runs every check through the index)."""
+    rebuild(tree)
+    layer = tree / "sys/modules/layerfs/layerfs.c"
+    original = layer.read_text()
+    layer.write_text(original.replace("layerfs_root(struct mount", "layerfs_root2(struct mount"))
+    try:
+        res = scons(tree, "ARCH=amd64", "VERBOSE=1", check=False)
+        assert res.returncode != 0
+        assert "null.kmod: needs unknown symbol layerfs_root" in res.stderr, res.stderr
+    finally:
+        layer.write_text(original)
+    rebuild(tree)
+    assert UP_TO_DATE in rebuild(tree)
