@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.validate:
         res = validate_tree(root, target, version, manifest, builtins=builtins, verify=verify,
                             emulate=args.emulate)
+        if res.note:
+            print(f"kmodbuild sim: {res.note}", file=sys.stderr)
         for f in res.failures:
             print(str(f))
         print(res.summary())

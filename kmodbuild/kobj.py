@@ -492,9 +492,19 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
         ko._secbase[idx] = (addr, reg)
         for j in index_of_symbols.get(idx, ()):
             ko.symvalue[j] += addr
+    _link_pass(ko, ksyms, module_map, local=True)
+    return ko
+
+
+def _link_pass(ko: Kobj, ksyms: Ksyms, module_map: ModuleMap, local: bool) -> None:
+    """``kobj_checksyms()`` then ``kobj_relocate()`` for one pass; any failure unloads ``ko``.
+
+    The load pass (``local``) checks redefinitions and applies local
+    relocations; the affix pass resolves undefined symbols and the rest.
+    """
     try:
-        _checksyms(ko, ksyms, undefined=False)
-        _relocate(ko, local=True)
+        _checksyms(ko, ksyms, undefined=not local)
+        _relocate(ko, local=local)
     except (LoadError, ModuleFormatError) as e:
         kobj_unload(ko, module_map, ksyms)
         if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
@@ -502,7 +512,6 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
         if e.code == EFAULT:    # a relocation whose place lies outside the module
             raise _fail(ko, "kobj_relocate", e.message, EFAULT) from None
         raise
-    return ko
 
 
 def _checksyms(ko: Kobj, ksyms: Ksyms, undefined: bool) -> None:
@@ -578,16 +587,7 @@ def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> N
         LoadError: ENOEXEC; every missing symbol is on the console.
     """
     ko.name = mi_name
-    try:
-        _checksyms(ko, ksyms, undefined=True)
-        _relocate(ko, local=False)
-    except (LoadError, ModuleFormatError) as e:
-        kobj_unload(ko, module_map, ksyms)
-        if isinstance(e, ModuleFormatError):    # a relocation table decoded on first use
-            raise _fail(ko, "kobj_relocate", e.message) from None
-        if e.code == EFAULT:    # a relocation whose place lies outside the module
-            raise _fail(ko, "kobj_relocate", e.message, EFAULT) from None
-        raise
+    _link_pass(ko, ksyms, module_map, local=False)
     ksyms.add(mi_name, ko.exports())
     ko.loaded = True
 

@@ -357,10 +357,15 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         line = raw.rstrip("\n")
         if line.startswith(">"):
             is_test = True
-            if line.startswith(">~"):
-                out[-1].expected.append("~" + line[2:].lstrip())
+            # ">?" marks a line that may be absent (printed by module code, so only when
+            # modcmd runs on an emulated CPU); ">*" any number of such lines (0 or more)
+            mark = line[1] if line[1:2] in ("?", "*") else ""
+            body = line[1 + len(mark):]
+            if body.startswith("~"):
+                item = "~" + body[1:].lstrip()
             else:
-                out[-1].expected.append(line[2:] if line.startswith("> ") else line[1:])
+                item = body[1:] if body.startswith(" ") else body
+            out[-1].expected.append(mark + item if mark else item)
             continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -405,16 +410,26 @@ class ScenarioResult:
         return [p for s in self.steps for p in s.problems]
 
 
+def _line_matches(e: str, a: str) -> bool:
+    return bool(re.fullmatch(e[1:], a)) if e.startswith("~") else e == a
+
+
 def _match(expected: list[str], actual: list[str]) -> bool:
-    if len(expected) != len(actual):
-        return False
-    for e, a in zip(expected, actual):
-        if e.startswith("~"):
-            if not re.fullmatch(e[1:], a):
-                return False
-        elif e != a:
+    """``actual`` against ``expected`` items: exact, ``~regex``, ``?item`` (0 or 1 line),
+    ``*item`` (0 or more lines)."""
+    def go(i: int, j: int) -> bool:
+        if i == len(expected):
+            return j == len(actual)
+        e = expected[i]
+        if e[:1] in ("?", "*"):
+            item = e[1:]
+            if go(i + 1, j):
+                return True
+            if j < len(actual) and _line_matches(item, actual[j]):
+                return go(i + (1 if e[0] == "?" else 0), j + 1)
             return False
-    return True
+        return j < len(actual) and _line_matches(e, actual[j]) and go(i + 1, j + 1)
+    return go(0, 0)
 
 
 def run_scenario(scenario: Scenario, session: Session,

@@ -33,9 +33,9 @@ class ValidationFailure:
     messages: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        if not self.code:             # a problem the kernel would not notice (a leak)
-            return f"{self.module}: {self.operation}" + "".join(f"\n    {m}"
-                                                             for m in self.messages)
+        if not self.code and self.messages:   # found by emulation, not the kernel (a leak)
+            return f"{self.module}: {self.operation} failed: {self.messages[0]}" + "".join(
+                f"\n    {m}" for m in self.messages[1:])
         head = (f"{self.module}: {self.operation} failed: {K.strerror(self.code)} "
                 f"({K.ERRNO_NAME.get(self.code, self.code)})")
         return head + "".join(f"\n    {m}" for m in self.messages)
@@ -65,9 +65,7 @@ class ValidationResult:
         """One line: ``amd64 10.0: 10 modules loaded and unloaded, 0 failures``."""
         return (f"{self.target.name} {self.version}: {len(self.order)} modules, "
                 f"{len(self.loaded)} loaded, {len(self.unloaded)} unloaded, "
-                f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}"
-                + ("; modcmd emulated" if self.emulated else "")
-                + (f"; {self.note}" if self.note else ""))
+                f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}")
 
 
 def find_module_dir(stand: Path, target: Target, version: NetBSDVersion) -> Path:
@@ -141,7 +139,8 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
         verify: real path -> SHA-256 (``kmodbuild sim --verify``): refuse other files.
         emulate: run each modcmd under CPU emulation (:mod:`kmodbuild.emulate`); None:
             when unicorn is installed and no ``modcmd`` is given.  Where it cannot, the
-            result's ``note`` says so; leaks and leftover registrations are failures.
+            result's ``note`` says so in one line; leaks and leftover registrations are
+            failures (``NAME: unload failed: memory leak: ...``).
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -197,8 +196,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
         else:
             result.unloaded.append(mod.name)
     for report in getattr(modcmd, "reports", ()):
-        if not report.fatal:          # fatal ones already failed their operation
-            result.failures.append(ValidationFailure(report.module, report.kind, 0,
-                                                     (report.message,)))
+        if not report.fatal:          # leaks, leftovers; fatal ones failed their operation
+            text = report.message.removeprefix(f"{report.module}: ")
+            result.failures.append(ValidationFailure(
+                report.module, "load" if report.command == "INIT" else "unload", 0, (text,)))
     result.seconds = time.perf_counter() - start
     return result

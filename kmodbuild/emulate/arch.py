@@ -12,6 +12,7 @@ i386, AAPCS64, ARM EABI, RISC-V LP64, SPARC V9, PowerPC SysV, MIPS N64).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 #: ``va_list`` walkers: x86-64's and AArch64's and PowerPC's register-save structures,
 #: or a plain pointer to consecutive stack slots.
@@ -71,13 +72,17 @@ class ArchSpec:
     init_code: bytes = b""
     init_regs: tuple[tuple[str, int], ...] = ()
     init_at: int = 0
+    #: map the NULL page execute-only, with a code hook reporting a jump there; data
+    #: accesses fault as protected (reported as unmapped): unicorn's MIPS crashes on some
+    #: instruction fetches from an unmapped or protected page 0 when the TLB is not virtual
+    null_guard: bool = False
     #: branch delay slots: a code hook on a delay-slot instruction (unicorn's instruction
     #: counter is one) corrupts its next-PC state, so only each function's first
     #: instruction is hooked and the budget is a time limit
     delay_slots: bool = False
 
     @property
-    def order(self) -> str:
+    def order(self) -> Literal["little", "big"]:
         """``little`` or ``big``."""
         return "big" if self.big_endian else "little"
 
@@ -154,7 +159,7 @@ ARCHS: dict[str, ArchSpec] = {
         segments=((0, 0x100000, 0), (0xFFFFFFFF80000000, 0xFFFFFFFFA0000000, 0),
                   (_MIPS_KSEG2, _MIPS_KSEG2 + 0x2000000, _MIPS_KSEG2_PHYS)),
         init_code=_MIPS_INIT, init_regs=_MIPS_INIT_REGS, init_at=0xFFFFFFFF80001000,
-        delay_slots=True),
+        null_guard=True, delay_slots=True),
 }
 
 

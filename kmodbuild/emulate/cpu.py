@@ -37,6 +37,9 @@ def version() -> str:
     return str(getattr(unicorn, "__version__", "")) if unicorn is not None else ""
 
 
+#: bytes of translated code cache per emulated CPU
+TCG_BUFFER_SIZE = 16 << 20
+
 #: unicorn error numbers -> fault kinds of :mod:`kmodbuild.emulate.report`
 _ERRORS = {
     "UC_ERR_READ_UNMAPPED": "read-unmapped", "UC_ERR_WRITE_UNMAPPED": "write-unmapped",
@@ -56,7 +59,7 @@ class CpuUnsupported(Exception):
 
 
 class MemoryError_(Exception):
-    """A host-side read or write of unmapped guest memory."""
+    """A host-side access to unmapped guest memory, or a mapping that cannot be made."""
 
     def __init__(self, address: int) -> None:
         super().__init__(f"unmapped address {address:#x}")
@@ -81,10 +84,13 @@ class Cpu:
             for m in spec.uc_modes:
                 mode |= getattr(_uc, f"UC_MODE_{m}")
             self.uc = unicorn.Uc(arch, mode)
+            # before anything initialises the engine: unicorn's default translation
+            # cache reserves 1 GiB of address space per CPU; modules need little
+            self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
             if spec.cpu_model:
                 self.uc.ctl_set_cpu_model(getattr(consts, spec.cpu_model))
             if not spec.segments:
-                self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)
+                self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
         except (AttributeError, unicorn.UcError) as e:
             raise CpuUnsupported(f"unicorn {version()} cannot emulate "
                                  f"{spec.machine_arch}: {e}") from None
@@ -143,11 +149,16 @@ class Cpu:
         """Map ``size`` bytes at ``address`` with ``perms`` (``"rwx"`` letters); over
         ``buffer`` (shared, not copied) when given."""
         phys = self._pa(address)
-        if buffer is None:
-            self.uc.mem_map(phys, size, self._prot(perms))
-            return
-        cbuf = (ctypes.c_char * size).from_buffer(buffer)
-        self.uc.mem_map_ptr(phys, size, self._prot(perms), ctypes.addressof(cbuf))
+        if self._segments and self._pa(address + size - 1) != phys + size - 1:
+            raise MemoryError_(address + size - 1)
+        try:
+            if buffer is None:
+                self.uc.mem_map(phys, size, self._prot(perms))
+                return
+            cbuf = (ctypes.c_char * size).from_buffer(buffer)
+            self.uc.mem_map_ptr(phys, size, self._prot(perms), ctypes.addressof(cbuf))
+        except unicorn.UcError:
+            raise MemoryError_(address) from None
         self._buffers[address] = cbuf          # keeps the bytearray's memory alive
 
     def unmap(self, address: int, size: int) -> None:

@@ -127,6 +127,11 @@ class Machine:
         self.cpu.write(self.exit, spec.exit_stub or spec.stub)
         self.cpu.map(stack_lo, STACK_SIZE, "rw")
         self.cpu.map(heap_base, heap_size, "rw")
+        self._null_page = page if spec.null_guard else 0
+        if spec.null_guard:
+            self.cpu.map(0, page, "x")
+            self.cpu.write(0, spec.stub * (page // len(spec.stub)))
+            self.cpu.on_code(0, page - 1, self._on_null)
         self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
         self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
                         lambda ap: make_valist(self.cpu, spec, ap), sim)
@@ -167,9 +172,10 @@ class Machine:
         self._mapped: dict[int, tuple[Any, str, str]] = {}     # id(region) -> (region, module, kind)
 
     # ------------------------------------------------------------------ modules
-    def sync(self, modules: Iterable[Any]) -> None:
+    def sync(self, modules: Iterable[Any]) -> set[str]:
         """Map the regions of ``modules`` (simulator ``Module``s with a kobj) and unmap
-        regions of modules that are gone."""
+        regions of modules that are gone; returns the names of modules that do not fit
+        the emulated address space."""
         live: dict[int, tuple[Any, str, str]] = {}
         for mod in modules:
             ko = getattr(mod, "kobj", None)
@@ -187,19 +193,27 @@ class Machine:
                 del self._mapped[key]
                 self.symbolizer.remove_module(name)
         fresh = {}
+        unfit: set[str] = set()
         for key, (reg, name, kind) in live.items():
             if key not in self._mapped:
                 buffer = reg.mem
+                sites: dict[int, tuple[int, int]] = {}
                 if self.windows is not None and kind == "text":
                     # text is read-only: map a copy with the window-trap sites patched
                     buffer, sites = patch_text(bytes(reg.mem), reg.base)
+                try:
+                    self.cpu.map(reg.base, reg.alloc, PERMS.get(kind, "rw"), buffer)
+                except MemoryError_:
+                    unfit.add(name)
+                    continue
+                if self.windows is not None:
                     self.windows.sites.update(sites)
-                self.cpu.map(reg.base, reg.alloc, PERMS.get(kind, "rw"), buffer)
                 self._mapped[key] = (reg, name, kind)
                 fresh[name] = True
         for mod in modules:
             if mod.name in fresh and getattr(mod, "kobj", None) is not None:
                 self.symbolizer.add_module(mod.name, mod.kobj)
+        return unfit
 
     def module_ranges(self, module: Any) -> list[tuple[int, int]]:
         """``[start, end)`` of each region of ``module``."""
@@ -307,7 +321,7 @@ class Machine:
         kf, kinds, rkind = entry
         k = self.k
         caller = self.where(self._call_site())
-        k.caller = caller
+        outer_caller, k.caller = k.caller, caller
         try:
             cursor = ArgCursor(self.cpu, self.spec)
             args: list[Any] = list(cursor.fetch(kinds))
@@ -331,6 +345,7 @@ class Machine:
             self.internal = e
             self._fatal("kernel-fault", f"{kf.name}(): internal error {e!r}", addr)
         finally:
+            k.caller = outer_caller
             self._drain()
 
     def _on_block(self, addr: int) -> None:
@@ -354,7 +369,13 @@ class Machine:
             text = f"jump into the kernel at {name}+{addr - start:#x}, from {caller}"
         self._fatal("unhooked-call", text, self._call_site())
 
+    def _on_null(self, addr: int) -> None:
+        """Execution reached the NULL guard page: a call through a NULL pointer."""
+        self._fatal_at("fetch-unmapped", addr, addr)
+
     def _on_fault(self, kind: str, address: int, size: int) -> None:
+        if address < self._null_page and kind.endswith("-protected"):
+            kind = kind.replace("-protected", "-unmapped")      # the NULL guard page
         self._mem_fault = (kind, address)
 
     def _on_trap(self, intno: int) -> None:

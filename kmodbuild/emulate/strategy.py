@@ -27,11 +27,10 @@ from kmodbuild.emulate.report import Report
 from kmodbuild.kapi import mount, proplib, syscallvar
 from kmodbuild.kapi._kernel import forget
 from kmodbuild.kapi.conf import devsw
+from kmodbuild.kobj import EFAULT          # what a crashed modcmd returns ("Bad address")
 from kmodbuild.simulator import (MODULE_CLASS_VFS, MODULE_CMD_FINI, MODULE_CMD_INIT,
                                  Module, NullModcmd)
 
-#: what a modcmd that crashed returns to the kernel (EFAULT, "Bad address")
-EFAULT = 14
 #: leftover registrations, in words
 _KIND_WORDS = {"vfs": "file system", "cdevsw": "character device switch",
                "bdevsw": "block device switch", "syscall": "system call",
@@ -94,7 +93,10 @@ class EmulatedModcmd:
         m = self.get_machine()
         if m is None:
             return self.fallback.run(module, cmd)
-        m.sync([*self.kernel.loaded, module])
+        if module.name in m.sync([*self.kernel.loaded, module]):
+            self._print(f"emulate: module `{module.name}' does not fit the emulated address "
+                        f"space: its modcmd is not emulated")
+            return self.fallback.run(module, cmd)
         self._emulated.add(module.name)
         arg = 0
         if cmd == MODULE_CMD_INIT and module.props is not None:
@@ -149,19 +151,23 @@ class EmulatedModcmd:
 
     def devices(self) -> dict[str, tuple[int, int]]:
         """Driver name -> (block major, character major) known to devsw (-1: none)."""
-        return dict(devsw(self.machine.k).conv) if self.machine else {}
+        m = self.get_machine()
+        return dict(devsw(m.k).conv) if m else {}
 
     def registrations(self, kind: str) -> list[str]:
         """Names of the live registrations of ``kind`` (``vfs``, ``execsw``, ``secmodel``...)."""
-        return [r.name for r in self.machine.k.registry.of_kind(kind)] if self.machine else []
+        m = self.get_machine()
+        return [r.name for r in m.k.registry.of_kind(kind)] if m else []
 
     def sysent(self, code: int) -> tuple[int, str]:
         """``sysent[code].sy_call`` of the native emulation and what it points at."""
-        if self.machine is None:
+        m = self.get_machine()
+        if m is None:
             return 0, ""
-        addr = syscallvar.sysent_call(self.machine.k, code)
-        return addr, self.machine.where(addr)
+        addr = syscallvar.sysent_call(m.k, code)
+        return addr, m.where(addr)
 
     def messages(self) -> list[str]:
         """Every line printed so far (the message buffer, ``dmesg``)."""
-        return list(self.machine.k.msgbuf) if self.machine else []
+        m = self.get_machine()
+        return list(m.k.msgbuf) if m else []

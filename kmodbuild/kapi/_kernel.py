@@ -14,11 +14,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from kmodbuild.kapi._proto import Prototype, parse_prototype
 from kmodbuild.kapi._struct import Layout, Struct
 from kmodbuild.target import Target
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 9}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN``: what a module prints reaches
+    the user's terminal, which must not receive escape sequences from it."""
+    return text.translate(_CONTROL)
 
 
 class GuestFault(Exception):
@@ -55,7 +64,7 @@ class GuestMemory:
 
     def __init__(self, raw: RawMemory, target: Target) -> None:
         self.raw = raw
-        self.order = "little" if target.little_endian else "big"
+        self.order: Literal["little", "big"] = "little" if target.little_endian else "big"
         self.psize = target.pointer_size
 
     def read(self, address: int, size: int) -> bytes:
@@ -245,6 +254,7 @@ class Kernel:
         *lines, rest = buf.split("\n")
         self._partial[channel] = rest
         for line in lines:
+            line = printable(line)
             self.msgbuf.append(line)
             if shown:
                 self.console.append(line)
@@ -253,13 +263,13 @@ class Kernel:
         """End every partial output line (the console shows what was printed)."""
         for channel, rest in list(self._partial.items()):
             if rest:
-                self.msgbuf.append(rest)
-                self.console.append(rest)
+                self.msgbuf.append(printable(rest))
+                self.console.append(printable(rest))
             self._partial[channel] = ""
 
     def note(self, line: str) -> None:
         """A simulator line about the kernel's state (``mknod ...``), shown on the console."""
-        self.console.append(line)
+        self.console.append(printable(line))
 
     def take_console(self) -> list[str]:
         """Return and clear the console lines so far."""

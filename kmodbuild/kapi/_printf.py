@@ -135,8 +135,7 @@ def kformat(fmt: str, args: ArgSource, read_string: Callable[[int], str], word_b
             out.append(_pad(body, width, left, zero and prec < 0, sign))
         elif conv in "uoxX":
             value = args.next(kinds[1]) & ((1 << bits) - 1)
-            body = {"u": str, "o": lambda v: format(v, "o"), "x": lambda v: format(v, "x"),
-                    "X": lambda v: format(v, "X")}[conv](value)
+            body = str(value) if conv == "u" else format(value, conv)
             if prec >= 0:
                 body = body.rjust(prec, "0") if prec or value else ""
             prefix = ""

@@ -97,7 +97,9 @@ def _strip_attributes(text: str) -> str:
 
 
 def _split_params(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "," and depth == 0:
             parts.append("".join(cur).strip())

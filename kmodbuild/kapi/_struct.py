@@ -56,8 +56,15 @@ class Struct:
 
     name: str
     members: tuple[tuple[str, MemberType], ...]
+    #: member -> its C designator where the two differ (``vfs_list_next`` is
+    #: ``vfs_list.le_next``): what the drift test hands ``offsetof``
+    c_members: tuple[tuple[str, str], ...] = ()
     _cache: dict[tuple[int, bool], Layout] = field(default_factory=dict, compare=False,
                                                    repr=False, hash=False)
+
+    def designator(self, member: str) -> str:
+        """The C designator of ``member`` for ``offsetof(struct name, ...)``."""
+        return dict(self.c_members).get(member, member)
 
     def layout(self, target: Target) -> Layout:
         """The layout on ``target`` (cached)."""
@@ -99,3 +106,10 @@ def _lay_out(s: Struct, psize: int, i386: bool) -> Layout:
 def list_entry(prefix: str) -> tuple[tuple[str, MemberType], ...]:
     """``LIST_ENTRY``/``TAILQ_ENTRY`` members: next and prev pointers."""
     return ((f"{prefix}_next", "ptr"), (f"{prefix}_prev", "ptr"))
+
+
+def entry_names(prefix: str, c_prefix: str, kind: str = "le") -> tuple[tuple[str, str], ...]:
+    """C designators of :func:`list_entry` members: ``LIST_ENTRY`` fields are ``le_next``
+    and ``le_prev``, ``TAILQ_ENTRY``'s ``tqe_next`` and ``tqe_prev`` (``kind="tqe"``)."""
+    return ((f"{prefix}_next", f"{c_prefix}.{kind}_next"),
+            (f"{prefix}_prev", f"{c_prefix}.{kind}_prev"))

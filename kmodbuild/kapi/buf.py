@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kmodbuild.kapi._kernel import Kernel, kfunc
-from kmodbuild.kapi._struct import Struct, list_entry
+from kmodbuild.kapi._struct import Struct, entry_names, list_entry
 
 HEADER = "sys/sys/buf.h"
 
@@ -14,7 +14,8 @@ BUF = Struct("buf", (*list_entry("b_actq"), ("b_iodone", "ptr"), ("b_error", "i3
                      ("b_flags", "i32"), ("b_prio", "i32"), ("b_bufsize", "i32"),
                      ("b_bcount", "i32"), ("b_dev", "u64"), ("b_data", "ptr"),
                      ("b_blkno", "i64"), ("b_rawblkno", "i64"), ("b_proc", "ptr"),
-                     ("b_private", "ptr"), ("b_dcookie", "i64"), ("b_vp", "ptr")))
+                     ("b_private", "ptr"), ("b_dcookie", "i64"), ("b_vp", "ptr")),
+             c_members=entry_names("b_actq", "b_u.u_actq", "tqe"))
 
 
 @kfunc("void biodone(buf_t *)")

@@ -35,7 +35,9 @@ EXEC_PACKAGE = Struct("exec_package", (
                              "ep_vm_minaddr", "ep_vm_maxaddr")),
     ("ep_flags", "u32"), ("ep_fd", "i32"), ("ep_emul_arg", "ptr"), ("ep_esch", "ptr"),
     ("ep_emul_root", "ptr"), ("ep_interp", "ptr"), ("ep_pax_flags", "u32"),
-    ("ep_emul_arg_free", "ptr"), ("ep_osversion", "u32"), ("ep_machine_arch", "char[12]")))
+    ("ep_emul_arg_free", "ptr"), ("ep_osversion", "u32"), ("ep_machine_arch", "char[12]")),
+    c_members=(("evs_used", "ep_vmcmds.evs_used"), ("evs_cnt", "ep_vmcmds.evs_cnt"),
+               ("evs_cmds", "ep_vmcmds.evs_cmds")))
 
 
 @dataclass

@@ -10,7 +10,7 @@ on ``vfs_list`` as vfs_init.c does and calls its ``vfs_init``; from then on
 from __future__ import annotations
 
 from kmodbuild.kapi._kernel import Kernel, Registration, kdata, kforget, kfunc
-from kmodbuild.kapi._struct import Struct, list_entry
+from kmodbuild.kapi._struct import Struct, entry_names, list_entry
 
 HEADER = "sys/sys/mount.h"
 
@@ -25,7 +25,8 @@ _VFS_OPS = ("vfs_mount", "vfs_start", "vfs_unmount", "vfs_root", "vfs_quotactl",
 #: struct vfsops
 VFSOPS = Struct("vfsops", (("vfs_name", "ptr"), ("vfs_min_mount_data", "uword"),
                            *((op, "ptr") for op in _VFS_OPS), ("vfs_opv_descs", "ptr"),
-                           ("vfs_refcount", "i32"), *list_entry("vfs_list")))
+                           ("vfs_refcount", "i32"), *list_entry("vfs_list")),
+                c_members=entry_names("vfs_list", "vfs_list"))
 #: struct statvfs (statvfs.h)
 STATVFS = Struct("statvfs", (
     ("f_flag", "uword"), ("f_bsize", "uword"), ("f_frsize", "uword"), ("f_iosize", "uword"),
@@ -40,7 +41,8 @@ MOUNT = Struct("mount", (*list_entry("mnt_list"), ("mnt_op", "ptr"),
                          ("mnt_vnodecovered", "ptr"), ("mnt_lower", "ptr"), ("mnt_data", "ptr"),
                          ("mnt_refcnt", "i32"), ("mnt_flag", "i32"), ("mnt_iflag", "i32"),
                          ("mnt_fs_bshift", "i32"), ("mnt_dev_bshift", "i32"),
-                         ("mnt_stat", STATVFS)))
+                         ("mnt_stat", STATVFS)),
+               c_members=entry_names("mnt_list", "mnt_list", "tqe"))
 
 
 def vfs_names(k: Kernel) -> list[str]:

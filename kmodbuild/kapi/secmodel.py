@@ -8,7 +8,7 @@ an id already registered) and hands it back; ``secmodel_deregister`` frees it
 from __future__ import annotations
 
 from kmodbuild.kapi._kernel import Kernel, Registration, kfunc
-from kmodbuild.kapi._struct import Struct, list_entry
+from kmodbuild.kapi._struct import Struct, entry_names, list_entry
 
 HEADER = "sys/secmodel/secmodel.h"
 
@@ -17,7 +17,8 @@ EINVAL, ENOENT, EEXIST, EFAULT = 22, 2, 17, 14
 #: struct secmodel_descr
 SECMODEL_DESCR = Struct("secmodel_descr", (*list_entry("sm_list"), ("sm_id", "ptr"),
                                            ("sm_name", "ptr"), ("sm_behavior", "ptr"),
-                                           ("sm_eval", "ptr"), ("sm_setinfo", "ptr")))
+                                           ("sm_eval", "ptr"), ("sm_setinfo", "ptr")),
+                        c_members=entry_names("sm_list", "sm_list"))
 
 
 def _lookup(k: Kernel, ident: str) -> int:

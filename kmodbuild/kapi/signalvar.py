@@ -12,7 +12,8 @@ NSIG = 64
 
 #: ksiginfo_t
 KSIGINFO = Struct("ksiginfo", (("ksi_flags", "uword"), ("ksi_signo", "i32"), ("ksi_code", "i32"),
-                               ("ksi_errno", "i32"), ("ksi_pid", "i32"), ("ksi_uid", "u32")))
+                               ("ksi_errno", "i32"), ("ksi_pid", "i32"), ("ksi_uid", "u32")),
+                  c_members=(("ksi_pid", "ksi_info._pid"), ("ksi_uid", "ksi_info._uid")))
 
 
 @kfunc("void sendsig(const ksiginfo_t *, const sigset_t *)")

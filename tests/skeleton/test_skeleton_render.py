@@ -120,9 +120,12 @@ def test_class_registration(cls: str) -> None:
 def test_scenarios_load_and_unload() -> None:
     for cls, name in GOLDEN_NAMES.items():
         scn = (GOLDEN / cls / f"{name}.scn").read_text()
-        assert f"\nmodload {name}\nexpect error 0\nexpect loaded {name}\n" in scn
-        assert f"\nmodunload {name}\nexpect error 0\nexpect loaded -\n" in scn
-    assert "\nmount -t xyzfs\nexpect error 0\n" in (GOLDEN / "vfs" / "xyzfs.scn").read_text()
+        greeting = f"\n>*~ (?!{name}: ).*\n>?~ {name}: hello.*\n"
+        assert f"\nmodload {name}{greeting}expect error 0\nexpect loaded {name}\n" in scn
+        assert (f"\nmodunload {name}\n>? {name}: goodbye\nexpect error 0\nexpect loaded -\n"
+                in scn)
+    assert "\nmount -t xyzfs\n>*~ (?!xyzfs: ).*\n>?~ xyzfs: hello.*\nexpect error 0\n" in \
+        (GOLDEN / "vfs" / "xyzfs.scn").read_text()
     assert "\nopen /dev/xyzdev0\n" in (GOLDEN / "driver" / "xyzdev.scn").read_text()
 
 
@@ -134,7 +137,8 @@ def test_requires_rendering(repo_copy: Path) -> None:
     assert "kmodbuild new xyzuser --class exec --requires compat_demo,null\n" in c
     # null requires layerfs: the whole closure is expected to be loaded
     assert "expect loaded xyzuser compat_demo layerfs null\n" in scn
-    assert "\nmodunload xyzuser\nexpect error 0\nexpect loaded compat_demo layerfs null\n" in scn
+    assert ("\nmodunload xyzuser\n>? xyzuser: goodbye\nexpect error 0\n"
+            "expect loaded compat_demo layerfs null\n") in scn
     assert ">~ xyzuser +exec +filesys +- +0 +[0-9]+ compat_demo,null\n" in scn
 
 

@@ -1,0 +1,162 @@
+"""Deliberately buggy modules (``modsrc/``, compiled for real) give the expected reports.
+
+Each fault stops the modcmd, fails the operation with EFAULT the way a panic
+is reported (``panic: module: modcmd(INIT): ...`` then the kernel's own
+"modcmd(CMD_INIT) failed" line), names the faulting address as
+``module+offset (symbol+offset)``, and the simulator keeps running.  Leaks and
+registrations left behind are reported when the module unloads.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kmodbuild.target import TARGETS
+
+ALL_TARGETS = [t.name for t in TARGETS]
+EFAULT = 14
+WHERE = r"{m}\+0x[0-9a-f]+ \({m}_modcmd\+0x[0-9a-f]+\)"
+
+#: module -> (regular expression of its ``panic:`` line after "module: modcmd(INIT): ")
+INIT_FAULTS: dict[str, str] = {
+    "bug_null": r"read from unmapped address 0x0 \(NULL pointer dereference\), at " + WHERE,
+    "bug_loop": r"instruction budget exceeded \(\d+ (instructions|basic blocks): endless "
+                r"loop\?\), at " + WHERE,
+    "bug_rodata": r"write to read-only address 0x[0-9a-f]+ \(bug_rodata:rodata\+0x[0-9a-f]+ "
+                  r"\(bug_rodata_greeting\+0x0\)\), at " + WHERE,
+    "bug_text": r"write to read-only address 0x[0-9a-f]+ \(bug_text\+0x[0-9a-f]+ "
+                r"\(bug_text_victim\+0x0\)\), at bug_text\+0x[0-9a-f]+ "
+                r"\(bug_text_modcmd\+0x[0-9a-f]+\)",
+    "bug_unhooked": r"call to kernel function `cnputc' which has no hook \(the emulated kernel "
+                    r"does not implement it\), from " + WHERE,
+    "bug_panic": r"bug_panic: cannot go on 42 \(in panic\(\) called from " + WHERE + r"\)",
+    "bug_trap": r"(invalid instruction|illegal instruction|breakpoint \(brk\)|software trap "
+                r"\(ta 0x5\)|program exception \(trap or illegal instruction\)|break "
+                r"instruction) (at|in the block at) " + WHERE,
+}
+
+
+def _check_fault(out: list[str], name: str, cmd: str, pattern: str) -> None:
+    assert len(out) >= 1 and out[0].startswith(f"panic: {name}: modcmd({cmd}): "), out
+    text = out[0][len(f"panic: {name}: modcmd({cmd}): "):]
+    assert re.fullmatch(pattern.format(m=name), text), text
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+@pytest.mark.parametrize("name", sorted(INIT_FAULTS))
+def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
+    if name == "bug_rodata" and target == "evbppc-powerpc":
+        pytest.skip("clang puts const data in the writable .data.rel.ro on powerpc: "
+                    "the kernel does not protect it either")
+    ek = bug_kernel(target, budget=200_000)
+    error, out = ek.load(name)
+    assert error == EFAULT, out
+    _check_fault(out, name, "INIT", INIT_FAULTS[name])
+    assert out[-1] == f"WARNING: module error: modcmd(CMD_INIT) failed for `{name}', " \
+                      f"error {EFAULT}"
+    kinds = [r.kind for r in ek.strategy.reports]
+    assert kinds == [{"bug_null": "read-unmapped", "bug_loop": "budget",
+                      "bug_rodata": "write-protected", "bug_text": "write-protected",
+                      "bug_unhooked": "unhooked-call", "bug_panic": "panic"}.get(
+                          name, kinds[0])], kinds
+    assert kinds[0] in ("trap", "invalid-instruction") or name != "bug_trap"
+    assert ek.kernel.lookup(name) is None
+    # the simulator keeps running: another module loads and unloads
+    assert ek.load("formats")[0] == 0 and ek.unload("formats")[0] == 0
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_leak_is_reported_at_unload(bug_kernel, target: str) -> None:
+    ek = bug_kernel(target)
+    error, out = ek.load("bug_leak")
+    assert error == 0 and re.fullmatch(r"bug_leak: buffer at 0x[0-9a-f]+", out[0]), out
+    error, out = ek.unload("bug_leak")
+    assert error == 0                               # a leak does not stop the unload
+    assert len(out) == 1 and re.fullmatch(
+        r"WARNING: bug_leak: memory leak: 64 bytes allocated by bug_leak\+0x[0-9a-f]+ "
+        r"\(bug_leak_modcmd\+0x[0-9a-f]+\) in INIT not freed by FINI \(kmem 0x[0-9a-f]+\)",
+        out[0]), out
+    assert [r.kind for r in ek.strategy.reports] == ["leak"]
+    # reported once: loading and unloading again reports the new block only
+    ek.load("bug_leak")
+    ek.unload("bug_leak")
+    assert [r.kind for r in ek.strategy.reports] == ["leak", "leak"]
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_missing_detach_in_fini(bug_kernel, target: str) -> None:
+    ek = bug_kernel(target)
+    assert ek.load("bug_nodetach") == (0, [])
+    assert ek.kernel.vfs_list() == ["bugfs"]
+    error, out = ek.unload("bug_nodetach")
+    assert error == 0
+    assert out == ["WARNING: bug_nodetach: unloaded with its file system `bugfs' still "
+                   "registered (registered by bug_nodetach; FINI did not call vfs_detach): "
+                   "the kernel would use freed memory"]
+    assert ek.kernel.vfs_list() == []              # the simulation drops it and goes on
+    assert ek.load("bug_nodetach")[0] == 0         # ... so it can register again
+
+
+@pytest.mark.parametrize("target", ["amd64", "i386", "evbarm-aarch64", "sparc64",
+                                    "evbmips-mips64eb"])
+def test_fini_faults_keep_the_module(bug_kernel, target: str) -> None:
+    ek = bug_kernel(target)
+    assert ek.load("bug_finull")[0] == 0
+    error, out = ek.unload("bug_finull")
+    assert error == EFAULT
+    _check_fault(out, "bug_finull", "FINI", r"write to unmapped address 0x0 \(NULL pointer "
+                 r"dereference\), at " + WHERE)
+    assert ek.kernel.lookup("bug_finull") is not None     # FINI failed: it stays loaded
+    assert ek.load("bug_badfree")[0] == 0
+    error, out = ek.unload("bug_badfree")
+    assert error == EFAULT
+    _check_fault(out, "bug_badfree", "FINI",
+                 r"kmem_free: 0x[0-9a-f]+ freed with size 16, allocated with 32 by " + WHERE
+                 + r" \(in kmem_free\(\) called from " + WHERE + r"\)")
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_printf_conversions(bug_kernel, target: str) -> None:
+    ek = bug_kernel(target)
+    error, out = ek.load("formats")
+    lbits = 64 if ek.kernel.target.pointer_size == 8 else 32
+    assert error == 0
+    assert out == [
+        "d=-42 u=42 x=beef X=BEEF o=10 c=k s=emu",
+        "w=[   42] [42   ] [00042] [007] [     emu] [emu     ] [em]",
+        f"ld=-1234567890 lu={(-1234567890) % (1 << lbits)} lld=-1234567890123 "
+        f"llx=fffffee08e04fb35 zu=4096",
+        "p=0x1234 null=(null) pct=% many=1 2 3 4 5 6 7 8 9",
+        "mixed=1 4294967298 3 four -5 z",
+    ]
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_kernel_calls_back_into_the_module(bug_kernel, target: str) -> None:
+    """vfs_init/vfs_done, a secmodel's eval and a kauth listener with seven arguments."""
+    ek = bug_kernel(target)
+    assert ek.load("callbacks") == (0, [
+        "callbacks: vfs_init",
+        "callbacks: eval 0 -> 104, time 1 (action 14, arg3 0x77), module 1 (action 15)"])
+    assert ek.unload("callbacks") == (0, ["callbacks: vfs_done"])
+    assert ek.strategy.reports == []
+
+
+def test_validation_fails_on_leaks_and_leftovers(bug_kernel, built_tree) -> None:
+    from kmodbuild.simvalidate import validate_tree
+    ek = bug_kernel("amd64")
+    target = ek.kernel.target
+    res = validate_tree(ek.stand, target, "10.0", built_tree.manifest(target.key),
+                        names=["bug_leak", "bug_nodetach", "formats", "bug_null"])
+    failures = {(f.module, f.operation, f.code) for f in res.failures}
+    assert failures == {("bug_leak", "unload", 0), ("bug_nodetach", "unload", 0),
+                        ("bug_null", "load", EFAULT)}
+    leak = next(f for f in res.failures if f.module == "bug_leak")
+    assert str(leak).startswith("bug_leak: unload failed: memory leak: 64 bytes allocated by "
+                                "bug_leak+0x")
+    crash = next(f for f in res.failures if f.operation == "load")
+    lines = str(crash).splitlines()
+    assert lines[0] == "bug_null: load failed: Bad address (EFAULT)"
+    assert lines[1].startswith("    panic: bug_null: modcmd(INIT): read from unmapped address "
+                               "0x0 (NULL pointer dereference), at bug_null+0x")
