@@ -122,16 +122,20 @@ class Machine:
             raise CpuUnsupported("the address layout leaves no room for the emulator's "
                                  "stack and heap between the kernel and module_map")
         heap_size = min(HEAP_SIZE, room) & ~(page - 1)
-        self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
-        self.cpu.map(self.exit, page, "rx")
-        self.cpu.write(self.exit, spec.exit_stub or spec.stub)
-        self.cpu.map(stack_lo, STACK_SIZE, "rw")
-        self.cpu.map(heap_base, heap_size, "rw")
         self._null_page = page if spec.null_guard else 0
-        if spec.null_guard:
-            self.cpu.map(0, page, "x")
-            self.cpu.write(0, spec.stub * (page // len(spec.stub)))
-            self.cpu.on_code(0, page - 1, self._on_null)
+        try:
+            self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
+            self.cpu.map(self.exit, page, "rx")
+            self.cpu.write(self.exit, spec.exit_stub or spec.stub)
+            self.cpu.map(stack_lo, STACK_SIZE, "rw")
+            self.cpu.map(heap_base, heap_size, "rw")
+            if spec.null_guard:
+                self.cpu.map(0, page, "x")
+                self.cpu.write(0, spec.stub * (page // len(spec.stub)))
+                self.cpu.on_code(0, page - 1, self._on_null)
+        except MemoryError_ as e:
+            raise CpuUnsupported(f"the kernel's address layout does not fit the emulated "
+                                 f"{target.machine_arch} address space ({e})") from None
         self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
         self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
                         lambda ap: make_valist(self.cpu, spec, ap), sim)
