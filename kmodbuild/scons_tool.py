@@ -43,7 +43,7 @@ from kmodbuild.install import install_file, remove_installed, validate_module_na
 
 #: Bumped whenever the check, manifest or install logic changes, so that
 #: function actions (whose signature is only their own bytecode) re-run.
-ACTIONS_VERSION = "1"
+ACTIONS_VERSION = "2"
 
 _ENV = Any  # SCons environments are untyped
 
@@ -628,6 +628,8 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
         print(f"simulate: {result.summary()}", flush=True)
+        if getattr(result, "note", None):
+            print(f"simulate: {result.note}", flush=True)
     return 0
 
 
