@@ -372,6 +372,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{opt.replace('_', '-')} is for Linux modules (--flavor linux)")
     cache = getattr(args, "cache", None)
     try:
+        # bad --arch/--version are reported before any path is looked at
+        if getattr(args, "arch", None):
+            get_target(args.arch)
+        if getattr(args, "version", None):
+            NetBSDVersion.parse(args.version)
         request = make_request(args, lazy=bool(cache))
     except TargetError as e:
         raise UsageError(e.message) from None
