@@ -107,3 +107,16 @@ def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
         diags += module_abi_diagnostics(mod, load_kernel_abi(Path(kernel_abi)), None,
                                         debug=Path(debug))
     return diags
+
+
+def read_report(path: Path) -> list[Diagnostic]:
+    """The diagnostics of a per-module check report written by the build (docs/check.md).
+
+    Raises:
+        KmodError: the report cannot be read.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+        return [Diagnostic(**d) for d in doc["diagnostics"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise KmodError(f"cannot read the check report: {e}", path=path) from None

@@ -584,19 +584,16 @@ def _abi_sidecar(manifest: str) -> str | None:
 
 def _report_problems(path: str) -> list[tuple[str, str]]:
     """(severity, rendered line) of every diagnostic in a check report."""
-    doc = json.loads(Path(path).read_text())
-    out = []
-    for d in doc["diagnostics"]:
-        line = f"{d['path']}: {'warning: ' if d['severity'] == 'warning' else ''}{d['message']}"
-        if d.get("hint"):
-            line += f" ({d['hint']})"
-        out.append((d["severity"], line))
-    return out
+    from kmodbuild.buildcheck import read_report
+    return [(d.severity, d.render()) for d in read_report(Path(path))]
 
 
 def _check_gate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Print every problem of every module of the target, sorted; fail if any is an error."""
-    problems = sorted(p for s in source for p in _report_problems(s.abspath))
+    try:
+        problems = sorted(p for s in source for p in _report_problems(s.abspath))
+    except KmodError as e:
+        raise _action_fail(e) from None
     errors = [line for sev, line in problems if sev == "error"]
     if env["KMOD_OUTPUT"] != "quiet":
         for sev, line in problems:
