@@ -133,14 +133,26 @@ def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
 
 
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
-                files: Iterable[str] = (), module_root: str = "") -> None:
+                files: Iterable[str] = (), module_root: str = "",
+                inputs: list[tuple[str, int, int, int]] | None = None,
+                input_roots: Iterable[str] = (), input_files: Iterable[str] = ()) -> None:
     """Record the state after a successful build (``roots`` walked, ``files`` stat'ed).
 
     ``module_root`` is the directory holding one directory per module
     (``sys/modules``): :func:`plan` allows a partial build for edits there.
+    ``inputs`` is a :func:`scan` of ``input_roots``/``input_files`` taken when
+    the build *started*: a source edited while the build ran then differs
+    from the stamp, so the next run rebuilds instead of taking the fast path.
     """
-    roots, files = sorted(set(map(str, roots))), sorted(set(map(str, files)))
-    entries = scan(roots, files)
+    input_roots, input_files = list(map(str, input_roots)), list(map(str, input_files))
+    roots = sorted(set(map(str, roots)) | set(input_roots))
+    files = sorted(set(map(str, files)) | set(input_files))
+    if inputs is None:
+        entries = scan(roots, files)
+    else:
+        outputs = scan([r for r in roots if r not in input_roots],
+                       [f for f in files if f not in input_files])
+        entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
     text = json.dumps({"argv": list(argv), "roots": roots, "files": files,
                        "module_root": module_root, "entries": entries,
                        "digest": _digest(argv, entries)})

@@ -48,6 +48,25 @@ ACTIONS_VERSION = "2"
 _ENV = Any  # SCons environments are untyped
 
 
+def _precise_getmtime(self: Any) -> float | None:
+    """A node's modification time with sub-second precision.
+
+    SCons reads ``st[ST_MTIME]``, whole seconds (its own TODO says so).  With
+    the ``content-timestamp`` decider and ``max_drift`` a file rewritten in the
+    same second as the build recorded it counts as unchanged and its old content
+    signature is carried forward (SCons issue #2980): a module relinked twice
+    within one second, or a source reverted right after a failed build, left a
+    stale object or check behind.  ``st_mtime`` (a float, nanosecond clock)
+    removes that window; the first build after this change sees every stored
+    timestamp as different and simply re-hashes.
+    """
+    st = self.stat()
+    return st.st_mtime if st else None
+
+
+SCons.Node.FS.Base.getmtime = _precise_getmtime  # type: ignore[method-assign]
+
+
 def _fail(e: KmodError | str) -> SCons.Errors.StopError:
     """A configuration error while reading SConscripts: one line, ``scons: *** msg  Stop.``"""
     return SCons.Errors.StopError(str(e))
@@ -428,7 +447,7 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
     import kmodbuild
     top = env.Dir("#").abspath
     roots = [os.path.join(top, sysdir.lstrip("#")), os.path.join(top, "site_scons"),
-             os.path.dirname(kmodbuild.__file__), os.path.join(top, "build")]
+             os.path.dirname(kmodbuild.__file__)]
     files = [os.path.join(top, "SConstruct")]
     try:
         files.append(ktoolchain.zig_path())
@@ -451,14 +470,17 @@ def _fast_path(env: _ENV, sysdir: str) -> None:
     fastpath.remove_stamp(stamp)
     if fastpath.skip_reason(SCons.Script.GetOption):
         return
-    roots, files = _fast_inputs(env, sysdir)
+    sources, files = _fast_inputs(env, sysdir)
+    before = fastpath.scan(sources, files)      # inputs as they were when the build began
+    outputs = [env.Dir("#build").abspath]
     argv = sys.argv[1:]
 
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
             return
-        fastpath.write_stamp(stamp, argv, [*roots, *_FAST["extra_roots"]], files,
-                             _FAST["module_root"])
+        fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], (),
+                             _FAST["module_root"], inputs=before, input_roots=sources,
+                             input_files=files)
     atexit.register(record)
 
 
