@@ -175,7 +175,10 @@ def write_makefile(out: Path, modules: list[str]) -> None:
     t = get_target("amd64")
     v = NetBSDVersion.parse("10.0")
     tc = make_toolchain(t)
-    cc = " ".join([*tc.cc, *tc.cflags, "-isystem", "sys", "-isystem", "sys/arch",
+    # the flags the SCons build compiles modules with (kmodbuild.scons_tool: debug info
+    # for the ABI split included), so both tools run the very same compiles
+    cc = " ".join([*tc.cc, *tc.cflags, "-g", "-gdwarf-4", "-gno-column-info",
+                   "-isystem", "sys", "-isystem", "sys/arch",
                    f"-D__NetBSD_Version__={v.number}"])
     ld = " ".join(tc.ld)
     b = f"mk/{t.key}/{v.osrelease}"

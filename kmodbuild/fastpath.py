@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 STAMP_VERSION = 2
 _ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
@@ -135,7 +136,8 @@ def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
                 files: Iterable[str] = (), module_root: str = "",
                 inputs: list[tuple[str, int, int, int]] | None = None,
-                input_roots: Iterable[str] = (), input_files: Iterable[str] = ()) -> None:
+                input_roots: Iterable[str] = (), input_files: Iterable[str] = (),
+                extra: dict[str, Any] | None = None) -> None:
     """Record the state after a successful build (``roots`` walked, ``files`` stat'ed).
 
     ``module_root`` is the directory holding one directory per module
@@ -143,6 +145,7 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
     ``inputs`` is a :func:`scan` of ``input_roots``/``input_files`` taken when
     the build *started*: a source edited while the build ran then differs
     from the stamp, so the next run rebuilds instead of taking the fast path.
+    ``extra`` is stored as it is for the build's own use (:func:`read_extra`).
     """
     input_roots, input_files = list(map(str, input_roots)), list(map(str, input_files))
     roots = sorted(set(map(str, roots)) | set(input_roots))
@@ -155,10 +158,19 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
         entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
     text = json.dumps({"argv": list(argv), "roots": roots, "files": files,
                        "module_root": module_root, "entries": entries,
-                       "digest": _digest(argv, entries)})
+                       "digest": _digest(argv, entries), "extra": extra or {}})
     tmp = Path(f"{stamp}.tmp")
     tmp.write_text(text)
     os.replace(tmp, stamp)
+
+
+def read_extra(stamp: Path) -> dict[str, Any]:
+    """What the last successful build stored with its stamp (``{}`` if none)."""
+    try:
+        extra = json.loads(Path(stamp).read_text()).get("extra", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
 
 
 def remove_stamp(stamp: Path) -> None:

@@ -131,3 +131,25 @@ def test_edits_in_quick_succession_are_all_built(tree: Path) -> None:
         hello.write_text(original)
     rebuild(tree)
     assert UP_TO_DATE in rebuild(tree)
+
+
+def test_partial_build_declares_the_same_graph_as_a_full_one(tree: Path) -> None:
+    """A partial build takes unchanged modules' check and install nodes from the stamp
+    without reading their SConscripts; a full walk afterwards finds nothing to redo."""
+    import json
+    rebuild(tree)
+    hello = tree / "sys/modules/hello/hello.c"
+    original = hello.read_text()
+    try:
+        hello.write_text(original + "\n/* partial */\n")
+        rebuild(tree)
+        extra = json.loads((tree / "build/.fastpath.json").read_text())["extra"]
+        assert sorted(extra["modules"]) == sorted(
+            f"amd64|{p.parent.name}" for p in (tree / "sys/modules").glob("*/SConscript"))
+        assert extra["modules"]["amd64|null"] == [["null", True]]
+        walk = scons(tree, "ARCH=amd64", "VERBOSE=1", env={"KMOD_FASTPATH": "0"}).stdout
+        assert not [ln for ln in walk.splitlines()
+                    if ln.startswith(("check ", "install ", "record ")) or "zig" in ln], walk
+    finally:
+        hello.write_text(original)
+    rebuild(tree)
