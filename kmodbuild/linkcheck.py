@@ -327,8 +327,19 @@ def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
 
 def check_cycles(ctx: CheckContext, judged: Iterable[ModuleObject]) -> None:
     """Dependency cycles (spec §3.3 step 10): every judged module on one is reported."""
+    judged = list(judged)
     judged_ids = {id(m) for m in judged}
-    for cycle in depgraph.find_cycles(ctx.graph):
+    # a cycle through a judged module lies within what it reaches: look only there
+    reach: set[str] = set()
+    todo = [module_name(m) for m in judged]
+    while todo:
+        n = todo.pop()
+        if n in reach or n not in ctx.graph:
+            continue
+        reach.add(n)
+        todo.extend(ctx.graph[n])
+    sub = {n: ctx.graph[n] for n in reach}
+    for cycle in depgraph.find_cycles(sub):
         for member in cycle[:-1]:
             mod = ctx.by_name.get(member)
             if mod is None or id(mod) not in judged_ids:
@@ -340,9 +351,63 @@ def check_cycles(ctx: CheckContext, judged: Iterable[ModuleObject]) -> None:
 
 # --------------------------------------------------------------------------- entry point
 
+@dataclass
+class ModuleSet:
+    """Modules that may satisfy requirements, indexed once for many checks.
+
+    A build checks each of N modules against the other N-1; indexing those per
+    check made the checks cost O(N^2) (kmodbuild.buildcheck).  The first module
+    of a name wins, as in :func:`check_modules`.
+    """
+
+    modules: tuple[ModuleObject, ...]
+    by_name: dict[str, ModuleObject] = field(default_factory=dict)
+    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, modules: Iterable[ModuleObject]) -> "ModuleSet":
+        out = cls(tuple(modules))
+        providers: dict[str, list[str]] = {}
+        for mod in out.modules:
+            n = module_name(mod)
+            if n in out.by_name:
+                continue
+            out.by_name[n] = mod
+            out.graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
+            for sym in mod.get_facts().exports:
+                providers.setdefault(sym, []).append(n)
+        out.providers = {k: tuple(v) for k, v in providers.items()}
+        return out
+
+    def without(self, path: str) -> "ModuleSet":
+        """The set without the module(s) whose path is ``path``."""
+        gone = [m for m in self.modules if m.path == path]
+        if not gone:
+            return self
+        rest = tuple(m for m in self.modules if m.path != path)
+        names = {module_name(m) for m in gone}
+        if any(module_name(m) in names for m in rest):
+            return ModuleSet.of(rest)       # a same-named module takes its place
+        out = ModuleSet(rest, dict(self.by_name), dict(self.graph), dict(self.providers))
+        for mod in gone:
+            n = module_name(mod)
+            if out.by_name.get(n) is not mod:
+                continue
+            del out.by_name[n]
+            del out.graph[n]
+            for sym in mod.get_facts().exports:
+                left = tuple(x for x in out.providers.get(sym, ()) if x != n)
+                if left:
+                    out.providers[sym] = left
+                else:
+                    out.providers.pop(sym, None)
+        return out
+
+
 def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
                   target: Target | None, version: NetBSDVersion | None, *,
-                  available: Iterable[ModuleObject] = ()) -> list[Diagnostic]:
+                  available: Iterable[ModuleObject] | ModuleSet = ()) -> list[Diagnostic]:
     """Check every module of ``modules`` and return all problems, sorted.
 
     Args:
@@ -353,7 +418,8 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
         target: the kernel's target; ``None`` skips machine and relocation rules.
         version: the kernel's version; ``None`` skips the version rule.
         available: further modules that may satisfy requirements (installed
-            next to the checked ones) but are not themselves judged.
+            next to the checked ones) but are not themselves judged; a
+            :class:`ModuleSet` when many checks share them.
 
     Returns:
         Diagnostics de-duplicated and sorted by path, then message.
@@ -365,6 +431,53 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
     for mod in sorted(modules, key=lambda m: m.path):
         if check_header(ctx, mod):
             judged.append(mod)
+    if isinstance(available, ModuleSet):
+        _add_judged(ctx, judged, available)
+    else:
+        _add_modules(ctx, judged, available)
+    for mod in judged:
+        try:
+            check_relocations(ctx, mod)
+        except ModuleFormatError as e:      # symbols/relocations are decoded on first use
+            ctx.out.append(Diagnostic.from_error(e, "format"))
+        check_modinfo(ctx, mod)
+        check_symbols(ctx, mod, module_name(mod))
+    check_cycles(ctx, judged)
+    return sort_diagnostics(ctx.out)
+
+
+def _add_judged(ctx: CheckContext, judged: list[ModuleObject], base: ModuleSet) -> None:
+    """The module set of a check: ``base`` with the judged modules in front (a judged
+    module hides an available one of its name, as in :func:`_add_modules`)."""
+    ctx.by_name = dict(base.by_name)
+    ctx.graph = dict(base.graph)
+    providers: dict[str, Sequence[str]] = dict(base.providers)
+    ctx.providers = providers  # type: ignore[assignment]
+    seen: dict[str, str] = {}
+    for mod in judged:
+        n = module_name(mod)
+        if n in seen:
+            ctx.error(mod, f"module with name `{n}' already loaded", "duplicate-module",
+                      hint=f"{seen[n]} has the same mi_name")
+            continue
+        seen[n] = mod.path
+        hidden = ctx.by_name.get(n)
+        if hidden is not None:
+            for sym in hidden.get_facts().exports:
+                left = tuple(x for x in providers.get(sym, ()) if x != n)
+                if left:
+                    providers[sym] = left
+                else:
+                    providers.pop(sym, None)
+        ctx.by_name[n] = mod
+        ctx.graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
+        for sym in mod.get_facts().exports:
+            providers[sym] = (n, *providers.get(sym, ()))
+
+
+def _add_modules(ctx: CheckContext, judged: list[ModuleObject],
+                 available: Iterable[ModuleObject]) -> None:
+    """The module set of a check: judged modules first, then the available ones."""
     names: dict[str, str] = {}
     for mod in [*judged, *available]:
         n = module_name(mod)
@@ -379,15 +492,6 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
         ctx.graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
         for sym in mod.get_facts().exports:
             ctx.providers.setdefault(sym, []).append(n)
-    for mod in judged:
-        try:
-            check_relocations(ctx, mod)
-        except ModuleFormatError as e:      # symbols/relocations are decoded on first use
-            ctx.out.append(Diagnostic.from_error(e, "format"))
-        check_modinfo(ctx, mod)
-        check_symbols(ctx, mod, module_name(mod))
-    check_cycles(ctx, judged)
-    return sort_diagnostics(ctx.out)
 
 
 def _kernel_names(manifest: object | None) -> Mapping[str, object] | frozenset[str] | set[str] | None:

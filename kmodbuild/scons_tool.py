@@ -628,14 +628,16 @@ def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
 def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Split the linked module into NAME.kmod and NAME.kmod.debug, with the module's ABI view
     (a probe compile per object, kmodbuild.abiprobe) in the debug file."""
-    from kmodbuild.abiprobe import split_built_module
+    from kmodbuild.abiprobe import CLANG_PROBE_FLAGS, split_built_module
     prefix = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
+    clang = env["KMOD_TOOLCHAIN_OBJ"].kind in ("zig", "clang")
     objs = [(Path(o.abspath), Path(o.sources[0].srcnode().abspath)) for o in source[1:]
             if o.path.endswith(".o")
             and os.environ.get("KMOD_ABIPROBE") != "0"]  # 0: no probe compiles (docs/abi.md)
     try:
         split_built_module(Path(source[0].abspath), Path(target[0].abspath),
-                           Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath)
+                           Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath,
+                           flags=CLANG_PROBE_FLAGS if clang else ())
     except KmodError as e:
         raise _action_fail(e) from None
     return 0

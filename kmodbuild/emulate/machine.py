@@ -174,32 +174,42 @@ class Machine:
         self._depth = 0
         self._command = ""
         self._mapped: dict[int, tuple[Any, str, str]] = {}     # id(region) -> (region, module, kind)
+        # id(kobj) -> (kobj, its regions dict, region count, module name, regions mapped)
+        self._synced: dict[int, tuple[Any, Any, int, str, list[Any]]] = {}
 
     # ------------------------------------------------------------------ modules
     def sync(self, modules: Iterable[Any]) -> set[str]:
         """Map the regions of ``modules`` (simulator ``Module``s with a kobj) and unmap
         regions of modules that are gone; returns the names of modules that do not fit
-        the emulated address space."""
-        live: dict[int, tuple[Any, str, str]] = {}
+        the emulated address space.
+
+        Incremental: a module whose kobj still has the regions it had when it was
+        mapped is not looked at again (comparing every region of every loaded module
+        on each modcmd made a 500-module tree cost O(N^2)).  ``self._synced`` holds
+        each kobj, so its id cannot be reused while it is recorded.
+        """
+        current: dict[int, Any] = {}
         for mod in modules:
             ko = getattr(mod, "kobj", None)
-            if ko is None:
+            if ko is not None:
+                current[id(ko)] = mod
+        for key, (ko, regions, count, name, mapped) in list(self._synced.items()):
+            if key in current and ko.regions is regions and len(regions) == count:
                 continue
-            for kind, reg in ko.regions.items():
-                live[id(reg)] = (reg, mod.name, kind)
-        for key, (reg, name, _) in list(self._mapped.items()):
-            if key not in live or live[key][0] is not reg:
-                self.cpu.unmap(reg.base, reg.alloc)
-                if self.windows is not None:
-                    for site in [a for a in self.windows.sites
-                                 if reg.base <= a < reg.base + reg.alloc]:
-                        del self.windows.sites[site]
-                del self._mapped[key]
-                self.symbolizer.remove_module(name)
-        fresh = {}
+            for reg in mapped:              # gone, unloaded or changed: unmap what we mapped
+                self._unmap(reg)
+            del self._synced[key]
+            self.symbolizer.remove_module(name)
         unfit: set[str] = set()
-        for key, (reg, name, kind) in live.items():
-            if key not in self._mapped:
+        for key, mod in current.items():
+            if key in self._synced:
+                continue
+            ko = mod.kobj
+            mapped = []
+            for kind, reg in ko.regions.items():
+                if id(reg) in self._mapped:
+                    mapped.append(reg)
+                    continue
                 buffer = reg.mem
                 sites: dict[int, tuple[int, int]] = {}
                 if self.windows is not None and kind == "text":
@@ -208,16 +218,27 @@ class Machine:
                 try:
                     self.cpu.map(reg.base, reg.alloc, PERMS.get(kind, "rw"), buffer)
                 except MemoryError_:
-                    unfit.add(name)
+                    unfit.add(mod.name)
                     continue
                 if self.windows is not None:
                     self.windows.sites.update(sites)
-                self._mapped[key] = (reg, name, kind)
-                fresh[name] = True
-        for mod in modules:
-            if mod.name in fresh and getattr(mod, "kobj", None) is not None:
-                self.symbolizer.add_module(mod.name, mod.kobj)
+                self._mapped[id(reg)] = (reg, mod.name, kind)
+                mapped.append(reg)
+            if mod.name in unfit:
+                for reg in mapped:
+                    self._unmap(reg)
+                continue
+            self._synced[key] = (ko, ko.regions, len(ko.regions), mod.name, mapped)
+            self.symbolizer.add_module(mod.name, ko)
         return unfit
+
+    def _unmap(self, reg: Any) -> None:
+        if self._mapped.pop(id(reg), None) is None:
+            return
+        self.cpu.unmap(reg.base, reg.alloc)
+        if self.windows is not None:
+            for site in [a for a in self.windows.sites if reg.base <= a < reg.base + reg.alloc]:
+                del self.windows.sites[site]
 
     def module_ranges(self, module: Any) -> list[tuple[int, int]]:
         """``[start, end)`` of each region of ``module``."""

@@ -68,10 +68,14 @@ class Symbolizer:
 
     def __init__(self) -> None:
         self._images: list[_Image] = []
+        # (starts, images) sorted by start when no two images overlap; else None (scan)
+        self._sorted: tuple[list[int], list[_Image]] | None = None
+        self._dirty = True
 
     def add_kernel(self, base: int, end: int, symbols: dict[str, int]) -> None:
         """The kernel image: ``symbols`` name -> address."""
         pairs = sorted((a, n) for n, a in symbols.items())
+        self._dirty = True
         self._images.append(_Image("netbsd", base, end, base, "text", [a for a, _ in pairs],
                                    [n for _, n in pairs]))
 
@@ -86,6 +90,7 @@ class Symbolizer:
                        for i, s in enumerate(module.symbols)
                        if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)
                        and not s.name.startswith(("$", ".L", "__link_set_")))
+        self._dirty = True
         for kind, reg in regions.items():
             inside = [(a, n) for a, n in pairs if reg.base <= a < reg.base + reg.alloc]
             self._images.append(_Image(name, reg.base, reg.base + reg.alloc,
@@ -95,6 +100,7 @@ class Symbolizer:
     def remove_module(self, name: str) -> None:
         """Forget a module's regions."""
         self._images = [i for i in self._images if i.name != name]
+        self._dirty = True
 
     def owner(self, address: int) -> str | None:
         """Name of the module (or ``netbsd``) whose image holds ``address``."""
@@ -102,6 +108,18 @@ class Symbolizer:
         return img.name if img is not None else None
 
     def _find(self, address: int) -> _Image | None:
+        if self._dirty:         # a bisect index over the images (a tree of 500 modules
+            self._dirty = False  # made the linear scan cost O(N) per hook call)
+            by_start = sorted((i.start, i.end, n) for n, i in enumerate(self._images))
+            disjoint = all(a[1] <= b[0] for a, b in zip(by_start, by_start[1:]))
+            self._sorted = ([t[0] for t in by_start],
+                            [self._images[t[2]] for t in by_start]) if disjoint else None
+        if self._sorted is not None:
+            starts, imgs = self._sorted
+            k = bisect.bisect_right(starts, address) - 1
+            if k >= 0 and address < imgs[k].end:
+                return imgs[k]
+            return None
         for img in self._images:
             if img.start <= address < img.end:
                 return img

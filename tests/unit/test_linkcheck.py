@@ -253,3 +253,28 @@ def test_depgraph() -> None:
     assert str(exc.value) == "dependency cycle: a -> b -> a"
     deep = {f"m{i}": [f"m{i + 1}"] for i in range(5000)}
     assert depgraph.load_order(deep)[0] == "m5000" or depgraph.load_order(deep)[0] == "m4999"
+
+
+def test_prepared_module_set_gives_the_same_answers_as_a_list() -> None:
+    """kmodbuild.buildcheck checks each module against a ModuleSet built once; every
+    rule that looks at other modules must answer as with the plain list."""
+    from kmodbuild.linkcheck import ModuleSet
+    pool = [mod("base", exports=("base_fn", "shared")),
+            mod("lib", exports=("lib_fn", "shared"), required="base"),
+            mod("dup", mi_name="lib", exports=("dup_only",)),
+            mod("cyc_a", required="cyc_b", exports=("a_fn",)),
+            mod("cyc_b", required="cyc_a", exports=("b_fn",)),
+            mod("user", needs=("lib_fn", "base_fn", "printf"), required="lib"),
+            mod("sneaky", needs=("lib_fn", "dup_only", "nowhere")),
+            mod("clash", exports=("shared", "printf")),
+            mod("lib2", mi_name="lib", needs=("base_fn",), exports=("lib_fn", "lib2_fn"),
+                required="base", path="modules/lib2/lib2.kmod")]
+    whole = ModuleSet.of(pool)
+    extra = [mod("cyc_c", required="cyc_a", exports=("shared",)),
+             mod("lib3", mi_name="lib", needs=("dup_only", "lib_fn"),
+                 path="modules/lib3/lib3.kmod")]     # hides "lib" and its exports
+    for judged in [*pool, *extra]:
+        others = [m for m in pool if m.path != judged.path]
+        expect = run(judged, available=others)
+        assert run(judged, available=whole.without(judged.path)) == expect, judged.path
+        assert run(judged, available=ModuleSet.of(others)) == expect, judged.path
