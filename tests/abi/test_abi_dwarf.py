@@ -183,3 +183,37 @@ def test_probe_failures_are_recorded_not_raised(tmp_path: Path) -> None:
         raise FileNotFoundError(argv[0])
     view = abiprobe.probe_object(obj, src, ["nocc"], cwd=str(tmp_path), runner=missing)
     assert "cannot run the compiler" in view.meta["error"]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-probe", "per-object"])
+def test_one_probe_per_module_and_the_per_object_fallback(tmp_path: Path, shared: bool) -> None:
+    """split_built_module probes all of a module's objects in one compile; sources that
+    cannot share a translation unit (here a static variable defined in both with
+    different types) are probed one by one, with the same result."""
+    tc = make_toolchain(get_target("amd64"))
+    a, b = tmp_path / "a.c", tmp_path / "b.c"
+    a.write_text("int bar(int);\nstatic int state;\nint use_a(void) { return bar(state); }\n")
+    b.write_text("long baz(long, char *);\n" + ("" if shared else "static char state[4];\n")
+                 + "long use_b(void) { return baz(2, 0); }\n")
+    objs = []
+    for src in (a, b):
+        obj = src.with_suffix(".o")
+        subprocess.run([*tc.cc, *tc.cflags, "-g", "-c", str(src), "-o", str(obj)], check=True,
+                       timeout=120)
+        objs.append((obj, src))
+    full = tmp_path / "m.kmod.full"
+    subprocess.run([*tc.ld, "-r", "-o", str(full), *(str(o) for o, _ in objs)], check=True,
+                   timeout=120)
+    calls: list[list[str]] = []
+
+    def counting(argv, cwd):
+        calls.append(list(argv))
+        return abiprobe._run(argv, cwd)
+    abiprobe.split_built_module(full, tmp_path / "m.kmod", tmp_path / "m.kmod.debug", objs,
+                                [*tc.cc, *tc.cflags], cwd=str(tmp_path), runner=counting,
+                                flags=abiprobe.CLANG_PROBE_FLAGS)
+    assert len(calls) == (1 if shared else 3)      # the shared try, then one per object
+    view = abiprobe.read_module_abi(tmp_path / "m.kmod.debug")
+    assert view is not None and "error" not in view.meta
+    assert view.symbols["bar"].decl == "int bar(int)"
+    assert view.symbols["baz"].decl == "long baz(long, char *)"
