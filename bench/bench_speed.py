@@ -9,7 +9,7 @@ times, alternating the two tools in the same run:
 
 * full     - clean build
 * noop     - nothing changed
-* edit     - one .c file changed
+* edit     - one .c file changed (a constant: object, module and install change)
 * touch    - a header every module includes touched, contents unchanged
 * header   - that header changed
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -222,6 +223,21 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
     return dt, usage.ru_maxrss
 
 
+_EDITS = [0]
+
+
+def edit_code(src: Path) -> None:
+    """A real one-source edit: a constant in a function changes, so the object, the
+    module and the installed file change too (a comment would leave the object as it
+    was and let content signatures skip the rest)."""
+    _EDITS[0] += 1
+    text = src.read_text()
+    new = re.sub(r"return r & 0x[0-9a-f]+;", f"return r & {0x7fffffff - _EDITS[0]:#x};", text,
+                 count=1)
+    assert new != text, f"{src}: nothing to edit"
+    src.write_text(new)
+
+
 def bench(n: int, repeat: int, jobs: int, workdir: Path) -> list[tuple[str, float, float, int, int]]:
     tree = workdir / f"tree-{n}"
     generate(tree, n)
@@ -237,7 +253,7 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path) -> list[tuple[str, floa
     scenarios = {
         "full": lambda tool: clean[tool](),
         "noop": lambda tool: None,
-        "edit": lambda tool: src.write_text(src.read_text() + f"/* edit {time.time()} */\n"),
+        "edit": lambda tool: edit_code(src),
         "touch": lambda tool: os.utime(hdr),
         "header": lambda tool: hdr.write_text(hdr.read_text() + f"/* {time.time()} */\n"),
     }

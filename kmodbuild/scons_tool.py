@@ -67,6 +67,11 @@ def _precise_getmtime(self: Any) -> float | None:
 SCons.Node.FS.Base.getmtime = _precise_getmtime  # type: ignore[method-assign]
 
 
+class _Shared(list):  # type: ignore[type-arg]
+    """A list that ``env.Clone()`` shares instead of copying (SCons copies plain lists):
+    a module SConscript may clone the environment and still register its module."""
+
+
 _ACTIONS: dict[str, Any] = {}
 
 
@@ -232,9 +237,9 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_DESTDIR_ABS=destdir,
             CPPPATH=cpppath,
         )
-        tenv["KMOD_REGISTRY"] = []
-        tenv["KMOD_INDEX_SOURCES"] = []
-        tenv["KMOD_CHECK_REPORTS"] = []
+        tenv["KMOD_REGISTRY"] = _Shared()
+        tenv["KMOD_INDEX_SOURCES"] = _Shared()
+        tenv["KMOD_CHECK_REPORTS"] = _Shared()
         tenv["KMOD_INDEX_NODE"] = tenv.File(f"{variant}/modules/exports.json")
         tenv["KMOD_TARGET_OBJ"] = t
         tenv["KMOD_VERSION_OBJ"] = version
@@ -331,7 +336,7 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
 
 def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = True,
                        where: Any = None) -> Any:
-    """The check, install and install-debug nodes of one linked module.
+    """The check and install nodes of one linked module (see :func:`_finish_installs`).
 
     ``where`` is the module's build directory (default: the SConscript's).
     """
@@ -351,20 +356,37 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
         dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod"))
         # the check report is a source: a module that fails its check is not installed
         inst = env.KmodInstallFile(dest, [kmod[0], check])
-        env.Precious(inst)        # never delete the installed file before replacing it
-        env.NoCache(inst)         # installs are never fetched from a CacheDir
-        env.Alias("install", inst)
         _modules_registry(env).append((name, kmod[0], inst[0]))
-        # scons install-debug: NAME.kmod.debug where MKDEBUG puts it (DEBUGDIR, spec §4.2)
-        destdir = env["KMOD_DESTDIR_ABS"]
-        dbg = env.File(os.path.join(destdir, "usr", "libdata", "debug",
-                                    os.path.relpath(env["KMOD_STAND"], destdir), name,
+        pending = env.get("KMOD_PENDING")
+        if pending is not None:          # KernelTree finishes them in one go (speed)
+            pending.append((name, kmod[1], check[0], inst[0]))
+        else:
+            _finish_installs(env, [(name, kmod[1], check[0], inst[0])])
+    return kmod
+
+
+def _finish_installs(env: _ENV, items: list[tuple[str, Any, Any, Any]]) -> None:
+    """Mark installed modules precious and uncached, alias them ``install``, and declare
+    their ``install-debug`` copies when that target was asked for.
+
+    ``items`` are ``(name, NAME.kmod.debug node, check node, installed node)``.
+    """
+    installed = [inst for (_, _, _, inst) in items]
+    env.Precious(installed)     # never delete the installed file before replacing it
+    env.NoCache(installed)      # installs are never fetched from a CacheDir
+    env.Alias("install", installed)
+    if "install-debug" not in SCons.Script.COMMAND_LINE_TARGETS:
+        return                  # not asked for: not declared (hundreds of nodes less to walk)
+    # scons install-debug: NAME.kmod.debug where MKDEBUG puts it (DEBUGDIR, spec §4.2)
+    destdir = env["KMOD_DESTDIR_ABS"]
+    rel = os.path.relpath(env["KMOD_STAND"], destdir)
+    for name, debug, check, _ in items:
+        dbg = env.File(os.path.join(destdir, "usr", "libdata", "debug", rel, name,
                                     f"{name}.kmod.debug"))
-        dinst = env.KmodInstallFile(dbg, [kmod[1], check])
+        dinst = env.KmodInstallFile(dbg, [debug, check])
         env.Precious(dinst)
         env.NoCache(dinst)
         env.Alias("install-debug", dinst)
-    return kmod
 
 
 def KmodStubKernel(env: _ENV, sources: list[Any]) -> Any:
@@ -425,6 +447,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
         else:
             raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
                         "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
+        tenv["KMOD_PENDING"] = _Shared()
         for d in moddirs:
             prebuilt = rebuild_only is not None and d not in rebuild_only
             tenv["KMOD_PREBUILT"] = prebuilt
@@ -446,6 +469,8 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
                             exports={"env": tenv})
         tenv["KMOD_PREBUILT"] = False
         tenv["KMOD_MODDIR"] = ""
+        _finish_installs(tenv, tenv["KMOD_PENDING"])
+        tenv["KMOD_PENDING"] = None
         tenv.Command(tenv["KMOD_INDEX_NODE"], tenv["KMOD_INDEX_SOURCES"],
                      _action(_index_action, _quiet_str, "KMOD_ACTIONS", "KMOD_TARGET_NAME"))
         gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],

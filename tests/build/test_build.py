@@ -185,3 +185,27 @@ def test_manifest_change_rechecks_without_relinking(tmp_path) -> None:
     assert "check build/amd64-x86_64/10.0/modules/hello/hello.kmod" in res.stdout
     assert "hello.o" not in res.stdout and "-o build/amd64-x86_64/10.0/modules/hello/hello.kmod" \
         not in res.stdout
+
+
+def test_module_sconscript_may_clone_the_environment(tmp_path) -> None:
+    """A module SConscript that clones env still gets its module checked, installed,
+    recorded in METALOG and simulated (SCons copies plain lists on Clone)."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    (tree / "sys/modules/hello/SConscript").write_text(
+        "Import('env')\nmine = env.Clone(KMOD_CFLAGS=env['KMOD_CFLAGS'] + ' -DHELLO_CLONED')\n"
+        "mine.KernelModule('hello', ['hello.c'])\n")
+    out = scons(tree, "ARCH=amd64").stdout
+    assert (tree / "stand/amd64/10.0/modules/hello/hello.kmod").is_file()
+    assert "/modules/hello/hello.kmod " in (tree / "stand/amd64/10.0/METALOG").read_text()
+    assert f"{len(MODULES)} modules, {len(MODULES)} loaded" in out, out
+
+
+def test_install_debug_is_declared_only_when_asked_for(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    debug = tree / "usr/libdata/debug/stand/amd64/10.0/modules/hello/hello.kmod.debug"
+    assert not debug.exists()
+    scons(tree, "ARCH=amd64", "install-debug")
+    assert debug.is_file()
