@@ -68,16 +68,18 @@ class Symbolizer:
 
     def __init__(self) -> None:
         self._images: list[_Image] = []
-        # (starts, images) sorted by start when no two images overlap; else None (scan)
-        self._sorted: tuple[list[int], list[_Image]] | None = None
-        self._dirty = True
+        # a bisect index: starts and images sorted by start, kept as images come and go
+        # (a tree of 500 modules made a linear scan per hook call cost O(N^2)); images
+        # that overlap (never seen in practice) switch it off in favour of the scan
+        self._starts: list[int] = []
+        self._by_start: list[_Image] = []
+        self._overlap = False
 
     def add_kernel(self, base: int, end: int, symbols: dict[str, int]) -> None:
         """The kernel image: ``symbols`` name -> address."""
         pairs = sorted((a, n) for n, a in symbols.items())
-        self._dirty = True
-        self._images.append(_Image("netbsd", base, end, base, "text", [a for a, _ in pairs],
-                                   [n for _, n in pairs]))
+        self._add(_Image("netbsd", base, end, base, "text", [a for a, _ in pairs],
+                         [n for _, n in pairs]))
 
     def add_module(self, name: str, kobj: object) -> None:
         """A loaded module (a :class:`~kmodbuild.kobj.Kobj`)."""
@@ -90,17 +92,36 @@ class Symbolizer:
                        for i, s in enumerate(module.symbols)
                        if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)
                        and not s.name.startswith(("$", ".L", "__link_set_")))
-        self._dirty = True
         for kind, reg in regions.items():
             inside = [(a, n) for a, n in pairs if reg.base <= a < reg.base + reg.alloc]
-            self._images.append(_Image(name, reg.base, reg.base + reg.alloc,
-                                       base if kind == "text" else reg.base, kind,
-                                       [a for a, _ in inside], [n for _, n in inside]))
+            self._add(_Image(name, reg.base, reg.base + reg.alloc,
+                             base if kind == "text" else reg.base, kind,
+                             [a for a, _ in inside], [n for _, n in inside]))
+
+    def _add(self, img: _Image) -> None:
+        self._images.append(img)
+        k = bisect.bisect_right(self._starts, img.start)
+        if (k > 0 and self._by_start[k - 1].end > img.start) or \
+                (k < len(self._starts) and img.end > self._starts[k]):
+            self._overlap = True
+        self._starts.insert(k, img.start)
+        self._by_start.insert(k, img)
 
     def remove_module(self, name: str) -> None:
         """Forget a module's regions."""
+        gone = [i for i in self._images if i.name == name]
+        if not gone:
+            return
         self._images = [i for i in self._images if i.name != name]
-        self._dirty = True
+        for img in gone:
+            k = bisect.bisect_left(self._starts, img.start)
+            while self._by_start[k] is not img:
+                k += 1
+            del self._starts[k]
+            del self._by_start[k]
+        if self._overlap:
+            self._overlap = any(a.end > b.start
+                                for a, b in zip(self._by_start, self._by_start[1:]))
 
     def owner(self, address: int) -> str | None:
         """Name of the module (or ``netbsd``) whose image holds ``address``."""
@@ -108,17 +129,10 @@ class Symbolizer:
         return img.name if img is not None else None
 
     def _find(self, address: int) -> _Image | None:
-        if self._dirty:         # a bisect index over the images (a tree of 500 modules
-            self._dirty = False  # made the linear scan cost O(N) per hook call)
-            by_start = sorted((i.start, i.end, n) for n, i in enumerate(self._images))
-            disjoint = all(a[1] <= b[0] for a, b in zip(by_start, by_start[1:]))
-            self._sorted = ([t[0] for t in by_start],
-                            [self._images[t[2]] for t in by_start]) if disjoint else None
-        if self._sorted is not None:
-            starts, imgs = self._sorted
-            k = bisect.bisect_right(starts, address) - 1
-            if k >= 0 and address < imgs[k].end:
-                return imgs[k]
+        if not self._overlap:
+            k = bisect.bisect_right(self._starts, address) - 1
+            if k >= 0 and address < self._by_start[k].end:
+                return self._by_start[k]
             return None
         for img in self._images:
             if img.start <= address < img.end:
