@@ -341,7 +341,7 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
     ``where`` is the module's build directory (default: the SConscript's).
     """
     moddir = env.get("KMOD_MODDIR")
-    if moddir:      # remembered for partial builds (_declared_modules)
+    if moddir:      # remembered for partial builds (_DECLARED, the fast-path stamp)
         _DECLARED.setdefault(f"{env['KMOD_TARGET_NAME']}|{moddir}", []).append([name, install])
     here = where if where is not None else env.Dir(".")
     abi_node = env.get("KMOD_KERNEL_ABI_NODE")
@@ -375,7 +375,8 @@ def _finish_installs(env: _ENV, items: list[tuple[str, Any, Any, Any]]) -> None:
     env.Precious(installed)     # never delete the installed file before replacing it
     env.NoCache(installed)      # installs are never fetched from a CacheDir
     env.Alias("install", installed)
-    if "install-debug" not in SCons.Script.COMMAND_LINE_TARGETS:
+    if "install-debug" not in SCons.Script.COMMAND_LINE_TARGETS \
+            and not SCons.Script.GetOption("clean"):
         return                  # not asked for: not declared (hundreds of nodes less to walk)
     # scons install-debug: NAME.kmod.debug where MKDEBUG puts it (DEBUGDIR, spec §4.2)
     destdir = env["KMOD_DESTDIR_ABS"]
@@ -506,9 +507,12 @@ _FAST: dict[str, Any] = {}
 def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
     import kmodbuild
     top = env.Dir("#").abspath
-    roots = [os.path.join(top, sysdir.lstrip("#")), os.path.join(top, "site_scons"),
-             os.path.dirname(kmodbuild.__file__)]
+    roots = [os.path.join(top, sysdir.lstrip("#")), os.path.join(top, "site_scons")]
     files = [os.path.join(top, "SConstruct")]
+    pkg = os.path.dirname(os.path.abspath(kmodbuild.__file__))
+    for dirpath, dirnames, filenames in os.walk(pkg):     # narrowed to what the build
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]   # imported, at the end
+        files += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
     try:
         files.append(ktoolchain.zig_path())
     except KmodError:
@@ -545,9 +549,18 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
             return
+        # of kmodbuild's own files, only those this build imported can have changed its
+        # result: editing, say, the Linux checker must not cost the next no-op its fast path
+        loaded = {os.path.abspath(m.__file__) for n, m in list(sys.modules.items())
+                  if (n == "kmodbuild" or n.startswith("kmodbuild."))
+                  and getattr(m, "__file__", None)}
+        pkg = os.path.dirname(os.path.abspath(sys.modules["kmodbuild"].__file__)) + os.sep
+        watched = [f for f in files if not f.startswith(pkg) or f in loaded]
+        keep = set(watched)
+        inputs = [e for e in before if e[0] in keep or not e[0].startswith(pkg)]
         fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], (),
-                             _FAST["module_root"], inputs=before, input_roots=sources,
-                             input_files=files, extra={"modules": _DECLARED})
+                             _FAST["module_root"], inputs=inputs, input_roots=sources,
+                             input_files=watched, extra={"modules": _DECLARED})
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
 

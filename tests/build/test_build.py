@@ -209,3 +209,5 @@ def test_install_debug_is_declared_only_when_asked_for(tmp_path) -> None:
     assert not debug.exists()
     scons(tree, "ARCH=amd64", "install-debug")
     assert debug.is_file()
+    scons(tree, "ARCH=amd64", "-c", "install-debug")
+    assert not debug.exists()

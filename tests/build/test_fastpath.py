@@ -153,3 +153,14 @@ def test_partial_build_declares_the_same_graph_as_a_full_one(tree: Path) -> None
     finally:
         hello.write_text(original)
     rebuild(tree)
+
+
+def test_stamp_watches_the_kmodbuild_files_the_build_imported(tree: Path) -> None:
+    import json
+    rebuild(tree)
+    files = json.loads((tree / "build/.fastpath.json").read_text())["files"]
+    names = {Path(f).relative_to(Path(f).parents[1]).as_posix() for f in files
+             if "/kmodbuild/" in f}
+    assert {"kmodbuild/scons_tool.py", "kmodbuild/fastpath.py", "kmodbuild/target.py",
+            "kmodbuild/toolchain.py"} <= names, names
+    assert not any(n.startswith("kmodbuild/linux/") or n == "linux/check.py" for n in names)
