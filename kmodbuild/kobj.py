@@ -592,8 +592,15 @@ def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> N
     ko.loaded = True
 
 
+#: How many kobjs were unloaded in this process: lets an observer of many kobjs
+#: (kmodbuild.emulate.machine) look for freed regions only when there can be some.
+UNLOADS = 0
+
+
 def kobj_unload(ko: Kobj, module_map: ModuleMap, ksyms: Ksyms) -> None:
     """``kobj_unload()``: free the regions and drop the ksyms table."""
+    global UNLOADS
+    UNLOADS += 1
     for reg in ko.regions.values():
         module_map.free(reg.base, reg.alloc)
     ko.regions = {}

@@ -99,6 +99,9 @@ class Cpu:
                      *(f"{w}{i}" for w in "GOLI" for i in range(8) if spec.windows)}:
             self._regs[name] = getattr(consts, spec.reg_prefix + name)
         self._buffers: dict[int, Any] = {}
+        #: called with a guest address on an access to unmapped memory; returns True
+        #: when it mapped it (lazy mapping of loaded modules, kmodbuild.emulate.machine)
+        self.resolver: Callable[[int], bool] | None = None
         self.page_size = int(self.uc.ctl_get_page_size())
         self._errors = {getattr(_uc, n): k for n, k in _ERRORS.items()}
         self._access = {getattr(_uc, n): k for n, k in _MEM_ACCESS.items()}
@@ -172,17 +175,45 @@ class Cpu:
 
     def read(self, address: int, size: int) -> bytes:
         """Guest bytes (raises :class:`MemoryError_` when unmapped)."""
-        try:
-            return bytes(self.uc.mem_read(self._pa(address), size))
-        except unicorn.UcError:
-            raise MemoryError_(address) from None
+        for _ in range(4):
+            try:
+                return bytes(self.uc.mem_read(self._pa(address), size))
+            except unicorn.UcError:
+                if not self._resolve(address, size):
+                    break
+        raise MemoryError_(address)
 
     def write(self, address: int, data: bytes) -> None:
         """Store guest bytes (raises :class:`MemoryError_` when unmapped)."""
+        for _ in range(4):
+            try:
+                self.uc.mem_write(self._pa(address), data)
+                return
+            except unicorn.UcError:
+                if not self._resolve(address, len(data)):
+                    break
+        raise MemoryError_(address)
+
+    def _resolve(self, address: int, size: int) -> bool:
+        """Let :attr:`resolver` map what ``[address, address+size)`` touches."""
+        if self.resolver is None:
+            return False
+        done = False
+        for a in (address, address + max(size, 1) - 1):
+            if not self.is_mapped(a):
+                done = self.resolver(a) or done
+        return done
+
+    def is_mapped(self, address: int) -> bool:
+        """True when ``address`` is mapped."""
         try:
-            self.uc.mem_write(self._pa(address), data)
-        except unicorn.UcError:
-            raise MemoryError_(address) from None
+            phys = self._pa(address)
+        except MemoryError_:
+            return False
+        for start, end, _ in self.uc.mem_regions():
+            if start <= phys <= end:
+                return True
+        return False
 
     # ---- registers
     def reg(self, name: str) -> int:
@@ -216,7 +247,11 @@ class Cpu:
         """Call ``callback(kind, address, size)`` on an invalid or forbidden access
         (``read-unmapped``, ``write-protected``...); the run then stops."""
         def hook(uc: Any, access: int, address: int, size: int, value: int, data: Any) -> bool:
-            callback(self._access.get(access, "memory"), self._va(address), size)
+            kind = self._access.get(access, "memory")
+            if kind.endswith("-unmapped") and self.resolver is not None \
+                    and self.resolver(self._va(address)):
+                return True                 # mapped on demand: unicorn retries the access
+            callback(kind, self._va(address), size)
             return False
         self.uc.hook_add(_uc.UC_HOOK_MEM_INVALID, hook)
 

@@ -93,7 +93,7 @@ class EmulatedModcmd:
         m = self.get_machine()
         if m is None:
             return self.fallback.run(module, cmd)
-        if module.name in m.sync([*self.kernel.loaded, module]):
+        if module.name in m.sync([*self.kernel.loaded, module], run=module):
             self._print(f"emulate: module `{module.name}' does not fit the emulated address "
                         f"space: its modcmd is not emulated")
             return self.fallback.run(module, cmd)

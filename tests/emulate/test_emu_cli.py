@@ -87,3 +87,27 @@ def test_cli_validate_prints_the_note_on_stderr(built_tree, tmp_path: Path, caps
     assert rc == 0 and out.err == f"kmodbuild sim: {emulate.NOT_INSTALLED}\n"
     assert out.out.splitlines()[-1] == "amd64 10.0: 10 modules, 10 loaded, 10 unloaded, " \
                                        "0 failures"
+
+
+@pytest.mark.parametrize("key", ["amd64-x86_64", "i386-i386", "evbarm-aarch64",
+                                 "evbarm-earmv7hf", "riscv-riscv64", "evbppc-powerpc",
+                                 "evbmips-mips64eb", "sparc64-sparc64"])
+def test_regions_mapped_on_demand_give_the_same_validation(built_tree, monkeypatch,
+                                                           key: str) -> None:
+    """With at most one region left mapped between runs, every other region a modcmd
+    touches (null calling layerfs, the kernel reading a module's tables) is mapped on
+    demand: the validation, its console and its failures are the same."""
+    if not emulate.available():
+        pytest.skip("unicorn is not installed")
+    from kmodbuild.emulate import machine
+    from kmodbuild.target import TARGETS, NetBSDVersion, stand_dir
+    target = next(t for t in TARGETS if t.key == key)
+    stand = stand_dir(built_tree.root, target, NetBSDVersion.parse("10.0")).parents[2]
+    results = []
+    for cap in (machine.MAPPED_CAP, 1):
+        monkeypatch.setattr(machine, "MAPPED_CAP", cap)
+        res = validate_tree(stand, target, "10.0", built_tree.manifest(target.key))
+        results.append((res.ok, res.emulated, res.order, res.loaded, res.unloaded,
+                        [str(f) for f in res.failures]))
+    assert results[0] == results[1]
+    assert results[1][0] and results[1][1], results[1][5]
