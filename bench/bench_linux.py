@@ -15,7 +15,18 @@ It prints medians, ratios against depmod and the peak resident memory of each
 or one of its readers).  The tree is downloaded once into the test cache
 (tests/linux/debian_tree.py).
 
-Usage: python3 bench/bench_linux.py [--repeat 7] [--jobs 0] [--json FILE]
+The package's bytecode is compiled first (as an installed package's is), so
+that no run pays for compiling a module even where PYTHONDONTWRITEBYTECODE is
+set.  The load average is printed at the start and the end: on a shared
+2-CPU machine, another job's load slows the two-process kmodbuild more than
+the one-process depmod, and the CPU columns are the steadier comparison.
+
+With ``--baseline DIR`` (a directory holding another version's ``kmodbuild``
+package, e.g. ``git archive HEAD kmodbuild | tar -x -C DIR``) that version
+runs too, in the same rounds, so that both see the same load.  Every command
+runs from ``/``: ``python -m`` puts the current directory first on the path.
+
+Usage: python3 bench/bench_linux.py [--repeat 7] [--jobs 0] [--baseline DIR] [--json FILE]
 """
 from __future__ import annotations
 
@@ -38,7 +49,8 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     """Run ``argv``; returns (wall seconds, exit status, peak RSS in KiB of its largest
     process, CPU seconds of it and the children it reaped)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            cwd="/")
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -52,6 +64,8 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=7, help="rounds (default 7)")
     ap.add_argument("--jobs", type=int, default=0, help="kmodbuild --jobs (0: all CPUs)")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also run the kmodbuild package found in DIR (another version)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers here")
     opts = ap.parse_args()
 
@@ -61,12 +75,24 @@ def main() -> int:
     except Unavailable as e:
         raise SystemExit(f"bench_linux: cannot run: {e}") from None
     nmod = sum(1 for _ in kernel.moddir.rglob("*.ko*"))
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    import compileall
+    versions = {"kmodbuild": REPO}
+    if opts.baseline:
+        base = Path(opts.baseline).resolve()
+        if not (base / "kmodbuild" / "linux").is_dir():
+            raise SystemExit(f"bench_linux: {base} holds no kmodbuild/linux package")
+        versions = {"baseline": base, **versions}
+    for root in versions.values():
+        compileall.compile_dir(str(root / "kmodbuild"), quiet=1)
+    load_start = os.getloadavg()[0]
     common = ["--symvers", str(kernel.symvers), "--jobs", str(opts.jobs)]
-    entries = {
-        "cli": [sys.executable, "-m", "kmodbuild", "check", "--flavor", "linux", *common],
-        "lean": [sys.executable, "-m", "kmodbuild.linux", *common],
-    }
+    entries = {}
+    for label, root in versions.items():
+        env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH",
+                                                                                    "")}
+        entries[f"{label} cli"] = ([sys.executable, "-m", "kmodbuild", "check", "--flavor",
+                                    "linux", *common], env)
+        entries[f"{label} lean"] = ([sys.executable, "-m", "kmodbuild.linux", *common], env)
     times: dict[str, list[float]] = {}
     peaks: dict[str, list[int]] = {}
     cpus: dict[str, list[float]] = {}
@@ -81,12 +107,12 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(opts.repeat):
-            for entry, argv in entries.items():
-                cache = Path(tmp) / f"{entry}.cache"
+            for entry, (argv, env) in entries.items():
+                cache = Path(tmp) / f"{entry.replace(' ', '-')}.cache"
                 cache.unlink(missing_ok=True)
                 full = [*argv, "--cache", str(cache), str(kernel.moddir)]
-                record(f"kmodbuild {entry} cold", run(full, env), (0,))
-                record(f"kmodbuild {entry} warm", run(full, env), (0,))
+                record(f"{entry} cold", run(full, env), (0,))
+                record(f"{entry} warm", run(full, env), (0,))
             record("depmod", run([depmod, "-b", str(kernel.basedir), "-n", "-e", "-E",
                                   str(kernel.symvers), kernel.version]), (0,))
             print(f"round {i + 1}/{opts.repeat}: " + ", ".join(
@@ -96,7 +122,8 @@ def main() -> int:
     ref_cpu = statistics.median(cpus["depmod"])
     load = os.getloadavg()[0]
     print(f"Debian {kernel.version}: {nmod} modules, {os.cpu_count()} CPUs, "
-          f"{opts.repeat} rounds, medians; load average {load:.1f} at the end")
+          f"{opts.repeat} rounds, medians; load average {load_start:.1f} at the start, "
+          f"{load:.1f} at the end")
     print(f"{'':24} {'wall s':>8} {'vs depmod':>10} {'depmod/x':>9} {'CPU s':>7} "
           f"{'CPU vs depmod':>14} {'peak RSS MiB':>13}")
     for name, values in times.items():
@@ -106,7 +133,8 @@ def main() -> int:
               f"{cpu / ref_cpu:13.2f}x {max(peaks[name]) / 1024:13.1f}")
     if opts.json:
         Path(opts.json).write_text(json.dumps({"version": kernel.version, "modules": nmod,
-                                               "load_average": load, "times": times,
+                                               "load_average": [load_start, load],
+                                               "times": times,
                                                "cpu": cpus, "peak_rss_kib": peaks}, indent=2))
     return 0
 

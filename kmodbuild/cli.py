@@ -82,6 +82,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"] and "--cache" in " ".join(argv) and "linux" in argv[1:] + [
+            a.partition("=")[2] for a in argv]:
+        # an unchanged Linux tree re-checked from its cache: answered before the
+        # parser loads every command (docs/linux.md, "Incremental runs")
+        from kmodbuild.linux.command import cached_main
+        rc = cached_main(argv)
+        if rc is not None:
+            return rc
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)

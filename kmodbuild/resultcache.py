@@ -177,21 +177,8 @@ class ResultCache:
         sraw = marshal.dumps(summary)  # type: ignore[arg-type]
         blob = b"".join((_HEAD.pack(MAGIC, FORMAT, len(header)), header, _U64.pack(len(sraw)),
                          sraw, marshal.dumps(entries)))
-        import tempfile
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".kmodcache-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from kmodbuild.atomicfile import replace_file
+        replace_file(self.path, (blob,), prefix=".kmodcache-")
         self._keys, self._entries, self.saved_at_ns = keys, entries, saved_at
         self._summary_key = skey
         self._summary_offset = _HEAD.size + len(header) + _U64.size

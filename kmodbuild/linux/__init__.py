@@ -8,21 +8,21 @@ write a modules.dep.  See docs/linux.md.
 Modules: :mod:`~kmodbuild.linux.facts` (what a module contributes),
 :mod:`~kmodbuild.linux.koelf` (decoding a module's ELF with libkmod's rules),
 :mod:`~kmodbuild.linux.kofile` (reading files: plain, compressed, in batches),
-:mod:`~kmodbuild.linux.forkpool` (forked readers),
+:mod:`~kmodbuild.linux.readers` (reading on all cores),
 :mod:`~kmodbuild.linux.symvers` (Module.symvers), :mod:`~kmodbuild.linux.depmod`
-(resolution and modules.dep), :mod:`~kmodbuild.linux.scan` (finding and
-reading a tree on all cores), :mod:`~kmodbuild.linux.check` (the whole check,
-with the result cache) and :mod:`~kmodbuild.linux.command` (the CLI shell).
-The names below are imported on first use, so that a cached re-check loads
-only what it needs.
+(resolution and modules.dep), :mod:`~kmodbuild.linux.scan` (finding the
+modules of a tree), :mod:`~kmodbuild.linux.treecache` (the result cache),
+:mod:`~kmodbuild.linux.check` (the whole check) and
+:mod:`~kmodbuild.linux.command` (the CLI shell).  The names below are
+imported on first use, and this package imports nothing itself, so that a
+cached re-check loads only what it needs.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 _EXPORTS = {
     "check_linux": "check", "write_dep_file": "check", "LinuxCheckResult": "check",
@@ -37,10 +37,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kmodbuild.linux' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kmodbuild.linux.{module}"), name)
+    from importlib import import_module
+    return getattr(import_module(f"kmodbuild.linux.{module}"), name)
 
 
-def run_linux(args: "argparse.Namespace") -> int:
+def run_linux(args: argparse.Namespace) -> int:
     """``kmodbuild check --flavor linux``: check, print the report, return the exit status."""
     from kmodbuild.linux.command import run
     return run(args)

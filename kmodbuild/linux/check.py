@@ -1,15 +1,21 @@
-"""kmodbuild.linux.check - the whole Linux check: find, read (cached, parallel), resolve, report.
+"""kmodbuild.linux.check - the whole Linux check: find, read (cached, on all cores), resolve, report.
 
 :func:`check_linux` is the one entry point the shells call.  It returns a
 :class:`LinuxCheckResult` with sorted :class:`~kmodbuild.diagnostics.Diagnostic`
-records and the modules.dep lines; it never prints and writes only the cache
-file (and, through :func:`write_dep_file`, the modules.dep the caller asks for).
+records, the modules.dep lines and, when asked, the rendered report; it
+never prints and writes only the cache file (and, through
+:func:`write_dep_file`, the modules.dep the caller asks for).
 
-Incremental runs: with a cache file, each module's facts are kept keyed by
-path, size, mtime and inode; an unchanged module is not opened again.  When
-no input changed at all (same files with the same keys, same Module.symvers,
-same modules.order, same options), the previous report itself is reused, so
-re-checking an unchanged tree costs a directory walk and one stat per file.
+The order of work, so that both cores are busy from the start: the reader
+helpers are forked first and parse Module.symvers while this process walks
+the tree (:mod:`kmodbuild.linux.readers`); then all of them read modules,
+each checking its modules against the kernel's table, and this process
+resolves what is left as the chunks arrive.
+
+Incremental runs (:mod:`kmodbuild.linux.treecache`): with a cache file, a
+run whose inputs did not change at all reuses the previous report (a
+``stat`` per file and directory, nothing read); otherwise only the modules
+whose key changed are read again.
 """
 from __future__ import annotations
 
@@ -17,21 +23,23 @@ import gc
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
+from kmodbuild.errors import ManifestError
+from kmodbuild.linux import treecache
+from kmodbuild.linux.depfile import write_dep_file
 from kmodbuild.linux.names import modname_from_path
-from kmodbuild.linux.scan import KoModule, Reading, ScanResult, find_modules
-from kmodbuild.resultcache import FileKey, ResultCache, file_key
+from kmodbuild.linux.scan import KoModule, ScanResult, find_modules
 
 if TYPE_CHECKING:
+    from kmodbuild.diagnostics import Diagnostic
     from kmodbuild.linux.depmod import Resolution
     from kmodbuild.linux.facts import KoFacts
+    from kmodbuild.linux.readers import Helpers
     from kmodbuild.linux.symvers import Symvers
 
-#: Version of what the cache holds; bump when the reader or the rules change.
-CACHE_TAG = "kmodbuild-linux/1"
+#: Version of what the cache holds (:data:`kmodbuild.linux.treecache.TAG`).
+CACHE_TAG = treecache.TAG
 #: "Did you mean" hints are computed only for this many distinct unknown symbols.
 MAX_SPELLING_HINTS = 20
 
@@ -44,32 +52,46 @@ RULE_DUPLICATE = "linux/duplicate-module"
 RULE_VERMAGIC = "linux/vermagic"
 RULE_DEPENDS = "linux/modinfo-depends"
 
+#: Severities (the values of kmodbuild.diagnostics.ERROR and WARNING, which this module
+#: imports only when there is something to report).
+ERROR, WARNING = "error", "warning"
 
-@dataclass
+#: Report formats :func:`render` knows.
+FORMATS = ("text", "json", "junit", "sarif", "github")
+
+
 class LinuxCheckResult:
     """The outcome of :func:`check_linux`.
 
     Attributes:
-        modules: the modules checked, in depmod's order.
+        modules: the modules checked, in depmod's order (``key`` and
+            ``cache_name`` are empty when ``reused``).
         diagnostics: sorted, de-duplicated problems (errors and warnings).
         dep_lines: modules.dep, one line per module (no newlines).
         notes: remarks for the user that are not problems (e.g. no Module.symvers).
         read: modules read from disk this run.
         cached: modules whose facts came from the cache.
         reused: True when the whole report came from the cache.
-        facts: each module's facts (``None`` when ``reused``).
+        facts: each module's facts (``None`` when ``reused``); the dependency
+            symbols (``dep_blob``, ``dep_crc_blob``) of modules read this run
+            are left out -- :func:`kmodbuild.linux.kofile.read_ko` has them.
         resolution: depmod's resolution (``None`` when ``reused``).
+        report: the report rendered in the format asked for (``None`` if none was).
     """
 
-    modules: list[KoModule]
-    diagnostics: list[Diagnostic]
-    dep_lines: list[str]
-    notes: list[str] = field(default_factory=list)
-    read: int = 0
-    cached: int = 0
-    reused: bool = False
-    facts: list[KoFacts] | None = None
-    resolution: Resolution | None = None
+    def __init__(self, modules: list[KoModule], diagnostics: list[Diagnostic],
+                 dep_lines: list[str], notes: list[str] | None = None, read: int = 0,
+                 cached: int = 0, reused: bool = False, facts: list[KoFacts] | None = None,
+                 resolution: Resolution | None = None, report: str | None = None) -> None:
+        self.modules, self.diagnostics, self.dep_lines = modules, diagnostics, dep_lines
+        self.notes = [] if notes is None else notes
+        self.read, self.cached, self.reused = read, cached, reused
+        self.facts, self.resolution, self.report = facts, resolution, report
+        self._scratch: object = None
+
+    def __repr__(self) -> str:
+        return (f"LinuxCheckResult({len(self.modules)} modules, {len(self.diagnostics)} "
+                f"diagnostics, read={self.read}, cached={self.cached}, reused={self.reused})")
 
     @property
     def has_errors(self) -> bool:
@@ -78,7 +100,8 @@ class LinuxCheckResult:
 
 
 def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int = 0,
-                cache: str | None = None) -> LinuxCheckResult:
+                cache: str | None = None, report_format: str | None = None
+                ) -> LinuxCheckResult:
     """Check the modules under ``paths`` against ``symvers`` (a Module.symvers) like depmod.
 
     Args:
@@ -87,154 +110,225 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
             checked (depmod: "-e needs -E or -F") but dependencies are computed.
         jobs: processes to read with (0: all CPUs).
         cache: result cache file, or ``None`` for none.
+        report_format: also render the report in this format (one of
+            :data:`FORMATS`) into :attr:`LinuxCheckResult.report`; the cache
+            keeps it, so that an unchanged re-check can print it without
+            loading the checker (:func:`kmodbuild.linux.treecache.cached_report`).
 
     Raises:
         UsageError: a path does not exist or is not a module.
         ManifestError: Module.symvers cannot be read.
     """
-    rc = ResultCache.load(cache, CACHE_TAG) if cache else None
+    skey = treecache.summary_key(CACHE_TAG, paths, symvers)
+    if cache:
+        summary = treecache.reuse(cache, CACHE_TAG, skey)
+        if summary is not None:
+            return _from_summary(summary, report_format)
+    from kmodbuild.linux import readers
+    jobs = jobs or readers.default_jobs()
+    helpers = None
+    gc_was_enabled = gc.isenabled()
+    gc.disable()            # millions of objects, no cycles: collections only cost
+    try:
+        if jobs > 1 and readers.fork_available() and any(os.path.isdir(p) for p in paths):
+            # Imported once, here, for the helpers to inherit.
+            import kmodbuild.linux.depmod
+            import kmodbuild.linux.kofile
+            import kmodbuild.linux.symvers  # noqa: F401
+            helpers = readers.Helpers(jobs - 1, symvers or None, keep_facts=bool(cache))
+        return _check(paths, symvers, cache, skey, helpers, report_format)
+    finally:
+        if helpers is not None:
+            helpers.close()
+        if gc_was_enabled:
+            # What was made meanwhile goes to the oldest generation without being
+            # scanned (a first collection over it would cost tens of milliseconds).
+            gc.freeze()
+            gc.enable()
+            gc.unfreeze()
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
+    """The report of ``diagnostics`` in ``fmt`` (``files``: the modules checked)."""
+    if fmt == "text" and not diagnostics:
+        return ""
+    from kmodbuild.diagnostics import render_json, render_text
+    if fmt == "text":
+        return render_text(diagnostics)
+    if fmt == "json":
+        return render_json(diagnostics, len(files))
+    from kmodbuild.reports import render_report
+    return render_report(fmt, diagnostics, files)
+
+
+def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: object,
+           helpers: Helpers | None, report_format: str | None) -> LinuxCheckResult:
+    import marshal
+
+    from kmodbuild.linux import depmod, readers
+    from kmodbuild.linux.facts import KoFacts
+    from kmodbuild.linux.symvers import Symvers, kernel_table
+
+    tc = treecache.TreeCache.load(cache, CACHE_TAG) if cache else None
     # Stat every module only when a filled cache may spare reading it; a cold
     # run takes the keys from the readers' fstat instead.
-    scan = find_modules(paths, stat=rc is not None and rc.has_entries)
+    scan = find_modules(paths, stat=tc is not None and tc.has_entries)
     modules = scan.modules
-    summary_key = None
-    if rc is not None:
-        summary_key = (CACHE_TAG, os.path.abspath(symvers) if symvers else None,
-                       _key_of(symvers) if symvers else None, sorted(scan.inputs.items()),
-                       [(p, os.path.abspath(p)) for p in paths])
-        if rc.has_entries and rc.unchanged({m.cache_name: m.key for m in modules
-                                            if m.key is not None}):
-            summary = rc.summary(summary_key)
-            if summary is not None:
-                return _from_summary(modules, summary)
-    return _check_cold(scan, symvers, jobs, rc, summary_key)
+    kernel: Symvers | None = None
+    table = None
+    symvers_key = None
+    if symvers:
+        got = helpers.kernel() if helpers is not None else None
+        if got is None:
+            got = readers.load_kernel(symvers)
+        vmlinux, invalid, symvers_key, error = got
+        if error is not None or vmlinux is None:
+            raise ManifestError(error or "cannot read Module.symvers", path=symvers)
+        kernel = Symvers(symvers, vmlinux, invalid)
+        table = kernel_table(vmlinux)
 
-
-def _check_cold(scan: ScanResult, symvers: str | None, jobs: int, rc: ResultCache | None,
-                summary_key: object) -> LinuxCheckResult:
-    from kmodbuild.linux import depmod
-    from kmodbuild.linux.facts import KoFacts
-    from kmodbuild.linux.symvers import read_symvers
-
-    modules = scan.modules
-    facts: list[Any] = [None] * len(modules)
+    n = len(modules)
+    facts: list[Any] = [None] * n
+    keys = [m.key for m in modules]
     todo: list[int] = []
+    kept: list[str] = []
     for i, m in enumerate(modules):
-        value = rc.lookup(m.cache_name, m.key) if rc is not None and m.key else None
+        value = tc.lookup(m.cache_name, m.key) if tc is not None else None
         if value is not None:
             facts[i] = KoFacts._make(value)
+            kept.append(m.cache_name)
         else:
             todo.append(i)
-    # Module.symvers first: the readers check their modules against its table
-    # (forked with it), so that only the residue comes back to be resolved here.
-    kernel = read_symvers(symvers) if symvers else None
-    table = kernel.kernel_symbols() if kernel else None
-    reading = Reading([modules[i].path for i in todo], jobs, table)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        resolver = depmod.Resolver(table, len(modules))
-        for i, f in enumerate(facts):
-            if f is not None:
-                resolver.add(i, f)
-        stable = True       # no file changed between the walk's stat and its reading
-        for positions, chunk in reading.chunks():
-            for j, (f, key, residue) in zip(positions, chunk):
-                i = todo[j]
-                facts[i] = f
-                resolver.add(i, f, residue)
-                if rc is not None and key is not None:
-                    rc.store(modules[i].cache_name, key, tuple(f))
-                    stable = stable and modules[i].key in (None, key)
-        res = resolver.finish()
-        lines = depmod.dep_lines(res, [m.relpath for m in modules])
-        diags = _diagnostics(modules, facts, res, kernel, scan.duplicates)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    chunks: list[tuple[list[int], bytes]] = []
+
+    def full_facts() -> list[KoFacts]:
+        # Only when a module overrides a kernel symbol: everything is resolved again
+        # from the full facts (without a cache, the readers did not keep them).
+        out = list(facts)
+        for indices, blob in chunks:
+            if not blob:
+                blob = readers.read_chunk([modules[i].path for i in indices], table)[1]
+            for i, (_, t) in zip(indices, marshal.loads(blob)):
+                out[i] = KoFacts._make(t)
+        return out
+
+    resolver = depmod.Resolver(table, n, full_facts)
+    for i, f in enumerate(facts):
+        if f is not None:
+            resolver.add(i, f)
+    paths_todo = [modules[i].path for i in todo]
+    if helpers is not None:
+        reading = helpers.run(paths_todo, table)
+    else:
+        reading = iter([(range(len(todo)), readers.read_chunk(paths_todo, table,
+                                                              tc is not None))]
+                       if todo else [])
+    make = KoFacts._make
+    for positions, (light, blob) in reading:
+        indices = [todo[j] for j in positions]
+        for i, (key, t, residue) in zip(indices, light):
+            f = facts[i] = make(t)
+            keys[i] = key
+            resolver.add(i, f, residue)
+        chunks.append((indices, blob))
+    res = resolver.finish()
+    lines = depmod.dep_lines(res, [m.relpath for m in modules])
+    diags = _diagnostics(modules, facts, res, kernel, scan.duplicates)
     notes = [] if kernel else ["no Module.symvers (--symvers): symbols and versions are not "
                                "checked, only dependencies computed"]
-    result = LinuxCheckResult(modules, diags, lines, notes, len(todo), len(modules) - len(todo),
-                              False, facts, res)
-    if rc is not None:
-        if stable:
-            rc.set_summary(summary_key, _to_summary(result))
+    result = LinuxCheckResult(modules, diags, lines, notes, len(todo), n - len(todo), False,
+                              facts, res)
+    if report_format is not None:
+        result.report = render(report_format, diags, [m.path for m in modules])
+    if tc is not None:
+        signature = _signature(paths, scan, keys, symvers, symvers_key)
+        summary = _to_summary(result, report_format)
         try:
-            rc.save(keep=[m.cache_name for m in modules])
+            tc.save(signature, skey, summary,
+                    [([modules[i].cache_name for i in indices], blob)
+                     for indices, blob in chunks], kept)
         except OSError as e:
-            result.notes.append(f"cannot write the cache {rc.path}: {e.strerror or e}")
+            result.notes.append(f"cannot write the cache {tc.path}: {e.strerror or e}")
+    # The working data goes with the result: freeing it costs milliseconds that a
+    # command about to exit need not spend (see kmodbuild/linux/__main__.py).
+    result._scratch = (resolver, chunks, tc, scan)
     return result
 
 
-def write_dep_file(path: str, lines: Sequence[str]) -> bool:
-    """Write modules.dep to ``path`` atomically, only if its content changed.
-
-    Returns True when the file was (re)written.  Raises ``OSError``.
-    """
-    import tempfile
-    text = "".join(line + "\n" for line in lines).encode()
-    try:
-        with open(path, "rb") as f:
-            if f.read() == text:
-                return False
-    except OSError:
-        pass
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".modules.dep-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return True
-
+__all__ = ["CACHE_TAG", "FORMATS", "LinuxCheckResult", "check_linux", "find_cycles", "render",
+           "write_dep_file"]
 
 # --------------------------------------------------------------------------- PRIVATE
-
-def _key_of(path: str) -> FileKey | None:
-    try:
-        return file_key(os.stat(path))
-    except OSError:
-        return None
-
 
 _DIAGNOSTIC_FIELDS = ("severity", "path", "message", "symbol", "hint", "rule")
 
 
-def _to_summary(result: LinuxCheckResult) -> tuple[object, ...]:
-    diags = [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS) for d in result.diagnostics]
-    return (diags, result.dep_lines, result.notes)
+def _signature(paths: Sequence[str], scan: ScanResult, keys: list[Any], symvers: str | None,
+               symvers_key: Any) -> treecache.Signature | None:
+    """Every path the result depends on with its key, or ``None`` when some module's
+    key is unknown (an unreadable file: a re-check could not tell it changed)."""
+    if None in keys:
+        return None
+    names = [*scan.dirs, *scan.inputs, *(m.cache_name for m in scan.modules)]
+    values = [*(k for k, _ in scan.dirs.values()), *scan.inputs.values(), *keys]
+    if symvers:
+        names.append(os.path.abspath(symvers))
+        values.append(symvers_key)
+    roots = [os.path.abspath(p) for p in paths if os.path.abspath(p) in scan.dirs]
+    listings = {d: fingerprint for d, (_, fingerprint) in scan.dirs.items()}
+    return treecache.make_signature(names, values, roots, listings)
 
 
-def _from_summary(modules: list[KoModule], summary: tuple[list[tuple[str, ...]], list[str],
-                                                          list[str]]) -> LinuxCheckResult:
-    diags, lines, notes = summary
-    return LinuxCheckResult(modules, [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d)))
-                                      for d in diags], list(lines), list(notes),
-                            0, len(modules), True)
+def _to_summary(result: LinuxCheckResult, report_format: str | None
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a re-check prints, and the rest (see :func:`kmodbuild.linux.treecache.reuse`)."""
+    return ({"reports": {} if report_format is None else {report_format: result.report},
+             "notes": result.notes, "errors": result.has_errors},
+            {"diagnostics": [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS)
+                             for d in result.diagnostics],
+             "dep_lines": result.dep_lines,
+             "modules": [(m.path, m.relpath) for m in result.modules]})
+
+
+def _from_summary(summary: dict[str, Any], report_format: str | None) -> LinuxCheckResult:
+    modules = [KoModule(path, rel, "", None) for path, rel in summary["modules"]]
+    diags = []
+    if summary["diagnostics"]:
+        from kmodbuild.diagnostics import Diagnostic
+        diags = [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d))) for d in summary["diagnostics"]]
+    result = LinuxCheckResult(modules, diags, list(summary["dep_lines"]),
+                              list(summary["notes"]), 0, len(modules), True)
+    if report_format is not None:
+        result.report = summary["reports"].get(report_format)
+        if result.report is None:
+            result.report = render(report_format, diags, [m.path for m in modules])
+    return result
+
+
+#: A diagnostic's fields before it is made a :class:`~kmodbuild.diagnostics.Diagnostic`.
+Record = tuple[str, str, str, "str | None", "str | None", str]
+
+
+def _record(severity: str, path: str, message: str, symbol: str | None = None,
+            hint: str | None = None, rule: str = "") -> Record:
+    return (severity, path, message, symbol, hint, rule)
 
 
 def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
                  kernel: Symvers | None,
                  duplicates: list[tuple[str, str]]) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
+    out: list[Record] = []
     for m, f in zip(modules, facts):
         if f.error:
-            out.append(Diagnostic(ERROR, m.path, f"not a valid kernel module: {f.error}",
-                                  rule=RULE_FORMAT))
+            out.append(_record(ERROR, m.path, f"not a valid kernel module: {f.error}",
+                               rule=RULE_FORMAT))
     hints = _unknown_hints({s for _, s in res.unknown}, facts, kernel)
     for i, sym in res.unknown:
-        out.append(Diagnostic(ERROR, modules[i].path, f"needs unknown symbol {sym}", sym,
+        out.append(_record(ERROR, modules[i].path, f"needs unknown symbol {sym}", sym,
                               hints.get(sym), RULE_UNKNOWN))
     for d in res.disagreements:
         provider = "vmlinux" if d.owner is None else modules[d.owner].relpath
-        out.append(Diagnostic(ERROR, modules[d.module].path,
+        out.append(_record(ERROR, modules[d.module].path,
                               f"disagrees about version of symbol {d.symbol}", d.symbol,
                               f"module expects {d.expected:#010x}, {provider} has "
                               f"{d.actual:#010x}", RULE_VERSION))
@@ -242,34 +336,42 @@ def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
     for path in find_cycles(res):
         on_cycle.update(path)
         chain = " -> ".join(modname_from_path(modules[k].relpath) for k in (*path, path[0]))
-        out.append(Diagnostic(ERROR, modules[path[0]].path, f"dependency cycle: {chain}", None,
+        out.append(_record(ERROR, modules[path[0]].path, f"dependency cycle: {chain}", None,
                               "depmod refuses the whole tree", RULE_CYCLE))
     for i, stuck in enumerate(res.in_cycle):
         if stuck and i not in on_cycle:
-            out.append(Diagnostic(ERROR, modules[i].path, "left out of modules.dep: used by "
+            out.append(_record(ERROR, modules[i].path, "left out of modules.dep: used by "
                                   "modules in a dependency cycle", None, None, RULE_CYCLE))
     if kernel is not None:
         for line, text in kernel.invalid:
-            out.append(Diagnostic(WARNING, f"{kernel.path}:{line}",
+            out.append(_record(WARNING, f"{kernel.path}:{line}",
                                   f"invalid symbol version {text}", None, None, RULE_SYMVERS))
     for ignored, kept in duplicates:
-        out.append(Diagnostic(WARNING, ignored, "duplicate module name: ignored", None,
+        out.append(_record(WARNING, ignored, "duplicate module name: ignored", None,
                               f"using {kept}", RULE_DUPLICATE))
     out.extend(_vermagic(modules, facts))
     out.extend(_modinfo_depends(modules, facts, res))
-    return sort_diagnostics(out)
+    if not out:
+        return []               # a clean tree: kmodbuild.diagnostics is not even loaded
+    from kmodbuild.diagnostics import Diagnostic, sort_diagnostics
+    return sort_diagnostics(Diagnostic(*r) for r in out)
 
 
 def _modinfo_depends(modules: list[KoModule], facts: list[KoFacts],
-                     res: Resolution) -> list[Diagnostic]:
+                     res: Resolution) -> list[Record]:
     """modpost records a module's direct dependencies in ``.modinfo`` ``depends=``
     when it is built; a different answer now means a stale module or a missing one."""
     out = []
+    names: list[str] | None = None
     for i, f in enumerate(facts):
-        if f.depends is None or f.error or (not f.depends and not res.deps[i]):
+        depends = f.depends
+        if depends is None or f.error or (not depends and not res.deps[i]):
             continue
-        recorded = {d.replace("-", "_") for d in f.depends.split(",") if d}
-        resolved = {modname_from_path(modules[d].relpath) for d in res.deps[i]}
+        if names is None:
+            names = [modname_from_path(m.relpath) for m in modules]
+        recorded = set(depends.replace("-", "_").split(","))
+        recorded.discard("")
+        resolved = set(map(names.__getitem__, res.deps[i]))
         if recorded == resolved:
             continue
         parts = []
@@ -277,7 +379,7 @@ def _modinfo_depends(modules: list[KoModule], facts: list[KoFacts],
             parts.append(f"not provided here: {', '.join(sorted(recorded - resolved))}")
         if resolved - recorded:
             parts.append(f"not recorded: {', '.join(sorted(resolved - recorded))}")
-        out.append(Diagnostic(WARNING, modules[i].path,
+        out.append(_record(WARNING, modules[i].path,
                               f".modinfo depends={f.depends} differs from the modules its "
                               "symbols resolve to", None, "; ".join(parts), RULE_DEPENDS))
     return out
@@ -318,12 +420,12 @@ def find_cycles(res: Resolution) -> list[list[int]]:
     return found
 
 
-def _vermagic(modules: list[KoModule], facts: list[KoFacts]) -> list[Diagnostic]:
+def _vermagic(modules: list[KoModule], facts: list[KoFacts]) -> list[Record]:
     counts = Counter(f.vermagic for f in facts if f.vermagic is not None)
     if len(counts) < 2:
         return []
     common = counts.most_common(1)[0][0]
-    return [Diagnostic(WARNING, m.path, f"vermagic {f.vermagic!r} differs from the tree's",
+    return [_record(WARNING, m.path, f"vermagic {f.vermagic!r} differs from the tree's",
                        None, f"{counts[common]} modules have {common!r}", RULE_VERMAGIC)
             for m, f in zip(modules, facts) if f.vermagic is not None and f.vermagic != common]
 

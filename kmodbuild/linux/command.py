@@ -3,18 +3,29 @@
 The only part of :mod:`kmodbuild.linux` that prints.  :func:`run` is what
 ``kmodbuild.cmd_check`` calls (through :func:`kmodbuild.linux.run_linux`);
 :func:`main` is ``python -m kmodbuild.linux``, the same check without loading
-every other ``kmodbuild`` command first (a cached re-check is dominated by
-start-up time).
+every other ``kmodbuild`` command first.
+
+Both try the cache first (:func:`kmodbuild.linux.treecache.cached_report`):
+when nothing changed since the last run, the stored report is printed
+without importing the checker, or even :mod:`argparse` -- :func:`main`
+recognises the usual command lines itself (:func:`quick_parse`) and leaves
+anything unusual to argparse.  A cached re-check's time is then Python's
+start-up and one ``stat`` per module and directory.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
-from kmodbuild.diagnostics import render_json, render_text
-from kmodbuild.errors import UsageError
-from kmodbuild.linux.check import check_linux, write_dep_file
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+#: --format choices.
+FORMATS = ("text", "json", "junit", "sarif", "github")
+_OPTIONS = {"--symvers": "symvers", "--write-dep": "write_dep", "--jobs": "jobs",
+            "--cache": "cache", "--format": "format"}
 
 
 def add_linux_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,58 +39,184 @@ def add_linux_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="processes reading modules (default: all CPUs)")
     g.add_argument("--cache", metavar="FILE",
-                   help="result cache: unchanged modules are not read again")
+                   help="result cache: unchanged modules are not read again, an unchanged "
+                        "tree not at all")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, cache_tried: bool = False) -> int:
     """Run the Linux check for parsed ``args``; returns the exit status (1: problems found).
+
+    ``cache_tried``: the caller already knows the cache holds no reusable report.
 
     Raises:
         UsageError: bad options or paths.
         KmodError: unreadable Module.symvers.
     """
+    from kmodbuild.errors import UsageError
     if getattr(args, "manifest", None):
         raise UsageError("--manifest is for NetBSD modules; Linux modules use --symvers "
                          "Module.symvers")
     jobs = getattr(args, "jobs", 0) or 0
     if jobs < 0:
         raise UsageError(f"--jobs {jobs}: must be 0 (all CPUs) or more")
-    result = check_linux(args.paths, getattr(args, "symvers", None), jobs=jobs,
-                         cache=getattr(args, "cache", None))
-    for note in result.notes:
-        print(f"kmodbuild check: {note}", file=sys.stderr)
-    write_dep = getattr(args, "write_dep", None)
-    if write_dep:
-        try:
-            write_dep_file(write_dep, result.dep_lines)
-        except OSError as e:
-            raise UsageError(f"{write_dep}: cannot write: {e.strerror or e}") from None
     fmt = getattr(args, "format", "text")
-    if fmt == "json":
-        sys.stdout.write(render_json(result.diagnostics, len(result.modules)))
-    elif fmt == "text":
-        sys.stdout.write(render_text(result.diagnostics))
+    symvers = getattr(args, "symvers", None)
+    cache = getattr(args, "cache", None)
+    write_dep = getattr(args, "write_dep", None)
+    if cache and not cache_tried:
+        code = _print_cached(cache, args.paths, symvers, fmt, write_dep)
+        if code is not None:
+            return code
+    from kmodbuild.linux.check import check_linux
+    result = check_linux(args.paths, symvers, jobs=jobs, cache=cache, report_format=fmt)
+    return _print(result.report or "", result.dep_lines, result.notes, result.has_errors,
+                  write_dep)
+
+
+def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: bool,
+           write_dep: str | None) -> int:
+    for note in notes:
+        print(f"kmodbuild check: {note}", file=sys.stderr)
+    if write_dep:
+        from kmodbuild.linux.depfile import write_dep_file
+        try:
+            write_dep_file(write_dep, dep_lines)
+        except OSError as e:
+            from kmodbuild.errors import UsageError
+            raise UsageError(f"{write_dep}: cannot write: {e.strerror or e}") from None
+    sys.stdout.write(report)
+    return 1 if errors else 0
+
+
+def _print_cached(cache: str, paths: Sequence[str], symvers: str | None, fmt: str,
+                  write_dep: str | None) -> int | None:
+    """Print the cached report if the tree is unchanged; ``None`` if it cannot be reused."""
+    from kmodbuild.linux.treecache import cached_report
+    got = cached_report(cache, paths, symvers, fmt, dep_lines=bool(write_dep))
+    if got is None:
+        return None
+    report, dep_lines, notes, errors = got
+    return _print(report, dep_lines, notes, errors, write_dep)
+
+
+def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
+    """The options of a plain ``python -m kmodbuild.linux`` command line, as argparse would
+    read them, or ``None`` for anything else (help, abbreviations, errors...: argparse's)."""
+    opts: dict[str, object] = {"symvers": None, "write_dep": None, "jobs": "0", "cache": None,
+                               "format": "text"}
+    paths: list[str] = []
+    ended = False                      # argparse takes one run of positionals
+    k = 0
+    while k < len(argv):
+        a = argv[k]
+        if a[:1] != "-":
+            if ended and paths:
+                return None
+            paths.append(a)
+            k += 1
+            continue
+        ended = bool(paths)
+        if a[:2] == "-j" and a[2:].isdigit():
+            name, value = "--jobs", a[2:]
+        else:
+            name, eq, value = a.partition("=")
+            if name == "-j":
+                name = "--jobs"
+                if eq:
+                    return None
+            if name not in _OPTIONS:
+                return None
+            if not eq:
+                k += 1
+                if k == len(argv) or argv[k][:1] == "-":
+                    return None
+                value = argv[k]
+        if not value:
+            return None
+        opts[_OPTIONS[name]] = value
+        k += 1
+    jobs = opts["jobs"]
+    if not paths or opts["format"] not in FORMATS or not (isinstance(jobs, str)
+                                                          and jobs.isdigit()):
+        return None
+    opts["jobs"] = int(jobs)
+    opts["paths"] = paths
+    return opts
+
+
+def cached_main(argv: Sequence[str]) -> int | None:
+    """``kmodbuild check --flavor linux ...`` (``argv`` after the program name) answered
+    from the cache, or ``None`` when it cannot be (not that command, options the
+    quick parser leaves to argparse, no cache, something changed).
+
+    For ``kmodbuild.cli.main`` to call before it loads every command: an
+    unchanged re-check then costs what ``python -m kmodbuild.linux`` costs.
+    """
+    args = list(argv)
+    if not args or args[0] != "check":
+        return None
+    rest = args[1:]
+    for k, a in enumerate(rest):
+        if a == "--flavor=linux":
+            del rest[k]
+            break
+        if a == "--flavor" and rest[k + 1:k + 2] == ["linux"]:
+            del rest[k:k + 2]
+            break
     else:
-        from kmodbuild.reports import render_report
-        sys.stdout.write(render_report(fmt, result.diagnostics,
-                                       [m.path for m in result.modules]))
-    return 1 if result.has_errors else 0
+        return None
+    if "--flavor" in rest or any(a.startswith("--flavor=") for a in rest):
+        return None
+    quick = quick_parse(rest)
+    if quick is None or not quick["cache"]:
+        return None
+    try:
+        return _print_cached(quick["cache"], quick["paths"],  # type: ignore[arg-type]
+                             quick["symvers"], quick["format"],  # type: ignore[arg-type]
+                             quick["write_dep"])  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the normal path reports it properly
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m kmodbuild.linux [options] PATH...``: ``kmodbuild check --flavor linux``."""
-    from kmodbuild.errors import KmodError
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quick = quick_parse(argv)
+    tried = False
+    if quick is not None and quick["cache"]:
+        try:
+            code = _print_cached(quick["cache"], quick["paths"],  # type: ignore[arg-type]
+                                 quick["symvers"], quick["format"],  # type: ignore[arg-type]
+                                 quick["write_dep"])  # type: ignore[arg-type]
+        except Exception as e:  # noqa: BLE001 - the full path below reports it properly
+            from kmodbuild.errors import UsageError
+            if isinstance(e, UsageError):
+                print(f"kmodbuild check: {e}", file=sys.stderr)
+                return 2
+            code = None
+        if code is not None:
+            return code
+        tried = True
+    if quick is not None:
+        from types import SimpleNamespace
+        return _run_reporting(SimpleNamespace(**quick), tried)
+    import argparse
     p = argparse.ArgumentParser(prog="python -m kmodbuild.linux",
                                 description="Check Linux kernel modules as depmod would "
                                             "(same as: kmodbuild check --flavor linux).")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help=".ko[.xz|.zst|.gz] file or module directory (/lib/modules/VERSION)")
-    p.add_argument("--format", choices=("text", "json", "junit", "sarif", "github"),
-                   default="text", help="report format (default: text)")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="report format (default: text)")
     add_linux_arguments(p)
-    args = p.parse_args(argv)
+    return _run_reporting(p.parse_args(argv), tried)
+
+
+def _run_reporting(args: Any, tried: bool) -> int:
+    """:func:`run`, with usage errors (exit 2) and bad input (exit 1) as one line."""
+    from kmodbuild.errors import KmodError, UsageError
     try:
-        return run(args)
+        return run(args, cache_tried=tried)
     except UsageError as e:
         print(f"kmodbuild check: {e}", file=sys.stderr)
         return 2

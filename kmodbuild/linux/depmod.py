@@ -30,17 +30,15 @@ computes dependencies; so does :func:`resolve` with ``kernel=None``.
 """
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import accumulate, compress
+from itertools import accumulate, chain, compress
 from operator import ne
+from typing import NamedTuple
 
-from kmodbuild.linux.facts import KoFacts, pack_crcs, unpack_crcs
+from kmodbuild.linux.facts import KoFacts, unpack_crcs
 
 
-@dataclass(frozen=True)
-class Disagreement:
+class Disagreement(NamedTuple):
     """A CRC mismatch: ``module`` expects ``expected`` for ``symbol``, the provider has ``actual``.
 
     ``owner`` is the providing module's index, or ``None`` for the kernel.
@@ -53,7 +51,6 @@ class Disagreement:
     owner: int | None
 
 
-@dataclass
 class Resolution:
     """What depmod computes for a set of modules (indices are array positions).
 
@@ -66,12 +63,19 @@ class Resolution:
         checked: whether symbols were checked at all (a kernel table was given).
     """
 
-    deps: list[list[int]]
-    sort_index: list[int]
-    in_cycle: list[bool]
-    unknown: list[tuple[int, str]] = field(default_factory=list)
-    disagreements: list[Disagreement] = field(default_factory=list)
-    checked: bool = True
+    __slots__ = ("deps", "sort_index", "in_cycle", "unknown", "disagreements", "checked")
+
+    def __init__(self, deps: list[list[int]], sort_index: list[int], in_cycle: list[bool],
+                 unknown: list[tuple[int, str]] | None = None,
+                 disagreements: list[Disagreement] | None = None, checked: bool = True) -> None:
+        self.deps, self.sort_index, self.in_cycle = deps, sort_index, in_cycle
+        self.unknown = [] if unknown is None else unknown
+        self.disagreements = [] if disagreements is None else disagreements
+        self.checked = checked
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"Resolution({fields})"
 
 
 def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resolution:
@@ -88,11 +92,11 @@ def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resol
 
 
 #: The dependency symbols of one module that the kernel table does not settle,
-#: compact because it crosses process boundaries: (the NUL-joined names, their
-#: expected CRCs and their positions among all the module's dependency symbols
-#: as array bytes, and ``(index, kernel CRC)`` for those the kernel has with
-#: another CRC).  :func:`expand_residue` unpacks it.
-Residue = tuple[str, bytes, bytes, tuple[tuple[int, int], ...]]
+#: as plain lists because it crosses process boundaries (marshal makes them
+#: in C): their names, their expected CRCs, their positions among all the
+#: module's dependency symbols, and ``[index, kernel CRC]`` pairs for those
+#: the kernel has with another CRC.
+Residue = tuple[list[str], list[int], list[int], list[tuple[int, int]]]
 
 
 def kernel_residue(f: KoFacts, kernel: Mapping[str, int] | None) -> Residue | None:
@@ -104,29 +108,26 @@ def kernel_residue(f: KoFacts, kernel: Mapping[str, int] | None) -> Residue | No
     """
     if not f.dep_blob:
         return None
-    names = f.dep_blob.split("\0")
+    return residue_of(f.dep_blob.split("\0"), unpack_crcs(f.dep_crc_blob), kernel)
+
+
+def residue_of(names: list[str], crcs: list[int],
+               kernel: Mapping[str, int] | None) -> Residue | None:
+    """:func:`kernel_residue` of a module whose dependency ``names`` and expected
+    ``crcs`` are at hand as lists."""
+    if not names:
+        return None
     if kernel is None:
-        return f.dep_blob, f.dep_crc_blob, array("I", range(len(names))).tobytes(), ()
+        return names, crcs, list(range(len(names))), []
     keys = names
-    if f.dep_blob[0] == "." or "\0." in f.dep_blob:
-        keys = [n[1:] if n[:1] == "." else n for n in names]     # PPC64: .foo == foo
-    crcs = unpack_crcs(f.dep_crc_blob)
+    if min(names)[:1] <= ".":       # only then can a name start with "." (stays in C)
+        keys = [n[1:] if n[:1] == "." else n for n in names]         # PPC64: .foo == foo
     found = list(map(kernel.get, keys))
     if found == crcs:           # the common case stays in C: all provided by the kernel
         return None
     pos = list(compress(range(len(names)), map(ne, found, crcs)))
-    mismatched = tuple((j, found[k]) for j, k in enumerate(pos) if found[k] is not None)
-    return ("\0".join([names[k] for k in pos]), pack_crcs([crcs[k] for k in pos]),
-            array("I", pos).tobytes(), mismatched)  # type: ignore[return-value]
-
-
-def expand_residue(residue: Residue) -> tuple[list[str], list[int], list[int],
-                                              dict[int, int]]:
-    """``(names, expected CRCs, positions, {index: kernel CRC})`` of a :data:`Residue`."""
-    names_blob, crc_blob, pos_blob, mismatched = residue
-    positions = array("I")
-    positions.frombytes(pos_blob)
-    return names_blob.split("\0"), unpack_crcs(crc_blob), positions.tolist(), dict(mismatched)
+    mismatched = [(j, found[k]) for j, k in enumerate(pos) if found[k] is not None]
+    return [names[k] for k in pos], [crcs[k] for k in pos], pos, mismatched  # type: ignore
 
 
 class Resolver:
@@ -138,11 +139,15 @@ class Resolver:
     reader processes or here).  :meth:`finish` resolves the residues against
     the modules' exports.  When a module exports a symbol the kernel table also
     has (an override), the early answers may be wrong, and :meth:`finish`
-    resolves everything again in one go.
+    resolves everything again in one go -- from ``full()`` when given: the
+    facts passed to :meth:`add` may then lack their dependency symbols (only
+    exports, ``weak`` and the residue are used otherwise).
     """
 
-    def __init__(self, kernel: Mapping[str, int] | None, count: int) -> None:
+    def __init__(self, kernel: Mapping[str, int] | None, count: int,
+                 full: Callable[[], Sequence[KoFacts]] | None = None) -> None:
         self.kernel = kernel
+        self.full = full
         self.facts: list[KoFacts | None] = [None] * count
         self._exports: dict[int, tuple[list[str], list[int]]] = {}
         self._residue: dict[int, Residue] = {}
@@ -169,31 +174,55 @@ class Resolver:
             owner.update(dict.fromkeys(names, i))
         kernel = self.kernel
         if kernel is not None and not owner.keys().isdisjoint(kernel.keys()):
-            return _resolve_all(facts, kernel)
+            return _resolve_all(facts if self.full is None else self.full(), kernel)
         checked = kernel is not None
         res = Resolution([[] for _ in facts], [], [], checked=checked)
         users = [0] * len(facts)
-        for i in sorted(self._residue):
-            names, crcs, pos, in_kernel = expand_residue(self._residue[i])
+        # Every residue symbol of every module in one list, so that the lookups
+        # run in C: module order[m] owns positions bounds[m]:bounds[m + 1].
+        order = sorted(self._residue)
+        residues = [self._residue[i] for i in order]
+        names = list(chain.from_iterable([r[0] for r in residues]))
+        crcs = list(chain.from_iterable([r[1] for r in residues]))
+        bounds = list(accumulate([len(r[0]) for r in residues], initial=0))
+        keys = names
+        if names and min(names)[:1] <= ".":
+            keys = [n[1:] if n[:1] == "." else n for n in names]      # PPC64: .foo == foo
+        owners = list(map(owner.get, keys))
+        clean = [True] * len(order)           # every symbol a module's, with its CRC
+        if None in owners or (checked and list(map(mod_crc.get, keys)) != crcs):
+            have = list(map(mod_crc.get, keys))
+            clean = [None not in owners[a:b] and (not checked or have[a:b] == crcs[a:b])
+                     for a, b in zip(bounds, bounds[1:])]
+        deps = res.deps
+        for m, i in enumerate(order):
+            a, b = bounds[m], bounds[m + 1]
+            if clean[m]:
+                direct = deps[i] = list(dict.fromkeys(owners[a:b]))  # type: ignore[arg-type]
+                for o in direct:
+                    users[o] += 1
+                continue
+            rnames, rcrcs, pos, pairs = residues[m]
             weak = set(facts[i].weak)
-            direct: list[int] = []
-            for j, (name, crc, k) in enumerate(zip(names, crcs, pos)):
-                key = name[1:] if name[:1] == "." else name         # PPC64: .foo == foo
-                o = owner.get(key)
-                if o is not None:
-                    have = mod_crc[key]
-                    if checked and have != crc and k not in weak:
-                        res.disagreements.append(Disagreement(i, name, crc, have, o))
-                    if o not in direct:
-                        direct.append(o)
-                        users[o] += 1
+            in_kernel = dict(pairs)
+            direct = []
+            for j, (name, crc, k) in enumerate(zip(rnames, rcrcs, pos)):
+                key = keys[a + j]
+                owned = owners[a + j]
+                if owned is not None:
+                    got = mod_crc[key]
+                    if checked and got != crc and k not in weak:
+                        res.disagreements.append(Disagreement(i, name, crc, got, owned))
+                    if owned not in direct:
+                        direct.append(owned)
+                        users[owned] += 1
                 elif not checked or k in weak:
                     continue
                 elif j in in_kernel:
                     res.disagreements.append(Disagreement(i, name, crc, in_kernel[j], None))
                 else:
                     res.unknown.append((i, name))
-            res.deps[i] = direct
+            deps[i] = direct
         res.sort_index, res.in_cycle = _topological_order(res.deps, users)
         return res
 
@@ -293,16 +322,31 @@ def all_dependencies(res: Resolution, i: int) -> list[int]:
 
 def dep_lines(res: Resolution, relpaths: Sequence[str]) -> list[str]:
     """The lines of modules.dep (without newlines), in depmod's order."""
+    deps, in_cycle, order = res.deps, res.in_cycle, res.sort_index.__getitem__
+    closures: list[set[int] | None] = [None] * len(deps)
+    if True in in_cycle:
+        for i in range(len(deps)):
+            if deps[i] and not in_cycle[i]:
+                closures[i] = set(all_dependencies(res, i))
+    else:
+        # A DAG: each module's closure from its dependencies' (they sort after it).
+        for i in sorted(range(len(deps)), key=order, reverse=True):
+            direct = deps[i]
+            if direct:
+                closure = set(direct)
+                for d in direct:
+                    sub = closures[d]
+                    if sub:
+                        closure |= sub
+                closures[i] = closure
     lines = []
-    memo: dict[int, list[int]] = {}
     for i, rel in enumerate(relpaths):
-        if res.in_cycle[i]:
+        if in_cycle[i]:
             continue
-        if not res.deps[i]:
+        done = closures[i]
+        if not done:
             lines.append(rel + ":")
-            continue
-        closure = memo.get(i)
-        if closure is None:
-            closure = memo[i] = all_dependencies(res, i)
-        lines.append(rel + ":" + "".join(" " + relpaths[d] for d in closure))
+        else:
+            lines.append(rel + ": " + " ".join(map(relpaths.__getitem__,
+                                                    sorted(done, key=order))))
     return lines

@@ -22,18 +22,16 @@ The rules are libkmod's, so that results match ``depmod`` exactly
 It works on a *reader* ``read(offset, length) -> bytes`` so that only the
 bytes needed are fetched (:mod:`kmodbuild.linux.kofile` reads files with
 ``os.pread``).  The header and the section header layout come from
-:mod:`kmodbuild.elfraw`.  This runs thousands of times per check: it is
-written for few Python-level operations per file (symbol tables sliced into
-columns with :mod:`array`, C-level ``map``/``compress``, no per-symbol
-objects), which is where the time goes.
+:mod:`kmodbuild.elfraw`.  This is the general decoder: every ELF class and
+byte order, and the exact error for damaged files.  Ordinary modules are
+decoded by :func:`kmodbuild.linux.quickelf.fast_extract`, the same rules in
+fewer Python operations; :mod:`kmodbuild.linux.kofile` comes here when it
+declines a file.
 """
 from __future__ import annotations
 
 import re
-import struct
-import sys
 from array import array
-from collections.abc import Callable
 from functools import partial
 from itertools import compress, repeat
 from operator import not_
@@ -42,31 +40,19 @@ from typing import Literal
 from kmodbuild import elfraw
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.linux.facts import KoFacts, pack_crcs
+from kmodbuild.linux.quickelf import (_COALESCE_GAP, _HOST_LE, _KSYMTAB, _KSYMTAB_STRINGS,
+                                      _MODINFO, _NUL_TO_SPACE, _STRTAB, _SYMTAB,
+                                      _VERSION_ENTRY, _VERSIONS, _WEAK_INFO, CRC_INVALID,
+                                      CRC_PREFIX, EM_SPARC, EM_SPARCV9, MALFORMED, STT_REGISTER,
+                                      Reader)
+from kmodbuild.linux.quickelf import modinfo_value as _modinfo_value
 
-EM_SPARC, EM_SPARCV9 = 2, 43
-STT_REGISTER = 13
-CRC_PREFIX = "__crc_"
 KSYMTAB_PREFIX = "__ksymtab_"
-#: CRC libkmod reports when a ``__crc_`` symbol points outside its section.
-CRC_INVALID = 0xFFFFFFFFFFFFFFFF
-#: Sections closer than this are read together.
-_COALESCE_GAP = 16384
-
-_HOST_LE = sys.byteorder == "little"
 # Elf_Sym field positions, by ELF class, in units of the array item:
 # (u32 index of st_name, u16 index of st_shndx, byte offset of st_info, u32 words per entry).
 _SYM_COLUMNS = {64: (0, 3, 4, 6), 32: (0, 7, 12, 4)}
-_VERSION_ENTRY = 64
 _VERSION_CRC = {64: ("Q", 8), 32: ("I", 4)}
-_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
-#: st_info bytes with ELF_ST_BIND == STB_WEAK.
-_WEAK_INFO = re.compile(rb"[\x20-\x2f]")
 _MODINFO_KEYS = (b"name=", b"vermagic=", b"depends=")
-
-#: ``read(offset, length) -> bytes``: the bytes of the file at ``offset``.
-Reader = Callable[[int, int], bytes]
-#: What malformed input can raise inside the decoder besides ModuleFormatError.
-MALFORMED = (struct.error, ValueError, IndexError, OverflowError, KeyError, MemoryError)
 
 
 def _fail(path: str, message: str) -> ModuleFormatError:
@@ -210,10 +196,6 @@ def extract(read: Reader, size: int, path: str) -> KoFacts:
         raise _fail(path, f"malformed ELF file: {e}") from e
 
 
-_SYMTAB, _STRTAB, _VERSIONS, _MODINFO = b".symtab\0", b".strtab\0", b"__versions\0", b".modinfo\0"
-_KSYMTAB_STRINGS = b"__ksymtab_strings\0"
-_KSYMTAB = b"__ksymtab\0"
-
 
 def locate(elf: Elf) -> tuple[int, int, int, int]:
     """Indices of .symtab, .strtab, __versions and .modinfo (-1 when absent)."""
@@ -345,20 +327,6 @@ def _versions(elf: Elf, i: int) -> tuple[list[str], list[int]]:
         names = [_cstr(_strings(data[k + crclen:k + _VERSION_ENTRY]), 0)
                  for k in range(0, len(data), _VERSION_ENTRY)]
     return names, crcs
-
-
-def _modinfo_value(data: bytes, key: bytes) -> str | None:
-    """The first ``key=value`` entry of a .modinfo section (``key`` ends in ``=``)."""
-    if data.startswith(key):
-        pos = 0
-    else:
-        pos = data.find(b"\0" + key)
-        if pos < 0:
-            return None
-        pos += 1
-    start = pos + len(key)
-    end = data.find(b"\0", start)
-    return data[start:end if end >= 0 else len(data)].decode("utf-8", "backslashreplace")
 
 
 def _dependency_symbols(elf: Elf, cols: _SymColumns, i_versions: int

@@ -1,4 +1,4 @@
-"""kmodbuild.linux.scan - find the modules of a tree, in depmod's order, and read them on all cores.
+"""kmodbuild.linux.scan - find the modules of a tree, in depmod's order.
 
 :func:`find_modules` walks directories as depmod's ``depmod_modules_search``
 does (every ``.ko``, ``.ko.xz``, ``.ko.zst`` and ``.ko.gz``, skipping
@@ -9,31 +9,23 @@ the result as ``depmod_modules_sort``: the modules listed in the root's
 its hash table's.  Two files with the same module name: depmod keeps one
 (``updates/`` wins); so do we, with a warning.
 
-:class:`Reading` reads files with a process pool over chunks of files while
-the caller goes on (it parses Module.symvers and resolves the chunks already
-done meanwhile); :func:`kmodbuild.linux.kofile.read_ko_many` is a chunk's work.
+The walk also records the key of every directory it lists, taken before
+listing it (:mod:`kmodbuild.linux.treecache`: a file added or removed later
+changes it), so that a cached re-check can tell that the tree is the same
+without walking it.  Reading the modules is :mod:`kmodbuild.linux.readers`.
 """
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
-from kmodbuild.errors import ModuleFormatError, UsageError
+from kmodbuild.errors import UsageError
 from kmodbuild.linux.names import module_suffix, uncompressed_relpath
-from kmodbuild.resultcache import FileKey, file_key
-
-if TYPE_CHECKING:
-    from kmodbuild.linux.facts import KoFacts
+from kmodbuild.linux.treecache import Key, key_of, stat_key
 
 #: Directory entries depmod never descends into (the kernel build tree links).
 SKIPPED_NAMES = ("build", "source")
-#: Below this many files, reading in one process is faster than starting a pool.
-PARALLEL_MIN_FILES = 48
-#: Chunks per worker: small enough to balance big and small modules.
-CHUNKS_PER_JOB = 6
 
 
 class KoModule(NamedTuple):
@@ -43,34 +35,43 @@ class KoModule(NamedTuple):
         path: the path to open and to name in reports.
         relpath: the path written in modules.dep (relative to its root).
         cache_name: the absolute path, the result cache's key.
-        key: ``(size, mtime_ns, inode)`` when found, if stat was asked for.
+        key: its :data:`~kmodbuild.linux.treecache.Key` when found, if stat was asked for.
     """
 
     path: str
     relpath: str
     cache_name: str
-    key: FileKey | None
+    key: Key | None
 
 
 class ScanResult(NamedTuple):
-    """Modules in depmod's order, the extra inputs the order came from, and warnings.
+    """Modules in depmod's order, the other inputs the result depends on, and warnings.
 
-    ``inputs`` maps each ``modules.order`` read to its key (part of the cache's
-    summary key); ``duplicates`` lists ``(ignored path, kept path)``.
+    ``inputs`` maps each ``modules.order`` read to its key; ``dirs`` maps the
+    absolute path of every directory searched to its key (taken before it was
+    listed) and the fingerprint of its listing (:func:`dir_fingerprint`);
+    ``duplicates`` lists ``(ignored path, kept path)``.
     """
 
     modules: list[KoModule]
-    inputs: dict[str, FileKey | None]
+    inputs: dict[str, Key | None]
     duplicates: list[tuple[str, str]]
+    dirs: dict[str, tuple[Key | None, str | None]]
 
 
-def _walk(top: str, prefix: str, seen: set[str], out: list[tuple[str, os.DirEntry[str]]]) -> None:
-    """Collect ``(relpath, entry)`` of module files under ``top`` (depmod_modules_search_dir)."""
+def _scan_dir(top: str) -> tuple[list[tuple[os.DirEntry[str], bool, bool]], str] | None:
+    """What the walk takes from one directory: ``(entry, is a directory, is a symbolic
+    link)`` of each module file and subdirectory, and the *fingerprint* of that
+    listing (what a re-check compares when the directory's key moved: the walk
+    would find the same things exactly when it is the same).  ``None`` when the
+    directory cannot be listed (the walk skips it)."""
     try:
         with os.scandir(top) as it:
             entries = list(it)
     except OSError:
-        return
+        return None
+    picked = []
+    marks = []
     for e in entries:
         name = e.name
         if name in SKIPPED_NAMES:
@@ -79,23 +80,50 @@ def _walk(top: str, prefix: str, seen: set[str], out: list[tuple[str, os.DirEntr
             is_dir = e.is_dir()
         except OSError:
             continue
+        if is_dir:
+            link = e.is_symlink()
+            picked.append((e, True, link))
+            marks.append(("l" if link else "d") + name)
+        elif name.endswith(".ko") or module_suffix(name):
+            picked.append((e, False, False))
+            marks.append("f" + name)
+    marks.sort()
+    return picked, "\0".join(marks)
+
+
+def dir_fingerprint(path: str) -> str | None:
+    """The fingerprint of directory ``path`` as the walk takes it (see :func:`_scan_dir`)."""
+    got = _scan_dir(path)
+    return None if got is None else got[1]
+
+
+def _walk(top: str, absdir: str, prefix: str, seen: set[str],
+          out: list[tuple[str, os.DirEntry[str]]],
+          dirs: dict[str, tuple[Key | None, str | None]]) -> None:
+    """Collect ``(relpath, entry)`` of module files under ``top`` (depmod_modules_search_dir)."""
+    key = stat_key(top)                  # before listing: a later change shows
+    got = _scan_dir(top)
+    dirs[absdir] = (key, None if got is None else got[1])
+    if got is None:
+        return
+    for e, is_dir, link in got[0]:
+        name = e.name
         if not is_dir:
-            if name.endswith(".ko") or module_suffix(name):
-                out.append((prefix + name, e))
+            out.append((prefix + name, e))
             continue
-        if e.is_symlink():
+        if link:
             real = os.path.realpath(e.path)
             if real in seen:
                 continue
             seen.add(real)
-        _walk(e.path, prefix + name + "/", seen, out)
+        _walk(e.path, f"{absdir.rstrip('/')}/{name}", prefix + name + "/", seen, out, dirs)
 
 
-def _read_order(root: str) -> tuple[list[str], FileKey | None]:
+def _read_order(root: str) -> tuple[list[str], Key | None]:
     path = os.path.join(root, "modules.order")
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            key = file_key(os.fstat(f.fileno()))
+            key = key_of(os.fstat(f.fileno()))
             return [line.strip() for line in f if line.strip()], key
     except OSError:
         return [], None
@@ -113,7 +141,8 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
         UsageError: a path does not exist or is not a module file.
     """
     found: list[KoModule] = []
-    inputs: dict[str, FileKey | None] = {}
+    inputs: dict[str, Key | None] = {}
+    dirs: dict[str, tuple[Key | None, str | None]] = {}
     for p in paths:
         if os.path.isdir(p):
             root = p.rstrip("/") or "/"
@@ -124,7 +153,7 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
             rank = {line: i for i, line in enumerate(order)}
             unlisted = len(order)
             entries: list[tuple[str, os.DirEntry[str]]] = []
-            _walk(root, "", {os.path.realpath(root)}, entries)
+            _walk(root, absroot, "", {os.path.realpath(root)}, entries, dirs)
             if not entries:
                 raise UsageError(f"{p}: no kernel modules (.ko, .ko.xz, .ko.zst, .ko.gz) in "
                                  "this directory")
@@ -133,9 +162,9 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                 key = None
                 if stat:
                     try:
-                        key = file_key(entry.stat())
+                        key = key_of(entry.stat())
                     except OSError:
-                        continue
+                        pass            # read (and reported) like the others
                 r = rank.get(rel)
                 if r is None:
                     r = rank.get(uncompressed_relpath(rel), unlisted)
@@ -146,16 +175,17 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
             if module_suffix(p) is None:
                 raise UsageError(f"{p}: not a kernel module (.ko, .ko.xz, .ko.zst or .ko.gz)")
             found.append(KoModule(p, os.path.normpath(p), os.path.abspath(p),
-                                  file_key(os.stat(p)) if stat else None))
+                                  stat_key(p) if stat else None))
         else:
             raise UsageError(f"{p}: no such file or directory")
-    return _dedupe(found, inputs)
+    return _dedupe(found, inputs, dirs)
 
 
-def _dedupe(found: list[KoModule], inputs: dict[str, FileKey | None]) -> ScanResult:
+def _dedupe(found: list[KoModule], inputs: dict[str, Key | None],
+            dirs: dict[str, tuple[Key | None, str | None]]) -> ScanResult:
     names = [m.relpath.rpartition("/")[2].split(".", 1)[0].replace("-", "_") for m in found]
     if len(set(names)) == len(names):
-        return ScanResult(found, inputs, [])
+        return ScanResult(found, inputs, [], dirs)
     by_name: dict[str, int] = {}
     keep = [True] * len(found)
     duplicates: list[tuple[str, str]] = []
@@ -175,138 +205,6 @@ def _dedupe(found: list[KoModule], inputs: dict[str, FileKey | None]) -> ScanRes
         else:
             keep[i] = False
             duplicates.append((m.path, found[j].path))
-    return ScanResult([m for m, k in zip(found, keep) if k], inputs, duplicates)
+    return ScanResult([m for m, k in zip(found, keep) if k], inputs, duplicates, dirs)
 
 
-# --------------------------------------------------------------------------- reading
-
-#: The kernel's symbol table in a reader process (set by the pool initializer:
-#: each reader checks its modules against it, see depmod.kernel_residue).
-_worker_kernel: Mapping[str, int] | None = None
-
-
-def _init_worker(kernel: Mapping[str, int] | None) -> None:
-    global _worker_kernel
-    _worker_kernel = kernel
-
-
-def _read_chunk(paths: Sequence[str], kernel: Mapping[str, int] | None | bool = False
-                ) -> list[tuple[tuple[Any, ...], FileKey | None, Any]]:
-    """Read ``paths``; each result is ``(facts tuple, key, residue)``.  The residue
-    is computed against ``kernel`` (False: not computed, the parent will)."""
-    from kmodbuild.linux.depmod import kernel_residue
-    from kmodbuild.linux.facts import KoFacts
-    from kmodbuild.linux.kofile import read_ko_many
-    out: list[tuple[tuple[Any, ...], FileKey | None, Any]] = []
-    for path, (facts, st) in zip(paths, read_ko_many(paths)):
-        key = file_key(st) if st is not None else None
-        if isinstance(facts, ModuleFormatError):
-            facts = KoFacts.broken(facts.message)
-        residue = (True if kernel is False
-                   else kernel_residue(facts, kernel))  # type: ignore[arg-type]
-        out.append((tuple(facts), key, residue))
-    return out
-
-
-def default_jobs() -> int:
-    """The number of CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-class Reading:
-    """Reading ``paths`` in the background with ``jobs`` processes (0: all CPUs).
-
-    Start it, do other work, then consume :meth:`chunks` (results as they
-    arrive, so that the caller can work on them while the rest is read) or
-    :meth:`result`.  Broken files give :meth:`KoFacts.broken` facts; nothing
-    raises for them.  Small batches (or ``jobs == 1``) are read in this
-    process, while iterating.
-    """
-
-    def __init__(self, paths: Sequence[str], jobs: int = 0,
-                 kernel: Mapping[str, int] | None | bool = False) -> None:
-        self.paths = list(paths)
-        self.kernel = kernel
-        jobs = jobs or default_jobs()
-        self._workers: Any = None
-        self._nchunks = 0
-        if jobs <= 1 or len(self.paths) < PARALLEL_MIN_FILES:
-            return
-        # Imported before forking, so that no reader imports them again.
-        import kmodbuild.linux.depmod
-        import kmodbuild.linux.kofile  # noqa: F401
-        self._nchunks = min(len(self.paths), jobs * CHUNKS_PER_JOB)
-        # Strided chunks: big modules cluster in a few directories.
-        chunks = [self.paths[k::self._nchunks] for k in range(self._nchunks)]
-        gc_was_enabled = gc.isenabled()
-        gc.disable()            # inherited by the readers: the reader makes no cycles
-        try:
-            from kmodbuild.linux import forkpool
-            if forkpool.available():
-                # The readers inherit the kernel table through fork.
-                self._workers = iter(forkpool.ForkMap(partial(_read_chunk, kernel=kernel),
-                                                      chunks, jobs))
-            else:
-                import multiprocessing
-                pool = multiprocessing.Pool(min(jobs, self._nchunks), _init_worker,
-                                            (None if kernel is False else kernel,))
-                self._workers = _pool_results(pool, list(enumerate(chunks)))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-
-    def chunks(self) -> Iterator[tuple[range, list[tuple[KoFacts, FileKey | None, Any]]]]:
-        """``(positions in paths, [(facts, key, residue), ...])`` for each chunk as it
-        is done; ``residue`` is :func:`kmodbuild.linux.depmod.kernel_residue` against
-        the ``kernel`` given (True when none was given: not computed)."""
-        from kmodbuild.linux.facts import KoFacts
-        make = KoFacts._make
-        if self._workers is None:
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                done = [(make(t), key, r) for t, key, r in _read_chunk(self.paths, self.kernel)]
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
-            yield range(len(self.paths)), done
-            return
-        workers, self._workers = self._workers, None
-        for k, chunk in workers:
-            yield range(k, len(self.paths), self._nchunks), [(make(t), key, r)
-                                                             for t, key, r in chunk]
-
-    def terminate(self) -> None:
-        """Stop the readers without waiting for their results."""
-        if self._workers is not None:
-            self._workers.close()       # a generator: its cleanup stops the processes
-            self._workers = None
-
-    def result(self) -> list[tuple[KoFacts, FileKey | None]]:
-        """Each path's facts and key, in order (waits for the workers)."""
-        out: list[Any] = [None] * len(self.paths)
-        for positions, chunk in self.chunks():
-            for i, (facts, key, _) in zip(positions, chunk):
-                out[i] = (facts, key)
-        return out
-
-
-def _read_numbered_chunk(job: tuple[int, Sequence[str]]
-                         ) -> tuple[int, list[tuple[tuple[Any, ...], FileKey | None, Any]]]:
-    return job[0], _read_chunk(job[1], _worker_kernel if _worker_kernel is not None else False)
-
-
-def _pool_results(pool: Any, jobs: list[tuple[int, Sequence[str]]]
-                  ) -> Iterator[tuple[int, list[tuple[tuple[Any, ...], FileKey | None, Any]]]]:
-    """multiprocessing fallback (no fork): the pool's results as they come, then its end."""
-    try:
-        yield from pool.imap_unordered(_read_numbered_chunk, jobs)
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.close()
-        pool.join()

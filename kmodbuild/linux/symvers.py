@@ -56,20 +56,34 @@ class Symvers:
 
     def kernel_symbols(self) -> dict[str, int]:
         """depmod's starting symbol table: the vmlinux rows plus its fake symbols."""
-        table = dict(self.vmlinux)
-        for name in FAKE_SYMBOLS:
-            table[name] = 0
-        table.setdefault(FAKE_TOC, 0)
-        return table
+        return kernel_table(self.vmlinux)
 
     @property
     def owners(self) -> dict[str, str]:
-        """Every row's symbol -> its module column (for hints; computed on first use)."""
+        """Every row's symbol -> its module column (for hints; computed on first use,
+        reading the file again if this Symvers was made without its text)."""
         cached: dict[str, str] | None = self.__dict__.get("_owners")
         if cached is None:
+            text = self.text
+            if not text and self.path:
+                try:
+                    with open(self.path, encoding="utf-8", errors="surrogateescape",
+                              newline="") as f:
+                        text = f.read()
+                except OSError:
+                    text = ""
             cached = self.__dict__["_owners"] = {
-                m.group(1): m.group(2) for m in _ANY_ROW.finditer(self.text)}
+                m.group(1): m.group(2) for m in _ANY_ROW.finditer(text)}
         return cached
+
+
+def kernel_table(vmlinux: dict[str, int]) -> dict[str, int]:
+    """depmod's starting symbol table from the vmlinux rows: they plus its fake symbols."""
+    table = dict(vmlinux)
+    for name in FAKE_SYMBOLS:
+        table[name] = 0
+    table.setdefault(FAKE_TOC, 0)
+    return table
 
 
 def parse_crc(text: str) -> int | None:

@@ -1,4 +1,5 @@
-"""The result cache (kmodbuild.resultcache) and incremental Linux checks."""
+"""The result caches (kmodbuild.resultcache, kmodbuild.linux.treecache) and incremental
+Linux checks."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kmodbuild.linux import kofile
+from kmodbuild.linux import kofile, treecache
 from kmodbuild.linux.check import check_linux
 from kmodbuild.resultcache import RACY_NS, ResultCache, file_key
 from tests.linux.conftest import KoBuilder, KoSpec, old_mtime
@@ -79,6 +80,17 @@ def test_file_key(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- incremental checks
 
+def age(*roots: Path) -> None:
+    """Date files and directories (all of a tree) 10 s back, so that the cache trusts
+    them at once (not racy)."""
+    old = time.time_ns() - 10 * 10**9
+    for root in roots:
+        for p in [root, *root.rglob("*")] if root.is_dir() else [root]:
+            st = os.stat(p)
+            if st.st_mtime_ns > old:            # those already old keep their key
+                os.utime(p, ns=(st.st_atime_ns, old))
+
+
 @pytest.fixture
 def small_tree(ko_builder: KoBuilder, tmp_path: Path) -> Path:
     moddir = tmp_path / "lib" / "modules" / "1.0"
@@ -87,19 +99,19 @@ def small_tree(ko_builder: KoBuilder, tmp_path: Path) -> Path:
                                                   versions=[("fa", 1), ("kfn", 9)]))
     ko_builder(moddir / "kernel" / "c.ko", KoSpec(imports=["kfn"], versions=[("kfn", 9)]))
     (tmp_path / "Module.symvers").write_text("0x9\tkfn\tvmlinux\tEXPORT_SYMBOL\t\n")
-    old_mtime(*moddir.rglob("*.ko"), tmp_path / "Module.symvers")
+    age(moddir, tmp_path / "Module.symvers")
     return moddir
 
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
-    real = kofile.read_ko_many
+    real = kofile.read_many
 
-    def counting(paths: list[str]) -> list[kofile.Outcome]:
+    def counting(paths: list[str]) -> list[kofile.Read]:
         reads.extend(paths)
         return real(paths)
 
-    monkeypatch.setattr(kofile, "read_ko_many", counting)
+    monkeypatch.setattr(kofile, "read_many", counting)
     return reads
 
 
@@ -117,16 +129,17 @@ def test_incremental_recheck(small_tree: Path, ko_builder: KoBuilder, tmp_path: 
     # One module changes: only it is read again, and the result follows.
     ko_builder(small_tree / "kernel" / "c.ko", KoSpec(imports=["kfn", "gone"],
                                                       versions=[("kfn", 9), ("gone", 1)]))
-    old_mtime(small_tree / "kernel" / "c.ko")
+    age(small_tree)
     changed = check_linux([str(small_tree)], symvers, cache=cache, jobs=1)
     assert [os.path.basename(p) for p in reads] == ["c.ko"]
     assert (changed.read, changed.cached, changed.reused) == (1, 2, False)
     assert [d.message for d in changed.diagnostics] == ["needs unknown symbol gone"]
+    assert check_linux([str(small_tree)], symvers, cache=cache, jobs=1).reused
 
     # Module.symvers changes: nothing is read, everything is judged again.
     reads.clear()
     Path(symvers).write_text("0x8\tkfn\tvmlinux\tEXPORT_SYMBOL\t\n0x1\tgone\tvmlinux\tE\t\n")
-    old_mtime(Path(symvers))
+    age(Path(symvers))
     rejudged = check_linux([str(small_tree)], symvers, cache=cache, jobs=1)
     assert reads == [] and not rejudged.reused
     assert sorted(d.message for d in rejudged.diagnostics) == [
@@ -135,6 +148,182 @@ def test_incremental_recheck(small_tree: Path, ko_builder: KoBuilder, tmp_path: 
     # A new module appears: read, the others not.
     reads.clear()
     ko_builder(small_tree / "kernel" / "d.ko", KoSpec())
-    old_mtime(small_tree / "kernel" / "d.ko")
+    age(small_tree)
     grown = check_linux([str(small_tree)], symvers, cache=cache, jobs=1)
     assert [os.path.basename(p) for p in reads] == ["d.ko"] and len(grown.modules) == 4
+    assert not grown.reused
+
+    # A module disappears: nothing is read, it is gone from the result.
+    reads.clear()
+    (small_tree / "kernel" / "a.ko").unlink()
+    age(small_tree)
+    shrunk = check_linux([str(small_tree)], symvers, cache=cache, jobs=1)
+    assert reads == [] and not shrunk.reused and len(shrunk.modules) == 3
+    assert "needs unknown symbol fa" in [d.message for d in shrunk.diagnostics]
+
+
+def _same(a: object, b: object) -> bool:
+    keys = ("diagnostics", "dep_lines", "notes")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def test_a_reused_result_equals_a_fresh_one(small_tree: Path, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    symvers = str(tmp_path / "Module.symvers")
+    cold = check_linux([str(small_tree)], symvers, cache=cache, report_format="json")
+    warm = check_linux([str(small_tree)], symvers, cache=cache, report_format="json")
+    fresh = check_linux([str(small_tree)], symvers, report_format="json")
+    assert warm.reused and not cold.reused and not fresh.reused
+    assert _same(warm, fresh) and _same(cold, fresh) and warm.report == fresh.report
+    # Another format: rendered from the stored diagnostics, same as a fresh run's.
+    for fmt in ("text", "junit", "sarif", "github"):
+        again = check_linux([str(small_tree)], symvers, cache=cache, report_format=fmt)
+        assert again.reused and again.report == check_linux([str(small_tree)], symvers,
+                                                            report_format=fmt).report
+
+
+def test_options_are_part_of_the_key(small_tree: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = str(tmp_path / "cache")
+    symvers = str(tmp_path / "Module.symvers")
+    check_linux([str(small_tree)], symvers, cache=cache)
+    assert check_linux([str(small_tree)], symvers, cache=cache).reused
+    # Without Module.symvers: not the same question, not the same answer.
+    bare = check_linux([str(small_tree)], None, cache=cache)
+    assert not bare.reused and bare.notes and _same(bare, check_linux([str(small_tree)], None))
+    # Another Module.symvers with the same content is another input.
+    other = tmp_path / "other.symvers"
+    other.write_bytes(Path(symvers).read_bytes())
+    age(other)
+    assert not check_linux([str(small_tree)], str(other), cache=cache).reused
+    # The same tree named by another path: reports name paths as given.
+    monkeypatch.chdir(small_tree.parent)
+    rel = check_linux(["1.0"], symvers, cache=cache)
+    assert not rel.reused and rel.modules[0].path.startswith("1.0/")
+
+
+def test_in_place_rewrite_keeping_size_and_mtime_is_seen(small_tree: Path, tmp_path: Path,
+                                                         ko_builder: KoBuilder) -> None:
+    # cp -p over an existing file: same inode, same size, same mtime -- the ctime moves.
+    cache = str(tmp_path / "cache")
+    symvers = str(tmp_path / "Module.symvers")
+    target = small_tree / "kernel" / "c.ko"
+    check_linux([str(small_tree)], symvers, cache=cache)
+    replacement = ko_builder(tmp_path / "x" / "c.ko", KoSpec(imports=["kfm"],
+                                                            versions=[("kfm", 9)]))
+    data = replacement.read_bytes()
+    st = os.stat(target)
+    data = data[:st.st_size].ljust(st.st_size, b"\0")     # same size
+    with open(target, "r+b") as f:                           # same inode
+        f.write(data)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))     # same mtime
+    assert os.stat(target).st_ino == st.st_ino
+    res = check_linux([str(small_tree)], symvers, cache=cache)
+    assert not res.reused and res.read == 1
+
+
+def test_modules_order_change_reorders(small_tree: Path, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    symvers = str(tmp_path / "Module.symvers")
+    first = check_linux([str(small_tree)], symvers, cache=cache)
+    (small_tree / "modules.order").write_text("kernel/c.ko\nkernel/b.ko\nkernel/a.ko\n")
+    age(small_tree)
+    res = check_linux([str(small_tree)], symvers, cache=cache)
+    assert not res.reused and res.read == 0
+    assert [m.relpath for m in res.modules] == ["kernel/c.ko", "kernel/b.ko", "kernel/a.ko"]
+    assert res.dep_lines != first.dep_lines
+
+
+def test_racy_tree_is_not_reused(small_tree: Path, tmp_path: Path) -> None:
+    # A file modified in the last 2 s could change again without its key changing.
+    cache = str(tmp_path / "cache")
+    symvers = str(tmp_path / "Module.symvers")
+    os.utime(small_tree / "kernel" / "a.ko")                 # now
+    check_linux([str(small_tree)], symvers, cache=cache)
+    res = check_linux([str(small_tree)], symvers, cache=cache)
+    assert not res.reused and res.read == 1                  # only the racy module
+
+
+@pytest.mark.parametrize("content", [b"", b"KMLINUX\0", b"garbage" * 100,
+                                     b"KMLINUX\0\x02\x00\x00\x00\xff\xff\x00\x00junk"])
+def test_a_bad_cache_file_is_an_empty_cache(small_tree: Path, tmp_path: Path,
+                                            content: bytes) -> None:
+    cache = tmp_path / "cache"
+    cache.write_bytes(content)
+    symvers = str(tmp_path / "Module.symvers")
+    res = check_linux([str(small_tree)], symvers, cache=str(cache))
+    assert res.read == 3 and not res.reused
+    assert check_linux([str(small_tree)], symvers, cache=str(cache)).reused
+
+
+def test_parallel_signature_check(tmp_path: Path) -> None:
+    files = []
+    for k in range(treecache.PARALLEL_STAT_MIN + 10):
+        f = tmp_path / f"f{k}"
+        f.write_bytes(b"x")
+        files.append(str(f))
+    def signature() -> treecache.Signature:
+        keys = [treecache.stat_key(f) for f in files]
+        return treecache.make_signature([str(tmp_path), *files],
+                                        [treecache.stat_key(str(tmp_path)), *keys],
+                                        [str(tmp_path)])
+    sig = signature()
+    assert sig[1][0] == str(tmp_path) and sig[1][1][:2] == [".", "f0"]
+    assert treecache.signature_holds(sig)
+    # A change in either half is seen.
+    for victim in (files[3], files[-3]):
+        with open(victim, "ab") as f:
+            f.write(b"y")
+        assert not treecache.signature_holds(sig)
+        sig = signature()
+    os.unlink(files[-1])
+    assert not treecache.signature_holds(sig)
+    # Paths outside the roots are kept absolute; a missing one stays missing.
+    gone = str(tmp_path / "never")
+    sig = treecache.make_signature([files[0], gone], [treecache.stat_key(files[0]), None])
+    assert sig[0][1] == [files[0], gone] and treecache.signature_holds(sig)
+
+
+def test_own_files_in_the_tree_do_not_spoil_reuse(small_tree: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # depmod's place for modules.dep is the tree's root, and a cache may live there
+    # too: writing them moves the directory's mtime, but the walk would find the same.
+    from kmodbuild.linux.command import main
+    symvers = str(tmp_path / "Module.symvers")
+    cache = str(small_tree / ".kmodbuild.cache")
+    dep = str(small_tree / "modules.dep")
+    argv = ["--symvers", symvers, "--cache", cache, "--write-dep", dep, str(small_tree)]
+    assert main(argv) == 0
+    reads = _count_reads(monkeypatch)
+    again = check_linux([str(small_tree)], symvers, cache=cache)
+    assert again.reused and reads == []
+    # A file that is not a module, in a subdirectory: the same walk, still reused.
+    (small_tree / "kernel" / "README").write_text("not a module\n")
+    assert check_linux([str(small_tree)], symvers, cache=cache).reused
+    # A module renamed: the walk would find another tree (and facts are kept by path).
+    os.rename(small_tree / "kernel" / "c.ko", small_tree / "kernel" / "z.ko")
+    moved = check_linux([str(small_tree)], symvers, cache=cache)
+    assert not moved.reused and "kernel/z.ko:" in moved.dep_lines
+    assert [os.path.basename(p) for p in reads] == ["z.ko"]
+    # A directory appears: not reused either (and nothing to read in it).
+    age(small_tree)
+    check_linux([str(small_tree)], symvers, cache=cache)
+    (small_tree / "extra").mkdir()
+    assert not check_linux([str(small_tree)], symvers, cache=cache).reused
+
+
+def test_kmodbuild_check_answers_an_unchanged_tree_before_loading_its_commands(
+        small_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """``kmodbuild check --flavor linux --cache``: the second run prints the first
+    run's report and exit status without building the argument parser."""
+    from kmodbuild import cli
+    argv = ["check", "--flavor", "linux", "--symvers", str(tmp_path / "Module.symvers"),
+            "--cache", str(tmp_path / "cache"), "--format", "json", str(small_tree)]
+    first = cli.main(argv)
+    out1 = capsys.readouterr().out
+
+    def no_parser(*a: object, **k: object) -> None:
+        raise AssertionError("the parser was built for a cached answer")
+    monkeypatch.setattr(cli, "build_parser", no_parser)
+    assert cli.main(argv) == first
+    assert capsys.readouterr().out == out1

@@ -107,15 +107,63 @@ def test_broken_module_is_reported_and_listed(tree: tuple[Path, Path], tmp_path:
     assert "kernel/junk.ko:\n" in dep.read_text()       # depmod lists it too
 
 
+def _age(*roots: Path) -> None:
+    for root in roots:
+        old_mtime(root, *root.rglob("*"))
+
+
 def test_lean_entry_point_and_cache(tree: tuple[Path, Path], tmp_path: Path) -> None:
     moddir, symvers = tree
-    argv = [sys.executable, "-m", "kmodbuild.linux", "--symvers", str(symvers), "--cache",
-            str(tmp_path / "cache"), str(moddir)]
+    _age(moddir)
+    dep = tmp_path / "modules.dep"
     env = {"PYTHONPATH": str(REPO)}
-    first = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
-    second = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    def lean(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "kmodbuild.linux", "--symvers", str(symvers), "--cache",
+                str(tmp_path / "cache"), *extra, str(moddir)]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    first = lean("--write-dep", str(dep))
+    written = dep.read_text()
+    dep.unlink()
+    second = lean("--write-dep", str(dep))             # from the cache: same report, same file
     assert first.returncode == second.returncode == 1
     assert first.stdout == second.stdout and "needs unknown symbol missing_fn" in first.stdout
+    assert dep.read_text() == written == "kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+    # Another format, then back: each answer is a fresh run's.
+    for fmt in ("json", "github", "text"):
+        got = lean("--format", fmt)
+        fresh = subprocess.run([sys.executable, "-m", "kmodbuild.linux", "--symvers",
+                                str(symvers), "--format", fmt, str(moddir)],
+                               capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert (got.returncode, got.stdout) == (fresh.returncode, fresh.stdout) != (0, "")
+    # Spellings argparse accepts, and options the quick parser leaves to argparse.
+    assert lean("-j1").stdout == first.stdout
+    assert lean("--jobs=2", "--format=text").stdout == first.stdout
+    assert lean("--sym", str(symvers)).stdout == first.stdout
+    bad = lean("--jobs", "-1")
+    assert bad.returncode == 2 and "--jobs -1" in bad.stderr
+
+
+def test_cli_and_lean_entry_share_the_cache(tree: tuple[Path, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    moddir, symvers = tree
+    _age(moddir)
+    cache = str(tmp_path / "cache")
+    assert main(check("--symvers", str(symvers), "--cache", cache, str(moddir))) == 1
+    cold = capsys.readouterr().out
+    from kmodbuild.linux import readers
+    real = readers.read_chunk
+
+    def no_reading(*a: object) -> object:
+        raise AssertionError("a cached re-check read a module")
+
+    readers.read_chunk = no_reading  # type: ignore[assignment]
+    try:
+        assert main(check("--symvers", str(symvers), "--cache", cache, str(moddir))) == 1
+    finally:
+        readers.read_chunk = real
+    assert capsys.readouterr().out == cold
 
 
 def test_stale_modinfo_depends_is_a_warning(ko_builder: KoBuilder, tmp_path: Path,
@@ -135,3 +183,46 @@ def test_directory_without_modules_is_a_usage_error(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     assert main(check(str(tmp_path / "empty"))) == 2
     assert "no kernel modules" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["d"], ["a", "b"], ["--symvers", "S", "d"], ["--symvers=S", "d"], ["d", "--symvers", "S"],
+    ["-j2", "d"], ["-j", "2", "d"], ["-j=2", "d"], ["--jobs=3", "d"], ["--jobs", "x", "d"],
+    ["--format", "json", "d"], ["--format=sarif", "d"], ["--format", "xml", "d"],
+    ["--cache", "c", "--write-dep", "w", "d"], ["a", "--cache", "c", "b"], ["--", "d"],
+    ["-h"], ["--sym", "S", "d"], ["--symvers", "-x", "d"], ["--symvers"], [],
+    ["--symvers", "S", "--symvers", "T", "d"], ["--cache=", "d"], ["-", "d"],
+])
+def test_quick_parse_agrees_with_argparse(argv: list[str]) -> None:
+    import argparse
+
+    from kmodbuild.linux.command import FORMATS, add_linux_arguments, quick_parse
+    p = argparse.ArgumentParser(exit_on_error=False)
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    add_linux_arguments(p)
+    quick = quick_parse(argv)
+    if quick is None:
+        return                              # left to argparse
+    args = p.parse_args(argv)
+    assert quick == vars(args)
+
+
+def test_cached_main_for_the_kmodbuild_cli(tree: tuple[Path, Path], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The hook kmodbuild.cli can call before loading every command.
+    from kmodbuild.linux.command import cached_main
+    moddir, symvers = tree
+    _age(moddir)
+    cache = str(tmp_path / "cache")
+    argv = check("--symvers", str(symvers), "--cache", cache, str(moddir))
+    assert cached_main(argv) is None                  # nothing cached yet
+    assert main(argv) == 1
+    cold = capsys.readouterr().out
+    assert cached_main(argv) == 1 and capsys.readouterr().out == cold
+    assert cached_main(["check", "--flavor=linux", *argv[3:]]) == 1
+    assert capsys.readouterr().out == cold
+    assert cached_main(["check", *argv[3:]]) is None            # NetBSD flavor
+    assert cached_main(["check", "--flavor", "linux", "--manifest", "x", *argv[3:]]) is None
+    assert cached_main(["sim", *argv[1:]]) is None
+    assert cached_main(argv[:-3] + [str(moddir)]) is None      # no --cache

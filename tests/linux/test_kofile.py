@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kmodbuild.errors import ModuleFormatError
+from kmodbuild.linux import koelf, quickelf
 from kmodbuild.linux.kofile import CRC_INVALID, KoFacts, read_ko, read_ko_bytes
 from kmodbuild.linux.names import modname_from_path, module_suffix, uncompressed_relpath
 from tests.linux.conftest import KoBuilder, KoSpec
@@ -183,3 +184,75 @@ def test_names() -> None:
     assert modname_from_path("kernel/x/snd-hda-intel.ko.xz") == "snd_hda_intel"
     assert uncompressed_relpath("kernel/a.ko.xz") == "kernel/a.ko"
     assert uncompressed_relpath("kernel/a.ko") == "kernel/a.ko"
+
+
+# --------------------------------------------------------------------------- fast path
+
+def _both(data: bytes) -> tuple[object, object]:
+    """(fast decoder's answer or None, general decoder's facts or its error message)."""
+    def read(offset: int, length: int) -> bytes:
+        return data[offset:offset + length]
+    try:
+        fast = quickelf.fast_extract(read, len(data), "m.ko")
+    except quickelf.MALFORMED:
+        fast = None
+    try:
+        general: object = koelf.extract(read, len(data), "m.ko")
+    except ModuleFormatError as e:
+        general = e.message
+    return fast, general
+
+
+SPECS = [DEMO, KoSpec(exports={"x": 0xCAFE, "y": 7}, crc_style="abs"),
+         KoSpec(imports=["p", "q"]), KoSpec(modinfo=()),
+         KoSpec(imports=["p"], versions=[("p", 1), ("p", 2), ("module_layout", 3)]),
+         KoSpec(exports={"a": None, "b": None}, crc_style="none", namespaces=["MY_NS"])]
+
+
+@pytest.mark.parametrize("target,elfclass,little", TARGETS, ids=[t[0] for t in TARGETS])
+def test_fast_decoder_agrees_with_the_general_one(ko_builder: KoBuilder, tmp_path: Path,
+                                                  target: str, elfclass: int,
+                                                  little: bool) -> None:
+    import sys
+    taken = 0
+    for n, spec in enumerate(SPECS):
+        data = ko_builder(tmp_path / f"m{n}.ko", spec, target).read_bytes()
+        fast, general = _both(data)
+        if fast is None:
+            continue
+        taken += 1
+        facts, deps, crcs = fast  # type: ignore[misc]
+        assert facts == general
+        assert (deps, crcs) == (facts.deps, facts.dep_crcs)
+    # The fast path takes the host's byte order and leaves the rest to the general one.
+    if little == (sys.byteorder == "little"):
+        assert taken >= 4
+    else:
+        assert taken == 0
+
+
+def test_fast_decoder_on_damaged_files(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # Every section header field and every ELF header byte patched in turn: where
+    # the fast decoder answers, it gives the general decoder's answer.
+    data = bytearray(ko_builder(tmp_path / "m.ko", DEMO).read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3C)
+    variants = []
+    for i in range(shnum):
+        for field_off in (0, 4, 24, 32, 40, 44):
+            for value in (0xFFFFFFF0, 1, 0):
+                patched = bytearray(data)
+                struct.pack_into("<I", patched, shoff + i * 64 + field_off, value)
+                variants.append(bytes(patched))
+    for k in range(4, 64):
+        patched = bytearray(data)
+        patched[k] ^= 0x41
+        variants.append(bytes(patched))
+    variants += [bytes(data[:n]) for n in (0, 3, 40, 63, len(data) // 2, len(data) - 1)]
+    agreed = 0
+    for v in variants:
+        fast, general = _both(v)
+        if fast is not None:
+            assert fast[0] == general  # type: ignore[index]
+            agreed += 1
+    assert agreed > 50

@@ -103,8 +103,28 @@ def test_cache_makes_a_recheck_read_nothing(debian_kernel: DebianKernel, tmp_pat
     assert cold.read == len(cold.modules) and not cold.reused
 
     reads: list[str] = []
-    real = kofile.read_ko_many
-    monkeypatch.setattr(kofile, "read_ko_many", lambda paths: reads.extend(paths) or real(paths))
+    real = kofile.read_many
+    monkeypatch.setattr(kofile, "read_many", lambda paths: reads.extend(paths) or real(paths))
     warm = check_linux(*args, cache=str(cache), jobs=1)
     assert warm.reused and reads == []
     assert (warm.dep_lines, warm.diagnostics) == (cold.dep_lines, cold.diagnostics)
+
+
+def test_fast_decoder_agrees_on_every_module(debian_kernel: DebianKernel) -> None:
+    # kofile decodes ordinary modules with quickelf and falls back to koelf: on
+    # Debian's 4,000 modules both decoders give the same facts, and the fast one
+    # takes them all.
+    from kmodbuild.linux import koelf, quickelf
+    paths = sorted(debian_kernel.moddir.rglob("*.ko"))
+    assert len(paths) > 3000
+    for path in paths:
+        data = path.read_bytes()
+
+        def read(offset: int, length: int, data: bytes = data) -> bytes:
+            return data[offset:offset + length]
+
+        fast = quickelf.fast_extract(read, len(data), str(path))
+        assert fast is not None, path
+        facts, deps, crcs = fast
+        assert facts == koelf.extract(read, len(data), str(path)), path
+        assert (deps, crcs) == (facts.deps, facts.dep_crcs), path
