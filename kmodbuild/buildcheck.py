@@ -79,13 +79,13 @@ def _stand_in(entry: dict[str, object]) -> ModuleObject:
                         facts=SymbolFacts((), frozenset(exports), ()))  # type: ignore[arg-type]
 
 
-_INDEX_CACHE: dict[tuple[str, int, int], ModuleSet] = {}
 _FILE_CACHE: dict[tuple[str, int, int], Any] = {}
 
 
 def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
-    """``load(path)``, remembered while the file keeps its size and mtime (one build
-    checks every module against the same manifest)."""
+    """``load(path)``, remembered while the file keeps its size and mtime: a build
+    checks every module against the same manifest and index, and reading them per
+    check made the checks of N modules cost O(N^2) (6 s of a 500-module build)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -98,25 +98,13 @@ def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
     return _FILE_CACHE[key]
 
 
-def _index_modules(index: Path) -> ModuleSet:
-    """Stand-ins of every module of the index (their paths are the file names), read
-    and indexed once per build: a build checks every module against the same index,
-    and doing that per check made the checks of N modules cost O(N^2) (6 s of a
-    500-module build)."""
+def _read_index(index: Path) -> ModuleSet:
+    """Stand-ins of every module of the index (their paths are the file names)."""
     try:
-        st = os.stat(index)
-        key = (os.path.abspath(index), st.st_size, st.st_mtime_ns)
-        cached = _INDEX_CACHE.get(key)
-        if cached is not None:
-            return cached
         data = json.loads(Path(index).read_text())
-        entries = ModuleSet.of(_stand_in(e) for e in data["modules"])
+        return ModuleSet.of(_stand_in(e) for e in data["modules"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise KmodError(f"cannot read the module index: {e}", path=index) from None
-    if len(_INDEX_CACHE) > 16:
-        _INDEX_CACHE.clear()
-    _INDEX_CACHE[key] = entries
-    return entries
 
 
 def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
@@ -138,7 +126,7 @@ def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
     except ModuleFormatError as e:
         return [Diagnostic.from_error(e, "format", kmod)]
     kernel = _cached(manifest, load_manifest)
-    others = _index_modules(Path(index)).without(kmod.name)
+    others = _cached(Path(index), _read_index).without(kmod.name)
     diags = check_modules([mod], kernel, target, version, available=others)
     if debug is not None and kernel_abi is not None:
         from kmodbuild.abiprobe import load_kernel_abi, module_abi_diagnostics

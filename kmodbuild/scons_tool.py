@@ -551,9 +551,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
             return
         # of kmodbuild's own files, only those this build imported can have changed its
         # result: editing, say, the Linux checker must not cost the next no-op its fast path
-        loaded = {os.path.abspath(m.__file__) for n, m in list(sys.modules.items())
-                  if (n == "kmodbuild" or n.startswith("kmodbuild."))
-                  and getattr(m, "__file__", None)}
+        loaded = fastpath.imported_files("kmodbuild")
         pkg = os.path.dirname(os.path.abspath(sys.modules["kmodbuild"].__file__)) + os.sep
         watched = [f for f in files if not f.startswith(pkg) or f in loaded]
         keep = set(watched)
