@@ -12,14 +12,15 @@ registers them and turns errors into exit codes:
 """
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 
 from kmodbuild import __version__
 from kmodbuild.errors import KmodError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 #: Subcommands in the order ``--help`` lists them (module kmodbuild.cmd_<name with _>),
 #: with the one-line help shown there.  Only the command being run is imported,
@@ -49,6 +50,7 @@ Run 'kmodbuild COMMAND --help' for the options of one command.
 
 def _load(name: str) -> object | None:
     try:
+        import importlib
         return importlib.import_module("kmodbuild.cmd_" + name.replace("-", "_"))
     except ModuleNotFoundError as e:
         if e.name == "kmodbuild.cmd_" + name.replace("-", "_"):
@@ -58,6 +60,7 @@ def _load(name: str) -> object | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser; with ``only``, just that subcommand gets its options."""
+    import argparse
     parser = argparse.ArgumentParser(
         prog="kmodbuild", description="Build, check, install and simulate NetBSD kernel "
         "module trees.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,24 +85,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["check"] and "--cache" in " ".join(argv) and "linux" in argv[1:] + [
-            a.partition("=")[2] for a in argv]:
-        # an unchanged Linux tree re-checked from its cache: answered before the
-        # parser loads every command (docs/linux.md, "Incremental runs")
-        from kmodbuild.linux.command import cached_main
-        rc = cached_main(argv)
-        if rc is not None:
-            return rc
-    first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(first if first in COMMANDS else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+    command, run = "check", None
+    if argv[:1] == ["check"] and "linux" in argv[1:] + [a.partition("=")[2] for a in argv]:
+        # the Linux check runs its lean path (docs/linux.md, "Speed") before the parser
+        # loads every command; options that path does not know fall through to it
+        from kmodbuild.linux.command import quick_main, quick_parse_check
+        if quick_parse_check(argv):
+            run = lambda: quick_main(argv)  # noqa: E731
+    if run is None:
+        first = next((a for a in argv if not a.startswith("-")), None)
+        parser = build_parser(first if first in COMMANDS else None)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return 2
+        command, run = args.command, lambda: args._run(args)
     try:
-        return int(args._run(args))
+        return int(run())
     except UsageError as e:
-        print(f"kmodbuild {args.command}: {e}", file=sys.stderr)
+        print(f"kmodbuild {command}: {e}", file=sys.stderr)
         return 2
     except KmodError as e:
         print(str(e), file=sys.stderr)
@@ -110,11 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:  # noqa: BLE001 - the last line of defence: a bug, not bad input
+        import traceback
         traceback.print_exc()
         print("kmodbuild: internal error; this is a kmodbuild bug, please report it with the "
               "traceback above", file=sys.stderr)
         return 2
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -144,14 +144,9 @@ def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
     return opts
 
 
-def cached_main(argv: Sequence[str]) -> int | None:
-    """``kmodbuild check --flavor linux ...`` (``argv`` after the program name) answered
-    from the cache, or ``None`` when it cannot be (not that command, options the
-    quick parser leaves to argparse, no cache, something changed).
-
-    For ``kmodbuild.cli.main`` to call before it loads every command: an
-    unchanged re-check then costs what ``python -m kmodbuild.linux`` costs.
-    """
+def _linux_check_args(argv: Sequence[str]) -> list[str] | None:
+    """The options and paths of ``check --flavor linux ...`` without those two words;
+    ``None`` for any other command line."""
     args = list(argv)
     if not args or args[0] != "check":
         return None
@@ -167,7 +162,33 @@ def cached_main(argv: Sequence[str]) -> int | None:
         return None
     if "--flavor" in rest or any(a.startswith("--flavor=") for a in rest):
         return None
-    quick = quick_parse(rest)
+    return rest
+
+
+def quick_parse_check(argv: Sequence[str]) -> bool:
+    """True when ``argv`` (after the program name) is ``check --flavor linux ...`` with
+    options the quick parser understands: :func:`quick_main` can run it."""
+    rest = _linux_check_args(argv)
+    return rest is not None and quick_parse(rest) is not None
+
+
+def quick_main(argv: Sequence[str]) -> int:
+    """Run ``kmodbuild check --flavor linux ...`` (see :func:`quick_parse_check`) the way
+    ``python -m kmodbuild.linux`` does -- the cache first, then the check -- for
+    ``kmodbuild.cli.main`` to call before it loads every command."""
+    return main(_linux_check_args(argv) or [])
+
+
+def cached_main(argv: Sequence[str]) -> int | None:
+    """``kmodbuild check --flavor linux ...`` (``argv`` after the program name) answered
+    from the cache, or ``None`` when it cannot be (not that command, options the
+    quick parser leaves to argparse, no cache, something changed).
+
+    For ``kmodbuild.cli.main`` to call before it loads every command: an
+    unchanged re-check then costs what ``python -m kmodbuild.linux`` costs.
+    """
+    rest = _linux_check_args(argv)
+    quick = quick_parse(rest) if rest is not None else None
     if quick is None or not quick["cache"]:
         return None
     try:
