@@ -179,26 +179,6 @@ def quick_main(argv: Sequence[str]) -> int:
     return main(_linux_check_args(argv) or [])
 
 
-def cached_main(argv: Sequence[str]) -> int | None:
-    """``kmodbuild check --flavor linux ...`` (``argv`` after the program name) answered
-    from the cache, or ``None`` when it cannot be (not that command, options the
-    quick parser leaves to argparse, no cache, something changed).
-
-    For ``kmodbuild.cli.main`` to call before it loads every command: an
-    unchanged re-check then costs what ``python -m kmodbuild.linux`` costs.
-    """
-    rest = _linux_check_args(argv)
-    quick = quick_parse(rest) if rest is not None else None
-    if quick is None or not quick["cache"]:
-        return None
-    try:
-        return _print_cached(quick["cache"], quick["paths"],  # type: ignore[arg-type]
-                             quick["symvers"], quick["format"],  # type: ignore[arg-type]
-                             quick["write_dep"])  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - the normal path reports it properly
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m kmodbuild.linux [options] PATH...``: ``kmodbuild check --flavor linux``."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -311,19 +311,3 @@ def test_own_files_in_the_tree_do_not_spoil_reuse(small_tree: Path, tmp_path: Pa
     (small_tree / "extra").mkdir()
     assert not check_linux([str(small_tree)], symvers, cache=cache).reused
 
-
-def test_kmodbuild_check_answers_an_unchanged_tree_before_loading_its_commands(
-        small_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    """``kmodbuild check --flavor linux --cache``: the second run prints the first
-    run's report and exit status without building the argument parser."""
-    from kmodbuild import cli
-    argv = ["check", "--flavor", "linux", "--symvers", str(tmp_path / "Module.symvers"),
-            "--cache", str(tmp_path / "cache"), "--format", "json", str(small_tree)]
-    first = cli.main(argv)
-    out1 = capsys.readouterr().out
-
-    def no_parser(*a: object, **k: object) -> None:
-        raise AssertionError("the parser was built for a cached answer")
-    monkeypatch.setattr(cli, "build_parser", no_parser)
-    assert cli.main(argv) == first
-    assert capsys.readouterr().out == out1

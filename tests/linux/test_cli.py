@@ -208,21 +208,30 @@ def test_quick_parse_agrees_with_argparse(argv: list[str]) -> None:
     assert quick == vars(args)
 
 
-def test_cached_main_for_the_kmodbuild_cli(tree: tuple[Path, Path], tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    # The hook kmodbuild.cli can call before loading every command.
-    from kmodbuild.linux.command import cached_main
+def test_kmodbuild_cli_takes_the_lean_path_for_plain_linux_checks(
+        tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # kmodbuild.cli runs ``check --flavor linux`` through kmodbuild.linux.command before
+    # it builds its parser, with the same output, whether or not the cache answers.
+    from kmodbuild import cli
+    from kmodbuild.linux.command import main as lean_main
+    from kmodbuild.linux.command import quick_parse_check
     moddir, symvers = tree
     _age(moddir)
     cache = str(tmp_path / "cache")
     argv = check("--symvers", str(symvers), "--cache", cache, str(moddir))
-    assert cached_main(argv) is None                  # nothing cached yet
-    assert main(argv) == 1
-    cold = capsys.readouterr().out
-    assert cached_main(argv) == 1 and capsys.readouterr().out == cold
-    assert cached_main(["check", "--flavor=linux", *argv[3:]]) == 1
-    assert capsys.readouterr().out == cold
-    assert cached_main(["check", *argv[3:]]) is None            # NetBSD flavor
-    assert cached_main(["check", "--flavor", "linux", "--manifest", "x", *argv[3:]]) is None
-    assert cached_main(["sim", *argv[1:]]) is None
-    assert cached_main(argv[:-3] + [str(moddir)]) is None      # no --cache
+    assert lean_main(argv[3:]) == 1
+    expected = capsys.readouterr().out
+
+    def no_parser(*a: object, **k: object) -> None:
+        raise AssertionError("the parser was built")
+    with monkeypatch.context() as m:
+        m.setattr(cli, "build_parser", no_parser)
+        for args in (argv, ["check", "--flavor=linux", *argv[3:]],
+                     check("--symvers", str(symvers), str(moddir))):    # no cache
+            assert cli.main(args) == 1 and capsys.readouterr().out == expected
+    assert quick_parse_check(argv)
+    assert not quick_parse_check(["check", *argv[3:]])                 # NetBSD flavor
+    assert not quick_parse_check(["check", "--flavor", "linux", "--manifest", "x", *argv[3:]])
+    assert not quick_parse_check(["sim", *argv[1:]])
+    assert not quick_parse_check(["check", "--flavor", "linux", "--help"])  # argparse's
