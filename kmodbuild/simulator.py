@@ -206,6 +206,7 @@ class SimKernel:
         self.config = config
         self.target = config.target
         self.stand = Path(stand)
+        self._stand_real: Path | None = None
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self.reader: Reader = reader or _default_reader
         self.modcmd_strategy: ModcmdStrategy = modcmd or NullModcmd()
@@ -404,7 +405,9 @@ class SimKernel:
             p = Path(kpath)
             p = p if p.is_absolute() else self.cwd / p
         try:
-            if p.resolve().is_relative_to(self.stand.resolve()):
+            if self._stand_real is None:      # resolved once: a tree load resolves 500 paths
+                self._stand_real = self.stand.resolve()
+            if p.resolve().is_relative_to(self._stand_real):
                 return p
         except (OSError, RuntimeError):     # a symlink loop
             pass
