@@ -49,21 +49,51 @@ def write_kernel_manifest(kernel: Path, target: Target, version: NetBSDVersion,
     Path(out).write_text(manifest.render())
 
 
-def exports_index(kmods: Iterable[Path], target: Target) -> str:
+def exports_index(kmods: Iterable[Path], target: Target, cache: Path | None = None) -> str:
     """JSON text summarising each module: file, mi_name, mi_required, exported globals.
 
     Modules that cannot be read are left out; their own check reports them.
+    With ``cache`` (a file of its own), a module whose size, mtime and inode are
+    those recorded there by the last call is not read again: an edit of one
+    module of 500 re-read all of them (0.2 s).
     """
+    old: dict[str, Any] = {}
+    if cache is not None:
+        try:
+            loaded = json.loads(Path(cache).read_text())
+            old = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            old = {}
+    new: dict[str, Any] = {}
     entries = []
     for path in sorted(Path(p) for p in kmods):
         try:
-            mod = read_module(path, target)
-        except ModuleFormatError:
+            st = os.stat(path)
+        except OSError:
             continue
-        mi = mod.modinfo
-        entries.append({"file": path.name, "name": mi.name if mi else None,
-                        "required": mi.required if mi else None,
-                        "exports": sorted(mod.get_facts().exports)})
+        key = [st.st_size, st.st_mtime_ns, st.st_ino]
+        hit = old.get(str(path))
+        if isinstance(hit, list) and len(hit) == 2 and hit[0] == key:
+            entry = hit[1]
+        else:
+            try:
+                mod = read_module(path, target)
+            except ModuleFormatError:
+                entry = None
+            else:
+                mi = mod.modinfo
+                entry = {"file": path.name, "name": mi.name if mi else None,
+                         "required": mi.required if mi else None,
+                         "exports": sorted(mod.get_facts().exports)}
+        new[str(path)] = [key, entry]
+        if entry is not None:
+            entries.append(entry)
+    if cache is not None and new != old:
+        from kmodbuild.atomicfile import replace_file
+        try:
+            replace_file(str(cache), (json.dumps(new).encode(),), prefix=".index-cache-")
+        except OSError:
+            pass                    # only a cache: the next build reads every module
     return json.dumps({"version": INDEX_VERSION, "modules": entries}, indent=1) + "\n"
 
 

@@ -631,8 +631,10 @@ def _manifest_str(target: list[Any], source: list[Any], env: _ENV) -> str:
 
 def _index_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     from kmodbuild.buildcheck import exports_index
-    text = exports_index([Path(s.abspath) for s in source], env["KMOD_TARGET_OBJ"])
-    Path(target[0].abspath).write_text(text)
+    out = Path(target[0].abspath)
+    text = exports_index([Path(s.abspath) for s in source], env["KMOD_TARGET_OBJ"],
+                         cache=out.with_name(".exports-cache.json"))
+    out.write_text(text)
     return 0
 
 
