@@ -96,6 +96,17 @@ def layout_for(target: Target) -> AddressLayout:
     return LAYOUTS[target.machine_arch]
 
 
+def merge_free(free: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A free list of ``(address, size)`` sorted, with touching neighbours merged."""
+    merged: list[tuple[int, int]] = []
+    for a, s in sorted(free):
+        if merged and merged[-1][0] + merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], merged[-1][1] + s)
+        else:
+            merged.append((a, s))
+    return merged
+
+
 class ModuleMap:
     """``module_map``: page-granular first-fit allocator of kernel virtual addresses."""
 
@@ -125,15 +136,7 @@ class ModuleMap:
 
     def free(self, addr: int, size: int) -> None:
         """``uvm_km_free()``: return the pages (merged with neighbours)."""
-        size = self.round_page(size)
-        self._free.append((addr, size))
-        self._free.sort()
-        merged: list[tuple[int, int]] = []
-        for a, s in self._free:
-            if merged and merged[-1][0] + merged[-1][1] == a:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
-            else:
-                merged.append((a, s))
+        merged = merge_free([*self._free, (addr, self.round_page(size))])
         if merged and merged[-1][0] + merged[-1][1] == self._next:
             self._next = merged.pop()[0]
         self._free = merged

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kmodbuild.kobj import merge_free
+
 ALIGN = 16
 REDZONE = 16
 _RED = b"\xbb" * REDZONE
@@ -88,15 +90,7 @@ class Heap:
         return (size + REDZONE + ALIGN - 1) & ~(ALIGN - 1)
 
     def _release(self, address: int, span: int) -> None:
-        self._free.append((address, span))
-        self._free.sort()
-        merged: list[tuple[int, int]] = []
-        for a, s in self._free:
-            if merged and merged[-1][0] + merged[-1][1] == a:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
-            else:
-                merged.append((a, s))
-        self._free = merged
+        self._free = merge_free([*self._free, (address, span)])
 
     def owned_by(self, owner: str) -> list[Block]:
         """Blocks still held by ``owner``, oldest first."""
