@@ -21,12 +21,23 @@ set.  The load average is printed at the start and the end: on a shared
 2-CPU machine, another job's load slows the two-process kmodbuild more than
 the one-process depmod, and the CPU columns are the steadier comparison.
 
+Every kmodbuild command runs twice over: with the interpreter running this
+script (``PYTHONPATH`` pointing at the checkout, as after the README's
+``pip install -e .``), and -- the ``venv`` rows -- from a clean virtual
+environment that holds a copy of the ``kmodbuild`` package, as ``pip install
+kmodbuild`` leaves it.  The difference is start-up: the first interpreter also
+runs whatever ``.pth`` hooks its site-packages hold (on the machine these
+numbers were first taken on, an editable-install finder and a sandbox's
+certificate hook, ~25 ms of a warm check's ~60 ms); ``--no-venv`` leaves the
+venv rows out.
+
 With ``--baseline DIR`` (a directory holding another version's ``kmodbuild``
 package, e.g. ``git archive HEAD kmodbuild | tar -x -C DIR``) that version
 runs too, in the same rounds, so that both see the same load.  Every command
 runs from ``/``: ``python -m`` puts the current directory first on the path.
 
-Usage: python3 bench/bench_linux.py [--repeat 7] [--jobs 0] [--baseline DIR] [--json FILE]
+Usage: python3 bench/bench_linux.py [--repeat 7] [--jobs 0] [--baseline DIR] [--no-venv]
+                                     [--json FILE]
 """
 from __future__ import annotations
 
@@ -59,6 +70,21 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     return wall, proc.returncode, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
+def make_venv(where: Path, package: Path) -> Path:
+    """A clean virtual environment at ``where`` holding a copy of ``package`` (what
+    ``pip install`` of a pure-Python package leaves, compiled); returns its python."""
+    import shutil
+    import venv
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(where)
+    python = where / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
+                           "'purelib'))"], capture_output=True, text=True, check=True)
+    dest = Path(site.stdout.strip()) / "kmodbuild"
+    shutil.copytree(package, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(python), "-m", "compileall", "-q", str(dest)], check=True)
+    return python
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,6 +92,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=0, help="kmodbuild --jobs (0: all CPUs)")
     ap.add_argument("--baseline", metavar="DIR",
                     help="also run the kmodbuild package found in DIR (another version)")
+    ap.add_argument("--no-venv", action="store_true",
+                    help="leave out the runs from a clean virtual environment")
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers here")
     opts = ap.parse_args()
 
@@ -106,6 +134,12 @@ def main() -> int:
         cpus.setdefault(name, []).append(cpu)
 
     with tempfile.TemporaryDirectory() as tmp:
+        if not opts.no_venv:
+            python = make_venv(Path(tmp) / "venv", REPO / "kmodbuild")
+            clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            entries["venv cli"] = ([str(python), "-m", "kmodbuild", "check", "--flavor",
+                                    "linux", *common], clean)
+            entries["venv lean"] = ([str(python), "-m", "kmodbuild.linux", *common], clean)
         for i in range(opts.repeat):
             for entry, (argv, env) in entries.items():
                 cache = Path(tmp) / f"{entry.replace(' ', '-')}.cache"
