@@ -361,8 +361,8 @@ def _symbol_records(elf: RawElf, symtab: RawSection) -> tuple[Symbol, ...]:
 
 
 def _reloc_records(elf: RawElf, sec: RawSection) -> tuple[Relocation, ...]:
-    return tuple(Relocation(r.offset, r.type, r.sym, r.addend, r.type2, r.type3)
-                 for r in elf.read_relocations(sec))
+    new = tuple.__new__                 # RawReloc's first six fields are Relocation's
+    return tuple([new(Relocation, r[:6]) for r in elf.read_relocations(sec)])
 
 
 def _guarded(path: str, build: Callable[[], tuple[T, ...]]) -> LazyTuple[T]:

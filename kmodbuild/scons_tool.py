@@ -23,6 +23,7 @@ of the stub kernel's), ``KMOD_CCWRAPPER``.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -417,7 +418,23 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
     (no compile, link or #include walk for them); checks, installs, METALOG
     and the simulation are declared as always.
     Returns the list of per-target environments.
+
+    The garbage collector is off while the graph is declared, and what exists
+    at the end is frozen (:func:`gc.freeze`): the graph lives until SCons
+    exits, and full collections that walked it again and again took a fifth
+    of a 500-module edit build (0.4-1.2 s of gen-2 collections).
     """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _kernel_tree(env, sysdir, rebuild_only)
+    finally:
+        gc.freeze()
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -> list[Any]:
     _lock_tree(env)
     configure_wrappers(env)
     previous = _fast_path(env, sysdir)

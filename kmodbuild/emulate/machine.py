@@ -200,11 +200,8 @@ class Machine:
         Incremental: a module whose kobj still has the regions it had is not looked
         at again; ``self._synced`` holds each kobj, so its id cannot be reused.
         """
-        current: dict[int, Any] = {}
-        for mod in modules:
-            ko = getattr(mod, "kobj", None)
-            if ko is not None:
-                current[id(ko)] = mod
+        current: dict[int, Any] = {id(ko): mod for mod in modules
+                                   if (ko := getattr(mod, "kobj", None)) is not None}
         stale = list(self._synced.keys() - current.keys())
         if kobj.UNLOADS != self._unloads:  # a kobj may have been freed yet still be listed
             self._unloads = kobj.UNLOADS

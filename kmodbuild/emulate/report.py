@@ -67,7 +67,7 @@ class Symbolizer:
     """Address -> ``module+offset (symbol+offset)`` over the kernel and mapped modules."""
 
     def __init__(self) -> None:
-        self._images: list[_Image] = []
+        self._images: dict[str, list[_Image]] = {}      # by name, in the order added
         # a bisect index: starts and images sorted by start, kept as images come and go
         # (a tree of 500 modules made a linear scan per hook call cost O(N^2)); images
         # that overlap (never seen in practice) switch it off in favour of the scan
@@ -99,7 +99,7 @@ class Symbolizer:
                              [a for a, _ in inside], [n for _, n in inside]))
 
     def _add(self, img: _Image) -> None:
-        self._images.append(img)
+        self._images.setdefault(img.name, []).append(img)
         k = bisect.bisect_right(self._starts, img.start)
         if (k > 0 and self._by_start[k - 1].end > img.start) or \
                 (k < len(self._starts) and img.end > self._starts[k]):
@@ -109,10 +109,9 @@ class Symbolizer:
 
     def remove_module(self, name: str) -> None:
         """Forget a module's regions."""
-        gone = [i for i in self._images if i.name == name]
+        gone = self._images.pop(name, None)
         if not gone:
             return
-        self._images = [i for i in self._images if i.name != name]
         for img in gone:
             k = bisect.bisect_left(self._starts, img.start)
             while self._by_start[k] is not img:
@@ -134,7 +133,7 @@ class Symbolizer:
             if k >= 0 and address < self._by_start[k].end:
                 return self._by_start[k]
             return None
-        for img in self._images:
+        for img in (i for images in self._images.values() for i in images):
             if img.start <= address < img.end:
                 return img
         return None
