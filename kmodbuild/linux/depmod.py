@@ -31,8 +31,8 @@ computes dependencies; so does :func:`resolve` with ``kernel=None``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate, chain, compress
-from operator import ne
+from itertools import accumulate, chain, compress, repeat
+from operator import itemgetter, ne
 from typing import NamedTuple
 
 from kmodbuild.linux.facts import KoFacts, unpack_crcs
@@ -166,14 +166,14 @@ class Resolver:
     def finish(self) -> Resolution:
         """The resolution of every module added (all must have been)."""
         facts: list[KoFacts] = self.facts  # type: ignore[assignment]
-        mod_crc: dict[str, int] = {}
-        owner: dict[str, int] = {}
+        # name -> (owner, CRC): one lookup per symbol in one dict (two dicts of
+        # 30,000 names cost twice the cache misses)
+        exported: dict[str, tuple[int, int]] = {}
         for i in sorted(self._exports):      # array order: a later module's export wins
             names, crcs = self._exports[i]
-            mod_crc.update(zip(names, crcs))
-            owner.update(dict.fromkeys(names, i))
+            exported.update(zip(names, zip(repeat(i), crcs)))
         kernel = self.kernel
-        if kernel is not None and not owner.keys().isdisjoint(kernel.keys()):
+        if kernel is not None and not exported.keys().isdisjoint(kernel.keys()):
             return _resolve_all(facts if self.full is None else self.full(), kernel)
         checked = kernel is not None
         res = Resolution([[] for _ in facts], [], [], checked=checked)
@@ -186,12 +186,17 @@ class Resolver:
         crcs = list(chain.from_iterable([r[1] for r in residues]))
         bounds = list(accumulate([len(r[0]) for r in residues], initial=0))
         keys = names
-        if names and min(names)[:1] <= ".":
+        if names and (names[0][:1] == "." or "\0." in "\0".join(names)):
             keys = [n[1:] if n[:1] == "." else n for n in names]      # PPC64: .foo == foo
-        owners = list(map(owner.get, keys))
+        found = list(map(exported.get, keys))
         clean = [True] * len(order)           # every symbol a module's, with its CRC
-        if None in owners or (checked and list(map(mod_crc.get, keys)) != crcs):
-            have = list(map(mod_crc.get, keys))
+        if None in found:
+            owners = [f[0] if f is not None else None for f in found]
+            have = [f[1] if f is not None else None for f in found]
+        else:
+            owners = list(map(itemgetter(0), found))
+            have = list(map(itemgetter(1), found))
+        if None in owners or (checked and have != crcs):
             clean = [None not in owners[a:b] and (not checked or have[a:b] == crcs[a:b])
                      for a, b in zip(bounds, bounds[1:])]
         deps = res.deps
@@ -207,10 +212,9 @@ class Resolver:
             in_kernel = dict(pairs)
             direct = []
             for j, (name, crc, k) in enumerate(zip(rnames, rcrcs, pos)):
-                key = keys[a + j]
                 owned = owners[a + j]
                 if owned is not None:
-                    got = mod_crc[key]
+                    got = have[a + j]
                     if checked and got != crc and k not in weak:
                         res.disagreements.append(Disagreement(i, name, crc, got, owned))
                     if owned not in direct:
