@@ -437,6 +437,7 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
 def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -> list[Any]:
     _lock_tree(env)
     configure_wrappers(env)
+    _arrange_quick_exit()                   # before the stamp's exit handler: runs after it
     previous = _fast_path(env, sysdir)
     if rebuild_only is None:
         previous = {}
@@ -862,3 +863,60 @@ def _write_compile_commands(env: _ENV) -> None:
     except OSError:
         pass
     path.write_text(text)
+
+
+# --------------------------------------------------------------------------- quick exit
+
+#: Set when SCons writes its signature database, i.e. when the build phase ran to its end.
+_BUILD_DONE = [False]
+
+
+def _arrange_quick_exit() -> None:
+    """Skip the interpreter's teardown after a successful build.
+
+    Tearing down a 500-module build graph (deallocating a million objects, a last
+    garbage collection) took 0.3-0.5 s after the build had finished -- a sixth
+    of a one-source edit.  When the build phase ran to its end (SCons wrote its
+    signature database), nothing failed and SCons's exit status is 0, the exit
+    handlers that matter are run by hand (SCons's own, pending ``weakref``
+    finalizers, logging), the output flushed, and the process ends with
+    ``os._exit(0)``.  In every other case -- a failure, an interrupted build,
+    an error in an SConscript, ``KMOD_QUICK_EXIT=0`` -- Python exits as usual,
+    with the status SCons chose.
+    """
+    if os.environ.get("KMOD_QUICK_EXIT") == "0":
+        return
+    import atexit
+
+    import SCons.SConsign
+    write = SCons.SConsign.write
+
+    def write_and_mark(*args: Any, **kwargs: Any) -> Any:
+        result = write(*args, **kwargs)
+        _BUILD_DONE[0] = True
+        return result
+
+    SCons.SConsign.write = write_and_mark
+    atexit.register(_quick_exit)     # registered before the stamp's: runs after it
+
+
+def _quick_exit() -> None:
+    import sys
+    import weakref
+
+    import SCons.exitfuncs
+    main = sys.modules.get("SCons.Script.Main")
+    if (not _BUILD_DONE[0] or main is None or getattr(main, "exit_status", 1) != 0
+            or SCons.Script.GetBuildFailures() or "multiprocessing" in sys.modules):
+        return
+    try:
+        SCons.exitfuncs._run_exitfuncs()
+        weakref.finalize._exitfunc()            # type: ignore[attr-defined]
+        if "logging" in sys.modules:
+            sys.modules["logging"].shutdown()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+    except BaseException:            # anything unexpected: the ordinary exit
+        return
+    os._exit(0)
