@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kmodbuild.errors import LoadError, ModuleFormatError
-from kmodbuild.kobj_machdep import KOBJ_RELOC
+from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE
 from kmodbuild.model import (SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_UNDEF, SHT_NOBITS,
                              SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
                              ModuleObject, Relocation)
@@ -262,6 +262,7 @@ class Kobj:
         self._hi20: dict[int, tuple[Relocation, int]] | None = None
         self._bo = "little" if target.little_endian else "big"
         self._reloc = KOBJ_RELOC[target.machine_arch]
+        self._reloc_table = KOBJ_RELOC_TABLE.get(target.machine_arch)
 
     # ---- memory
     def _locate(self, addr: int, size: int) -> tuple[bytearray, int]:
@@ -269,6 +270,13 @@ class Kobj:
             if reg.base <= addr and addr + size <= reg.base + reg.alloc:
                 return reg.mem, addr - reg.base
         raise LoadError(f"address {addr:#x} outside {self.name}", EFAULT)
+
+    def region_at(self, addr: int) -> Region | None:
+        """The region holding ``addr``, or ``None``."""
+        for reg in self.regions.values():
+            if reg.base <= addr < reg.base + reg.alloc:
+                return reg
+        return None
 
     def rd(self, addr: int, size: int) -> int:
         """Read a ``size``-byte unsigned integer at kernel address ``addr``."""
@@ -564,6 +572,13 @@ def _relocate(ko: Kobj, local: bool) -> None:
             if sb is None:
                 raise LoadError(f"{ko.name}: lost base for sec {rs.target}", ENOEXEC)
             base = sb[0]
+            if ko._reloc_table is not None:
+                bad = ko._reloc_table(ko, base, rs.relocations, want_rela, local)
+                if bad is not None:
+                    kind = "rela" if want_rela else "rel"
+                    raise _fail(ko, "kobj_relocate", f"unresolved {kind} relocation "
+                                f"@{bad.offset:#x} type={bad.type} symidx={bad.sym}")
+                continue
             for r in rs.relocations:
                 if r.sym >= nsym:
                     continue

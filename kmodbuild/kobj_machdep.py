@@ -19,10 +19,11 @@ psABI instead and the comment says so (riscv).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from kmodbuild.model import Relocation
+from kmodbuild.model import SHN_ABS, SHN_UNDEF, STB_LOCAL, Relocation
 
 M16, M32, M64 = 0xFFFF, 0xFFFFFFFF, (1 << 64) - 1
 
@@ -108,6 +109,51 @@ def _amd64(ko: Any, base: int, r: Relocation, isrela: bool, local: bool) -> bool
         ko.printf(f"kobj_reloc: unexpected relocation type {r.type}")
         return False
     return h(ko, where, addend, base, r, r.type)
+
+
+_PACK_U64 = struct.Struct("<Q").pack_into
+_PACK_U32 = struct.Struct("<I").pack_into
+
+
+def _amd64_table(ko: Any, base: int, relocs: Sequence[Relocation], isrela: bool,
+                 local: bool) -> Relocation | None:
+    """One relocation table of one pass (the ``local`` or the global symbols), as
+    ``kobj_relocate()`` applies it with :func:`_amd64` -- in fewer Python operations.
+
+    The common RELA cases (64, PC32, PLT32, 32, 32S against a defined symbol, at a
+    place inside the section's region) are computed here; every other relocation
+    goes through :func:`_amd64` itself, which prints what the kernel prints.
+    Returns the first relocation that failed, or ``None``.  A tree's simulation
+    applies some 70,000 relocations; the tests compare the images both ways.
+    """
+    symvalue, shndx, bind = ko.symvalue, ko.symshndx, ko._bind
+    nsym = len(symvalue)
+    region = ko.region_at(base) if isrela else None
+    mem, rbase, rend = (region.mem, region.base, region.base + region.alloc) \
+        if region is not None else (None, 0, 0)
+    for r in relocs:
+        sym = r.sym
+        if sym >= nsym or local != (bind[sym] == STB_LOCAL):
+            continue
+        t = r.type
+        if mem is not None and t in _AMD64_FAST and shndx[sym] != SHN_UNDEF \
+                and sym != 0 and sym != SHN_ABS:        # kobj_sym_lookup's plain case
+            where = base + r.offset
+            if rbase <= where and where + (8 if t == 1 else 4) <= rend:
+                value = symvalue[sym] + (r.addend or 0)
+                if t == 1:
+                    _PACK_U64(mem, where - rbase, value & M64)
+                elif t == 2 or t == 4:
+                    _PACK_U32(mem, where - rbase, (value - where) & M32)
+                else:
+                    _PACK_U32(mem, where - rbase, value & M32)
+                continue
+        if not _amd64(ko, base, r, isrela, local):
+            return r
+    return None
+
+
+_AMD64_FAST = frozenset({1, 2, 4, 10, 11})
 
 
 # --------------------------------------------------------------------------- i386
@@ -691,6 +737,12 @@ KOBJ_RELOC: dict[str, Reloc] = {
     "x86_64": _amd64, "i386": _i386, "aarch64": _aarch64, "earmv7hf": _arm,
     "riscv64": _riscv, "sparc64": _sparc64, "powerpc": _powerpc, "mips64eb": _mips,
 }
+
+RelocTable = Callable[[Any, int, "Sequence[Relocation]", bool, bool], "Relocation | None"]
+
+#: Ports whose relocation tables have a faster equivalent of applying
+#: ``KOBJ_RELOC`` entry by entry (same results; see :func:`_amd64_table`).
+KOBJ_RELOC_TABLE: dict[str, RelocTable] = {"x86_64": _amd64_table}
 
 #: The relocation types each port handles (the keys of its table): for the
 #: consistency test against :mod:`kmodbuild.target`.

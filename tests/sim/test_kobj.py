@@ -160,3 +160,34 @@ def test_module_map_rounds_and_reuses_pages() -> None:
 ])
 def test_kobj_setname(path: str, expected: str) -> None:
     assert K.kobj_setname(path, "/stand/amd64/10.0/modules") == expected
+
+
+
+def test_amd64_table_path_matches_entry_by_entry(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """kobj_machdep._amd64_table (the fast way through a relocation table) patches the
+    same bytes and prints the same messages as _amd64 applied entry by entry, also
+    when the load fails."""
+    target = get_target("amd64")
+    kmod = _build(tmp_path, target)
+    table = dict(K.KOBJ_RELOC_TABLE)
+    assert "x86_64" in table
+
+    def load(ksyms: list[tuple[str, int]]) -> tuple[dict[str, bytes] | str, list[str]]:
+        layout = K.layout_for(target)
+        mm, ks, console = K.ModuleMap(layout.module_base, layout.page_size), K.Ksyms(), []
+        ks.add("netbsd", K.kernel_symbol_table(ksyms, layout.kernel_base))
+        try:
+            ko = K.kobj_load(read_module(kmod, target), target, "foo", mm, ks, console)
+            K.kobj_affix(ko, "foo", mm, ks)
+        except LoadError as e:
+            return str(e), console
+        return {kind: bytes(reg.mem) for kind, reg in ko.regions.items()}, console
+
+    for ksyms in (KSYMS, KSYMS[:1]):            # all kernel symbols; two missing
+        fast = load(ksyms)
+        monkeypatch.setattr(K, "KOBJ_RELOC_TABLE", {})
+        slow = load(ksyms)
+        monkeypatch.setattr(K, "KOBJ_RELOC_TABLE", table)
+        assert fast == slow
+    assert isinstance(load(KSYMS)[0], dict) and isinstance(load(KSYMS[:1])[0], str)
