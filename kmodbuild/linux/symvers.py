@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from itertools import repeat
 
 from kmodbuild.errors import ManifestError
@@ -38,7 +37,6 @@ FAKE_SYMBOLS = ("__this_module", "_GLOBAL_OFFSET_TABLE_")
 FAKE_TOC = "TOC."
 
 
-@dataclass
 class Symvers:
     """The parsed Module.symvers.
 
@@ -47,12 +45,27 @@ class Symvers:
         vmlinux: kernel exports, symbol -> CRC (later rows win), in file order.
         invalid: ``(line, crc_text)`` of vmlinux rows with an unparsable CRC.
         text: the file's text (for :attr:`owners`).
+
+    A plain class, not a dataclass: importing :mod:`dataclasses` costs a cold
+    check 8 ms of start-up (it loads ``inspect``, ``ast`` and ``dis``).
     """
 
-    path: str
-    vmlinux: dict[str, int]
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-    text: str = ""
+    def __init__(self, path: str, vmlinux: dict[str, int],
+                 invalid: list[tuple[int, str]] | None = None, text: str = "") -> None:
+        self.path, self.vmlinux, self.text = path, vmlinux, text
+        self.invalid: list[tuple[int, str]] = [] if invalid is None else invalid
+
+    def __repr__(self) -> str:
+        return (f"Symvers(path={self.path!r}, {len(self.vmlinux)} vmlinux symbols, "
+                f"invalid={self.invalid!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Symvers):
+            return NotImplemented
+        return (self.path, self.vmlinux, self.invalid, self.text) == \
+            (other.path, other.vmlinux, other.invalid, other.text)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def kernel_symbols(self) -> dict[str, int]:
         """depmod's starting symbol table: the vmlinux rows plus its fake symbols."""
