@@ -610,15 +610,22 @@ def kobj_affix(ko: Kobj, mi_name: str, module_map: ModuleMap, ksyms: Ksyms) -> N
     ko.loaded = True
 
 
-#: How many kobjs were unloaded in this process: lets an observer of many kobjs
-#: (kmodbuild.emulate.machine) look for freed regions only when there can be some.
-UNLOADS = 0
+#: ``id()`` of each kobj unloaded in this process, oldest first: lets an observer of
+#: many kobjs (kmodbuild.emulate.machine) find the freed ones without looking at every
+#: kobj.  The first entry is the unload number :data:`UNLOADED_BASE` (older ones were
+#: dropped to bound the list).
+UNLOADED: list[int] = []
+UNLOADED_BASE = 0
+_UNLOADED_KEEP = 4096
 
 
 def kobj_unload(ko: Kobj, module_map: ModuleMap, ksyms: Ksyms) -> None:
     """``kobj_unload()``: free the regions and drop the ksyms table."""
-    global UNLOADS
-    UNLOADS += 1
+    global UNLOADED_BASE
+    if len(UNLOADED) >= 2 * _UNLOADED_KEEP:
+        del UNLOADED[:_UNLOADED_KEEP]
+        UNLOADED_BASE += _UNLOADED_KEEP
+    UNLOADED.append(id(ko))
     for reg in ko.regions.values():
         module_map.free(reg.base, reg.alloc)
     ko.regions = {}

@@ -19,6 +19,7 @@ kernel does with them.
 from __future__ import annotations
 
 import bisect
+from itertools import repeat
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -178,13 +179,13 @@ class Machine:
         self._depth = 0
         self._command = ""
         self._mapped: dict[int, tuple[Any, str, str]] = {}     # id(region) -> (region, module, kind)
-        # id(kobj) -> (kobj, its regions dict, region count, module name, its regions)
-        self._synced: dict[int, tuple[Any, Any, int, str, list[Any]]] = {}
+        # id(kobj) -> (kobj, its regions dict, module name, its regions)
+        self._synced: dict[int, tuple[Any, Any, str, list[Any]]] = {}
         # every region of a loaded module, mapped or not, sorted by base (_on_demand)
         self._avail_starts: list[int] = []
         self._avail: list[tuple[Any, str, str]] = []
         self.cpu.resolver = self._on_demand
-        self._unloads = -1
+        self._unloads = kobj.UNLOADED_BASE + len(kobj.UNLOADED)   # kobj.UNLOADED seen
 
     # ------------------------------------------------------------------ modules
     def sync(self, modules: Iterable[Any], run: Any = None) -> set[str]:
@@ -197,36 +198,48 @@ class Machine:
         resolver), and at most :data:`MAPPED_CAP` stay mapped between runs: unicorn's
         map and unmap cost grows with the number of regions (0.2 ms each with the
         1,500 regions of 500 loaded modules, a third of a tree's validation).
-        Incremental: a module whose kobj still has the regions it had is not looked
-        at again; ``self._synced`` holds each kobj, so its id cannot be reused.
+        Incremental: the set operations run in C and a synced kobj is looked at again
+        only when :data:`kobj.UNLOADED` says it was freed, so a call costs little more
+        than copying the list; ``self._synced`` holds each kobj, so its id cannot be
+        reused.
         """
-        current: dict[int, Any] = {id(ko): mod for mod in modules
-                                   if (ko := getattr(mod, "kobj", None)) is not None}
-        stale = list(self._synced.keys() - current.keys())
-        if kobj.UNLOADS != self._unloads:  # a kobj may have been freed yet still be listed
-            self._unloads = kobj.UNLOADS
-            stale += [key for key in current if key in self._synced
-                      and (self._synced[key][0].regions is not self._synced[key][1]
-                           or len(self._synced[key][1]) != self._synced[key][2])]
+        synced = self._synced
+        modules = list(modules)
+        kobjs = list(map(getattr, modules, repeat("kobj"), repeat(None)))
+        current = set(map(id, kobjs))
+        current.discard(id(None))
+        stale = synced.keys() - current
+        done = kobj.UNLOADED_BASE + len(kobj.UNLOADED)
+        if self._unloads != done:         # a kobj may have been freed yet still be listed
+            if self._unloads < kobj.UNLOADED_BASE:   # too many since: look at each
+                stale.update(key for key in current & synced.keys()
+                             if synced[key][0].regions is not synced[key][1])
+            else:
+                stale.update(current.intersection(
+                    kobj.UNLOADED[self._unloads - kobj.UNLOADED_BASE:]).intersection(synced))
+            self._unloads = done
         for key in stale:
-            ko, regions, count, name, regs = self._synced[key]
+            ko, regions, name, regs = synced.pop(key)
             for reg in regs:                # gone, unloaded or changed: forget its regions
                 self._unmap(reg)
                 self._forget(reg)
-            del self._synced[key]
             self.symbolizer.remove_module(name)
-        for key, mod in current.items():
-            if key in self._synced:
-                continue
-            ko = mod.kobj
-            regs = []
-            for kind, reg in ko.regions.items():
-                k = bisect.bisect_left(self._avail_starts, reg.base)
-                self._avail_starts.insert(k, reg.base)
-                self._avail.insert(k, (reg, mod.name, kind))
-                regs.append(reg)
-            self._synced[key] = (ko, ko.regions, len(ko.regions), mod.name, regs)
-            self.symbolizer.add_module(mod.name, ko)
+        new = current - synced.keys()
+        if new:
+            pairs: Iterable[tuple[Any, Any]] = zip(modules, kobjs)
+            if len(new) == 1 and run is not None and id(getattr(run, "kobj", None)) in new:
+                pairs = ((run, run.kobj),)     # the usual case: the module about to run
+            for mod, ko in pairs:
+                if ko is None or id(ko) in synced:
+                    continue
+                regs = []
+                for kind, reg in ko.regions.items():
+                    k = bisect.bisect_left(self._avail_starts, reg.base)
+                    self._avail_starts.insert(k, reg.base)
+                    self._avail.insert(k, (reg, mod.name, kind))
+                    regs.append(reg)
+                synced[id(ko)] = (ko, ko.regions, mod.name, regs)
+                self.symbolizer.add_module(mod.name, ko)
         unfit: set[str] = set()
         keep: set[int] = set()
         ko = getattr(run, "kobj", None)
