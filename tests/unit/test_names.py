@@ -206,3 +206,14 @@ def test_long_mi_name_is_einval(sim, tmp_path: Path) -> None:
     assert sim.modctl_load(name) == EINVAL
     assert f"WARNING: module error: module name `{name}' longer than 32" in sim.console
     assert sim.loaded_names() == []
+
+
+def test_a_stand_root_reached_through_a_symlink_is_still_the_root(sim) -> None:
+    """Only links below the stand root can lead out of it; the root's own path may be a
+    link (``/stand -> /usr/stand``)."""
+    link = sim.paths["tmp"] / "stand-link"
+    os.symlink(sim.paths["stand"], link)
+    kernel = SimKernel(sim.config, link, cwd=link)
+    assert kernel.modctl_load("hello") == 0 and kernel.loaded_names() == ["hello"]
+    os.symlink(sim.paths["outside"], link / "amd64/10.0/modules/evil")
+    assert kernel.modctl_load("evil") == ENOENT
