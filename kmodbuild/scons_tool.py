@@ -38,6 +38,7 @@ import SCons.Script
 from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import target as ktarget
+from kmodbuild.atomicfile import replace_file
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.errors import KmodError
 from kmodbuild.install import install_file, remove_installed, validate_module_name
@@ -125,6 +126,11 @@ def add_variables(vars: Variables) -> None:
     vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
 
 
+#: the compiler and linker enter the build signatures as their identity (see
+#: _tools_identity), not as SCons's implicit command dependency
+_TOOLS_VARLIST = ["KMOD_TOOLS_ID"]
+
+
 def generate(env: _ENV) -> None:
     """Register the kmodbuild builders and methods on ``env`` (never overwrites user values)."""
     env.SetDefault(
@@ -142,13 +148,13 @@ def generate(env: _ENV) -> None:
         KMOD_OUTPUT="compact",
     )
     env["BUILDERS"]["KmodObject"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose),
+        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose, varlist=_TOOLS_VARLIST),
         suffix=".o", src_suffix=".c", single_source=True,
         source_scanner=SCons.Scanner.C.CScanner())
     env["BUILDERS"]["KmodLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str), suffix=".kmod")
+        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str, varlist=_TOOLS_VARLIST), suffix=".kmod")
     env["BUILDERS"]["KmodKernelLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str))
+        action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str, varlist=_TOOLS_VARLIST))
     env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
         action=_action(_install_action, _install_str, "KMOD_ACTIONS"))
     env["KMOD_ACTIONS"] = ACTIONS_VERSION
@@ -231,6 +237,9 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_CFLAGS=" ".join([*tc.cflags, "-g", "-gdwarf-4", "-gno-column-info"]),
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
             KMOD_LD=" ".join(tc.ld),
+            # SCons would hash the compiler binary itself at every clean build
+            IMPLICIT_COMMAND_DEPENDENCIES=0,
+            KMOD_TOOLS_ID=_tools_identity(env, tc),
             KMOD_LDFLAGS=" ".join(tc.ldflags),
             KMOD_KERNEL_LDFLAGS=" ".join(tc.kernel_ldflags),
             KMOD_LDSCRIPT_PATH=env.File(env["KMOD_LDSCRIPT"]).path,
@@ -247,6 +256,27 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         tenv["KMOD_TOOLCHAIN_OBJ"] = tc
         envs.append(tenv)
     return envs
+
+
+def _tools_identity(env: _ENV, tc: ktoolchain.Toolchain) -> str:
+    """:func:`kmodbuild.toolchain.identity` of ``tc``'s programs, its answers kept in
+    ``build/toolchain/identity.json`` (one ``--version`` per program and install)."""
+    cache_file = Path(env.Dir("#build").abspath, "toolchain", "identity.json")
+    try:
+        cache = json.loads(cache_file.read_text())
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    before = dict(cache)
+    ident = ktoolchain.identity(ktoolchain.executables(tc, env.WhereIs), cache)
+    if cache != before:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(str(cache_file), [json.dumps(cache, indent=0).encode()])
+        except OSError:
+            pass                            # asked again next time
+    return ident
 
 
 def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:

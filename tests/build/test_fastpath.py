@@ -77,6 +77,29 @@ def test_other_arguments_and_environment_are_part_of_the_key(tree: Path) -> None
         del os.environ["KMOD_TEST_VAR"]
 
 
+def test_a_changed_compiler_rebuilds_everything(tree: Path, tmp_path: Path) -> None:
+    """The compiler enters the signatures as the answer of ``zig version`` and its size
+    (not its 185 MB hashed at every clean build): a zig that answers differently at the
+    same path recompiles every object."""
+    from kmodbuild.toolchain import zig_path
+    zig = tmp_path / "zig"
+
+    def install(version: str) -> None:
+        zig.write_text(f'#!/bin/sh\n[ "$1" = version ] && {{ echo {version}; exit 0; }}\n'
+                       f'exec "{zig_path()}" "$@"\n')
+        zig.chmod(0o755)
+    install("0.17.1-a")
+    env = {"KMOD_ZIG": str(zig)}
+    scons(tree, "ARCH=amd64", "VERBOSE=1", env=env)
+    assert UP_TO_DATE in scons(tree, "ARCH=amd64", "VERBOSE=1", env=env).stdout
+    install("0.17.1-b")
+    out = scons(tree, "ARCH=amd64", "VERBOSE=1", env=env).stdout
+    compiles = [ln for ln in out.splitlines() if "zig clang" in ln and " -c " in ln]
+    assert any("null.o" in ln for ln in compiles) and any("hello.o" in ln for ln in compiles)
+    assert UP_TO_DATE in scons(tree, "ARCH=amd64", "VERBOSE=1", env=env).stdout
+    rebuild(tree)                        # back to the real zig for the other tests
+
+
 def test_touched_header_recompiles_nothing(tree: Path) -> None:
     rebuild(tree)
     os.utime(tree / "sys/sys/systm.h")

@@ -76,3 +76,26 @@ def test_missing_ziglang_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ziglang", None)
     with pytest.raises(ToolchainError, match="pip install ziglang==0.17.1"):
         make_toolchain(get_target("amd64"))
+
+
+def test_identity_asks_each_program_once_and_falls_back_to_its_content(tmp_path) -> None:
+    import subprocess as sp
+    from kmodbuild.toolchain import identity
+    zig, ld = tmp_path / "zig", tmp_path / "ld.lld"
+    zig.write_bytes(b"zig binary")
+    ld.write_bytes(b"lld binary")
+    asked: list[list[str]] = []
+
+    def runner(argv):
+        asked.append(list(argv))
+        if argv[0].endswith("ld.lld"):
+            return sp.CompletedProcess(argv, 1, b"", b"no")    # cannot say: content digest
+        return sp.CompletedProcess(argv, 0, b"0.17.1\n", b"")
+    cache: dict[str, str] = {}
+    first = identity([str(zig), str(ld)], cache, runner)
+    assert asked == [[str(zig), "version"], [str(ld), "--version"]]
+    assert first.startswith("zig:10:") and "ld.lld:10:content:" in first
+    assert identity([str(zig), str(ld)], cache, runner) == first and len(asked) == 2
+    zig.write_bytes(b"zig binary 2")                              # a new install
+    assert identity([str(zig), str(ld)], cache, runner) != first and len(asked) == 3
+    assert identity([str(tmp_path / "gone")], None, runner) == "gone:missing"
