@@ -270,7 +270,7 @@ def _tools_identity(env: _ENV, tc: ktoolchain.Toolchain) -> str:
         cache = {}
     before = dict(cache)
     ident = ktoolchain.identity(ktoolchain.executables(tc, env.WhereIs), cache)
-    if cache != before:
+    if cache != before and not SCons.Script.GetOption("clean"):
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             replace_file(str(cache_file), [json.dumps(cache, indent=0).encode()])
