@@ -38,8 +38,8 @@ import SCons.Script
 from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import target as ktarget
-from kmodbuild.atomicfile import replace_file
 from kmodbuild import toolchain as ktoolchain
+from kmodbuild.atomicfile import replace_file
 from kmodbuild.errors import KmodError
 from kmodbuild.install import install_file, remove_installed, validate_module_name
 
@@ -148,13 +148,16 @@ def generate(env: _ENV) -> None:
         KMOD_OUTPUT="compact",
     )
     env["BUILDERS"]["KmodObject"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose, varlist=_TOOLS_VARLIST),
+        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose,
+                                   varlist=_TOOLS_VARLIST),
         suffix=".o", src_suffix=".c", single_source=True,
         source_scanner=SCons.Scanner.C.CScanner())
     env["BUILDERS"]["KmodLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str, varlist=_TOOLS_VARLIST), suffix=".kmod")
+        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str,
+                                   varlist=_TOOLS_VARLIST), suffix=".kmod")
     env["BUILDERS"]["KmodKernelLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str, varlist=_TOOLS_VARLIST))
+        action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str,
+                                   varlist=_TOOLS_VARLIST))
     env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
         action=_action(_install_action, _install_str, "KMOD_ACTIONS"))
     env["KMOD_ACTIONS"] = ACTIONS_VERSION

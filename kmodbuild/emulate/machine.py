@@ -19,8 +19,8 @@ kernel does with them.
 from __future__ import annotations
 
 import bisect
-from itertools import repeat
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any
 
 from kmodbuild import kapi, kobj
