@@ -39,7 +39,6 @@ from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
-from kmodbuild.atomicfile import replace_file
 from kmodbuild.errors import KmodError
 from kmodbuild.install import install_file, remove_installed, validate_module_name
 
@@ -126,8 +125,8 @@ def add_variables(vars: Variables) -> None:
     vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
 
 
-#: the compiler and linker enter the build signatures as their identity (see
-#: _tools_identity), not as SCons's implicit command dependency
+#: the compiler and linker enter the build signatures as their identity
+#: (kmodbuild.toolchain.identities), not as SCons's implicit command dependency
 _TOOLS_VARLIST = ["KMOD_TOOLS_ID"]
 
 
@@ -221,12 +220,17 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         version = ktarget.NetBSDVersion.parse(env["KMOD_VERSION"])
     except KmodError as e:
         raise _fail(e) from None
+    try:
+        toolchains = [ktoolchain.make_toolchain(t, env["KMOD_TOOLCHAIN"]) for t in targets]
+    except KmodError as e:
+        raise _fail(e) from None
+    # SCons would hash the compiler binary itself at every clean build: the signatures
+    # carry the toolchain's identity instead (IMPLICIT_COMMAND_DEPENDENCIES off)
+    tools_ids = ktoolchain.identities(
+        toolchains, os.path.join(env.Dir("#build").abspath, "toolchain", "identity.json"),
+        save=not SCons.Script.GetOption("clean"), which=env.WhereIs)
     envs = []
-    for t in targets:
-        try:
-            tc = ktoolchain.make_toolchain(t, env["KMOD_TOOLCHAIN"])
-        except KmodError as e:
-            raise _fail(e) from None
+    for t, tc, tools_id in zip(targets, toolchains, tools_ids):
         variant = f"#build/{t.key}/{version.osrelease}"
         inc, cpppath = _sys_include_flags(env, t, variant)
         destdir = env.Dir(env["KMOD_DESTDIR"]).abspath
@@ -240,9 +244,8 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             KMOD_CFLAGS=" ".join([*tc.cflags, "-g", "-gdwarf-4", "-gno-column-info"]),
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
             KMOD_LD=" ".join(tc.ld),
-            # SCons would hash the compiler binary itself at every clean build
             IMPLICIT_COMMAND_DEPENDENCIES=0,
-            KMOD_TOOLS_ID=_tools_identity(env, tc),
+            KMOD_TOOLS_ID=tools_id,
             KMOD_LDFLAGS=" ".join(tc.ldflags),
             KMOD_KERNEL_LDFLAGS=" ".join(tc.kernel_ldflags),
             KMOD_LDSCRIPT_PATH=env.File(env["KMOD_LDSCRIPT"]).path,
@@ -259,27 +262,6 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         tenv["KMOD_TOOLCHAIN_OBJ"] = tc
         envs.append(tenv)
     return envs
-
-
-def _tools_identity(env: _ENV, tc: ktoolchain.Toolchain) -> str:
-    """:func:`kmodbuild.toolchain.identity` of ``tc``'s programs, its answers kept in
-    ``build/toolchain/identity.json`` (one ``--version`` per program and install)."""
-    cache_file = Path(env.Dir("#build").abspath, "toolchain", "identity.json")
-    try:
-        cache = json.loads(cache_file.read_text())
-        if not isinstance(cache, dict):
-            cache = {}
-    except (OSError, ValueError):
-        cache = {}
-    before = dict(cache)
-    ident = ktoolchain.identity(ktoolchain.executables(tc, env.WhereIs), cache)
-    if cache != before and not SCons.Script.GetOption("clean"):
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(str(cache_file), [json.dumps(cache, indent=0).encode()])
-        except OSError:
-            pass                            # asked again next time
-    return ident
 
 
 def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:

@@ -196,14 +196,36 @@ def identity(paths: Sequence[str], cache: dict[str, str] | None = None,
             except (OSError, subprocess.SubprocessError):
                 said = None
             if said is None:                # cannot ask it: its content, the slow way
-                h = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        h.update(block)
-                ident = f"{st.st_size}:content:{h.hexdigest()[:16]}"
+                from kmodbuild.metalog import sha256_of
+                ident = f"{st.st_size}:content:{sha256_of(path)[:16]}"
             else:
                 ident = f"{st.st_size}:{hashlib.sha256(said).hexdigest()[:16]}"
             if cache is not None:
                 cache[key] = ident
         parts.append(f"{os.path.basename(path)}:{ident}")
     return " ".join(parts)
+
+
+def identities(toolchains: Sequence[Toolchain], cache_file: str, *, save: bool = True,
+               which: Callable[[str], str | None] = shutil.which,
+               runner: Runner = _run) -> list[str]:
+    """:func:`identity` of each toolchain's programs, with one read of ``cache_file``
+    (JSON, the answers of earlier builds) and, when ``save`` and something was asked,
+    one atomic write of it."""
+    import json
+    try:
+        with open(cache_file) as f:
+            cache = json.load(f)
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    before = dict(cache)
+    out = [identity(executables(tc, which), cache, runner) for tc in toolchains]
+    if save and cache != before:
+        from kmodbuild.atomicfile import replace_file
+        try:
+            replace_file(cache_file, [json.dumps(cache, indent=0).encode()])
+        except OSError:
+            pass                            # asked again next time
+    return out

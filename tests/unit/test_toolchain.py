@@ -99,3 +99,27 @@ def test_identity_asks_each_program_once_and_falls_back_to_its_content(tmp_path)
     zig.write_bytes(b"zig binary 2")                              # a new install
     assert identity([str(zig), str(ld)], cache, runner) != first and len(asked) == 3
     assert identity([str(tmp_path / "gone")], None, runner) == "gone:missing"
+
+
+def test_identities_share_one_cache_file(tmp_path) -> None:
+    import json
+    import subprocess as sp
+    from dataclasses import replace
+
+    from kmodbuild.toolchain import identities
+    asked: list[list[str]] = []
+
+    def runner(argv):
+        asked.append(list(argv))
+        return sp.CompletedProcess(argv, 0, b"0.17.1\n", b"")
+    zig = tmp_path / "zig"
+    zig.write_bytes(b"zig binary")
+    tcs = [make_toolchain(get_target(t), "zig", which=lambda _: None)
+           for t in ("amd64", "i386")]
+    tcs = [replace(tc, cc=(str(zig), *tc.cc[1:]), ld=(str(zig), *tc.ld[1:])) for tc in tcs]
+    cache = tmp_path / "build" / "identity.json"
+    assert identities(tcs, str(cache), save=False, runner=runner)[0].startswith("zig:10:")
+    assert not cache.exists() and len(asked) == 1        # one program, asked once
+    ids = identities(tcs, str(cache), runner=runner)
+    assert ids[0] == ids[1] and len(json.loads(cache.read_text())) == 1
+    assert identities(tcs, str(cache), runner=runner) == ids and len(asked) == 2
