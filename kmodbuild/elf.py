@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar, overload
 
 from kmodbuild import elfraw as raw
+from kmodbuild.dwarfwalk import Unsupported, walk_units
 from kmodbuild.elfraw import RawElf, RawReloc, RawSection, RawSymbol
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.model import (SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL,
@@ -850,12 +851,22 @@ def read_debug_info(path: object, *, data: bytes | None = None,
                   and s.type != raw.SHT_NOBITS}
         if ".debug_info" not in found or ".debug_abbrev" not in found:
             return None if not extras else DebugInfo(spath, {}, (), extras)
-        descs: dict[str, Any] = {}
+        blobs: dict[str, bytes] = {}
         for name, sec in found.items():
             buf = bytearray(elf.section_data(sec))
             if elf.header.e_type == raw.ET_REL and name in _DWARF_RELOCATED:
                 _apply_dwarf_relocations(elf, sec, buf)
-            descs[name] = DebugSectionDescriptor(io.BytesIO(bytes(buf)), name, 0, len(buf), 0)
+            blobs[name] = bytes(buf)
+        try:
+            dies, units = walk_units(blobs, elf.little_endian, keep=DWARF_ATTRS,
+                                     parents=_DWARF_PARENTS, child_tags=_DWARF_CHILD_TAGS,
+                                     aggregates=_DWARF_AGGREGATES, ref_attrs=_DWARF_REF_ATTRS,
+                                     make=DebugInfoEntry)
+            return DebugInfo(spath, dies, units, extras)
+        except Unsupported:
+            pass                # pyelftools reads it (or names what is wrong)
+        descs = {name: DebugSectionDescriptor(io.BytesIO(b), name, 0, len(b), 0)
+                 for name, b in blobs.items()}
         config = DwarfConfig(little_endian=elf.little_endian,
                              machine_arch=_ARCH_NAMES.get(elf.header.e_machine, "unknown"),
                              default_address_size=elf.elfclass // 8)

@@ -257,8 +257,7 @@ def fast_extract(read: Reader, size: int, path: str
         offs, infos = list(compress(offs, regular)), bytes(compress(infos, regular))
     if offs and max(offs) >= strlen:
         return None
-    sfind = s.find
-    deps = [s[o:sfind("\0", o)] for o in offs]
+    deps = list(map(s.__getitem__, map(slice, offs, map(s.find, repeat("\0"), offs))))
     if "" in deps:
         keep = [bool(name) for name in deps]
         deps, infos = list(compress(deps, keep)), bytes(compress(infos, keep))
@@ -285,12 +284,18 @@ def fast_extract(read: Reader, size: int, path: str
         crc_of = dict(zip(vnames, vcrc))
         if len(crc_of) != nver:             # duplicates: the first entry of a name counts
             return None
-        crcs = list(map(crc_of.get, deps, repeat(0)))
-        unvisited = crc_of.keys() - set(deps)
-        if unvisited:
-            more = sorted(map(vnames.index, unvisited))
-            deps += [vnames[k] for k in more]
-            crcs += [vcrc[k] for k in more]
+        # Each dependency takes its CRC out of the table; what is left are the
+        # entries without an undefined symbol, in table order.
+        crcs = list(map(crc_of.pop, deps, repeat(None)))
+        if None in crcs:    # a symbol without an entry, or a repeated one: the long way
+            crc_of = dict(zip(vnames, vcrc))
+            crcs = list(map(crc_of.get, deps, repeat(0)))
+            for k in sorted(map(vnames.index, crc_of.keys() - set(deps))):
+                deps.append(vnames[k])
+                crcs.append(vcrc[k])
+        elif crc_of:
+            deps += crc_of
+            crcs += crc_of.values()
     name = vermagic = depends = None
     if i_mi > 0:
         mi = data.get(i_mi, b"")
