@@ -828,18 +828,17 @@ def read_debug_info(path: object, *, data: bytes | None = None,
 
     Works on linked images (the kernel) and on relocatable objects (``.o``,
     ``.kmod``, ``.kmod.debug``) of every supported target: in a relocatable
-    file the absolute data relocations of ``.debug_info`` and
-    ``.debug_str_offsets`` are applied here (pyelftools' own relocation
-    handler knows only some machines), then pyelftools parses the DIEs.
-    Returns ``None`` when the file has no ``.debug_info``.
+    file the absolute data relocations of ``.debug_info``,
+    ``.debug_str_offsets`` and ``.debug_line`` are applied here (pyelftools'
+    own relocation handler knows only some machines), then
+    :mod:`kmodbuild.dwarfwalk` decodes the DIEs -- or pyelftools, for what the
+    walker does not decode.  Returns ``None`` when the file has no
+    ``.debug_info``.
 
     Raises:
         ModuleFormatError: unreadable or malformed file or DWARF.
     """
     spath = str(path)
-    from elftools.common.exceptions import DWARFError, ELFError
-    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
-
     try:
         if data is None:
             data = read_file(spath)
@@ -857,14 +856,27 @@ def read_debug_info(path: object, *, data: bytes | None = None,
             if elf.header.e_type == raw.ET_REL and name in _DWARF_RELOCATED:
                 _apply_dwarf_relocations(elf, sec, buf)
             blobs[name] = bytes(buf)
-        try:
-            dies, units = walk_units(blobs, elf.little_endian, keep=DWARF_ATTRS,
-                                     parents=_DWARF_PARENTS, child_tags=_DWARF_CHILD_TAGS,
-                                     aggregates=_DWARF_AGGREGATES, ref_attrs=_DWARF_REF_ATTRS,
-                                     make=DebugInfoEntry)
-            return DebugInfo(spath, dies, units, extras)
-        except Unsupported:
-            pass                # pyelftools reads it (or names what is wrong)
+    except OSError as e:
+        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+    except _BOUNDARY as e:
+        raise ModuleFormatError(f"malformed DWARF debug information ({type(e).__name__}: "
+                                f"{e})", path=spath) from e
+    try:
+        dies, units = walk_units(blobs, elf.little_endian, keep=DWARF_ATTRS,
+                                 parents=_DWARF_PARENTS, child_tags=_DWARF_CHILD_TAGS,
+                                 aggregates=_DWARF_AGGREGATES, ref_attrs=_DWARF_REF_ATTRS,
+                                 make=DebugInfoEntry)
+    except Unsupported:         # pyelftools reads it (or names what is wrong)
+        dies, units = _read_with_pyelftools(elf, blobs, spath)
+    return DebugInfo(spath, dies, units, extras)
+
+
+def _read_with_pyelftools(elf: RawElf, blobs: dict[str, bytes], spath: str
+                          ) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int, ...], ...]]:
+    """:func:`read_debug_info`'s DIEs by pyelftools, from the relocated ``blobs``."""
+    from elftools.common.exceptions import DWARFError, ELFError
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
+    try:
         descs = {name: DebugSectionDescriptor(io.BytesIO(b), name, 0, len(b), 0)
                  for name, b in blobs.items()}
         config = DwarfConfig(little_endian=elf.little_endian,
@@ -881,12 +893,7 @@ def read_debug_info(path: object, *, data: bytes | None = None,
             debug_line_str_sec=d(".debug_line_str"), debug_loclists_sec=d(".debug_loclists"),
             debug_rnglists_sec=d(".debug_rnglists"), debug_sup_sec=None,
             gnu_debugaltlink_sec=None, debug_types_sec=None)
-        dies, units = _walk_units(dwarf)
-        return DebugInfo(spath, dies, units, extras)
-    except ModuleFormatError:
-        raise
-    except OSError as e:
-        raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from e
+        return _walk_units(dwarf)
     except (ELFError, DWARFError, NotImplementedError, AssertionError, AttributeError,
             *_BOUNDARY) as e:
         raise ModuleFormatError(f"malformed DWARF debug information ({type(e).__name__}: "
