@@ -29,6 +29,20 @@ def test_noop_takes_the_fast_path(tree: Path) -> None:
     assert UP_TO_DATE in rebuild(tree)
 
 
+@pytest.mark.parametrize("extra", [(), ("-n",)], ids=["fast path", "full graph"])
+def test_no_default_tools_are_initialised(tree: Path, extra: tuple[str, ...]) -> None:
+    """The default environment is made without tools: a global call such as ``Dir()``
+    or ``Decider()`` before ``DefaultEnvironment(tools=[])`` made it with every tool
+    SCons can detect (compilers, TeX...: ~30 ms of every no-op build)."""
+    rebuild(tree)
+    res = scons(tree, "ARCH=amd64", *extra, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "SCons.Tool" in loaded             # the import log was read
+    tools = {m for m in loaded if m.startswith("SCons.Tool.")}
+    assert tools <= {"SCons.Tool.DCommon", "SCons.Tool.linkCommon"}, sorted(tools)
+
+
 def _changes(tree: Path):
     hello = tree / "sys/modules/hello/hello.c"
     yield "source edited", lambda: hello.write_text(hello.read_text() + "\n/* edit */\n"), \
