@@ -198,3 +198,33 @@ def test_name_tables_agree_with_pyelftools() -> None:
     for code, name in dwarfwalk.ATTR_NAMES.items():
         assert ENUM_DW_AT[name] == code
     assert DWARF_ATTRS <= set(dwarfwalk.ATTR_NAMES.values())
+
+
+def test_damaged_dwarf_gives_records_or_one_error(tmp_path: Path) -> None:
+    """Random byte changes in .debug_info, .debug_abbrev and .debug_line of a real object:
+    every read returns records or raises ModuleFormatError naming the file, never
+    anything else (the walker hands what it cannot decode to pyelftools)."""
+    import random
+
+    from kmodbuild import elfraw
+    obj = compile_c(tmp_path, get_target("amd64"), ["-gdwarf-4"])
+    data = obj.read_bytes()
+    elf = elfraw.read_elf_file(str(obj))
+    spans = [(s.offset, s.size) for s in elf.sections
+             if s.name in (".debug_info", ".debug_abbrev", ".debug_line")]
+    rng = random.Random(20261205)
+    bad = tmp_path / "bad.o"
+    outcomes = {"records": 0, "error": 0}
+    for _ in range(300):
+        buf = bytearray(data)
+        off, size = rng.choice(spans)
+        for _ in range(rng.randint(1, 4)):
+            buf[off + rng.randrange(size)] = rng.randrange(256)
+        bad.write_bytes(bytes(buf))
+        try:
+            read_debug_info(bad)
+            outcomes["records"] += 1
+        except ModuleFormatError as e:
+            assert "bad.o" in str(e)
+            outcomes["error"] += 1
+    assert outcomes["records"] and outcomes["error"]
