@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from kmodbuild.model import SHN_UNDEF, STT_FILE, STT_SECTION
 
@@ -59,8 +60,8 @@ class _Image:
     end: int
     base: int
     region: str
-    addrs: list[int]
-    names: list[str]
+    addrs: list[int] | None         # None: not sorted out yet (Symbolizer._fill)
+    names: list[str] | None
 
 
 class Symbolizer:
@@ -74,6 +75,8 @@ class Symbolizer:
         self._starts: list[int] = []
         self._by_start: list[_Image] = []
         self._overlap = False
+        # module name -> (symbol values, symbols) not yet sorted into its images
+        self._lazy: dict[str, tuple[list[int], list[Any]]] = {}
 
     def add_kernel(self, base: int, end: int, symbols: dict[str, int]) -> None:
         """The kernel image: ``symbols`` name -> address."""
@@ -82,21 +85,37 @@ class Symbolizer:
                          [n for _, n in pairs]))
 
     def add_module(self, name: str, kobj: object) -> None:
-        """A loaded module (a :class:`~kmodbuild.kobj.Kobj`)."""
+        """A loaded module (a :class:`~kmodbuild.kobj.Kobj`).
+
+        Its regions are indexed now; its symbols are sorted out the first time
+        an address in it is named (:meth:`symbol`): most modules run without a
+        fault and are never named (half the cost of syncing a module otherwise).
+        """
         self.remove_module(name)
         regions = getattr(kobj, "regions", {})
         text = regions.get("text")
         base = text.base if text is not None else 0
-        module = getattr(kobj, "module")
-        pairs = sorted((kobj.symvalue[i], s.name)                   # type: ignore[attr-defined]
-                       for i, s in enumerate(module.symbols)
+        for kind, reg in regions.items():
+            self._add(_Image(name, reg.base, reg.base + reg.alloc,
+                             base if kind == "text" else reg.base, kind, None, None))
+        # the final symbol values (linking is done when a module is synced) and symbols
+        self._lazy[name] = (kobj.symvalue, getattr(kobj, "module").symbols)  # type: ignore
+
+    def _fill(self, name: str) -> None:
+        """Sort out the symbols of module ``name``'s images (see :meth:`add_module`)."""
+        got = self._lazy.pop(name, None)
+        images = self._images.get(name, [])
+        if got is None:
+            for img in images:
+                img.addrs, img.names = img.addrs or [], img.names or []
+            return
+        symvalue, symbols = got
+        pairs = sorted((symvalue[i], s.name) for i, s in enumerate(symbols)
                        if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)
                        and not s.name.startswith(("$", ".L", "__link_set_")))
-        for kind, reg in regions.items():
-            inside = [(a, n) for a, n in pairs if reg.base <= a < reg.base + reg.alloc]
-            self._add(_Image(name, reg.base, reg.base + reg.alloc,
-                             base if kind == "text" else reg.base, kind,
-                             [a for a, _ in inside], [n for _, n in inside]))
+        for img in images:
+            inside = [(a, n) for a, n in pairs if img.start <= a < img.end]
+            img.addrs, img.names = [a for a, _ in inside], [n for _, n in inside]
 
     def _add(self, img: _Image) -> None:
         self._images.setdefault(img.name, []).append(img)
@@ -109,6 +128,7 @@ class Symbolizer:
 
     def remove_module(self, name: str) -> None:
         """Forget a module's regions."""
+        self._lazy.pop(name, None)
         gone = self._images.pop(name, None)
         if not gone:
             return
@@ -141,7 +161,11 @@ class Symbolizer:
     def symbol(self, address: int) -> str | None:
         """``symbol+0xoff`` for ``address``, or None."""
         img = self._find(address)
-        if img is None or not img.addrs:
+        if img is None:
+            return None
+        if img.addrs is None:
+            self._fill(img.name)
+        if not img.addrs or img.names is None:
             return None
         i = bisect.bisect_right(img.addrs, address) - 1
         if i < 0:
