@@ -3,11 +3,11 @@
 :func:`kmodbuild.elf.read_debug_info` keeps a few attributes of a few DIEs
 (types, members, parameters, variables); pyelftools builds an object for
 every DIE, attribute and abbreviation on the way, which made reading one
-probe object (a hundred DIEs) cost ~6 ms and the stub kernel's ~110 ms, in
-the SCons process of every build.  This walker decodes the same things in
+probe object (a hundred DIEs) cost 3.5-7 ms and the stub kernel's 90-150 ms,
+in the SCons process of every build.  This walker decodes the same things in
 one linear pass over ``.debug_info`` with precomputed abbreviations and
-skips what is not kept without building anything -- the same records, in a
-tenth of the time (bench/bench_dwarf.py).
+skips what is not kept without building anything -- the same records,
+3.5-5x faster (``python bench/bench_dwarf.py``).
 
 It handles what compilers emit for C: DWARF 2-5 compile and partial units,
 32- and 64-bit DWARF, either byte order, every standard form and the GNU
