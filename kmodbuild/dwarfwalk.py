@@ -111,7 +111,7 @@ _FIXED = {_DATA1: 1, _REF1: 1, _FLAG: 1, _STRX1: 1, _ADDRX1: 1, _DATA2: 2, _REF2
 _OFFSET_FORMS = frozenset({_STRP, _SEC_OFFSET, _STRP_SUP, _LINE_STRP, _GNU_REF_ALT,
                            _GNU_STRP_ALT})
 
-#: One abbreviation: (tag code, has children, attribute specs, size when fixed or -1).
+#: One abbreviation: (tag code, has children, attribute specs).
 #: An attribute spec is (attribute code, form, implicit constant).
 Abbrev = tuple[int, bool, tuple[tuple[int, int, int], ...]]
 #: What the caller makes of a kept DIE: ``make(tag, name, attrs, children)``, a named
@@ -271,11 +271,11 @@ class _Unit:
             return True, pos
         if form == _IMPLICIT_CONST:
             return implicit, pos
+        if form in _INDEX_FORMS or form == _INDIRECT:
+            raise Unsupported(f"kept value of form {form:#x}")
         if form == _SDATA:
             return _sleb(data, pos)
         if form in _LEB_FORMS:
-            if form in _INDEX_FORMS:
-                raise Unsupported(f"kept value of index form {form:#x}")
             return _uleb(data, pos)
         if form in _BLOCK_FORMS:
             n, pos = self.block_length(data, pos, form)
@@ -286,8 +286,6 @@ class _Unit:
             if pos + 16 > len(data):
                 raise Unsupported("value beyond the end of the section")
             return tuple(data[pos:pos + 16]), pos + 16
-        if form in _INDEX_FORMS or form == _INDIRECT:
-            raise Unsupported(f"kept value of form {form:#x}")
         size = self.sizes.get(form)
         if size is None:
             raise Unsupported(f"DW_FORM {form:#x}")

@@ -103,17 +103,11 @@ class Symbolizer:
 
     def _fill(self, name: str) -> None:
         """Sort out the symbols of module ``name``'s images (see :meth:`add_module`)."""
-        got = self._lazy.pop(name, None)
-        images = self._images.get(name, [])
-        if got is None:
-            for img in images:
-                img.addrs, img.names = img.addrs or [], img.names or []
-            return
-        symvalue, symbols = got
+        symvalue, symbols = self._lazy.pop(name)
         pairs = sorted((symvalue[i], s.name) for i, s in enumerate(symbols)
                        if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)
                        and not s.name.startswith(("$", ".L", "__link_set_")))
-        for img in images:
+        for img in self._images[name]:
             inside = [(a, n) for a, n in pairs if img.start <= a < img.end]
             img.addrs, img.names = [a for a, _ in inside], [n for _, n in inside]
 
