@@ -74,7 +74,10 @@ class _Raw:
 
 
 #: Module regions left mapped between modcmd runs (the rest are mapped on first touch).
-MAPPED_CAP = 96
+#: unicorn's map + unmap pair costs ~30 us with no other region mapped, 42 us with
+#: 30, 85 us with 96, 490 us with 300; a 500-module validation (about 3,000 pairs)
+#: spent 0.25 s mapping with 96 left mapped, 0.17 s with 24.
+MAPPED_CAP = 24
 
 
 def _round(value: int, unit: int) -> int:

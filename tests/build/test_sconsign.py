@@ -1,0 +1,117 @@
+"""The signature database is written only where something changed (scons_tool._store_only_changes).
+
+SCons stores every node it visits and rewrites each directory that holds one:
+after a one-source edit, every module's directory.  The build skips a store
+that would leave the entry as it is; these tests prove both halves: untouched
+directories are not rewritten, and what is recorded still matches the files.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, copy_tree, scons
+
+# Runs SCons like ``python -m SCons`` (same argv, so the same fast-path stamp) and lists
+# the directories whose .sconsign entries it rewrote.
+DRIVER = """
+import sys
+import SCons.SConsign
+log = open(sys.argv.pop(1), "w")
+write = SCons.SConsign.DB.write
+def logged(self, sync=1):
+    if self.dirty:
+        log.write(self.dir.get_internal_path() + "\\n")
+        log.flush()
+    return write(self, sync)
+SCons.SConsign.DB.write = logged
+sys.argv = ["scons", *sys.argv[1:]]
+import SCons.Script
+SCons.Script.main()
+"""
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    t = copy_tree(tmp_path_factory.mktemp("sconsign"))
+    scons(t, "ARCH=amd64")
+    scons(t, "ARCH=amd64")                # the same command line as rewritten() below
+    return t
+
+
+def rewritten(tree: Path, tmp: Path) -> set[str]:
+    """Build like ``scons ARCH=amd64``; the directories whose entries were rewritten."""
+    log = tmp / "written.txt"
+    driver = tmp / "driver.py"
+    driver.write_text(DRIVER)
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, str(driver), str(log), "-C", str(tree), "ARCH=amd64"],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return set(log.read_text().split())
+
+
+def entries(tree: Path, directory: str) -> dict:
+    import SCons.dblite
+    import SCons.Node.FS  # noqa: F401  (the classes the entries unpickle into)
+    db = SCons.dblite.open(str(tree / ".sconsign"), "r")
+    return pickle.loads(db[directory])
+
+
+def test_an_edit_rewrites_only_the_directories_it_changed(tree: Path, tmp_path: Path) -> None:
+    hello = tree / "sys/modules/hello/hello.c"
+    original = hello.read_text()
+    try:
+        hello.write_text(original.replace("Goodbye", "So long"))
+        dirs = rewritten(tree, tmp_path)
+    finally:
+        hello.write_text(original)
+    assert "build/amd64-x86_64/10.0/modules/hello" in dirs        # rebuilt there
+    assert "stand/amd64/10.0/modules/hello" in dirs                # reinstalled
+    others = {d for d in dirs if d.rsplit("/", 1)[-1] in
+              {p.name for p in (tree / "sys/modules").iterdir()} - {"hello"}}
+    assert not others, sorted(dirs)           # SCons alone rewrote every module's directory
+    assert len(dirs) <= 6, sorted(dirs)
+
+
+def test_a_touched_header_records_its_new_timestamp(tree: Path, tmp_path: Path) -> None:
+    """Nothing is rebuilt, but the header's and its users' entries take the new
+    timestamp, so the next build need not read the header again."""
+    header = tree / "sys/sys/systm.h"
+    os.utime(header)
+    dirs = rewritten(tree, tmp_path)
+    assert "sys/sys" in dirs
+    stamp = header.stat().st_mtime
+    assert entries(tree, "sys/sys")["systm.h"].ninfo.timestamp == stamp
+    obj = entries(tree, "build/amd64-x86_64/10.0/modules/hello")["hello.o"].binfo
+    sigs = dict(zip(obj.bimplicit, obj.bimplicitsigs))
+    assert sigs["sys/sys/systm.h"].timestamp == stamp
+
+
+def test_every_entry_matches_the_file_it_describes(tree: Path, tmp_path: Path) -> None:
+    """After an edit, each recorded file's size and timestamp are those on disk."""
+    import SCons.dblite
+    import SCons.Node.FS  # noqa: F401
+    null = tree / "sys/modules/null/null.c"
+    original = null.read_text()
+    try:
+        null.write_text(original + "\nint null_extra_marker(void) { return 7; }\n")
+        rewritten(tree, tmp_path)
+    finally:
+        null.write_text(original)
+    db = SCons.dblite.open(str(tree / ".sconsign"), "r")
+    checked = 0
+    for directory in db.keys():
+        for name, entry in pickle.loads(db[directory]).items():
+            path = tree / directory / name
+            if not path.is_file() or not hasattr(entry.ninfo, "timestamp"):
+                continue
+            st = path.stat()
+            assert (entry.ninfo.size, entry.ninfo.timestamp) == (st.st_size, st.st_mtime), path
+            checked += 1
+    assert checked > 50
