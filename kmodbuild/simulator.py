@@ -258,7 +258,8 @@ class SimKernel:
         for b in cfg.builtins:        # built-in modules are part of the kernel image
             kernel_syms.extend((s, 16) for s in b.exports)
         self.ksyms.add("netbsd", K.kernel_symbol_table(kernel_syms, layout.kernel_base))
-        self.loaded: list[Module] = []
+        self.loaded: list[Module] = []        # newest first; changed by enqueue/unload only
+        self._by_name: dict[str, Module] = {}   # the first module of each name in loaded
         self.builtins: list[Module] = [
             Module(b.name, b.module_class, cfg.version.number, b.required, MODULE_SOURCE_KERNEL,
                    exports=b.exports) for b in cfg.builtins]
@@ -301,10 +302,7 @@ class SimKernel:
 
     def lookup(self, name: str) -> Module | None:
         """``module_lookup()``: a loaded module called ``name``."""
-        for m in self.loaded:
-            if m.name == name:
-                return m
-        return None
+        return self._by_name.get(name)
 
     def run_modcmd(self, mod: Module, cmd: int) -> int:
         """``mi_modcmd(cmd)``: the fault map first, then the strategy."""
@@ -689,6 +687,7 @@ class SimKernel:
     def enqueue(self, mod: Module) -> None:
         """``module_enqueue()``: head of module_list, +1 ref on each required module."""
         self.loaded.insert(0, mod)
+        self._by_name[mod.name] = mod
         for r in mod.requires:
             r.refcnt += 1
         self.module_gen += 1
@@ -737,6 +736,12 @@ class SimKernel:
             self.module_print(f"could not unload module `{name}' error={error}")
             return error
         self.loaded.remove(mod)
+        if self._by_name.get(mod.name) is mod:
+            del self._by_name[mod.name]
+            for m in self.loaded:
+                if m.name == mod.name:
+                    self._by_name[m.name] = m
+                    break
         for r in mod.requires:
             r.refcnt -= 1
         mod.requires = []
