@@ -53,6 +53,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.benchvenv import make_venv  # noqa: E402
 from tests.linux.debian_tree import Unavailable, depmod_path, fetch_debian_kernel  # noqa: E402
 
 
@@ -68,21 +69,6 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     if proc.stderr is not None:
         proc.stderr.close()
     return wall, proc.returncode, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-
-
-def make_venv(where: Path, package: Path) -> Path:
-    """A clean virtual environment at ``where`` holding a copy of ``package`` (what
-    ``pip install`` of a pure-Python package leaves, compiled); returns its python."""
-    import shutil
-    import venv
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(where)
-    python = where / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
-                           "'purelib'))"], capture_output=True, text=True, check=True)
-    dest = Path(site.stdout.strip()) / "kmodbuild"
-    shutil.copytree(package, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([str(python), "-m", "compileall", "-q", str(dest)], check=True)
-    return python
 
 
 def main() -> int:
@@ -135,7 +121,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if not opts.no_venv:
-            python = make_venv(Path(tmp) / "venv", REPO / "kmodbuild")
+            python = make_venv(Path(tmp) / "venv", [REPO / "kmodbuild"])
             clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
             entries["venv cli"] = ([str(python), "-m", "kmodbuild", "check", "--flavor",
                                     "linux", *common], clean)

@@ -15,9 +15,12 @@ times, alternating the two tools in the same run:
 
 and prints medians, the kmodbuild/make ratio and the peak memory of each tool.
 kmodbuild's build also checks every module and simulates loading the tree,
-which make does not do.
+which make does not do.  With ``--venv`` kmodbuild also runs, in a copy of the
+tree, from a clean virtual environment holding copies of it and of its
+dependencies (bench/benchvenv.py): the interpreter running this script may
+have ``.pth`` start-up hooks in its site-packages that every build pays for.
 
-Usage: python3 bench/bench_speed.py [-n 100 500] [--repeat 3] [--jobs 2]
+Usage: python3 bench/bench_speed.py [-n 100 500] [--repeat 3] [--jobs 2] [--venv]
 """
 from __future__ import annotations
 
@@ -189,7 +192,7 @@ def write_makefile(out: Path, modules: list[str]) -> None:
     allt = [f"{b}/kernel/netbsd"]
     for k in kern:
         lines += [f"{b}/kernel/{k}.o: sys/kern/{k}.c", "\t@mkdir -p $(@D)",
-                  f"\t$(CC) -MD -MP -c $< -o $@", ""]
+                  "\t$(CC) -MD -MP -c $< -o $@", ""]
     lines += [f"{b}/kernel/netbsd: {kobjs}", f"\t$(LD) {' '.join(tc.kernel_ldflags)} -o $@ $^",
               ""]
     for m in modules:
@@ -206,14 +209,15 @@ def write_makefile(out: Path, modules: list[str]) -> None:
                   f"{inst}: {kmod}", "\tinstall -D -m 444 $< $@", ""]
         allt.append(inst)
     lines[4:4] = [f"all: {' '.join(allt)}", ""]
-    lines += [f"-include $(shell find mk -name '*.d' 2>/dev/null)", ""]
+    lines += ["-include $(shell find mk -name '*.d' 2>/dev/null)", ""]
     (out / "Makefile").write_text("\n".join(lines))
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall time and peak RSS (KiB, the largest process of the command tree)."""
     t0 = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    if env is None:
+        env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -238,46 +242,65 @@ def edit_code(src: Path) -> None:
     src.write_text(new)
 
 
-def bench(n: int, repeat: int, jobs: int, workdir: Path) -> list[tuple[str, float, float, int, int]]:
+#: what kmodbuild's build imports (a clean virtual environment gets copies of these)
+PACKAGES = ("SCons", "elftools", "jinja2", "markupsafe", "packaging", "unicorn")
+
+
+def bench(n: int, repeat: int, jobs: int, workdir: Path,
+          venv_python: Path | None = None) -> dict[str, tuple[float, ...]]:
+    """Median seconds per scenario and tool (``kmodbuild``, ``make``, and with
+    ``venv_python`` ``kmodbuild-venv``, in a tree of its own), plus ``"peak"``:
+    each tool's peak RSS in KiB."""
     tree = workdir / f"tree-{n}"
     generate(tree, n)
-    env_py = [sys.executable, "-m", "SCons", "-Q", "-s", f"-j{jobs}", "ARCH=amd64"]
-    tools = {"kmodbuild": env_py, "make": ["make", "-s", f"-j{jobs}", "all"]}
-    clean = {"kmodbuild": lambda: [shutil.rmtree(tree / p, ignore_errors=True)
-                                   for p in ("build", "stand")]
-             + [(tree / ".sconsign.dblite").unlink(missing_ok=True)],
-             "make": lambda: [shutil.rmtree(tree / p, ignore_errors=True)
-                              for p in ("mk", "mkstand")]}
-    src = tree / "sys/modules/m0001/m0001_sub.c"
-    hdr = tree / HEADER
+    scons = ["-m", "SCons", "-Q", "-s", f"-j{jobs}", "ARCH=amd64"]
+    tools: dict[str, tuple[list[str], dict[str, str] | None, Path]] = {
+        "kmodbuild": ([sys.executable, *scons], None, tree),
+        "make": (["make", "-s", f"-j{jobs}", "all"], None, tree)}
+    if venv_python is not None:
+        vtree = workdir / f"tree-{n}-venv"
+        generate(vtree, n)
+        clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        tools["kmodbuild-venv"] = ([str(venv_python), *scons], clean_env, vtree)
+
+    def clean(tool: str) -> None:
+        where = tools[tool][2]
+        for p in (("mk", "mkstand") if tool == "make" else ("build", "stand")):
+            shutil.rmtree(where / p, ignore_errors=True)
+        if tool != "make":
+            (where / ".sconsign.dblite").unlink(missing_ok=True)
+
+    def header(tool: str) -> Path:
+        return tools[tool][2] / HEADER
+
     scenarios = {
-        "full": lambda tool: clean[tool](),
+        "full": clean,
         "noop": lambda tool: None,
-        "edit": lambda tool: edit_code(src),
-        "touch": lambda tool: os.utime(hdr),
-        "header": lambda tool: hdr.write_text(hdr.read_text() + f"/* {time.time()} */\n"),
+        "edit": lambda tool: edit_code(tools[tool][2] / "sys/modules/m0001/m0001_sub.c"),
+        "touch": lambda tool: os.utime(header(tool)),
+        "header": lambda tool: header(tool).write_text(header(tool).read_text()
+                                                       + f"/* {time.time()} */\n"),
     }
     results: dict[tuple[str, str], list[float]] = {}
-    peak: dict[str, int] = {"kmodbuild": 0, "make": 0}
-    for tool in tools:                      # both start from a full build
-        clean[tool]()
-        run(tools[tool], tree)
-        run(tools[tool], tree)
+    peak = dict.fromkeys(tools, 0)
+    for tool, (cmd, env, where) in tools.items():     # each starts from a full build
+        clean(tool)
+        run(cmd, where, env)
+        run(cmd, where, env)
     for _ in range(repeat):
         for scen, prepare in scenarios.items():
-            for tool, cmd in tools.items():
+            for tool, (cmd, env, where) in tools.items():
                 prepare(tool)
-                dt, rss = run(cmd, tree)
+                dt, rss = run(cmd, where, env)
                 results.setdefault((scen, tool), []).append(dt)
                 peak[tool] = max(peak[tool], rss)
                 if scen in ("edit", "header", "touch"):
-                    run(cmd, tree)          # settle, so the next tool starts from a built tree
-    rows = []
-    for scen in scenarios:
-        k = statistics.median(results[(scen, "kmodbuild")])
-        m = statistics.median(results[(scen, "make")])
-        rows.append((scen, k, m, peak["kmodbuild"], peak["make"]))
-    return rows
+                    run(cmd, where, env)    # settle, so the next tool starts from a built tree
+    out: dict[str, tuple[float, ...]] = {
+        scen: tuple(statistics.median(results[(scen, tool)]) for tool in tools)
+        for scen in scenarios}
+    out["peak"] = tuple(float(peak[tool]) for tool in tools)
+    return out
 
 
 def main() -> int:
@@ -287,6 +310,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--workdir", default=str(REPO / "bench/out/speed"))
+    ap.add_argument("--venv", action="store_true",
+                    help="also run kmodbuild from a clean virtual environment holding copies "
+                         "of it and its dependencies, as pip install leaves them (no .pth "
+                         "start-up hooks of this interpreter's site-packages)")
     opts = ap.parse_args()
     if not shutil.which("make"):
         raise SystemExit("GNU make is needed for the comparison: apt-get install make")
@@ -294,14 +321,30 @@ def main() -> int:
     # them (where PYTHONDONTWRITEBYTECODE is set, nothing else would write the .pyc files)
     import compileall
     compileall.compile_dir(str(REPO / "kmodbuild"), quiet=1)
-    print(f"kmodbuild (scons) vs GNU make, amd64, -j{opts.jobs}, median of {opts.repeat}")
-    print(f"{'modules':>7} {'scenario':<8} {'kmodbuild s':>11} {'make s':>8} {'ratio':>6}")
+    venv_python = None
+    if opts.venv:
+        from bench.benchvenv import make_venv, package_dir
+        where = Path(opts.workdir) / "venv"
+        shutil.rmtree(where, ignore_errors=True)
+        venv_python = make_venv(where, [REPO / "kmodbuild", *map(package_dir, PACKAGES)],
+                                linked=[package_dir("ziglang")])    # the 300 MB toolchain
+    names = ["kmodbuild", "make"] + (["venv"] if opts.venv else [])
+    print(f"kmodbuild (scons) vs GNU make, amd64, -j{opts.jobs}, median of {opts.repeat}"
+          + ("; venv: kmodbuild from a clean virtual environment" if opts.venv else ""))
+    print(f"{'modules':>7} {'scenario':<8} {'kmodbuild s':>11} {'make s':>8} {'ratio':>6}"
+          + (f" {'venv s':>8} {'ratio':>6}" if opts.venv else ""))
     for n in opts.n:
-        rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir))
-        for scen, k, m, _, _ in rows:
-            print(f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f}")
-        print(f"{n:>7} peak RSS: kmodbuild {rows[0][3] / 1024:.0f} MiB, "
-              f"make {rows[0][4] / 1024:.0f} MiB")
+        rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python)
+        for scen, times in rows.items():
+            if scen == "peak":
+                continue
+            k, m = times[0], times[1]
+            line = f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f}"
+            if opts.venv:
+                line += f" {times[2]:>8.3f} {times[2] / m:>6.2f}"
+            print(line)
+        print(f"{n:>7} peak RSS: " + ", ".join(
+            f"{name} {kib / 1024:.0f} MiB" for name, kib in zip(names, rows["peak"])))
     return 0
 
 
