@@ -44,6 +44,7 @@ class Heap:
         self._read = read
         self._write = write
         self.blocks: dict[int, Block] = {}
+        self._owned: dict[str, dict[int, Block]] = {}     # owner -> its blocks (owned_by)
         self._free: list[tuple[int, int]] = [(base, size)]
         self.freed: set[int] = set()
         self.command = ""
@@ -58,7 +59,8 @@ class Heap:
                 del self._free[i]
             else:
                 self._free[i] = (addr + need, length - need)
-            self.blocks[addr] = Block(addr, size, owner, caller, self.command)
+            block = self.blocks[addr] = Block(addr, size, owner, caller, self.command)
+            self._owned.setdefault(owner, {})[addr] = block
             self.freed.discard(addr)
             fill = bytes(size) if zero else (b"\xa5" * size)
             self._write(addr, fill + _RED + bytes(need - size - REDZONE))
@@ -79,6 +81,7 @@ class Heap:
             return (f"{address:#x}: red zone overwritten (buffer overflow past {size} bytes "
                     f"allocated by {block.caller or block.owner})")
         del self.blocks[address]
+        self._owned[block.owner].pop(address, None)
         self.freed.add(address)
         span = self._span(size)
         self._write(address, (_POISON * (span // 4 + 1))[:span])
@@ -94,8 +97,13 @@ class Heap:
 
     def owned_by(self, owner: str) -> list[Block]:
         """Blocks still held by ``owner``, oldest first."""
-        return sorted((b for b in self.blocks.values() if b.owner == owner),
-                      key=lambda b: b.address)
+        return sorted(self._owned.get(owner, {}).values(), key=lambda b: b.address)
+
+    def set_owner(self, block: Block, owner: str) -> None:
+        """Hand ``block`` to ``owner`` (a leak is kept as ``NAME (leaked)``)."""
+        self._owned[block.owner].pop(block.address, None)
+        block.owner = owner
+        self._owned.setdefault(owner, {})[block.address] = block
 
     def contains(self, address: int) -> bool:
         """True when ``address`` lies in the heap."""

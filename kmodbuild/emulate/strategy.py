@@ -121,7 +121,7 @@ class EmulatedModcmd:
             text = (f"{module.name}: memory leak: {block.size} bytes allocated by "
                     f"{block.caller or '?'} in {block.command or '?'} not freed by {when} "
                     f"(kmem {block.address:#x})")
-            block.owner = f"{module.name} (leaked)"
+            m.heap.set_owner(block, f"{module.name} (leaked)")
             self._warn(Report("leak", module.name, "FINI" if cmd else "INIT", text,
                               address=block.address))
         for reg in m.k.registry.pointing_into(m.module_ranges(module)):
