@@ -81,7 +81,7 @@ class Heap:
             return (f"{address:#x}: red zone overwritten (buffer overflow past {size} bytes "
                     f"allocated by {block.caller or block.owner})")
         del self.blocks[address]
-        self._owned[block.owner].pop(address, None)
+        self._owned.get(block.owner, {}).pop(address, None)
         self.freed.add(address)
         span = self._span(size)
         self._write(address, (_POISON * (span // 4 + 1))[:span])
@@ -101,7 +101,7 @@ class Heap:
 
     def set_owner(self, block: Block, owner: str) -> None:
         """Hand ``block`` to ``owner`` (a leak is kept as ``NAME (leaked)``)."""
-        self._owned[block.owner].pop(block.address, None)
+        self._owned.get(block.owner, {}).pop(block.address, None)
         block.owner = owner
         self._owned.setdefault(owner, {})[block.address] = block
 
