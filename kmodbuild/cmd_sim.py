@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--root {root}: no such directory")
     manifest = Path(args.manifest) if args.manifest else find_manifest(root, target, version)
     if manifest is None:
-        print(f"kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
-              f"kernel symbols will not link (pass --manifest)", file=sys.stderr)
+        print("kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
+              "kernel symbols will not link (pass --manifest)", file=sys.stderr)
     builtins = [b for spec in args.builtin for b in spec.split(",") if b]
     verify = trusted_hashes(find_module_dir(root, target, version)) if args.verify else None
     if args.validate:

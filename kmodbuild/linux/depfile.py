@@ -1,8 +1,6 @@
 """kmodbuild.linux.depfile - write modules.dep (no heavy imports: a cached re-check uses it)."""
 from __future__ import annotations
 
-import os
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
