@@ -119,8 +119,8 @@ class Cpu:
         """Register read and write straight through unicorn's C library, or None.
 
         unicorn's Python ``reg_read``/``reg_write`` choose a ctypes class for the
-        register and allocate a buffer on every call (~10 us: a fifth of the time
-        a kernel call from a module takes).  The general registers used here fit
+        register and allocate a buffer on every call (~10 us; a kernel call from a
+        module reads and writes several).  The general registers used here fit
         one word, so one zeroed 64-bit buffer does.  Used only where the host is
         little-endian, unicorn's library handle is where 2.1 keeps it and values
         written one way read back the same the other way, for every register.
@@ -140,18 +140,20 @@ class Cpu:
 
         def read(reg: int) -> int:
             buf.value = 0
-            if c_read(handle, reg, ref):
-                raise unicorn.UcError(c_read(handle, reg, ref))
+            status = c_read(handle, reg, ref)
+            if status:
+                raise unicorn.UcError(status)
             return buf.value & mask
 
         def write(reg: int, value: int) -> None:
             buf.value = value
-            if c_write(handle, reg, ref):
-                raise unicorn.UcError(c_write(handle, reg, ref))
+            status = c_write(handle, reg, ref)
+            if status:
+                raise unicorn.UcError(status)
 
-        try:
-            for reg in set(self._regs.values()):
-                saved = int(self.uc.reg_read(reg))
+        for reg in set(self._regs.values()):
+            saved = int(self.uc.reg_read(reg))
+            try:
                 for probe in (0x5A5A_1230 & mask, 0x0123_4567_89AB_CDE0 & mask):
                     self.uc.reg_write(reg, probe)
                     if read(reg) != probe:
@@ -159,9 +161,10 @@ class Cpu:
                     write(reg, probe ^ 0x10)
                     if int(self.uc.reg_read(reg)) != probe ^ 0x10:
                         return None
+            except (unicorn.UcError, ctypes.ArgumentError, TypeError, OverflowError):
+                return None
+            finally:
                 self.uc.reg_write(reg, saved)
-        except (unicorn.UcError, ctypes.ArgumentError, TypeError, OverflowError):
-            return None
         return read, write
 
     def _power_on(self, spec: ArchSpec) -> None:

@@ -27,3 +27,11 @@ def test_direct_register_access_matches_unicorns_api(arch: str) -> None:
             assert int(cpu.uc.reg_read(reg)) & mask == value, name
             cpu.uc.reg_write(reg, value ^ 0x20)
             assert cpu.reg(name) == value ^ 0x20, name
+
+
+def test_unicorns_api_when_the_direct_way_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Cpu, "_direct_register_access", lambda self: None)
+    cpu = Cpu(ARCHS["x86_64"])
+    assert cpu._fast_regs is None
+    cpu.set_reg("RDI", -1)                          # reduced to the register width
+    assert cpu.reg("RDI") == (1 << 64) - 1 == int(cpu.uc.reg_read(cpu._regs["RDI"]))
