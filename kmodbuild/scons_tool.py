@@ -273,14 +273,7 @@ def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
     if not env.get("KMOD_CCWRAPPER") or tc.kind != "zig":
         return list(tc.cc)
     script = Path(env.Dir("#build").abspath, "toolchain", "zig-clang")
-    text = f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n'
-    try:
-        if script.read_text() != text:
-            raise OSError
-    except OSError:
-        script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_text(text)
-        script.chmod(0o755)
+    _write_if_changed(script, f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n', mode=0o755)
     return [str(script), *tc.cc[2:]]
 
 
@@ -672,14 +665,9 @@ def _index_action(target: list[Any], source: list[Any], env: _ENV) -> int:
                          cache=out.with_name(".exports-cache.json"))
     # unchanged exports: the file keeps its timestamp, so the check of every module
     # (each depends on the index) is up to date on the timestamp alone and its
-    # .sconsign entry is not rewritten (_store_only_changes)
-    try:
-        same = out.read_text() == text
-    except (OSError, UnicodeDecodeError):
-        same = False
-    if not same:                         # precious, so written whole or not at all
-        from kmodbuild.atomicfile import replace_file
-        replace_file(str(out), [text.encode()])
+    # .sconsign entry is not rewritten (_store_only_changes); precious, so SCons
+    # does not remove it first
+    _write_if_changed(out, text)
     return 0
 
 
@@ -883,13 +871,19 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> None:
 
 def _write_compile_commands(env: _ENV) -> None:
     text = json.dumps(_COMPILE_DB, indent=1, sort_keys=True) + "\n"
-    path = Path(env.Dir("#").abspath, "compile_commands.json")
+    _write_if_changed(Path(env.Dir("#").abspath, "compile_commands.json"), text)
+
+
+def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` (whole or not at all) unless it already holds it,
+    so an unchanged file keeps its timestamp."""
     try:
         if path.read_text() == text:
             return
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pass
-    path.write_text(text)
+    from kmodbuild.atomicfile import replace_file
+    replace_file(str(path), [text.encode()], mode=mode)
 
 
 # --------------------------------------------------------------------------- quick exit
