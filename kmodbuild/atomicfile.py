@@ -38,6 +38,21 @@ def replace_file(path: str, chunks: Iterable[bytes], mode: int = 0o644,
         raise
 
 
+
+def replace_if_changed(path: str, data: bytes, mode: int = 0o644) -> bool:
+    """:func:`replace_file` unless ``path`` already holds exactly ``data`` (an
+    unchanged file keeps its timestamp, as meson's ``write_if_changed``); True
+    when it was written.  Raises ``OSError``."""
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return False
+    except OSError:
+        pass
+    replace_file(path, [data], mode)
+    return True
+
+
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
     | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 

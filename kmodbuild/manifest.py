@@ -19,14 +19,12 @@ returns.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.errors import ManifestError, TargetError
 from kmodbuild.target import NetBSDVersion, Target, get_target
 
@@ -366,23 +364,8 @@ def write_if_changed(path: object, text: str) -> bool:
     Raises:
         ManifestError: the file cannot be written.
     """
-    p = Path(str(path))
-    data = text.encode("utf-8")
     try:
-        if p.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=str(p.parent))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, p)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # 0600: the mode the manifest has always had (it was written through mkstemp)
+        return replace_if_changed(str(path), text.encode("utf-8"), mode=0o600)
     except OSError as e:
-        raise ManifestError(f"cannot write manifest: {e.strerror or e}", path=str(p)) from None
-    return True
+        raise ManifestError(f"cannot write manifest: {e.strerror or e}", path=str(path)) from None

@@ -39,6 +39,7 @@ from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
+from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.errors import KmodError
 from kmodbuild.install import install_file, remove_installed, validate_module_name
 
@@ -273,7 +274,8 @@ def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
     if not env.get("KMOD_CCWRAPPER") or tc.kind != "zig":
         return list(tc.cc)
     script = Path(env.Dir("#build").abspath, "toolchain", "zig-clang")
-    _write_if_changed(script, f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n', mode=0o755)
+    replace_if_changed(str(script), f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n'.encode(),
+                       mode=0o755)
     return [str(script), *tc.cc[2:]]
 
 
@@ -667,7 +669,7 @@ def _index_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     # (each depends on the index) is up to date on the timestamp alone and its
     # .sconsign entry is not rewritten (_store_only_changes); precious, so SCons
     # does not remove it first
-    _write_if_changed(out, text)
+    replace_if_changed(str(out), text.encode())
     return 0
 
 
@@ -871,19 +873,9 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> None:
 
 def _write_compile_commands(env: _ENV) -> None:
     text = json.dumps(_COMPILE_DB, indent=1, sort_keys=True) + "\n"
-    _write_if_changed(Path(env.Dir("#").abspath, "compile_commands.json"), text)
+    replace_if_changed(os.path.join(env.Dir("#").abspath, "compile_commands.json"),
+                       text.encode())
 
-
-def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` (whole or not at all) unless it already holds it,
-    so an unchanged file keeps its timestamp."""
-    try:
-        if path.read_text() == text:
-            return
-    except (OSError, UnicodeDecodeError):
-        pass
-    from kmodbuild.atomicfile import replace_file
-    replace_file(str(path), [text.encode()], mode=mode)
 
 
 # --------------------------------------------------------------------------- quick exit
