@@ -174,6 +174,36 @@ def test_failed_check_blocks_install_and_reports_every_module(tmp_path) -> None:
     assert not (stand / "ffs/ffs.kmod").exists()
     assert (stand / "null/null.kmod").is_file()      # the good modules are installed
 
+def test_check_gate_reruns_only_when_a_report_changes(tmp_path) -> None:
+    """The gate (check-report.json) comes after every install but only depends on the
+    check reports: an edit that leaves every report as it was does not rerun it, an
+    error fails every build until it is fixed."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    gate = tree / "build/amd64-x86_64/10.0/check-report.json"
+    installed = tree / "stand/amd64/10.0/modules/hello/hello.kmod"
+    before = (gate.stat().st_mtime_ns, installed.read_bytes())
+    hello = tree / "sys/modules/hello/hello.c"
+    original = hello.read_text()
+    assert "Goodbye" in original
+    hello.write_text(original.replace("Goodbye", "So long"))
+    scons(tree, "ARCH=amd64")
+    assert installed.read_bytes() != before[1]            # rebuilt and reinstalled
+    assert gate.stat().st_mtime_ns == before[0]           # its report did not change
+    hello.write_text(original.replace("printf(", "printff(", 1)
+                     .replace("#include <sys/systm.h>",
+                              "#include <sys/systm.h>\nint printff(const char *, ...);"))
+    for _ in range(2):                                    # reported again, not remembered
+        res = scons(tree, "ARCH=amd64", check=False)
+        assert res.returncode != 0
+        assert "hello.kmod: needs unknown symbol printff" in res.stderr
+        assert not gate.exists() and not installed.exists()
+    hello.write_text(original)
+    scons(tree, "ARCH=amd64")
+    assert gate.is_file() and installed.is_file()
+
+
 
 def test_manifest_change_rechecks_without_relinking(tmp_path) -> None:
     from tests.conftest import copy_tree
