@@ -174,6 +174,7 @@ def test_failed_check_blocks_install_and_reports_every_module(tmp_path) -> None:
     assert not (stand / "ffs/ffs.kmod").exists()
     assert (stand / "null/null.kmod").is_file()      # the good modules are installed
 
+
 def test_check_gate_reruns_only_when_a_report_changes(tmp_path) -> None:
     """The gate (check-report.json) comes after every install but only depends on the
     check reports: an edit that leaves every report as it was does not rerun it, an
@@ -202,7 +203,6 @@ def test_check_gate_reruns_only_when_a_report_changes(tmp_path) -> None:
     hello.write_text(original)
     scons(tree, "ARCH=amd64")
     assert gate.is_file() and installed.is_file()
-
 
 
 def test_manifest_change_rechecks_without_relinking(tmp_path) -> None:
