@@ -45,6 +45,7 @@ CMD_NAMES = {"INIT": 0, "FINI": 1, "STAT": 2, "AUTOUNLOAD": 3}
 MAXMODNAME = 32
 MAXPATHLEN = 1024
 PLIST_MAX = 8191               # module_load_plist_vfs(): buffer of 8192 with the NUL
+_LOADED_LOG_KEEP = 4096        # SimKernel.loaded_log: at least this many recent changes
 CLASS_BY_NAME = {v: k for k, v in MODULE_CLASS_NAMES.items()}
 
 
@@ -260,6 +261,12 @@ class SimKernel:
         self.ksyms.add("netbsd", K.kernel_symbol_table(kernel_syms, layout.kernel_base))
         self.loaded: list[Module] = []        # newest first; changed by enqueue/unload only
         self._by_name: dict[str, Module] = {}   # the first module of each name in loaded
+        # every change to loaded, oldest first: (True, module) added, (False, module)
+        # removed; entry k is change number loaded_log_base + k (older ones are dropped
+        # to bound the list).  Lets an observer (kmodbuild.emulate.machine) follow the
+        # list without comparing all of it at each step.
+        self.loaded_log: list[tuple[bool, Module]] = []
+        self.loaded_log_base = 0
         self.builtins: list[Module] = [
             Module(b.name, b.module_class, cfg.version.number, b.required, MODULE_SOURCE_KERNEL,
                    exports=b.exports) for b in cfg.builtins]
@@ -688,9 +695,17 @@ class SimKernel:
         """``module_enqueue()``: head of module_list, +1 ref on each required module."""
         self.loaded.insert(0, mod)
         self._by_name[mod.name] = mod
+        self._log_loaded(True, mod)
         for r in mod.requires:
             r.refcnt += 1
         self.module_gen += 1
+
+    def _log_loaded(self, added: bool, mod: Module) -> None:
+        log = self.loaded_log
+        if len(log) >= 2 * _LOADED_LOG_KEEP:
+            del log[:_LOADED_LOG_KEEP]
+            self.loaded_log_base += _LOADED_LOG_KEEP
+        log.append((added, mod))
 
     def do_builtin(self, parent: Module | None, name: str) -> tuple[int, Module | None]:
         """``module_do_builtin()`` (spec §3.6): initialise a built-in and its requirements."""
@@ -736,6 +751,7 @@ class SimKernel:
             self.module_print(f"could not unload module `{name}' error={error}")
             return error
         self.loaded.remove(mod)
+        self._log_loaded(False, mod)
         if self._by_name.get(mod.name) is mod:
             del self._by_name[mod.name]
             for m in self.loaded:

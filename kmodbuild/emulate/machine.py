@@ -19,7 +19,7 @@ kernel does with them.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -189,6 +189,14 @@ class Machine:
         self._avail: list[tuple[Any, str, str]] = []
         self.cpu.resolver = self._on_demand
         self._unloads = kobj.UNLOADED_BASE + len(kobj.UNLOADED)   # kobj.UNLOADED seen
+        self._owner: dict[int, Any] = {}        # id(kobj) synced -> its module
+        self._key_of: dict[int, int] = {}       # id(module) -> id(kobj) synced
+        # sync_kernel: the kernel followed, the loaded_log change number seen, the
+        # modules listed in its loaded as of then (by id), the last module run
+        self._log_kernel: Any = None
+        self._log_pos = 0
+        self._listed: dict[int, Any] = {}
+        self._extra: dict[int, Any] = {}        # id(module) -> module run or active then
 
     # ------------------------------------------------------------------ modules
     def sync(self, modules: Iterable[Any], run: Any = None) -> set[str]:
@@ -201,48 +209,131 @@ class Machine:
         resolver), and at most :data:`MAPPED_CAP` stay mapped between runs: unicorn's
         map and unmap cost grows with the number of regions (0.2 ms each with the
         1,500 regions of 500 loaded modules, a third of a tree's validation).
-        Incremental: the set operations run in C and a synced kobj is looked at again
-        only when :data:`kobj.UNLOADED` says it was freed, so a call costs little more
-        than copying the list; ``self._synced`` holds each kobj, so its id cannot be
-        reused.
+        The set operations run in C and a synced kobj is looked at again only when
+        :data:`kobj.UNLOADED` says it was freed; ``self._synced`` holds each kobj, so
+        its id cannot be reused.  :meth:`sync_kernel` does the same for a simulated
+        kernel's module list without comparing all of it at each run.
         """
         synced = self._synced
         modules = list(modules)
         kobjs = list(map(getattr, modules, repeat("kobj"), repeat(None)))
         current = set(map(id, kobjs))
         current.discard(id(None))
-        stale = synced.keys() - current
-        done = kobj.UNLOADED_BASE + len(kobj.UNLOADED)
-        if self._unloads != done:         # a kobj may have been freed yet still be listed
-            if self._unloads < kobj.UNLOADED_BASE:   # too many since: look at each
-                stale.update(key for key in current & synced.keys()
-                             if synced[key][0].regions is not synced[key][1])
-            else:
-                stale.update(current.intersection(
-                    kobj.UNLOADED[self._unloads - kobj.UNLOADED_BASE:]).intersection(synced))
-            self._unloads = done
+        stale = (synced.keys() - current) | self._freed()
         for key in stale:
-            ko, regions, name, regs = synced.pop(key)
-            for reg in regs:                # gone, unloaded or changed: forget its regions
-                self._unmap(reg)
-                self._forget(reg)
-            self.symbolizer.remove_module(name)
+            self._drop(key)
         new = current - synced.keys()
         if new:
             pairs: Iterable[tuple[Any, Any]] = zip(modules, kobjs)
             if len(new) == 1 and run is not None and id(getattr(run, "kobj", None)) in new:
                 pairs = ((run, run.kobj),)     # the usual case: the module about to run
             for mod, ko in pairs:
-                if ko is None or id(ko) in synced:
-                    continue
-                regs = []
-                for kind, reg in ko.regions.items():
-                    k = bisect.bisect_left(self._avail_starts, reg.base)
-                    self._avail_starts.insert(k, reg.base)
-                    self._avail.insert(k, (reg, mod.name, kind))
-                    regs.append(reg)
-                synced[id(ko)] = (ko, ko.regions, mod.name, regs)
-                self.symbolizer.add_module(mod.name, ko)
+                if ko is not None and id(ko) not in synced:
+                    self._add(mod, ko)
+        self._log_kernel = None               # sync_kernel starts over
+        return self._map_run(run)
+
+    def sync_kernel(self, kernel: Any, run: Any, active: Sequence[Any] = ()) -> set[str]:
+        """:meth:`sync` of ``[*kernel.loaded, *active, run]`` -- the same outcome --
+        following ``kernel.loaded_log`` (the changes to the list since the last call)
+        instead of comparing the whole list: a tree's validation runs every module's
+        modcmd twice with up to all of them loaded, and the comparisons made the syncs
+        quadratic in the tree (a seventh of a 500-module validation).  ``active`` are
+        the modules whose modcmd is under way around this one (a modcmd that loads a
+        module): their code and data must stay where the CPU comes back to.  Falls
+        back to :meth:`sync` for a new kernel, a log that moved past what it saw, or
+        more than one module to add at once (whose order :meth:`sync` defines).
+        """
+        log, base = kernel.loaded_log, kernel.loaded_log_base
+        pos = self._log_pos - base
+        if kernel is not self._log_kernel or pos < 0 or pos > len(log):
+            return self._full_sync(kernel, run, active)
+        listed = self._listed
+        touched: dict[int, Any] = dict(self._extra)   # id(module) -> module to look at
+        for added, mod in log[pos:]:
+            if added:
+                listed[id(mod)] = mod
+            else:
+                listed.pop(id(mod), None)
+            touched[id(mod)] = mod
+        extra = {id(m): m for m in (*active, run)}
+        touched.update(extra)
+        synced, owner, key_of = self._synced, self._owner, self._key_of
+        stale = self._freed()
+        for key in stale:                   # freed yet maybe listed: dropped, then re-added
+            mod = owner.get(key)
+            if mod is not None:
+                touched[id(mod)] = mod
+        for i, m in touched.items():
+            key = key_of.get(i)
+            if key is not None and key in synced:
+                ko = getattr(m, "kobj", None)
+                if ko is None or id(ko) != key or not (i in extra or i in listed):
+                    stale.add(key)
+        adds = [m for i, m in touched.items()
+                if (i in extra or i in listed) and getattr(m, "kobj", None) is not None
+                and (id(m.kobj) in stale or id(m.kobj) not in synced)]
+        if len(adds) > 1:
+            for key in stale:               # as sync would (its freed look is used up)
+                self._drop(key)
+            return self._full_sync(kernel, run, active)
+        self._log_pos = base + len(log)
+        self._extra = extra
+        for key in stale:
+            self._drop(key)
+        for m in adds:
+            self._add(m, m.kobj)
+        return self._map_run(run)
+
+    def _full_sync(self, kernel: Any, run: Any, active: Sequence[Any] = ()) -> set[str]:
+        unfit = self.sync([*kernel.loaded, *active, run], run=run)
+        self._log_kernel = kernel
+        self._log_pos = kernel.loaded_log_base + len(kernel.loaded_log)
+        self._listed = {id(m): m for m in kernel.loaded}
+        self._extra = {id(m): m for m in (*active, run)}
+        return unfit
+
+    def _freed(self) -> set[int]:
+        """Keys of synced kobjs freed since the last look (kobj.UNLOADED): their
+        regions are gone even if their module is still listed."""
+        synced = self._synced
+        done = kobj.UNLOADED_BASE + len(kobj.UNLOADED)
+        if self._unloads == done:
+            return set()
+        if self._unloads < kobj.UNLOADED_BASE:         # too many since: look at each
+            freed = {key for key, (ko, regions, _, _) in synced.items()
+                     if ko.regions is not regions}
+        else:
+            freed = set(kobj.UNLOADED[self._unloads - kobj.UNLOADED_BASE:]).intersection(synced)
+        self._unloads = done
+        return freed
+
+    def _add(self, mod: Any, ko: Any) -> None:
+        regs = []
+        for kind, reg in ko.regions.items():
+            k = bisect.bisect_left(self._avail_starts, reg.base)
+            self._avail_starts.insert(k, reg.base)
+            self._avail.insert(k, (reg, mod.name, kind))
+            regs.append(reg)
+        key = id(ko)
+        self._synced[key] = (ko, ko.regions, mod.name, regs)
+        self._owner[key] = mod
+        self._key_of[id(mod)] = key
+        self.symbolizer.add_module(mod.name, ko)
+
+    def _drop(self, key: int) -> None:
+        """Forget a synced kobj's regions (gone, unloaded or changed)."""
+        _, _, name, regs = self._synced.pop(key)
+        mod = self._owner.pop(key, None)
+        if mod is not None and self._key_of.get(id(mod)) == key:
+            del self._key_of[id(mod)]
+        for reg in regs:
+            self._unmap(reg)
+            self._forget(reg)
+        self.symbolizer.remove_module(name)
+
+    def _map_run(self, run: Any) -> set[str]:
+        """Map ``run``'s regions; unmap the least recently mapped beyond the cap."""
         unfit: set[str] = set()
         keep: set[int] = set()
         ko = getattr(run, "kobj", None)

@@ -62,6 +62,7 @@ class EmulatedModcmd:
         self.note: str | None = None
         self.reports: list[Report] = []
         self._emulated: set[str] = set()
+        self._running: list[Module] = []    # modcmds under way, outermost first
 
     # ---- simulator hooks
     def attach(self, kernel: Any) -> None:
@@ -69,6 +70,7 @@ class EmulatedModcmd:
         self.kernel = kernel
         self.machine = None
         self._emulated.clear()
+        self._running.clear()
 
     def get_machine(self) -> Machine | None:
         """The machine (built on first use), or None when the target cannot be emulated."""
@@ -93,7 +95,7 @@ class EmulatedModcmd:
         m = self.get_machine()
         if m is None:
             return self.fallback.run(module, cmd)
-        if module.name in m.sync([*self.kernel.loaded, module], run=module):
+        if module.name in m.sync_kernel(self.kernel, module, self._running):
             self._print(f"emulate: module `{module.name}' does not fit the emulated address "
                         f"space: its modcmd is not emulated")
             return self.fallback.run(module, cmd)
@@ -101,9 +103,11 @@ class EmulatedModcmd:
         arg = 0
         if cmd == MODULE_CMD_INIT and module.props is not None:
             arg = proplib.make_dictionary(m.k, module.props)
+        self._running.append(module)        # a module it loads must not unmap it
         try:
             result, report = m.run_modcmd(module, cmd, arg)
         finally:
+            self._running.pop()
             if arg:
                 proplib.prop_object_release(m.k, arg)
         if report is not None:
