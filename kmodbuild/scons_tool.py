@@ -446,7 +446,6 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
 
 def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -> list[Any]:
     _lock_tree(env)
-    _prewarm_simulation()
     configure_wrappers(env)
     _arrange_quick_exit()                   # before the stamp's exit handler: runs after it
     _store_only_changes()
@@ -531,6 +530,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         _write_compile_commands(env)
     _FAST["module_root"] = os.path.join(top.abspath, "modules")
     _FAST["extra_roots"] = sorted({str(Path(t["KMOD_STAND"]).parent) for t in envs})
+    _prewarm_simulation()                   # now that the graph is declared
     return envs
 
 
@@ -886,7 +886,8 @@ def _write_compile_commands(env: _ENV) -> None:
 
 def _prewarm_simulation() -> None:
     """Import the simulator and the emulator (and the kernel API's hooks) on a thread
-    of their own, while the build reads its SConscripts and waits for compilers.
+    of their own, started once the graph is declared: they load while the build
+    waits for compilers.
 
     The load simulation is the build's last step and used to start by importing
     them: 80-90 ms (unicorn's library, the emulator, 60 header modules of hooks)
