@@ -881,7 +881,6 @@ def _write_compile_commands(env: _ENV) -> None:
                        text.encode())
 
 
-
 # --------------------------------------------------------------------------- prewarm
 
 def _prewarm_simulation() -> None:
