@@ -38,7 +38,6 @@ def replace_file(path: str, chunks: Iterable[bytes], mode: int = 0o644,
         raise
 
 
-
 def replace_if_changed(path: str, data: bytes, mode: int = 0o644) -> bool:
     """:func:`replace_file` unless ``path`` already holds exactly ``data`` (an
     unchanged file keeps its timestamp, as meson's ``write_if_changed``); True

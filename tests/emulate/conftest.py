@@ -59,6 +59,21 @@ class EmuKernel:
         return error, self.kernel.take_console()
 
 
+def cut_unload_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut kobj's log of freed kobjs after every unload, so that the machine cannot
+    read it and has to look at every kobj it holds."""
+    from kmodbuild import kobj
+    real = kobj.kobj_unload
+    monkeypatch.setattr(kobj, "UNLOADED", [])
+    monkeypatch.setattr(kobj, "UNLOADED_BASE", 0)
+
+    def unload_and_cut(*args: object) -> None:
+        real(*args)  # type: ignore[arg-type]
+        kobj.UNLOADED_BASE += len(kobj.UNLOADED) + 1
+        kobj.UNLOADED.clear()
+    monkeypatch.setattr(kobj, "kobj_unload", unload_and_cut)
+
+
 def make_kernel(target: Target, stand: Path, manifest: Path, **kw: object) -> EmuKernel:
     """A booted kernel for ``target`` over ``stand`` with the emulated strategy."""
     from kmodbuild.emulate.strategy import EmulatedModcmd

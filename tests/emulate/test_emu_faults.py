@@ -13,6 +13,7 @@ import re
 import pytest
 
 from kmodbuild.target import TARGETS
+from tests.emulate.conftest import cut_unload_log
 
 ALL_TARGETS = [t.name for t in TARGETS]
 EFAULT = 14
@@ -146,18 +147,9 @@ def test_kernel_calls_back_into_the_module(bug_kernel, target: str) -> None:
 @pytest.mark.parametrize("unload_log", ["kept", "dropped"])
 def test_validation_fails_on_leaks_and_leftovers(bug_kernel, built_tree, monkeypatch,
                                                  unload_log) -> None:
-    from kmodbuild import kobj
     from kmodbuild.simvalidate import validate_tree
-    if unload_log == "dropped":   # the log of freed kobjs is cut after every unload, so
-        real = kobj.kobj_unload   # the machine cannot read it and looks at every kobj
-        monkeypatch.setattr(kobj, "UNLOADED", [])
-        monkeypatch.setattr(kobj, "UNLOADED_BASE", 0)
-
-        def unload_and_cut(*args: object) -> None:
-            real(*args)           # type: ignore[arg-type]
-            kobj.UNLOADED_BASE += len(kobj.UNLOADED) + 1
-            kobj.UNLOADED.clear()
-        monkeypatch.setattr(kobj, "kobj_unload", unload_and_cut)
+    if unload_log == "dropped":
+        cut_unload_log(monkeypatch)
     ek = bug_kernel("amd64")
     target = ek.kernel.target
     res = validate_tree(ek.stand, target, "10.0", built_tree.manifest(target.key),

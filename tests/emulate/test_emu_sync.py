@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulate.conftest import unicorn_or_skip
+from tests.emulate.conftest import cut_unload_log, unicorn_or_skip
 
 
 @pytest.fixture
@@ -44,11 +44,13 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
             assert regs is ko.regions and [id(r) for r in listed] == \
                 [id(r) for r in ko.regions.values()]
             regions += listed
-        assert sorted(map(id, regions)) == sorted(id(a[0]) for a in self._avail)
+        region_ids = set(map(id, regions))
+        assert len(region_ids) == len(regions) == len(self._avail)
+        assert region_ids == {id(a[0]) for a in self._avail}
         assert self._avail_starts == [a[0].base for a in self._avail] == \
             sorted(self._avail_starts)
         for reg, _, _ in self._mapped.values():
-            assert id(reg) in set(map(id, regions)), "a mapped region of a module gone"
+            assert id(reg) in region_ids, "a mapped region of a module gone"
         return unfit
 
     monkeypatch.setattr(Machine, "sync_kernel", sync_kernel)
@@ -99,16 +101,7 @@ def test_failures_reloads_and_a_trimmed_log(checked, bug_kernel, monkeypatch, lo
 def test_freed_kobj_log_cut(checked, bug_kernel, monkeypatch) -> None:
     """When kobj's log of freed kobjs is cut after every unload, the machine looks at
     every kobj instead, and still ends where sync would."""
-    from kmodbuild import kobj
-    real = kobj.kobj_unload
-    monkeypatch.setattr(kobj, "UNLOADED", [])
-    monkeypatch.setattr(kobj, "UNLOADED_BASE", 0)
-
-    def unload_and_cut(*args: object) -> None:
-        real(*args)  # type: ignore[arg-type]
-        kobj.UNLOADED_BASE += len(kobj.UNLOADED) + 1
-        kobj.UNLOADED.clear()
-    monkeypatch.setattr(kobj, "kobj_unload", unload_and_cut)
+    cut_unload_log(monkeypatch)
     ek = bug_kernel("amd64")
     for name in ("bug_leak", "bug_null", "formats", "bug_panic"):
         ek.load(name)
