@@ -315,15 +315,19 @@ def _versions(elf: Elf, i: int) -> tuple[list[str], list[int]]:
     n = len(data) // _VERSION_ENTRY
     crcs = elf.uint_array(code, data)[0::_VERSION_ENTRY // crclen].tolist()
     # Fast path: blank the CRC fields, turn NULs into spaces and split on
-    # whitespace -- one name per entry.  The count and the total length prove
-    # it (a name holding whitespace, an empty name or bytes after the NUL would
-    # change one of them); otherwise decode entry by entry.
+    # whitespace -- one name per entry.  Proof: the total length says the only
+    # whitespace is NUL, so the names are the runs of other bytes, which cannot
+    # cross the blanked CRC fields; every entry's name starts with a non-NUL
+    # byte, so each entry holds at least one run; the count says exactly one.
+    # (Count and length alone do not do: "a\0b" beside an empty name keeps
+    # both.)  Otherwise decode entry by entry.
     buf = bytearray(data)
     zeros = bytes(n)
     for k in range(crclen):
         buf[k::_VERSION_ENTRY] = zeros
     names = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
-    if len(names) != n or sum(map(len, names)) != len(buf) - buf.count(0):
+    if (len(names) != n or 0 in buf[crclen::_VERSION_ENTRY]
+            or sum(map(len, names)) != len(buf) - buf.count(0)):
         names = [_cstr(_strings(data[k + crclen:k + _VERSION_ENTRY]), 0)
                  for k in range(0, len(data), _VERSION_ENTRY)]
     return names, crcs

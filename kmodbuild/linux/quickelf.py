@@ -275,11 +275,13 @@ def fast_extract(read: Reader, size: int, path: str
         stride = _VERSION_ENTRY // lay.crc_len
         vcrc = vcrcs[0::stride].tolist()
         # Blank the CRC fields; then one name per entry, whitespace-separated
-        # (proved by the count and the total length, as in _versions).
+        # (proved by the count, the total length and a non-NUL first byte of
+        # every name, as in koelf._versions).
         vcrcs[0::stride] = array(lay.crc, bytes(lay.crc_len * nver))
         buf = vcrcs.tobytes()
         vnames = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
-        if len(vnames) != nver or sum(map(len, vnames)) != len(buf) - buf.count(0):
+        if (len(vnames) != nver or 0 in buf[lay.crc_len::_VERSION_ENTRY]
+                or sum(map(len, vnames)) != len(buf) - buf.count(0)):
             return None
         crc_of = dict(zip(vnames, vcrc))
         if len(crc_of) != nver:             # duplicates: the first entry of a name counts

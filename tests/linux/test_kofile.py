@@ -86,6 +86,19 @@ def test_duplicate_versions_entry_is_a_dependency_too(ko_builder: KoBuilder,
     assert list(zip(f.deps, f.dep_crcs)) == [("p", 1), ("p", 2), ("module_layout", 3)]
 
 
+
+def test_versions_names_end_at_their_nul(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # libkmod reads each __versions name as a C string: "a\0b" is "a", an all-NUL
+    # name is "".  Together the two keep the number of names and their total
+    # length that a whitespace split of the whole section would give, so the
+    # decoders must not take that split for proof (both once did).
+    spec = KoSpec(imports=["a"], versions=[("a\\0b", 5), ("", 6), ("module_layout", 7)])
+    data = ko_builder(tmp_path / "n.ko", spec).read_bytes()
+    fast, general = _both(data)
+    assert isinstance(general, KoFacts)
+    assert list(zip(general.deps, general.dep_crcs)) == [("a", 5), ("", 6), ("module_layout", 7)]
+    assert fast is None or fast[0] == general
+
 def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
     assert (f.exports, f.export_source, f.deps) == ([], "", [])

@@ -48,11 +48,16 @@ MODULES: dict[str, KoSpec] = {
                                                                       ("z1", 0x5)]),
     "kernel/misc/packed_zst.ko": KoSpec(exports={"z1": 0x5}, imports=["c1"],
                                         versions=[("c1", 0xC1)]),
+    # __versions names are C strings: "printk_x" (the rest is junk after the NUL)
+    # and an empty one.
+    "kernel/misc/nulname.ko": KoSpec(imports=["printk_x"],
+                                     versions=[("printk_x\\0junk", 0x100), ("", 0x5),
+                                               ("module_layout", 0x300)]),
 }
 #: modules.order: all but "unlisted", not in path order.
 ORDER = ["kernel/misc/nocrc.ko", "kernel/core/core.ko", "kernel/lib/lib_a.ko",
          "kernel/lib/lib_b.ko", "kernel/drivers/user1.ko", "kernel/misc/user2.ko",
-         "kernel/misc/packed_xz.ko", "kernel/misc/packed_zst.ko"]
+         "kernel/misc/packed_xz.ko", "kernel/misc/packed_zst.ko", "kernel/misc/nulname.ko"]
 #: A cycle (cyc1 <-> cyc2), a module using it, and one only the cycle uses.
 CYCLE: dict[str, KoSpec] = {
     "kernel/drivers/cyc1.ko": KoSpec(exports={"y1": 1}, imports=["y2", "s1"],
