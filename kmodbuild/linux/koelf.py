@@ -30,7 +30,6 @@ declines a file.
 """
 from __future__ import annotations
 
-import re
 from array import array
 from functools import partial
 from itertools import compress, repeat
@@ -46,6 +45,7 @@ from kmodbuild.linux.quickelf import (_COALESCE_GAP, _HOST_LE, _KSYMTAB, _KSYMTA
                                       CRC_PREFIX, EM_SPARC, EM_SPARCV9, MALFORMED, STT_REGISTER,
                                       Reader)
 from kmodbuild.linux.quickelf import modinfo_value as _modinfo_value
+from kmodbuild.linux.quickelf import prefix_positions
 
 KSYMTAB_PREFIX = "__ksymtab_"
 # Elf_Sym field positions, by ELF class, in units of the array item:
@@ -255,7 +255,7 @@ def _exports(elf: Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], 
     # libkmod falls back to __ksymtab_strings when no symbol is called __crc_*, and
     # also when any symbol's name offset lies outside .strtab.
     if cols is not None and CRC_PREFIX in cols.strtab and max(cols.st_name) < cols.strlen:
-        cands = {m.start() for m in re.finditer(CRC_PREFIX, cols.strtab)}
+        cands = set(prefix_positions(cols.strtab, CRC_PREFIX))
         hits = list(compress(range(1, cols.count), map(cands.__contains__, cols.st_name[1:])))
         if hits:
             return _crc_exports(elf, cols, hits)
@@ -265,7 +265,7 @@ def _exports(elf: Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], 
         return names, [0] * len(names), "ksymtab_strings"
     if cols is not None and elf.find(_KSYMTAB) > 0 and KSYMTAB_PREFIX in cols.strtab:
         s = cols.strtab
-        cands = {m.start() for m in re.finditer(KSYMTAB_PREFIX, s)}
+        cands = set(prefix_positions(s, KSYMTAB_PREFIX))
         names = [_cstr(s, cols.st_name[j])[len(KSYMTAB_PREFIX):]
                  for j in compress(range(1, cols.count), map(cands.__contains__, cols.st_name[1:]))]
         names = [n for n in names if n and n != "strings"]

@@ -192,7 +192,7 @@ def fast_extract(read: Reader, size: int, path: str
         # where "__crc_" occurs in .strtab.  A few occurrences are looked for
         # in the st_name column as bytes (a C-level search each); many, with
         # one set lookup per symbol.
-        starts = [m.start() for m in re.finditer(CRC_PREFIX, s)]
+        starts = prefix_positions(s, CRC_PREFIX)
         if len(starts) <= _FEW_EXPORTS:
             column = st_name.tobytes()
             hits = []
@@ -308,6 +308,23 @@ def fast_extract(read: Reader, size: int, path: str
                     n_und, name, vermagic, depends, None)
     return facts, deps, crcs
 
+
+
+def prefix_positions(s: str, prefix: str) -> list[int]:
+    """Every position in ``s`` where ``prefix`` begins, overlapping ones included.
+
+    A search that resumes after each match (``re.finditer``) misses some: in
+    ``"__crc__crc_x"`` the prefix ``"__crc_"`` begins at 0 and at 5, and a
+    linker that shares string tails may give a symbol the name at 5.  Resuming
+    one character on is also faster for the few matches a module has.
+    """
+    out: list[int] = []
+    find = s.find
+    at = find(prefix)
+    while at >= 0:
+        out.append(at)
+        at = find(prefix, at + 1)
+    return out
 
 
 def modinfo_value(data: bytes, key: bytes) -> str | None:

@@ -99,6 +99,37 @@ def test_versions_names_end_at_their_nul(ko_builder: KoBuilder, tmp_path: Path) 
     assert list(zip(general.deps, general.dep_crcs)) == [("a", 5), ("", 6), ("module_layout", 7)]
     assert fast is None or fast[0] == general
 
+
+def _retarget_name(data: bytes, symbol: str, into: str, at: int) -> bytes:
+    """``data`` (64-bit little-endian) with ``symbol``'s st_name pointing ``at`` characters
+    into ``into``'s name: the tail sharing a linker may do in .strtab."""
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3C)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    symtab = next(h for h in headers if h[1] == 2)                   # SHT_SYMTAB
+    strtab = headers[symtab[6]]                                      # sh_link
+    names = data[strtab[4]:strtab[4] + strtab[5]]
+    offsets = {}
+    for k in range(symtab[5] // 24):
+        st_name, = struct.unpack_from("<I", data, symtab[4] + 24 * k)
+        offsets[names[st_name:names.index(b"\0", st_name)].decode()] = (k, st_name)
+    k, _ = offsets[symbol]
+    patched = bytearray(data)
+    struct.pack_into("<I", patched, symtab[4] + 24 * k, offsets[into][1] + at)
+    return bytes(patched)
+
+
+def test_prefixes_found_where_they_overlap(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # "__crc__crc_x" holds "__crc_" at 0 and at 5: a search resuming after each match
+    # missed the second, and with it an export whose name the linker shared that way.
+    spec = KoSpec(exports={"_crc_x": 0x11, "x": 0x22})
+    data = ko_builder(tmp_path / "o.ko", spec).read_bytes()
+    data = _retarget_name(data, "__crc_x", "__crc__crc_x", 5)
+    fast, general = _both(data)
+    assert isinstance(general, KoFacts)
+    assert sorted(zip(general.exports, general.export_crcs)) == [("_crc_x", 0x11), ("x", 0x22)]
+    assert fast is None or fast[0] == general
+
 def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
     assert (f.exports, f.export_source, f.deps) == ([], "", [])
