@@ -253,8 +253,9 @@ class _SymColumns:
 
 def _exports(elf: Elf, cols: _SymColumns | None) -> tuple[list[str], list[int], str]:
     # libkmod falls back to __ksymtab_strings when no symbol is called __crc_*, and
-    # also when any symbol's name offset lies outside .strtab.
-    if cols is not None and CRC_PREFIX in cols.strtab and max(cols.st_name) < cols.strlen:
+    # also when any symbol's name offset (from symbol 1 on) lies outside .strtab.
+    if (cols is not None and CRC_PREFIX in cols.strtab
+            and max(cols.st_name[1:], default=0) < cols.strlen):
         cands = set(prefix_positions(cols.strtab, CRC_PREFIX))
         hits = list(compress(range(1, cols.count), map(cands.__contains__, cols.st_name[1:])))
         if hits:

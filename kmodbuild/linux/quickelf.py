@@ -187,7 +187,8 @@ def fast_extract(read: Reader, size: int, path: str
     export_names: list[str] = []
     export_crcs: list[int] = []
     source = ""
-    if CRC_PREFIX in s and max(st_name) < strlen:
+    # (libkmod reads the symbols from 1: symbol 0's name offset does not count)
+    if CRC_PREFIX in s and (max(st_name) < strlen or max(st_name[1:], default=0) < strlen):
         # The symbols (from 1) whose name starts with __crc_: their st_name is
         # where "__crc_" occurs in .strtab.  A few occurrences are looked for
         # in the st_name column as bytes (a C-level search each); many, with

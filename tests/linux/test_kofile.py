@@ -130,6 +130,23 @@ def test_prefixes_found_where_they_overlap(ko_builder: KoBuilder, tmp_path: Path
     assert sorted(zip(general.exports, general.export_crcs)) == [("_crc_x", 0x11), ("x", 0x22)]
     assert fast is None or fast[0] == general
 
+
+def test_symbol_zero_name_offset_is_not_read(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # kmod_elf_get_symbols checks the name offsets of symbols 1.. against .strtab (one
+    # outside sends it to __ksymtab_strings); symbol 0 is never read.
+    data = bytearray(ko_builder(tmp_path / "z.ko", DEMO).read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3C)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    symtab = next(h for h in headers if h[1] == 2)                   # SHT_SYMTAB
+    struct.pack_into("<I", data, symtab[4], 0x7FFFFFFF)               # symbol 0's st_name
+    fast, general = _both(bytes(data))
+    assert isinstance(general, KoFacts)
+    assert general.export_source == "crc"
+    assert dict(zip(general.exports, general.export_crcs)) == {"demo_add": 0x12345678,
+                                                                "demo_sub": 0x9ABCDEF0}
+    assert fast is None or fast[0] == general
+
 def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
     assert (f.exports, f.export_source, f.deps) == ([], "", [])
