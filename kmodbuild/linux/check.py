@@ -233,7 +233,7 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
         chunks.append((indices, blob))
     res = resolver.finish()
     lines = depmod.dep_lines(res, [m.relpath for m in modules])
-    diags = _diagnostics(modules, facts, res, kernel, scan.duplicates)
+    diags = _diagnostics(modules, facts, res, kernel, scan.duplicates, scan.unreadable)
     notes = [] if kernel else ["no Module.symvers (--symvers): symbols and versions are not "
                                "checked, only dependencies computed"]
     result = LinuxCheckResult(modules, diags, lines, notes, len(todo), n - len(todo), False,
@@ -266,8 +266,9 @@ _DIAGNOSTIC_FIELDS = ("severity", "path", "message", "symbol", "hint", "rule")
 def _signature(paths: Sequence[str], scan: ScanResult, keys: list[Any], symvers: str | None,
                symvers_key: Any) -> treecache.Signature | None:
     """Every path the result depends on with its key, or ``None`` when some module's
-    key is unknown (an unreadable file: a re-check could not tell it changed)."""
-    if None in keys:
+    key is unknown (an unreadable file: a re-check could not tell it changed), or a
+    symbolic link led nowhere (its target may appear without the listing changing)."""
+    if None in keys or scan.unreadable:
         return None
     names = [*scan.dirs, *scan.inputs, *(m.cache_name for m in scan.modules)]
     values = [*(k for k, _ in scan.dirs.values()), *scan.inputs.values(), *keys]
@@ -315,9 +316,12 @@ def _record(severity: str, path: str, message: str, symbol: str | None = None,
 
 
 def _diagnostics(modules: list[KoModule], facts: list[KoFacts], res: Resolution,
-                 kernel: Symvers | None,
-                 duplicates: list[tuple[str, str]]) -> list[Diagnostic]:
+                 kernel: Symvers | None, duplicates: list[tuple[str, str]],
+                 unreadable: Sequence[tuple[str, str]] = ()) -> list[Diagnostic]:
     out: list[Record] = []
+    for path, reason in unreadable:      # not a module to depmod: no modules.dep line
+        out.append(_record(ERROR, path, f"not a valid kernel module: {reason}",
+                           rule=RULE_FORMAT))
     for m, f in zip(modules, facts):
         if f.error:
             out.append(_record(ERROR, m.path, f"not a valid kernel module: {f.error}",

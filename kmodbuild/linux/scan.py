@@ -50,13 +50,16 @@ class ScanResult(NamedTuple):
     ``inputs`` maps each ``modules.order`` read to its key; ``dirs`` maps the
     absolute path of every directory searched to its key (taken before it was
     listed) and the fingerprint of its listing (:func:`dir_fingerprint`);
-    ``duplicates`` lists ``(ignored path, kept path)``.
+    ``duplicates`` lists ``(ignored path, kept path)``; ``unreadable`` lists
+    ``(path, reason)`` of the module names found whose file cannot be reached (a
+    dangling symbolic link, a loop): depmod reports them and leaves them out.
     """
 
     modules: list[KoModule]
     inputs: dict[str, Key | None]
     duplicates: list[tuple[str, str]]
     dirs: dict[str, tuple[Key | None, str | None]]
+    unreadable: tuple[tuple[str, str], ...] = ()
 
 
 def _scan_dir(top: str) -> tuple[list[tuple[os.DirEntry[str], bool, bool]], str] | None:
@@ -78,8 +81,8 @@ def _scan_dir(top: str) -> tuple[list[tuple[os.DirEntry[str], bool, bool]], str]
             continue
         try:
             is_dir = e.is_dir()
-        except OSError:
-            continue
+        except OSError:                  # a symbolic link loop, say
+            is_dir = False
         if is_dir:
             link = e.is_symlink()
             picked.append((e, True, link))
@@ -99,8 +102,10 @@ def dir_fingerprint(path: str) -> str | None:
 
 def _walk(top: str, absdir: str, prefix: str, seen: set[str],
           out: list[tuple[str, os.DirEntry[str]]],
-          dirs: dict[str, tuple[Key | None, str | None]]) -> None:
-    """Collect ``(relpath, entry)`` of module files under ``top`` (depmod_modules_search_dir)."""
+          dirs: dict[str, tuple[Key | None, str | None]],
+          unreadable: list[tuple[str, str]]) -> None:
+    """Collect ``(relpath, entry)`` of module files under ``top`` (depmod_modules_search_dir),
+    and ``(path, reason)`` of those behind a symbolic link that leads nowhere."""
     key = stat_key(top)                  # before listing: a later change shows
     got = _scan_dir(top)
     dirs[absdir] = (key, None if got is None else got[1])
@@ -109,6 +114,12 @@ def _walk(top: str, absdir: str, prefix: str, seen: set[str],
     for e, is_dir, link in got[0]:
         name = e.name
         if not is_dir:
+            if e.is_symlink():
+                try:
+                    e.stat()
+                except OSError as err:   # depmod: "fstatat(...)" error, not a module
+                    unreadable.append((e.path, f"cannot read: {err.strerror or err}"))
+                    continue
             out.append((prefix + name, e))
             continue
         if link:
@@ -116,7 +127,8 @@ def _walk(top: str, absdir: str, prefix: str, seen: set[str],
             if real in seen:
                 continue
             seen.add(real)
-        _walk(e.path, f"{absdir.rstrip('/')}/{name}", prefix + name + "/", seen, out, dirs)
+        _walk(e.path, f"{absdir.rstrip('/')}/{name}", prefix + name + "/", seen, out, dirs,
+              unreadable)
 
 
 def _read_order(root: str) -> tuple[list[str], Key | None]:
@@ -141,6 +153,7 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
         UsageError: a path does not exist or is not a module file.
     """
     found: list[KoModule] = []
+    unreadable: list[tuple[str, str]] = []
     inputs: dict[str, Key | None] = {}
     dirs: dict[str, tuple[Key | None, str | None]] = {}
     for p in paths:
@@ -153,8 +166,9 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
             rank = {line: i for i, line in enumerate(order)}
             unlisted = len(order)
             entries: list[tuple[str, os.DirEntry[str]]] = []
-            _walk(root, absroot, "", {os.path.realpath(root)}, entries, dirs)
-            if not entries:
+            before = len(unreadable)
+            _walk(root, absroot, "", {os.path.realpath(root)}, entries, dirs, unreadable)
+            if not entries and len(unreadable) == before:
                 raise UsageError(f"{p}: no kernel modules (.ko, .ko.xz, .ko.zst, .ko.gz) in "
                                  "this directory")
             mods: list[tuple[int, str, KoModule]] = []
@@ -178,7 +192,7 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                                   stat_key(p) if stat else None))
         else:
             raise UsageError(f"{p}: no such file or directory")
-    return _dedupe(found, inputs, dirs)
+    return _dedupe(found, inputs, dirs)._replace(unreadable=tuple(unreadable))
 
 
 def _dedupe(found: list[KoModule], inputs: dict[str, Key | None],

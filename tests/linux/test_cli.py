@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -106,6 +107,31 @@ def test_broken_module_is_reported_and_listed(tree: tuple[Path, Path], tmp_path:
         in capsys.readouterr().out
     assert "kernel/junk.ko:\n" in dep.read_text()       # depmod lists it too
 
+
+def test_links_that_lead_nowhere_are_reported_not_listed(tree: tuple[Path, Path],
+                                                         tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    # depmod: "fstatat(...): No such file or directory" / "Too many levels of symbolic
+    # links", and no modules.dep line; a result with such a link is never reused from the
+    # cache (its target may appear while the directory stays as it was).
+    moddir, symvers = tree
+    (moddir / "kernel" / "dangling.ko").symlink_to("nowhere.ko")
+    (moddir / "kernel" / "loop.ko").symlink_to("loop.ko")
+    dep = tmp_path / "modules.dep"
+    cache = tmp_path / "c.cache"
+    argv = check("--symvers", str(symvers), "--write-dep", str(dep), "--cache", str(cache),
+                 str(moddir))
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert f"{moddir}/kernel/dangling.ko: not a valid kernel module: cannot read: " \
+        "No such file or directory" in out
+    assert f"{moddir}/kernel/loop.ko: not a valid kernel module: cannot read: " \
+        "Too many levels of symbolic links" in out
+    assert "dangling" not in dep.read_text() and "loop" not in dep.read_text()
+    shutil.copy(moddir / "kernel" / "lib.ko", moddir / "kernel" / "nowhere.ko")
+    assert main(argv) == 1
+    assert "kernel/dangling.ko:" in dep.read_text()
 
 def _age(*roots: Path) -> None:
     for root in roots:
