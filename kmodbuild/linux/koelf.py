@@ -93,6 +93,8 @@ class Elf:
         if not 0 < stridx < shnum:
             raise _fail(path, "bad shstrndx")
         self.shstr = self.data(stridx)
+        if not self.shstr.endswith(b"\0"):         # kmod_elf_new refuses the file
+            raise _fail(path, "the section name table does not end with NUL")
 
     def section(self, index: int) -> tuple[int, ...]:
         """Section ``index``'s header fields (name offset, type, flags, addr, offset,
@@ -115,20 +117,25 @@ class Elf:
         return data
 
     def data(self, index: int) -> bytes:
-        """Contents of section ``index`` (``b''`` for SHT_NOBITS)."""
+        """The file bytes of section ``index`` (its type does not matter to libkmod,
+        which reads ``sh_size`` bytes at ``sh_offset`` of any section)."""
         data = self.fetched.get(index)
         if data is not None:
             return data
         sec = self.section(index)
-        if sec[1] == elfraw.SHT_NOBITS:
-            return b""
         return self.get(sec[4], sec[5])
+
+    def in_file(self, index: int) -> bool:
+        """True when section ``index`` lies inside the file (``elf_get_section_info``:
+        libkmod passes over a section that does not, as if it were not there)."""
+        sec = self.section(index)
+        return sec[4] + sec[5] <= self.size
 
     def spans(self, indices: tuple[int, ...]) -> list[tuple[int, int, list[int]]]:
         """File ranges ``(start, end, sections)`` covering sections ``indices`` (-1
         ignored), neighbours merged: system calls, not bytes, are what cost."""
         parts = sorted((sec[4], sec[4] + sec[5], i) for i in indices
-                       if i > 0 and (sec := self.section(i))[1] != elfraw.SHT_NOBITS)
+                       if i > 0 and (sec := self.section(i)))
         merged: list[tuple[int, int, list[int]]] = []
         for lo, hi, i in parts:
             if merged and lo - merged[-1][1] <= _COALESCE_GAP:
@@ -148,20 +155,19 @@ class Elf:
                 self.fetched[i] = blob[off:off + sec[5]]
 
     def find(self, want: bytes) -> int:
-        """Index of the first section whose name is ``want`` (NUL-terminated bytes), or -1."""
+        """Index of the first section (from 1, as libkmod) whose name is ``want``
+        (NUL-terminated bytes) and whose bytes lie inside the file, or -1."""
         shstr, names = self.shstr, self.names
-        best = -1
+        at: set[int] = set()
         pos = shstr.find(want)
         while pos >= 0:
-            try:
-                i = names.index(pos, 1)         # libkmod searches from section 1
-            except ValueError:
-                pass
-            else:
-                if best < 0 or i < best:
-                    best = i
+            at.add(pos)
             pos = shstr.find(want, pos + 1)
-        return best
+        if at:
+            for i in range(1, self.shnum):
+                if names[i] in at and self.in_file(i):
+                    return i
+        return -1
 
     def uint_array(self, code: str, data: bytes) -> array[int]:
         """``data`` as an array of unsigned ints in host order."""
@@ -293,7 +299,7 @@ def _crc_exports(elf: Elf, cols: _SymColumns,
             crcs.append(value)
             continue
         # kmod_elf_resolve_crc: the CRC is a u32 at st_value inside the symbol's section.
-        if shndx >= nsec:
+        if shndx >= nsec or not elf.in_file(shndx):
             crcs.append(CRC_INVALID)
             continue
         data = sections.get(shndx)

@@ -126,7 +126,7 @@ def fast_extract(read: Reader, size: int, path: str
     if types[shstrndx] == _SHT_NOBITS or o + n > size:
         return None
     shstr = read(o, n)
-    if len(shstr) != n:
+    if len(shstr) != n or not shstr.endswith(b"\0"):
         return None
     names = u32[0::usz]
     # The first section (from 1, as libkmod) of each name offset.
@@ -145,9 +145,11 @@ def fast_extract(read: Reader, size: int, path: str
     i_sym, i_str, i_ver, i_mi = wanted = tuple(map(find, _WANTED))
     if i_sym <= 0 or i_str <= 0:
         return None
-    # The sections needed, neighbours read together.
-    parts = sorted((offsets[i], offsets[i] + sizes[i], i) for i in wanted
-                   if i > 0 and types[i] != _SHT_NOBITS)
+    # The sections needed, neighbours read together.  (libkmod reads any section's file
+    # bytes and passes over one outside the file: the general path does that.)
+    parts = sorted((offsets[i], offsets[i] + sizes[i], i) for i in wanted if i > 0)
+    if any(types[i] == _SHT_NOBITS for _, _, i in parts):
+        return None
     data: dict[int, bytes] = {}
     k = 0
     while k < len(parts):
@@ -228,15 +230,12 @@ def fast_extract(read: Reader, size: int, path: str
                     continue
                 sec = sections.get(shndx)
                 if sec is None:
-                    if types[shndx] == _SHT_NOBITS:
-                        sec = b""
-                    else:
-                        o, n = offsets[shndx], sizes[shndx]
-                        if o + n > size:
-                            return None
-                        sec = read(o, n)
-                        if len(sec) != n:
-                            return None
+                    o, n = offsets[shndx], sizes[shndx]
+                    if types[shndx] == _SHT_NOBITS or o + n > size:
+                        return None             # the general path, as libkmod would
+                    sec = read(o, n)
+                    if len(sec) != n:
+                        return None
                     sections[shndx] = sec
                 if value > len(sec) - 4:
                     export_crcs.append(CRC_INVALID)

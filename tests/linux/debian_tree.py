@@ -189,17 +189,21 @@ def run_depmod(depmod: str, basedir: Path, version: str, symvers: Path | None) -
     argv = [depmod, "-b", str(basedir), "-n"]
     if symvers is not None:
         argv += ["-e", "-E", str(symvers)]
-    res = subprocess.run([*argv, version], capture_output=True, text=True, timeout=600)
+    # Bytes decoded as latin-1 (as kmodbuild decodes symbol names) and split at "\n" only:
+    # a damaged module's names may hold any byte, "\r" and "\f" too.
+    res = subprocess.run([*argv, version], capture_output=True, timeout=600, check=False)
+    stdout, stderr = res.stdout.decode("latin-1"), res.stderr.decode("latin-1")
     if res.returncode != 0:
-        raise AssertionError(f"depmod failed ({res.returncode}): {res.stderr[-2000:]}")
+        raise AssertionError(f"depmod failed ({res.returncode}): {stderr[-2000:]}")
     lines = []
-    for line in res.stdout.splitlines():
+    for line in stdout.split("\n"):
         if line.startswith("#"):
             break
-        lines.append(line)
+        if line:
+            lines.append(line)
     moddir = os.path.abspath(basedir / "lib" / "modules" / version)
     unknown, disagree, other = set(), set(), []
-    for line in res.stderr.splitlines():
+    for line in stderr.split("\n"):
         for rx, acc in ((_UNKNOWN, unknown), (_DISAGREE, disagree)):
             m = rx.match(line)
             if m:

@@ -147,6 +147,46 @@ def test_symbol_zero_name_offset_is_not_read(ko_builder: KoBuilder, tmp_path: Pa
                                                                 "demo_sub": 0x9ABCDEF0}
     assert fast is None or fast[0] == general
 
+
+def _section_headers(data: bytes) -> tuple[int, list[tuple[int, ...]], bytes]:
+    """(e_shoff, section headers, section name table) of a 64-bit little-endian file."""
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    names = data[headers[shstrndx][4]:headers[shstrndx][4] + headers[shstrndx][5]]
+    return shoff, headers, names
+
+
+def test_a_section_outside_the_file_is_passed_over(ko_builder: KoBuilder,
+                                                   tmp_path: Path) -> None:
+    # elf_get_section_info fails for it, and kmod_elf_get_section goes on as if it were
+    # not there: a .modinfo whose sh_size runs past the end costs the module its
+    # .modinfo, not its symbols (found by fuzzing against depmod).
+    good = ko_builder(tmp_path / "g.ko", DEMO).read_bytes()
+    shoff, headers, names = _section_headers(good)
+    k = next(i for i, h in enumerate(headers) if names[h[0]:].startswith(b".modinfo\0"))
+    bad = bytearray(good)
+    struct.pack_into("<Q", bad, shoff + 64 * k + 32, 1 << 30)                 # sh_size
+    fast, general = _both(bytes(bad))
+    want = read_ko_bytes(good, "g.ko")
+    assert isinstance(general, KoFacts) and general.error is None
+    assert general._replace(modinfo_name=None, vermagic=None, depends=None) == \
+        want._replace(modinfo_name=None, vermagic=None, depends=None)
+    assert (general.modinfo_name, general.vermagic, general.depends) == (None, None, None)
+    assert fast is None or fast[0] == general
+
+
+def test_a_section_name_table_without_its_nul_is_refused(ko_builder: KoBuilder,
+                                                         tmp_path: Path) -> None:
+    data = bytearray(ko_builder(tmp_path / "s.ko", DEMO).read_bytes())
+    _, headers, _ = _section_headers(bytes(data))
+    shstrndx, = struct.unpack_from("<H", data, 0x3E)
+    end = headers[shstrndx][4] + headers[shstrndx][5] - 1
+    data[end] = ord("x")                     # kmod_elf_new: "does not ends with \0"
+    fast, general = _both(bytes(data))
+    assert fast is None
+    assert general == "the section name table does not end with NUL"
+
 def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
     assert (f.exports, f.export_source, f.deps) == ([], "", [])
