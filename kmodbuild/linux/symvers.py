@@ -8,7 +8,8 @@ the rows whose *third* field is exactly ``vmlinux``: those are the kernel's
 own exports.  Rows of modules are ignored, because each module's exports are
 read from the module itself.  A CRC that ``strtoull(.., 16)`` does not
 consume entirely is reported (``"%s:%u Invalid symbol version %s"``) and the
-row skipped.  A later row for the same symbol replaces an earlier one.
+row skipped.  A later row for the same symbol replaces an earlier one.  A line
+ends, for depmod, at a NUL byte (C strings).
 
 We keep the module rows too, but only to explain an unknown symbol ("exported
 by drivers/foo/bar, which is not in the checked tree").
@@ -28,6 +29,7 @@ _VMLINUX_ROW = re.compile(r"^[ \t]*([^ \t\n]+)[ \t]+([^ \t\n]+)[ \t]+vmlinux(?=[
 _ANY_ROW = re.compile(r"^[ \t]*[^ \t\n]+[ \t]+([^ \t\n]+)[ \t]+([^ \t\n]+)", re.M)
 _CRC = re.compile(r"([+-]?)(?:0[xX])?([0-9a-fA-F]+)")
 _U64 = 1 << 64
+_AFTER_NUL = re.compile(r"\0[^\n]*")
 # Every CRC a plain hexadecimal number that fits 64 bits: int(x, 16) agrees with strtoull.
 _PLAIN_CRCS = re.compile(r"(?:(?:0[xX])?[0-9a-fA-F]{1,16}(?:\n|\Z))*")
 
@@ -100,8 +102,10 @@ def kernel_table(vmlinux: dict[str, int]) -> dict[str, int]:
 
 
 def parse_crc(text: str) -> int | None:
-    """``strtoull(text, &end, 16)`` when it consumes all of ``text``, else ``None``."""
-    m = _CRC.fullmatch(text)
+    """``strtoull(text, &end, 16)`` when it consumes all of ``text``, else ``None``
+    (leading white space is skipped, as strtoull does: a CRC field may begin with
+    ``\r`` or ``\v``, which do not separate fields for depmod)."""
+    m = _CRC.fullmatch(text.lstrip(" \t\n\v\f\r"))
     if m is None:
         return None
     value = int(m.group(2), 16)
@@ -132,6 +136,10 @@ def _fast_rows(text: str) -> list[tuple[str, str]] | None:
 
 def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
     """Parse the contents of a Module.symvers (see the module docstring)."""
+    if "\0" in text:
+        # depmod's C strings end there: the rest of the line, its newline too, is unseen
+        # (a tab ends the field as the string's end does, and stays out of it)
+        text = _AFTER_NUL.sub("\t", text)
     rows = _fast_rows(text)
     if rows is None:
         rows = _VMLINUX_ROW.findall(text)

@@ -30,6 +30,16 @@ def test_strtok_semantics() -> None:
     assert parse_symvers(text).vmlinux == {"a": 0x10, "c": 0x12}
 
 
+def test_a_line_ends_at_a_nul_for_depmod() -> None:
+    # C strings: after the NUL nothing of the line is seen, its newline neither -- so
+    # "vmlinux\0..." is the third field followed by the end of the string, a vmlinux row.
+    text = ("0x1\ta\tvmlinux\0\tEXPORT_SYMBOL\n0x2\tb\0\tvmlinux\tE\n"
+            "\0x3\tc\tvmlinux\tE\n0x4\td\tvmlinux\tE\n0xZ\0Z\te\tvmlinux\tE\n")
+    s = parse_symvers(text)
+    assert s.vmlinux == {"a": 1, "d": 4}
+    assert s.invalid == []
+
+
 def test_invalid_crc_is_reported_with_its_line() -> None:
     s = parse_symvers("0x1\tok\tvmlinux\tE\n0xZZ\tbad\tvmlinux\tE\n0x\thalf\tvmlinux\tE\n")
     assert s.vmlinux == {"ok": 1}
@@ -38,7 +48,9 @@ def test_invalid_crc_is_reported_with_its_line() -> None:
 
 @pytest.mark.parametrize("text,value", [("0x1f", 0x1F), ("1F", 0x1F), ("+0x2", 2),
                                         ("-1", (1 << 64) - 1), ("0x" + "f" * 20, (1 << 64) - 1),
-                                        ("0x", None), ("0x_1", None), ("g", None), ("", None)])
+                                        ("0x", None), ("0x_1", None), ("g", None), ("", None),
+                                        ("\r0x10", 0x10), ("\v\f 7", 7), ("\r", None),
+                                        ("0x10\r", None)])
 def test_parse_crc_is_strtoull(text: str, value: int | None) -> None:
     assert parse_crc(text) == value
 
