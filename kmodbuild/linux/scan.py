@@ -6,8 +6,12 @@ entries named ``build`` and ``source``, following symbolic links) and orders
 the result as ``depmod_modules_sort``: the modules listed in the root's
 ``modules.order`` first, in that order (a compressed module matches its
 ``.ko`` line), the others after them -- by path here, where depmod's order is
-its hash table's.  Two files with the same module name: depmod keeps one
-(``updates/`` wins); so do we, with a warning.
+its hash table's.  modules.order lines are taken as depmod takes them: without
+their newline and nothing else, looked up by the module's path without its
+compression suffix, and not at all when depmod finds the file corrupted.  Two
+files with the same module name: depmod keeps one -- under ``updates/`` if
+there is one, else the first its walk meets (directory order, depth first);
+so do we, with a warning.
 
 The walk also records the key of every directory it lists, taken before
 listing it (:mod:`kmodbuild.linux.treecache`: a file added or removed later
@@ -131,14 +135,30 @@ def _walk(top: str, absdir: str, prefix: str, seen: set[str],
               unreadable)
 
 
+#: depmod reads modules.order with ``fgets(line, PATH_MAX)``.
+_ORDER_LINE_MAX = 4096 - 1
+
+
 def _read_order(root: str) -> tuple[list[str], Key | None]:
+    """The lines of ``root``'s modules.order as ``depmod_modules_sort`` takes them: each
+    without its newline and nothing else (a line with a trailing blank or ``\r``
+    names no module); none at all when depmod finds the file corrupted -- a line
+    missing its newline, the last one or one longer than its buffer, or cut by a NUL --
+    and then orders nothing."""
     path = os.path.join(root, "modules.order")
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, "rb") as f:
             key = key_of(os.fstat(f.fileno()))
-            return [line.strip() for line in f if line.strip()], key
+            data = f.read()
     except OSError:
         return [], None
+    lines = data.split(b"\n")
+    if lines.pop():
+        return [], key                    # the last line misses its newline
+    for line in lines:
+        if len(line) >= _ORDER_LINE_MAX or (line[:1] != b"\0" and b"\0" in line):
+            return [], key
+    return [line.decode("utf-8", "surrogateescape") for line in lines], key
 
 
 def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
@@ -152,7 +172,7 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
     Raises:
         UsageError: a path does not exist or is not a module file.
     """
-    found: list[KoModule] = []
+    groups: list[list[tuple[int, str, KoModule]]] = []    # per path, in the order found
     unreadable: list[tuple[str, str]] = []
     inputs: dict[str, Key | None] = {}
     dirs: dict[str, tuple[Key | None, str | None]] = {}
@@ -179,27 +199,30 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                         key = key_of(entry.stat())
                     except OSError:
                         pass            # read (and reported) like the others
-                r = rank.get(rel)
-                if r is None:
-                    r = rank.get(uncompressed_relpath(rel), unlisted)
+                # depmod looks modules.order lines up by the path without compression
+                r = rank.get(uncompressed_relpath(rel), unlisted)
                 mods.append((r, rel, KoModule(f"{base}/{rel}", rel, f"{absroot}/{rel}", key)))
-            mods.sort()
-            found.extend(m for _, _, m in mods)
+            groups.append(mods)
         elif os.path.isfile(p):
             if module_suffix(p) is None:
                 raise UsageError(f"{p}: not a kernel module (.ko, .ko.xz, .ko.zst or .ko.gz)")
-            found.append(KoModule(p, os.path.normpath(p), os.path.abspath(p),
-                                  stat_key(p) if stat else None))
+            groups.append([(0, "", KoModule(p, os.path.normpath(p), os.path.abspath(p),
+                                            stat_key(p) if stat else None))])
         else:
             raise UsageError(f"{p}: no such file or directory")
-    return _dedupe(found, inputs, dirs)._replace(unreadable=tuple(unreadable))
+    # Duplicate names are settled in the order the files were found (depmod's walk:
+    # directory order, depth first), then each root's modules take modules.order's order.
+    kept, duplicates = _dedupe([m for g in groups for _, _, m in g])
+    found = [m for g in groups for _, _, m in sorted(g) if kept is None or id(m) in kept]
+    return ScanResult(found, inputs, duplicates, dirs, tuple(unreadable))
 
 
-def _dedupe(found: list[KoModule], inputs: dict[str, Key | None],
-            dirs: dict[str, tuple[Key | None, str | None]]) -> ScanResult:
+def _dedupe(found: list[KoModule]) -> tuple[set[int] | None, list[tuple[str, str]]]:
+    """Which of ``found`` (in the order found) depmod keeps when names repeat: the ids
+    of the kept ones (``None``: all) and ``(ignored path, kept path)`` pairs."""
     names = [m.relpath.rpartition("/")[2].split(".", 1)[0].replace("-", "_") for m in found]
     if len(set(names)) == len(names):
-        return ScanResult(found, inputs, [], dirs)
+        return None, []
     by_name: dict[str, int] = {}
     keep = [True] * len(found)
     duplicates: list[tuple[str, str]] = []
@@ -219,6 +242,6 @@ def _dedupe(found: list[KoModule], inputs: dict[str, Key | None],
         else:
             keep[i] = False
             duplicates.append((m.path, found[j].path))
-    return ScanResult([m for m, k in zip(found, keep) if k], inputs, duplicates, dirs)
+    return {id(m) for m, k in zip(found, keep) if k}, duplicates
 
 

@@ -247,3 +247,56 @@ def test_damaged_module_symvers_against_depmod(depmod: str, debian_kernel: Debia
             assert_parity(depmod, tmp_path, "9.9", symvers, jobs=1)
         except AssertionError as e:
             raise AssertionError(f"round {round_}: {e}") from None
+
+
+def test_tree_layouts_against_depmod(depmod: str, debian_kernel: DebianKernel,
+                                     tmp_path: Path) -> None:
+    """Differential fuzzing of the tree, seeded: 30 real modules moved to updates/ and
+    extra/, under build/ (never searched), compressed, copied twice (a repeated name);
+    modules.order with lines missing, repeated, shuffled, naming the compressed file,
+    ending in a blank, "\\r" or a NUL, or without its last newline.  (It found
+    repeated names settled by path instead of by the walk's order, and modules.order
+    lines taken after stripping blanks, looked up by their compressed name, and
+    used when depmod finds the file corrupted.)"""
+    import random
+    rnd = random.Random(2)
+    src = debian_kernel.moddir
+    pool = sorted(p.relative_to(src).as_posix()
+                  for p in (src / "kernel/net/netfilter").rglob("*.ko"))[:30]
+    zstd = shutil.which("zstd")
+    for round_ in range(20):
+        base = tmp_path / f"r{round_}"
+        moddir = base / "lib" / "modules" / "9.9"
+        for rel in pool:
+            name, r = rel.rsplit("/", 1)[1], rnd.random()
+            target = (f"updates/{name}" if r < 0.1 else f"extra/{name}" if r < 0.15
+                      else f"kernel/build/{name}" if r < 0.18 else rel)
+            data, r = (src / rel).read_bytes(), rnd.random()
+            if r < 0.1:
+                data, target = lzma.compress(data, check=lzma.CHECK_CRC32), target + ".xz"
+            elif r < 0.15 and zstd:
+                data = subprocess.run([zstd, "-q", "-c"], input=data, capture_output=True,
+                                      check=True).stdout
+                target += ".zst"
+            (moddir / target).parent.mkdir(parents=True, exist_ok=True)
+            (moddir / target).write_bytes(data)
+            if rnd.random() < 0.05:
+                (moddir / "kernel/dup").mkdir(parents=True, exist_ok=True)
+                shutil.copy(src / rel, moddir / "kernel/dup" / name)
+        order = [rel for rel in pool if rnd.random() < 0.8]
+        if rnd.random() < 0.5:
+            rnd.shuffle(order)
+        text = "".join(rnd.choice([o, o, o, o + ".xz", ""])
+                       + rnd.choice(["\n", "\n", "\n", "\r\n", " \n", "\0x\n"]) for o in order)
+        if rnd.random() < 0.2:
+            text = text.rstrip("\n")
+        if rnd.random() < 0.2 and order:
+            text += order[0] + "\n"
+        if rnd.random() < 0.9:
+            (moddir / "modules.order").write_text(text)
+        try:
+            assert_parity(depmod, base, "9.9", debian_kernel.symvers, any_line_order=True,
+                          jobs=1)
+        except AssertionError as e:
+            raise AssertionError(f"round {round_}: {e}") from None
+        shutil.rmtree(base)
