@@ -125,6 +125,21 @@ class Elf:
         sec = self.section(index)
         return self.get(sec[4], sec[5])
 
+    def c_string_at(self, offset: int) -> bytes:
+        """The bytes from file ``offset`` up to the next NUL (or the end of the file): what
+        libkmod reads for a name that runs past the end of its section or entry."""
+        out = b""
+        while offset < self.size:
+            chunk = self.read(offset, min(256, self.size - offset))
+            if not chunk:
+                break
+            end = chunk.find(b"\0")
+            if end >= 0:
+                return out + chunk[:end]
+            out += chunk
+            offset += len(chunk)
+        return out
+
     def in_file(self, index: int) -> bool:
         """True when section ``index`` lies inside the file (``elf_get_section_info``:
         libkmod passes over a section that does not, as if it were not there)."""
@@ -215,7 +230,9 @@ def extract_facts(elf: Elf, wanted: tuple[int, int, int, int] | None = None) -> 
     if i_sym > 0 and i_str > 0:
         symtab = elf.data(i_sym)
         if len(symtab) % elfraw.SYM_SIZE[elf.cls] == 0:   # else libkmod: "unexpected .symtab"
-            cols = _SymColumns(elf, symtab, elf.data(i_str), elf.section(i_sym)[7])
+            strsec = elf.section(i_str)
+            cols = _SymColumns(elf, symtab, elf.data(i_str), elf.section(i_sym)[7],
+                               strsec[4] + strsec[5])
     exports, crcs, source = _exports(elf, cols)
     error = None
     deps: list[str] = []
@@ -243,7 +260,8 @@ class _SymColumns:
     __slots__ = ("raw", "count", "first_global", "st_name", "st_shndx", "st_info", "strlen",
                  "strtab")
 
-    def __init__(self, elf: Elf, symtab: bytes, strtab: bytes, first_global: int) -> None:
+    def __init__(self, elf: Elf, symtab: bytes, strtab: bytes, first_global: int,
+                 strtab_end: int) -> None:
         name_at, shndx_at, info_at, words = _SYM_COLUMNS[elf.cls]
         self.raw = symtab
         self.count = len(symtab) // elfraw.SYM_SIZE[elf.cls]
@@ -253,7 +271,9 @@ class _SymColumns:
         self.st_info = symtab[info_at::elfraw.SYM_SIZE[elf.cls]]
         self.strlen = len(strtab)
         # A trailing NUL guarantees str.find("\0", offset) never fails for offset < strlen.
-        self.strtab = _strings(strtab) + "\0"
+        # A last name without its NUL goes on, for libkmod's C strings, past the section.
+        more = elf.c_string_at(strtab_end) if strtab and strtab[-1] else b""
+        self.strtab = _strings(strtab + more) + "\0"
 
 
 
@@ -334,9 +354,18 @@ def _versions(elf: Elf, i: int) -> tuple[list[str], list[int]]:
         buf[k::_VERSION_ENTRY] = zeros
     names = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
     if (len(names) != n or 0 in buf[crclen::_VERSION_ENTRY]
+            or any(buf[_VERSION_ENTRY - 1::_VERSION_ENTRY])
             or sum(map(len, names)) != len(buf) - buf.count(0)):
-        names = [_cstr(_strings(data[k + crclen:k + _VERSION_ENTRY]), 0)
-                 for k in range(0, len(data), _VERSION_ENTRY)]
+        # entry by entry; a name without its NUL runs on (C strings) into what follows
+        sec = elf.section(i)
+        names = []
+        for k in range(0, len(data), _VERSION_ENTRY):
+            raw = data[k + crclen:]
+            end = raw.find(b"\0")
+            if end < 0:
+                raw += elf.c_string_at(sec[4] + sec[5])
+                end = len(raw)
+            names.append(_strings(raw[:end]))
     return names, crcs
 
 

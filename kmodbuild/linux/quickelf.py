@@ -180,6 +180,8 @@ def fast_extract(read: Reader, size: int, path: str
     st_shndx = half[lay.shndx_at::symsize // 2]
     st_info = symtab[lay.info_at::symsize]
     strlen = len(strtab)
+    if strtab[-1:] != b"\0":
+        return None                     # a name may run past the section: the general path
     s = strtab.decode("latin-1") + "\0"
     first_global = u32[i_sym * usz + lay.sh_info]
     if not 0 < first_global <= count:
@@ -281,6 +283,7 @@ def fast_extract(read: Reader, size: int, path: str
         buf = vcrcs.tobytes()
         vnames = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
         if (len(vnames) != nver or 0 in buf[lay.crc_len::_VERSION_ENTRY]
+                or any(buf[_VERSION_ENTRY - 1::_VERSION_ENTRY])     # a name without NUL
                 or sum(map(len, vnames)) != len(buf) - buf.count(0)):
             return None
         crc_of = dict(zip(vnames, vcrc))

@@ -187,6 +187,30 @@ def test_a_section_name_table_without_its_nul_is_refused(ko_builder: KoBuilder,
     assert fast is None
     assert general == "the section name table does not end with NUL"
 
+
+def test_names_run_on_past_their_section_as_c_strings(ko_builder: KoBuilder,
+                                                      tmp_path: Path) -> None:
+    # libkmod reads names as C strings in the file: one that the end of .strtab cuts
+    # (sh_size two short, so that its last letter and NUL lie just outside) is still
+    # read whole; so is a __versions name that fills its 56 bytes (found by fuzzing
+    # against depmod).
+    long = "v" * 56                                   # no room for its NUL
+    spec = KoSpec(imports=["zzz_last_fn"], versions=[(long, 7), ("zzz_last_fn", 9)])
+    good = ko_builder(tmp_path / "c.ko", spec).read_bytes()
+    shoff, headers, names = _section_headers(good)
+    k = next(i for i, h in enumerate(headers) if names[h[0]:].startswith(b".strtab\0"))
+    strtab = good[headers[k][4]:headers[k][4] + headers[k][5]]
+    assert strtab.endswith(b"zzz_last_fn\0")
+    cut = bytearray(good)
+    struct.pack_into("<Q", cut, shoff + 64 * k + 32, headers[k][5] - 2)      # sh_size
+    for data in (good, bytes(cut)):
+        fast, general = _both(data)
+        assert isinstance(general, KoFacts)
+        # the long name runs on into the next entry's CRC (9: "\t", then NULs)
+        assert list(zip(general.deps, general.dep_crcs)) == [("zzz_last_fn", 9),
+                                                             (long + "\t", 7)]
+        assert fast is None or fast[0] == general
+
 def test_module_without_anything(ko_builder: KoBuilder, tmp_path: Path) -> None:
     f = read_ko(str(ko_builder(tmp_path / "e.ko", KoSpec(modinfo=()))))
     assert (f.exports, f.export_source, f.deps) == ([], "", [])
