@@ -12,14 +12,14 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 from kmodbuild.diagnostics import ERROR, Diagnostic, render_json, render_text, sort_diagnostics
 from kmodbuild.elf import (RECORD_VERSION, module_from_record, module_record, read_module,
                            target_for)
 from kmodbuild.errors import ModuleFormatError, TargetError, UsageError
-from kmodbuild.linkcheck import check_modules, module_name
+from kmodbuild.linkcheck import check_modules, link_verdict, module_name
 from kmodbuild.manifest import KernelManifest, load_manifest, read_manifest_header
 from kmodbuild.model import ModuleObject
 from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
@@ -242,7 +242,7 @@ def find_available(modules: Sequence[ModuleObject], target: Target | None,
 
 
 #: Result-cache tag: bump when the check's results could change for the same inputs.
-CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/2"   # 2: ABI checks (docs/abi.md)
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/3"   # 2: ABI checks (docs/abi.md); 3: "load"
 
 
 def _key_of(path: str) -> tuple[int, int, int] | None:
@@ -332,7 +332,7 @@ def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], 
                 continue
             mod = module_from_record(str(f), value[1])
             if mod is not None:
-                modules.append(mod)
+                modules.append(replace(mod, link_verdict=tuple(value[2]) if value[2] else None))
                 continue
         try:
             mod = read_module(f)
@@ -342,9 +342,10 @@ def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], 
             if key is not None:
                 rc.store(name, key, ("error", d.message, d.symbol, d.hint, d.rule))
             continue
-        modules.append(mod)
+        verdict = link_verdict(mod)         # kept: a cached record has no contents to link
+        modules.append(replace(mod, link_verdict=verdict))
         if key is not None:
-            rc.store(name, key, ("ok", module_record(mod)))
+            rc.store(name, key, ("ok", module_record(mod), verdict))
     result, count, probed = _check_read(request, modules, diags)
     # The report is reusable only if no module changed while it was being read.
     if all(_key_of(name) == key for name, key in keys.items()):

@@ -247,6 +247,17 @@ def check_sections(hdr: raw.ElfHeader, sections: list[RawSection], path: str) ->
 
 # --------------------------------------------------------------------------- modinfo
 
+#: The relocation types that store a whole pointer (symbol + addend) at their place, by
+#: name; a pointer field relocated by any other type holds something else once linked.
+POINTER_RELOCS = frozenset({"R_X86_64_64", "R_386_32", "R_AARCH64_ABS64", "R_ARM_ABS32",
+                            "R_RISCV_64", "R_SPARC_64", "R_SPARC_UA64", "R_PPC_ADDR32",
+                            "R_MIPS_64"})
+
+
+class _NotAPointer(Exception):
+    """A pointer field relocated by a type that does not store a pointer (its name)."""
+
+
 class _PointerReader:
     """Follows pointer fields through relocations (spec §1.2; TOOLCHAIN.md resolver)."""
 
@@ -257,12 +268,18 @@ class _PointerReader:
         self.ptrsize = ptrsize
         self.by_target = relsecs_by_target
         self._at: dict[int, dict[int, tuple[RawReloc, bool]]] = {}
+        hdr = elf.header
+        t = target_for(hdr.e_machine, hdr.elfclass, hdr.little_endian)
+        self.reloc_names = t.reloc_names if t is not None else None
 
     def _relocs_at(self, sec_index: int) -> dict[int, tuple[RawReloc, bool]]:
         table = self._at.get(sec_index)
         if table is None:
             table = {}
-            for rs in self.by_target.get(sec_index, ()):
+            # kobj reads a relocation table only for a SHT_PROGBITS target (spec §2.1)
+            targets = self.by_target.get(sec_index, ()) \
+                if self.elf.sections[sec_index].type == SHT_PROGBITS else ()
+            for rs in targets:
                 is_rela = rs.type == raw.SHT_RELA
                 for r in self.elf.read_relocations(rs):
                     table.setdefault(r.offset, (r, is_rela))
@@ -278,6 +295,10 @@ class _PointerReader:
         if hit is None:
             return None, None
         rel, is_rela = hit
+        if self.reloc_names is not None and (
+                self.reloc_names.get(rel.type) not in POINTER_RELOCS
+                or getattr(rel, "type2", 0) or getattr(rel, "type3", 0)):
+            raise _NotAPointer(self.reloc_names.get(rel.type, f"type {rel.type}"))
         sym = self.elf.read_symbol(self.symtab, rel.sym)
         if is_rela:
             addend = rel.addend or 0
@@ -289,15 +310,39 @@ class _PointerReader:
             return Pointer(0, addend, symbol=sym.name), sym
         return Pointer(sym.shndx, sym.value + addend), sym
 
+    def stored(self, sec_index: int, offset: int) -> int:
+        """The pointer-sized word in the file at (section, offset): what the kernel reads
+        at a place no relocation changes."""
+        return self.elf.read_word(self.elf.get_section(sec_index), offset, self.ptrsize)
+
     def string(self, ptr: Pointer) -> str:
         """The NUL-terminated string a module-local pointer points to."""
         return self.elf.read_cstring(self.elf.get_section(ptr.section), ptr.offset)
+
+
+def _not_loaded(elf: RawElf, index: int) -> str | None:
+    """Why section ``index`` is not in the loaded module (kobj_load loads every SHT_PROGBITS
+    and SHT_NOBITS section, nothing else: spec §2.1), or ``None``."""
+    sec = elf.sections[index]
+    if sec.type in (SHT_PROGBITS, SHT_NOBITS):
+        return None
+    return f"into section {sec.name or index}, which kobj_load does not load"
 
 
 def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
                   relsecs_by_target: dict[int, list[RawSection]]
                   ) -> tuple[ModInfo | None, str | None]:
     """``module_fetch_info()`` (spec §1.2): the modinfo record, or the kernel's error text."""
+    try:
+        return _fetch_info(elf, symtab, ptrsize, relsecs_by_target)
+    except _NotAPointer as e:
+        return None, (f"a modinfo pointer is relocated with {e}, which does not store a "
+                      "pointer: it points outside the module")
+
+
+def _fetch_info(elf: RawElf, symtab: RawSection, ptrsize: int,
+                relsecs_by_target: dict[int, list[RawSection]]
+                ) -> tuple[ModInfo | None, str | None]:
     lsm = None
     for s in elf.sections:
         if s.name == MODINFO_SECTION and s.type in (SHT_PROGBITS, SHT_NOBITS):
@@ -313,6 +358,10 @@ def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
     reader = _PointerReader(elf, symtab, ptrsize, relsecs_by_target)
     loc, sym = reader.resolve(lsm.index, 0)
     if loc is None:
+        stored = reader.stored(lsm.index, 0)
+        if stored:          # an address no relocation moves into the module
+            return None, (f"`{MODINFO_SECTION}' entry points outside the module (address "
+                          f"{stored:#x}, no relocation)")
         return None, f"`{MODINFO_SECTION}' entry is a NULL pointer (no relocation)"
     if loc.symbol is not None:
         return None, (f"`{MODINFO_SECTION}' entry points to undefined symbol `{loc.symbol}' "
@@ -323,6 +372,9 @@ def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
                       f"`{sym.name}'; the modinfo record must be static")
     if not 0 < loc.section < len(elf.sections):
         return None, f"modinfo lies in invalid section {loc.section:#x}"
+    unloaded = _not_loaded(elf, loc.section)
+    if unloaded:
+        return None, f"`{MODINFO_SECTION}' entry points outside the module ({unloaded})"
     layout = _MODINFO_LAYOUT[ptrsize]
     msec = elf.sections[loc.section]
     if loc.offset < 0 or loc.offset + layout["size"] > msec.size:
@@ -336,6 +388,10 @@ def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
     for field in ("name", "required"):
         ptr, psym = reader.resolve(msec.index, base + layout[field])
         if ptr is None:
+            stored = reader.stored(msec.index, base + layout[field])
+            if stored:      # module_fetch_info() would read the string there
+                return None, (f"mi_{field} points outside the module (address {stored:#x}, "
+                              "no relocation)")
             strings[field] = None
             continue
         if ptr.symbol is not None:
@@ -345,6 +401,9 @@ def _read_modinfo(elf: RawElf, symtab: RawSection, ptrsize: int,
                           f"it must point to module-local data")
         if not 0 < ptr.section < len(elf.sections):
             return None, f"mi_{field} points into invalid section {ptr.section:#x}"
+        unloaded = _not_loaded(elf, ptr.section)
+        if unloaded:
+            return None, f"mi_{field} points outside the module ({unloaded})"
         strings[field] = reader.string(ptr)
     return ModInfo(version, mclass, strings["name"], strings["required"], modcmd, loc), None
 

@@ -645,3 +645,59 @@ def kernel_symbol_table(names: Iterable[tuple[str, int]], base: int) -> dict[str
         out[name] = addr
         addr += (max(size, 1) + 15) & ~15
     return out
+
+
+# --------------------------------------------------------------------------- dry link
+
+def dry_link(module: ModuleObject, target: Target, name: str,
+             modinfo: tuple[int, int] | None = None) -> tuple[str, str | None] | None:
+    """What ``kobj_load`` and ``kobj_affix`` would refuse in ``module`` itself: the layout of
+    its sections and every relocation, each undefined global resolved to an address in the
+    kernel (whether those names exist is the check's other rules' business).  With
+    ``modinfo`` (``mi_version``, ``mi_class`` as the file holds them), also that
+    ``module_fetch_info()`` -- after the local relocations -- reads those values.
+
+    Returns ``None`` when both would succeed, else ``(message, cause)``: the error as
+    ``linker error: ...`` and, when the console said more before it, the first such line
+    (``bad binding 0x8 for symbol @17`` behind an ``unresolved rela relocation``).
+    """
+    layout = layout_for(target)
+    module_map = ModuleMap(layout.module_base, layout.page_size)
+    ksyms = Ksyms()
+    console: list[str] = []
+    try:
+        undefined = [s.name for s in module.symbols
+                     if s.bind == STB_GLOBAL and s.shndx == SHN_UNDEF and s.name]
+        ksyms.add("netbsd", dict.fromkeys(undefined, layout.kernel_base + 0x1000))
+        ko = kobj_load(module, target, name, module_map, ksyms, console)
+        if modinfo is not None:
+            linked = _linked_modinfo(ko, target.pointer_size)
+            if linked is not None and linked != modinfo:
+                kobj_unload(ko, module_map, ksyms)
+                message = (f"modinfo reads mi_version {linked[0]}, mi_class {linked[1]} once "
+                           f"linked, not {modinfo[0]}, {modinfo[1]} as in the file")
+                return message, "a relocation writes over the modinfo record"
+        kobj_affix(ko, name, module_map, ksyms)
+    except LoadError as e:
+        message = e.message.split("]: ", 1)[-1]
+        causes = [line.split("]: linker error: ", 1)[-1] for line in console]
+        cause = next((c for c in causes if c not in message), None)
+        return message, cause
+    except ModuleFormatError as e:
+        return e.message, None
+    kobj_unload(ko, module_map, ksyms)
+    return None
+
+
+def _linked_modinfo(ko: Kobj, psize: int) -> tuple[int, int] | None:
+    """``(mi_version, mi_class)`` as ``module_fetch_info()`` reads them from the loaded
+    object, or ``None`` when it cannot (the check reports why from the file)."""
+    sec = ko.find_section("link_set_modules")
+    if sec is None or sec[1] != psize:
+        return None
+    try:
+        mi = ko.rd(sec[0], psize)
+        version, mclass = ko.rd(mi, 4), ko.rd(mi + 4, 4)
+    except LoadError:
+        return None
+    return version, mclass - ((1 << 32) if mclass >> 31 else 0)

@@ -17,10 +17,11 @@ import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kmodbuild import depgraph
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
-from kmodbuild.elf import machine_name
+from kmodbuild.elf import machine_name, target_for
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.model import (MODULE_CLASS_MAX, SHT_PROGBITS, STB_WEAK, ModuleObject,
                              parse_required)
@@ -56,6 +57,8 @@ RULES: dict[str, str] = {
     "redefined": "a global defined twice, by the kernel or another module (§2.2)",
     "relocation-type": "a relocation type the target's kobj_reloc does not handle (§2.4)",
     "relocation-format": "SHT_REL or SHT_RELA sections the target does not accept (§2.4)",
+    "load": "kobj_load or kobj_affix would refuse the object for what none of the rules "
+            "above says: the layout of its sections, a relocation's place or symbol (§2.1-§2.4)",
 }
 
 #: What to change in the build when a relocation type is refused (spec §2.4, §4.2).
@@ -139,7 +142,13 @@ def check_header(ctx: CheckContext, mod: ModuleObject) -> bool:
     """
     t = ctx.target
     if t is None:
-        return True
+        if target_for(mod.e_machine, mod.elfclass, mod.little_endian) is not None:
+            return True
+        ctx.error(mod, f"linker error: unsupported machine {mod.e_machine}", "machine",
+                  hint=f"{machine_name(mod.e_machine)} ELF{mod.elfclass} "
+                       f"{'little' if mod.little_endian else 'big'}-endian object: no NetBSD "
+                       "port kmodbuild knows loads it")
+        return False
     if mod.little_endian != t.little_endian:
         seen = int.from_bytes(EV_CURRENT.to_bytes(4, "little" if mod.little_endian else "big"),
                               "little" if t.little_endian else "big")
@@ -205,12 +214,47 @@ def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
                       hint=RELOC_HINTS.get(t.name))
 
 
+def link_verdict(mod: ModuleObject, target: Target | None = None) -> tuple[Any, ...] | None:
+    """Would the kernel's linker take the object itself?  ``("ok",)`` or ``("error",
+    message, cause)`` from :func:`kmodbuild.kobj.dry_link` -- the module loaded and affixed
+    in a scratch simulated kernel, every undefined global resolved -- for ``target``
+    (default: the one its ELF header names); ``None`` when that is not known (no target,
+    no file contents at hand)."""
+    if mod.link_verdict is not None:
+        return mod.link_verdict
+    target = target or target_for(mod.e_machine, mod.elfclass, mod.little_endian)
+    if target is None or not mod.image:
+        return None
+    from kmodbuild.kobj import dry_link
+    mi = mod.modinfo
+    try:
+        got = dry_link(mod, target, file_stem(mod.path),
+                       None if mi is None else (mi.version, mi.module_class))
+    except ModuleFormatError as e:
+        got = (e.message, None)
+    return ("ok",) if got is None else ("error", *got)
+
+
+def check_load(ctx: CheckContext, mod: ModuleObject) -> None:
+    """What the kernel's linker would still refuse -- a section that does not fit, a
+    relocation outside the module or against a symbol it cannot look up (:func:`link_verdict`)
+    -- is an error.  Only for a module no other rule already fails."""
+    if ctx.target is None or any(d.severity == ERROR and d.path == mod.path for d in ctx.out):
+        return
+    verdict = link_verdict(mod, ctx.target)
+    if verdict is not None and verdict[0] == "error":
+        ctx.error(mod, verdict[1], "load", hint=verdict[2])
+
+
 def check_modinfo(ctx: CheckContext, mod: ModuleObject) -> None:
     """The modinfo record (spec §1.2-§1.5, §3.2, §3.3 steps 4-8)."""
     mi = mod.modinfo
     if mi is None:
-        ctx.error(mod, mod.modinfo_error or "no modinfo", "modinfo",
-                  hint="every module needs exactly one MODULE() declaration")
+        error = mod.modinfo_error or "no modinfo"
+        ctx.error(mod, error, "modinfo",
+                  hint="the kernel reads that address: the file is damaged"
+                  if "outside the module" in error else
+                  "every module needs exactly one MODULE() declaration")
         return
     name = mi.name
     stem = file_stem(mod.path)
@@ -442,6 +486,7 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
             ctx.out.append(Diagnostic.from_error(e, "format"))
         check_modinfo(ctx, mod)
         check_symbols(ctx, mod, module_name(mod))
+        check_load(ctx, mod)
     check_cycles(ctx, judged)
     return sort_diagnostics(ctx.out)
 

@@ -8,7 +8,7 @@ can build them by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # ELF constants used across the core (spec names, numeric values).
 SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 0, 1, 2, 3, 4, 8, 9
@@ -198,6 +198,10 @@ class ModuleObject:
     image: bytes = field(repr=False)
     #: Precomputed :class:`SymbolFacts` (the ELF reader fills it in); see :meth:`get_facts`.
     facts: SymbolFacts | None = field(default=None, repr=False, compare=False)
+    #: Whether the kernel's linker takes the object itself, when known without ``image``
+    #: (a result cache's record): ``("ok",)`` or ``("error", message, cause)``; ``None``:
+    #: ask :func:`kmodbuild.linkcheck.link_verdict`.
+    link_verdict: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def get_facts(self) -> SymbolFacts:
         """Undefined/exported/common symbol summary (computed from ``symbols`` if not given)."""
