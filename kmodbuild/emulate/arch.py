@@ -80,6 +80,11 @@ class ArchSpec:
     #: counter is one) corrupts its next-PC state, so only each function's first
     #: instruction is hooked and the budget is a time limit
     delay_slots: bool = False
+    #: One instruction run once when the machine is made, to set the condition codes:
+    #: unicorn 2.1's SPARC64 calls a NULL lazy-flags routine -- the process dies with
+    #: SIGSEGV -- when the first instruction that reads them (a conditional branch at a
+    #: modcmd's entry, say) comes before any that set them
+    cc_init: bytes = b""
 
     @property
     def order(self) -> Literal["little", "big"]:
@@ -142,7 +147,7 @@ ARCHS: dict[str, ArchSpec] = {
         windows=True, trap_names=((0x10, "illegal instruction"), (0x11, "privileged opcode"),
                                   (0x34, "unaligned memory access")),
         exit_stub=_be((2 << 30) | (8 << 25) | (0x3A << 19) | (1 << 13) | 0x6E), exit_trap=0x16E,
-        delay_slots=True),
+        delay_slots=True, cc_init=_be(0x80A00000)),            # subcc %g0, %g0, %g0
     "powerpc": ArchSpec(
         "powerpc", "PPC", ("PPC32", "BIG_ENDIAN"), "ppc_const", "UC_PPC_REG_", "PC", "1", "LR",
         tuple(str(i) for i in range(3, 11)), ("3", "4"), 4, True, 8, _be(0x4E800020),

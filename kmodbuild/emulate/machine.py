@@ -135,6 +135,10 @@ class Machine:
             self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
             self.cpu.map(self.exit, page, "rx")
             self.cpu.write(self.exit, spec.exit_stub or spec.stub)
+            if spec.cc_init:          # see ArchSpec.cc_init: set the condition codes once
+                at = self.exit + 0x400
+                self.cpu.write(at, spec.cc_init)
+                self.cpu.run(at, at + len(spec.cc_init), count=1)
             self.cpu.map(stack_lo, STACK_SIZE, "rw")
             self.cpu.map(heap_base, heap_size, "rw")
             if spec.null_guard:
