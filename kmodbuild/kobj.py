@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kmodbuild.errors import LoadError, ModuleFormatError
-from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE
+from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE, SUPPORTED_TYPES
 from kmodbuild.model import (SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_UNDEF, SHT_NOBITS,
                              SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
                              ModuleObject, Relocation)
@@ -701,3 +701,104 @@ def _linked_modinfo(ko: Kobj, psize: int) -> tuple[int, int] | None:
     except LoadError:
         return None
     return version, mclass - ((1 << 32) if mclass >> 31 else 0)
+
+
+def link_is_clean(module: ModuleObject, target: Target) -> bool:
+    """True when :func:`dry_link` would find nothing, proved without linking -- for the
+    ordinary amd64 module (RELA tables, every section aligned within a page, every
+    relocation against a defined symbol or a named global, its place inside the
+    module's region); anything else (another port, any doubt) is False: link it.
+
+    A scratch link applies every relocation in Python (about 0.6 ms for a module of a
+    few hundred); this looks at the relocation tables as arrays instead.
+    """
+    if target.machine_arch != "x86_64" or module.elfclass != 64 or not module.little_endian:
+        return False
+    try:
+        return _amd64_clean(module, layout_for(target).page_size)
+    except (ModuleFormatError, ValueError, IndexError, OverflowError, KeyError):
+        return False
+
+
+def _amd64_clean(module: ModuleObject, page: int) -> bool:
+    import struct
+    from array import array
+    from itertools import repeat
+    from operator import rshift
+    secs = module.sections
+    image = module.image
+    symtabs = [s for s in secs if s.type == SHT_SYMTAB]
+    if len(symtabs) != 1 or not 0 < symtabs[0].link < len(secs):
+        return False
+    strtab = secs[symtabs[0].link]
+    if strtab.type != SHT_STRTAB or not strtab.size:
+        return False
+    # the symbol table read raw (st_name, st_info, st_other, st_shndx): decoding every
+    # symbol would cost more than the whole proof
+    symtab = image[symtabs[0].offset:symtabs[0].offset + symtabs[0].size]
+    strings = image[strtab.offset:strtab.offset + strtab.size]
+    if (len(symtab) != symtabs[0].size or len(symtab) % 24 or symtabs[0].entsize not in (0, 24)
+            or len(strings) != strtab.size or strings[-1]):
+        return False
+    nsym = len(symtab) // 24
+    # the link decodes every symbol: each name must lie in .strtab (which ends in NUL)
+    if nsym and max(array("I", symtab)[0::6]) >= len(strings):
+        return False
+    entry = struct.Struct("<IBBH").unpack_from
+    # kobj_load's layout, as offsets from each region's start
+    sizes = dict.fromkeys(REGIONS, 0)
+    placed: dict[int, tuple[str, int]] = {}
+    for s in secs:
+        if s.type not in (SHT_PROGBITS, SHT_NOBITS):
+            continue
+        if s.addralign > page:
+            return False
+        kind = ("text" if s.flags & SHF_EXECINSTR else
+                "rodata" if not s.flags & SHF_WRITE else "data")
+        mask = max(s.addralign, 1) - 1
+        at = (sizes[kind] + mask) & ~mask
+        placed[s.index] = (kind, at)
+        sizes[kind] = at + s.size
+    if not sizes["text"] or max(sizes.values()) > MAX_ALLOC:
+        return False
+    room = {k: (v + page - 1) & ~(page - 1) for k, v in sizes.items()}
+    if not nsym:
+        return False
+    facts = module.get_facts()
+    if facts.exports & {name for name, _ in facts.undefined}:
+        return False                    # a name both defined and undefined: "redefined"
+    handled = SUPPORTED_TYPES["x86_64"]
+    mi = module.modinfo
+    checked: set[int] = set()
+    for rs in module.relocation_sections:
+        if not 0 <= rs.target < len(secs) or not 0 <= rs.index < len(secs):
+            return False
+        tgt = secs[rs.target]
+        if tgt.type != SHT_PROGBITS:
+            continue                    # kobj reads no table for it
+        if not rs.is_rela or not rs.get_types() <= handled:
+            return False
+        table = secs[rs.index]
+        raw = image[table.offset:table.offset + table.size]
+        if len(raw) != table.size or table.size % 24 or table.entsize not in (0, 24):
+            return False
+        if not raw:
+            continue
+        words = array("Q", raw)
+        offsets, infos = words[0::3], words[1::3]
+        kind, at = placed.get(tgt.index, ("", 0))
+        if not kind or at + max(offsets) + 8 > room[kind]:
+            return False                # a place the 8-byte test does not prove inside
+        if mi is not None and mi.location.section == tgt.index and any(
+                mi.location.offset - 8 < o < mi.location.offset + 8 for o in offsets):
+            return False                # near the modinfo record: the link will tell
+        for j in set(map(rshift, infos, repeat(32))) - checked:
+            checked.add(j)
+            if j == 0 or j == SHN_ABS or j >= nsym:
+                continue                # index 0 and the SHN_ABS quirk; out of range: skipped
+            name, info, _, shndx = entry(symtab, 24 * j)
+            if shndx != SHN_UNDEF or (info >> 4 == STB_GLOBAL and 0 < name < len(strings)
+                                      and strings[name]):
+                continue
+            return False                # an undefined local, weak or odd binding
+    return True

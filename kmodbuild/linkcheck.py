@@ -225,7 +225,9 @@ def link_verdict(mod: ModuleObject, target: Target | None = None) -> tuple[Any, 
     target = target or target_for(mod.e_machine, mod.elfclass, mod.little_endian)
     if target is None or not mod.image:
         return None
-    from kmodbuild.kobj import dry_link
+    from kmodbuild.kobj import dry_link, link_is_clean
+    if link_is_clean(mod, target):
+        return ("ok",)
     mi = mod.modinfo
     try:
         got = dry_link(mod, target, file_stem(mod.path),

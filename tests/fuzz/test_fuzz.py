@@ -134,3 +134,35 @@ def test_layouts_parse_every_pristine_file(workspace: Workspace) -> None:
             assert lay.symtab is not None, (tf.target.name, name)
             if name != KERNEL:
                 assert lay.lsm is not None and lay.relocs, (tf.target.name, name)
+
+
+def test_the_link_proof_never_passes_what_the_link_refuses(workspace: Workspace) -> None:
+    """kobj.link_is_clean spares the check a scratch link of an ordinary amd64 module; it
+    must never say "clean" where the link (kobj.dry_link) finds a problem -- judged on
+    every amd64 mutant of the suite's cases -- and must prove the real modules clean (or
+    the check would silently link them all again)."""
+    from kmodbuild.elf import read_module
+    from kmodbuild.errors import ModuleFormatError
+    from kmodbuild.kobj import dry_link, link_is_clean
+    from kmodbuild.target import get_target
+    amd64 = get_target("amd64")
+    tf = workspace.targets["amd64"]
+    for name in MODULES:
+        assert link_is_clean(read_module(str(tf.path_of(name))), amd64), name
+    proved = 0
+    for case in generate_cases(1200, SEED + 1, ["amd64"]):
+        if case.module == KERNEL:
+            continue
+        _, path, _ = workspace.place(case)
+        try:
+            mod = read_module(str(path))
+        except ModuleFormatError:
+            continue
+        finally:
+            workspace.restore(case)
+        if link_is_clean(mod, amd64):
+            proved += 1
+            mi = mod.modinfo
+            got = dry_link(mod, amd64, "m", None if mi is None else (mi.version, mi.module_class))
+            assert got is None, (case.ident, got)
+    assert proved > 300
