@@ -93,12 +93,15 @@ class CheckContext:
     graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
     providers: dict[str, list[str]] = field(default_factory=dict)
     out: list[Diagnostic] = field(default_factory=list)
+    #: Paths of the modules some rule found an error in.
+    failed: set[str] = field(default_factory=set)
     _hint_cache: dict[str, str | None] = field(default_factory=dict)
     _names: list[str] | None = None
 
     def error(self, mod: ModuleObject, message: str, rule: str, *, symbol: str | None = None,
               hint: str | None = None) -> None:
         self.out.append(Diagnostic(ERROR, mod.path, message, symbol, hint, rule))
+        self.failed.add(mod.path)
 
     def warning(self, mod: ModuleObject, message: str, rule: str, *,
                 symbol: str | None = None, hint: str | None = None) -> None:
@@ -241,7 +244,7 @@ def check_load(ctx: CheckContext, mod: ModuleObject) -> None:
     """What the kernel's linker would still refuse -- a section that does not fit, a
     relocation outside the module or against a symbol it cannot look up (:func:`link_verdict`)
     -- is an error.  Only for a module no other rule already fails."""
-    if ctx.target is None or any(d.severity == ERROR and d.path == mod.path for d in ctx.out):
+    if ctx.target is None or mod.path in ctx.failed:
         return
     verdict = link_verdict(mod, ctx.target)
     if verdict is not None and verdict[0] == "error":
@@ -486,6 +489,7 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
             check_relocations(ctx, mod)
         except ModuleFormatError as e:      # symbols/relocations are decoded on first use
             ctx.out.append(Diagnostic.from_error(e, "format"))
+            ctx.failed.add(mod.path)
         check_modinfo(ctx, mod)
         check_symbols(ctx, mod, module_name(mod))
         check_load(ctx, mod)
