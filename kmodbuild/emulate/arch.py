@@ -85,6 +85,10 @@ class ArchSpec:
     #: SIGSEGV -- when the first instruction that reads them (a conditional branch at a
     #: modcmd's entry, say) comes before any that set them
     cc_init: bytes = b""
+    #: The all-zero word is a no-op here (MIPS ``sll $0, $0, 0``).  Unicorn 2.1's MIPS64
+    #: dies with SIGSEGV translating a run of some 350 instructions without a branch,
+    #: which zero-filled memory is: a run is refused where it would start on zeros
+    zero_is_nop: bool = False
 
     @property
     def order(self) -> Literal["little", "big"]:
@@ -164,7 +168,7 @@ ARCHS: dict[str, ArchSpec] = {
         segments=((0, 0x100000, 0), (0xFFFFFFFF80000000, 0xFFFFFFFFA0000000, 0),
                   (_MIPS_KSEG2, _MIPS_KSEG2 + 0x2000000, _MIPS_KSEG2_PHYS)),
         init_code=_MIPS_INIT, init_regs=_MIPS_INIT_REGS, init_at=0xFFFFFFFF80001000,
-        null_guard=True, delay_slots=True),
+        null_guard=True, delay_slots=True, zero_is_nop=True),
 }
 
 

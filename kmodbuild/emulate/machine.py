@@ -458,6 +458,10 @@ class Machine:
         return raw
 
     def _run(self, begin: int) -> None:
+        if self.spec.zero_is_nop and self._zeros_at(begin):
+            self._fatal("no-code", f"jump to {begin:#x}, which holds no code (zero bytes the "
+                                   "CPU would run as a slide of no-ops)", begin)
+            return
         # SPARC: unicorn loops forever when the program counter is set to ``until``; the
         # exit trampoline's trap stops the run instead
         until = self.exit + 0x800 if self.spec.exit_trap is not None else self.exit
@@ -525,6 +529,13 @@ class Machine:
         finally:
             k.caller = outer_caller
             self._drain()
+
+    def _zeros_at(self, addr: int) -> bool:
+        """True when the 64 bytes at ``addr`` are all zero (see ``ArchSpec.zero_is_nop``)."""
+        try:
+            return not any(self.cpu.read(addr, 64))
+        except MemoryError_:        # unmapped: the run faults the ordinary way
+            return False
 
     def _on_block(self, addr: int) -> None:
         """The budget where unicorn cannot count instructions: blocks entered in modules."""

@@ -94,7 +94,11 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
                                    "i386/hello/outside#3",
                                    # a conditional branch at the modcmd's entry, before any
                                    # compare: unicorn's SPARC64 died with SIGSEGV
-                                   "sparc64/hello/reloc-index#2167271014"])
+                                   "sparc64/hello/reloc-index#2167271014",
+                                   # a modcmd that starts on zero bytes: unicorn's MIPS64
+                                   # died with SIGSEGV on the long slide of no-ops
+                                   "evbmips-mips64eb/exec_demo/section-type#832750439",
+                                   "evbmips-mips64eb/null/link-set#1127636148"])
 def test_real_subprocess(workspace: Workspace, ident: str) -> None:
     """The same cases through ``python -m kmodbuild`` in a real process."""
     case = Case.parse(ident)
