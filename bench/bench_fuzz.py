@@ -115,11 +115,25 @@ def main() -> int:
     results: list[tuple[str, list[str], bool, dict[str, float]]] = []
     initargs = (str(tree), str(work), args.timeout, not args.no_validate)
     if args.jobs > 1:
+        # concurrent.futures, not multiprocessing.Pool: a worker that dies (a crash in native
+        # code, such as unicorn's) breaks the pool with an error instead of a silent hang
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(args.jobs, _init, initargs) as pool:
-            for i, chunk in enumerate(pool.imap_unordered(_run_chunk, chunks), 1):
-                results.extend(chunk)
-                print(f"\r  {len(results)}/{len(cases)} cases", end="", file=sys.stderr)
+        with ProcessPoolExecutor(args.jobs, mp_context=ctx, initializer=_init,
+                                 initargs=initargs) as pool:
+            pending = {pool.submit(_run_chunk, chunk): chunk for chunk in chunks}
+            try:
+                for fut in as_completed(pending):
+                    results.extend(fut.result())
+                    print(f"\r  {len(results)}/{len(cases)} cases", end="", file=sys.stderr)
+            except BrokenProcessPool:
+                done = {ident for ident, _, _, _ in results}
+                left = [i for chunk in chunks for i in chunk if i not in done]
+                print(f"\nbench_fuzz: a worker process died (a crash in native code?) with "
+                      f"{len(left)} cases unfinished; find the case with --jobs 1 or "
+                      f"--case, e.g. --case {left[0]}", file=sys.stderr)
+                return 1
     else:
         _init(*initargs)
         for chunk in chunks:
