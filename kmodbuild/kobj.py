@@ -17,8 +17,12 @@ Failures raise :class:`~kmodbuild.errors.LoadError` with NetBSD's errno.
 """
 from __future__ import annotations
 
+import struct
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import rshift
 
 from kmodbuild.errors import LoadError, ModuleFormatError
 from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE, SUPPORTED_TYPES
@@ -721,10 +725,6 @@ def link_is_clean(module: ModuleObject, target: Target) -> bool:
 
 
 def _amd64_clean(module: ModuleObject, page: int) -> bool:
-    import struct
-    from array import array
-    from itertools import repeat
-    from operator import rshift
     secs = module.sections
     image = module.image
     symtabs = [s for s in secs if s.type == SHT_SYMTAB]

@@ -232,11 +232,8 @@ def link_verdict(mod: ModuleObject, target: Target | None = None) -> tuple[Any, 
     if link_is_clean(mod, target):
         return ("ok",)
     mi = mod.modinfo
-    try:
-        got = dry_link(mod, target, file_stem(mod.path),
-                       None if mi is None else (mi.version, mi.module_class))
-    except ModuleFormatError as e:
-        got = (e.message, None)
+    got = dry_link(mod, target, file_stem(mod.path),
+                   None if mi is None else (mi.version, mi.module_class))
     return ("ok",) if got is None else ("error", *got)
 
 

@@ -100,12 +100,19 @@ def test_versions_names_end_at_their_nul(ko_builder: KoBuilder, tmp_path: Path) 
     assert fast is None or fast[0] == general
 
 
+def _section_headers(data: bytes) -> tuple[int, list[tuple[int, ...]], bytes]:
+    """(e_shoff, section headers, section name table) of a 64-bit little-endian file."""
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    names = data[headers[shstrndx][4]:headers[shstrndx][4] + headers[shstrndx][5]]
+    return shoff, headers, names
+
+
 def _retarget_name(data: bytes, symbol: str, into: str, at: int) -> bytes:
     """``data`` (64-bit little-endian) with ``symbol``'s st_name pointing ``at`` characters
     into ``into``'s name: the tail sharing a linker may do in .strtab."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shnum, = struct.unpack_from("<H", data, 0x3C)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    _, headers, _ = _section_headers(data)
     symtab = next(h for h in headers if h[1] == 2)                   # SHT_SYMTAB
     strtab = headers[symtab[6]]                                      # sh_link
     names = data[strtab[4]:strtab[4] + strtab[5]]
@@ -135,9 +142,7 @@ def test_symbol_zero_name_offset_is_not_read(ko_builder: KoBuilder, tmp_path: Pa
     # kmod_elf_get_symbols checks the name offsets of symbols 1.. against .strtab (one
     # outside sends it to __ksymtab_strings); symbol 0 is never read.
     data = bytearray(ko_builder(tmp_path / "z.ko", DEMO).read_bytes())
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shnum, = struct.unpack_from("<H", data, 0x3C)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
+    _, headers, _ = _section_headers(bytes(data))
     symtab = next(h for h in headers if h[1] == 2)                   # SHT_SYMTAB
     struct.pack_into("<I", data, symtab[4], 0x7FFFFFFF)               # symbol 0's st_name
     fast, general = _both(bytes(data))
@@ -146,15 +151,6 @@ def test_symbol_zero_name_offset_is_not_read(ko_builder: KoBuilder, tmp_path: Pa
     assert dict(zip(general.exports, general.export_crcs)) == {"demo_add": 0x12345678,
                                                                 "demo_sub": 0x9ABCDEF0}
     assert fast is None or fast[0] == general
-
-
-def _section_headers(data: bytes) -> tuple[int, list[tuple[int, ...]], bytes]:
-    """(e_shoff, section headers, section name table) of a 64-bit little-endian file."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i) for i in range(shnum)]
-    names = data[headers[shstrndx][4]:headers[shstrndx][4] + headers[shstrndx][5]]
-    return shoff, headers, names
 
 
 def test_a_section_outside_the_file_is_passed_over(ko_builder: KoBuilder,
