@@ -89,6 +89,20 @@ class ArchSpec:
     #: dies with SIGSEGV translating a run of some 350 instructions without a branch,
     #: which zero-filled memory is: a run is refused where it would start on zeros
     zero_is_nop: bool = False
+    #: After a run that ends in an error, the engine is replaced by a new one with the
+    #: same memory, hooks and registers (:meth:`kmodbuild.emulate.cpu.Cpu.run`): unicorn
+    #: 2.1.4's MIPS64 survives the error -- a call to an address no memory backs, or
+    #: into data -- but dies with SIGSEGV generating code in the next run (its issue
+    #: #2134, open for 2.1.4)
+    renew_after_error: bool = False
+    #: Unicorn 2.1.4's MIPS64 also dies (SIGSEGV) translating a block of some 365
+    #: instructions or more without a branch, whatever they are: text holding a longer
+    #: straight run than this (:func:`longest_straight_run`) is not emulated
+    straight_limit: int = 0
+    #: What the rest of a module text's last page holds where it is mapped, instead of
+    #: the allocation's zeros (MIPS: ``break``, so that a jump there traps rather than
+    #: sliding through no-ops into a block too long to translate)
+    text_fill: bytes = b""
 
     @property
     def order(self) -> Literal["little", "big"]:
@@ -168,8 +182,46 @@ ARCHS: dict[str, ArchSpec] = {
         segments=((0, 0x100000, 0), (0xFFFFFFFF80000000, 0xFFFFFFFFA0000000, 0),
                   (_MIPS_KSEG2, _MIPS_KSEG2 + 0x2000000, _MIPS_KSEG2_PHYS)),
         init_code=_MIPS_INIT, init_regs=_MIPS_INIT_REGS, init_at=0xFFFFFFFF80001000,
-        null_guard=True, delay_slots=True, zero_is_nop=True),
+        null_guard=True, delay_slots=True, zero_is_nop=True, renew_after_error=True,
+        straight_limit=320, text_fill=_be(0x0000000D)),
 }
+
+
+#: MIPS opcodes (bits 31-26) that branch or jump, and SPECIAL functions that end a block
+_MIPS_BRANCH_OPS = frozenset((0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x14, 0x15, 0x16, 0x17))
+_MIPS_SPECIAL_ENDS = frozenset((0x08, 0x09, 0x0C, 0x0D))      # jr, jalr, syscall, break
+_MIPS_REGIMM_BRANCHES = frozenset((0x00, 0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13))
+
+
+def _mips_ends_block(word: int) -> bool:
+    op = word >> 26
+    if op in _MIPS_BRANCH_OPS:
+        return True
+    if op == 0:
+        return word & 0x3F in _MIPS_SPECIAL_ENDS
+    if op == 1:
+        return (word >> 16) & 0x1F in _MIPS_REGIMM_BRANCHES
+    return op in (0x11, 0x12) and (word >> 21) & 0x1F == 0x08      # bc1x, bc2x
+
+
+def longest_straight_run(spec: ArchSpec, text: bytes, page: int) -> tuple[int, int]:
+    """``(instructions, byte offset)`` of the longest run in MIPS ``text`` (mapped
+    page-aligned) that a translated block could hold: no branch, jump, ``syscall`` or
+    ``break``, and no page boundary, which ends a block too."""
+    words = [int.from_bytes(text[i:i + 4], spec.order) for i in range(0, len(text) - 3, 4)]
+    per_page = page // 4
+    best = (0, 0)
+    run, start = 0, 0
+    for i, word in enumerate(words):
+        if i % per_page == 0:
+            run, start = 0, i
+        if _mips_ends_block(word):
+            run, start = 0, i + 1
+            continue
+        run += 1
+        if run > best[0]:
+            best = (run, start * 4)
+    return best
 
 
 def get_arch(machine_arch: str) -> ArchSpec | None:

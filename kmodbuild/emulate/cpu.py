@@ -78,27 +78,20 @@ class Cpu:
             raise CpuUnsupported(f"unicorn is not installed ({IMPORT_ERROR})")
         self.spec = spec
         consts = importlib.import_module(f"unicorn.{spec.const_module}")
-        try:
-            arch = getattr(_uc, f"UC_ARCH_{spec.uc_arch}")
-            mode = 0
-            for m in spec.uc_modes:
-                mode |= getattr(_uc, f"UC_MODE_{m}")
-            self.uc = unicorn.Uc(arch, mode)
-            # before anything initialises the engine: unicorn's default translation
-            # cache reserves 1 GiB of address space per CPU; modules need little
-            self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
-            if spec.cpu_model:
-                self.uc.ctl_set_cpu_model(getattr(consts, spec.cpu_model))
-            if not spec.segments:
-                self.uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
-        except (AttributeError, unicorn.UcError) as e:
-            raise CpuUnsupported(f"unicorn {version()} cannot emulate "
-                                 f"{spec.machine_arch}: {e}") from None
+        self._consts = consts
+        self.uc = self._engine()
         self._regs: dict[str, int] = {}
         for name in {spec.pc, spec.sp, spec.link or spec.pc, *spec.args, *spec.ret,
                      *(f"{w}{i}" for w in "GOLI" for i in range(8) if spec.windows)}:
             self._regs[name] = getattr(consts, spec.reg_prefix + name)
         self._buffers: dict[int, Any] = {}
+        # what the engine holds, to make it again (renew_after_error): physical start ->
+        # (size, protection, host address of a shared buffer or None); hooks by handle
+        self._maps: dict[int, tuple[int, int, int | None]] = {}
+        self._hooks: dict[int, tuple[int, Callable[..., Any], int, int]] = {}
+        self._handles: dict[int, int] = {}
+        self._depth = 0
+        self._broken = False
         #: called with a guest address on an access to unmapped memory; returns True
         #: when it mapped it (lazy mapping of loaded modules, kmodbuild.emulate.machine)
         self.resolver: Callable[[int], bool] | None = None
@@ -113,6 +106,49 @@ class Cpu:
         self._fast_regs = self._direct_register_access()
         if spec.init_code:
             self._power_on(spec)
+
+    def _engine(self) -> Any:
+        """A new unicorn engine for :attr:`spec`."""
+        spec = self.spec
+        try:
+            arch = getattr(_uc, f"UC_ARCH_{spec.uc_arch}")
+            mode = 0
+            for m in spec.uc_modes:
+                mode |= getattr(_uc, f"UC_MODE_{m}")
+            uc = unicorn.Uc(arch, mode)
+            # before anything initialises the engine: unicorn's default translation
+            # cache reserves 1 GiB of address space per CPU; modules need little
+            uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
+            if spec.cpu_model:
+                uc.ctl_set_cpu_model(getattr(self._consts, spec.cpu_model))
+            if not spec.segments:
+                uc.ctl_set_tlb_mode(_uc.UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+        except (AttributeError, unicorn.UcError) as e:
+            raise CpuUnsupported(f"unicorn {version()} cannot emulate "
+                                 f"{spec.machine_arch}: {e}") from None
+        return uc
+
+    def _renew(self) -> None:
+        """Replace the engine by a new one holding the same memory, hooks and registers
+        (``ArchSpec.renew_after_error``)."""
+        old = self.uc
+        regs = {r: int(old.reg_read(r)) for r in set(self._regs.values())}
+        contents = {phys: bytes(old.mem_read(phys, size))
+                    for phys, (size, _, host) in self._maps.items() if host is None}
+        self.uc = self._engine()
+        self._fast_regs = self._direct_register_access()
+        if self.spec.init_code:
+            self._power_on(self.spec)
+        for phys, (size, prot, host) in self._maps.items():
+            if host is None:
+                self.uc.mem_map(phys, size, prot)
+                self.uc.mem_write(phys, contents[phys])
+            else:
+                self.uc.mem_map_ptr(phys, size, prot, host)
+        for handle, (kind, fn, begin, end) in self._hooks.items():
+            self._handles[handle] = int(self.uc.hook_add(kind, fn, begin=begin, end=end))
+        for r, value in regs.items():
+            self.uc.reg_write(r, value)
 
     def _direct_register_access(self) -> tuple[Callable[[int], int],
                                                Callable[[int, int], None]] | None:
@@ -212,21 +248,27 @@ class Cpu:
         try:
             if buffer is None:
                 self.uc.mem_map(phys, size, self._prot(perms))
+                self._maps[phys] = (size, self._prot(perms), None)
                 return
             cbuf = (ctypes.c_char * size).from_buffer(buffer)
             self.uc.mem_map_ptr(phys, size, self._prot(perms), ctypes.addressof(cbuf))
         except unicorn.UcError:
             raise MemoryError_(address) from None
         self._buffers[address] = cbuf          # keeps the bytearray's memory alive
+        self._maps[phys] = (size, self._prot(perms), ctypes.addressof(cbuf))
 
     def unmap(self, address: int, size: int) -> None:
         """Remove a mapping made by :meth:`map`."""
         self.uc.mem_unmap(self._pa(address), size)
         self._buffers.pop(address, None)
+        self._maps.pop(self._pa(address), None)
 
     def protect(self, address: int, size: int, perms: str) -> None:
         """Change the permissions of mapped pages."""
-        self.uc.mem_protect(self._pa(address), size, self._prot(perms))
+        phys = self._pa(address)
+        self.uc.mem_protect(phys, size, self._prot(perms))
+        if phys in self._maps and self._maps[phys][0] == size:
+            self._maps[phys] = (size, self._prot(perms), self._maps[phys][2])
 
     def read(self, address: int, size: int) -> bytes:
         """Guest bytes (raises :class:`MemoryError_` when unmapped)."""
@@ -289,19 +331,24 @@ class Cpu:
         """Call ``callback(pc)`` before each instruction in ``[begin, end]``; returns a
         handle for :meth:`remove_hook`.  A callback that changes the program counter
         makes the CPU continue there instead."""
-        return int(self.uc.hook_add(_uc.UC_HOOK_CODE,
-                                    lambda uc, addr, size, data: callback(addr),
-                                    begin=begin, end=end))
+        return self._hook(_uc.UC_HOOK_CODE, lambda uc, addr, size, data: callback(addr),
+                          begin, end)
 
     def on_block(self, begin: int, end: int, callback: Callable[[int], None]) -> int:
         """Call ``callback(address)`` at the start of each basic block in ``[begin, end]``."""
-        return int(self.uc.hook_add(_uc.UC_HOOK_BLOCK,
-                                    lambda uc, addr, size, data: callback(addr),
-                                    begin=begin, end=end))
+        return self._hook(_uc.UC_HOOK_BLOCK, lambda uc, addr, size, data: callback(addr),
+                          begin, end)
+
+    def _hook(self, kind: int, fn: Callable[..., Any], begin: int = 1, end: int = 0) -> int:
+        handle = len(self._hooks) and max(self._hooks) + 1
+        self._handles[handle] = int(self.uc.hook_add(kind, fn, begin=begin, end=end))
+        self._hooks[handle] = (kind, fn, begin, end)
+        return handle
 
     def remove_hook(self, handle: int) -> None:
         """Delete a hook made by :meth:`on_code`."""
-        self.uc.hook_del(handle)
+        self.uc.hook_del(self._handles.pop(handle))
+        del self._hooks[handle]
 
     def on_fault(self, callback: Callable[[str, int, int], None]) -> None:
         """Call ``callback(kind, address, size)`` on an invalid or forbidden access
@@ -313,11 +360,11 @@ class Cpu:
                 return True                 # mapped on demand: unicorn retries the access
             callback(kind, self._va(address), size)
             return False
-        self.uc.hook_add(_uc.UC_HOOK_MEM_INVALID, hook)
+        self._hook(_uc.UC_HOOK_MEM_INVALID, hook)
 
     def on_trap(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(intno)`` on a CPU exception (trap, interrupt instruction)."""
-        self.uc.hook_add(_uc.UC_HOOK_INTR, lambda uc, intno, data: callback(intno))
+        self._hook(_uc.UC_HOOK_INTR, lambda uc, intno, data: callback(intno))
 
     # ---- running
     def run(self, begin: int, until: int, count: int = 0, timeout_us: int = 0) -> str | None:
@@ -325,12 +372,22 @@ class Cpu:
         microseconds (0: no limit).
 
         Returns None, or the fault kind unicorn stopped with (``invalid-instruction``...).
+        After such a fault, where ``ArchSpec.renew_after_error`` says the engine cannot
+        be trusted, the outermost run leaves a new engine in its place.
         """
+        error = None
+        self._depth += 1
         try:
             self.uc.emu_start(begin, until, timeout=timeout_us, count=count)
         except unicorn.UcError as e:
-            return self._errors.get(e.errno, f"unicorn error {e.errno}: {e}")
-        return None
+            error = self._errors.get(e.errno, f"unicorn error {e.errno}: {e}")
+            self._broken = self._broken or self.spec.renew_after_error
+        finally:
+            self._depth -= 1
+        if self._broken and not self._depth:
+            self._broken = False
+            self._renew()
+        return error
 
     def stop(self) -> None:
         """Stop the innermost running :meth:`run` (from a hook)."""

@@ -24,9 +24,10 @@ from itertools import repeat
 from typing import Any
 
 from kmodbuild import kapi, kobj
-from kmodbuild.emulate.arch import ArchSpec, get_arch
+from kmodbuild.emulate.arch import ArchSpec, get_arch, longest_straight_run
 from kmodbuild.emulate.callconv import ArgCursor, convert, make_valist, set_return, setup_call
 from kmodbuild.emulate.cpu import Cpu, CpuUnsupported, MemoryError_
+from kmodbuild.emulate.cpu import version as cpu_version
 from kmodbuild.emulate.heap import Heap
 from kmodbuild.emulate.report import KIND_TEXT, Report, Symbolizer
 from kmodbuild.emulate.sparc import RegisterWindows, is_window_trap, patch_text
@@ -186,6 +187,8 @@ class Machine:
         self._depth = 0
         self._command = ""
         self._mapped: dict[int, tuple[Any, str, str]] = {}     # id(region) -> (region, module, kind)
+        #: module name -> why its code is not emulated (ArchSpec.straight_limit)
+        self.refused: dict[str, str] = {}
         # id(kobj) -> (kobj, its regions dict, module name, its regions)
         self._synced: dict[int, tuple[Any, Any, str, list[Any]]] = {}
         # every region of a loaded module, mapped or not, sorted by base (_on_demand)
@@ -355,6 +358,21 @@ class Machine:
     def _map(self, reg: Any, name: str, kind: str) -> bool:
         buffer = reg.mem
         sites: dict[int, tuple[int, int]] = {}
+        if kind == "text" and self.spec.straight_limit:
+            run, at = longest_straight_run(self.spec, bytes(reg.mem[:reg.size]),
+                                           self.cpu.page_size)
+            if run > self.spec.straight_limit:
+                self.refused[name] = (
+                    f"has {run} instructions without a branch at {name}+{at:#x}, "
+                    f"more than unicorn {cpu_version()} can translate on "
+                    f"{self.target.machine_arch}")
+                return False
+        if kind == "text" and self.spec.text_fill:
+            # text is read-only: map a copy whose padding traps (ArchSpec.text_fill)
+            fill = self.spec.text_fill
+            end = -(-reg.size // len(fill)) * len(fill)
+            buffer = bytearray(reg.mem)
+            buffer[end:] = fill * ((len(buffer) - end) // len(fill))
         if self.windows is not None and kind == "text":
             # text is read-only: map a copy with the window-trap sites patched
             buffer, sites = patch_text(bytes(reg.mem), reg.base)

@@ -96,8 +96,8 @@ class EmulatedModcmd:
         if m is None:
             return self.fallback.run(module, cmd)
         if module.name in m.sync_kernel(self.kernel, module, self._running):
-            self._print(f"emulate: module `{module.name}' does not fit the emulated address "
-                        f"space: its modcmd is not emulated")
+            why = m.refused.get(module.name, "does not fit the emulated address space")
+            self._print(f"emulate: module `{module.name}' {why}: its modcmd is not emulated")
             return self.fallback.run(module, cmd)
         self._emulated.add(module.name)
         arg = 0

@@ -13,6 +13,7 @@ cases; a failing case is reproduced alone with
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,24 @@ def test_real_subprocess(workspace: Workspace, ident: str) -> None:
         res = _cli("manifest", str(path), "-o", "-")
         assert res.returncode == 1 and "Traceback" not in res.stderr
         assert len(res.stderr.splitlines()) == 1 and res.stderr.startswith(f"{path}: ")
+    finally:
+        workspace.restore(case)
+
+
+def test_real_subprocess_validates_after_a_wild_jump(workspace: Workspace) -> None:
+    """A flipped byte sends ffs's INIT through a computed jump to 0x6530, which no memory
+    backs: unicorn 2.1.4's MIPS64 reports it, then died with SIGSEGV in the next module's
+    run (the whole tree is loaded by ``sim --validate``; ArchSpec.renew_after_error)."""
+    case = Case.parse("evbmips-mips64eb/ffs/flip#1510898876")
+    tf, path, _ = workspace.place(case)
+    try:
+        res = _cli("sim", "--root", str(tf.destdir), "--arch", tf.target.name, "--version",
+                   "10.0", "--manifest", str(tf.manifest), "--validate")
+        assert res.returncode in (0, 1) and "Traceback" not in res.stderr, (res.returncode,
+                                                                            res.stderr)
+        assert re.search(r"panic: ffs: modcmd\(INIT\): jump to unmapped address 0x[0-9a-f]+",
+                         res.stdout), res.stdout
+        assert re.search(r": 10 modules, 9 loaded, 9 unloaded, \d+ failures", res.stdout)
     finally:
         workspace.restore(case)
 
