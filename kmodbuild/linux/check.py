@@ -174,19 +174,6 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
     # run takes the keys from the readers' fstat instead.
     scan = find_modules(paths, stat=tc is not None and tc.has_entries)
     modules = scan.modules
-    kernel: Symvers | None = None
-    table = None
-    symvers_key = None
-    if symvers:
-        got = helpers.kernel() if helpers is not None else None
-        if got is None:
-            got = readers.load_kernel(symvers)
-        vmlinux, invalid, symvers_key, error = got
-        if error is not None or vmlinux is None:
-            raise ManifestError(error or "cannot read Module.symvers", path=symvers)
-        kernel = Symvers(symvers, vmlinux, invalid)
-        table = kernel_table(vmlinux)
-
     n = len(modules)
     facts: list[Any] = [None] * n
     keys = [m.key for m in modules]
@@ -199,6 +186,21 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
             kept.append(m.cache_name)
         else:
             todo.append(i)
+    paths_todo = [modules[i].path for i in todo]
+    if helpers is not None:
+        helpers.publish(paths_todo)         # they read while the kernel table arrives
+    kernel: Symvers | None = None
+    table = None
+    symvers_key = None
+    if symvers:
+        got = helpers.kernel() if helpers is not None else None
+        if got is None:
+            got = readers.load_kernel(symvers)
+        vmlinux, invalid, symvers_key, error = got
+        if error is not None or vmlinux is None:
+            raise ManifestError(error or "cannot read Module.symvers", path=symvers)
+        kernel = Symvers(symvers, vmlinux, invalid)
+        table = kernel_table(vmlinux)
     chunks: list[tuple[list[int], bytes]] = []
 
     def full_facts() -> list[KoFacts]:
@@ -216,7 +218,6 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
     for i, f in enumerate(facts):
         if f is not None:
             resolver.add(i, f)
-    paths_todo = [modules[i].path for i in todo]
     if helpers is not None:
         reading = helpers.run(paths_todo, table)
     else:

@@ -134,6 +134,7 @@ class Helpers:
         self._buffers: dict[int, bytearray] = {}
         self._pending: list[tuple[int, bytes, bytes]] = []   # results read, not yet taken
         self._kernel: KernelMessage | None = None
+        self._published: int | None = None                # chunks handed out (publish)
         for w in range(count):
             res_r, res_w = os.pipe()
             _grow_pipe(res_w)
@@ -205,23 +206,37 @@ class Helpers:
                 self._parse(fd)
         return self._kernel
 
+    def publish(self, paths: Sequence[str]) -> int:
+        """Hand ``paths`` to the helpers, which start reading them at once; returns the
+        number of chunks (0: too few or too many paths to share, all read here).  Called
+        by :meth:`run` unless called before it with the same paths (so that the helpers
+        read while this process takes Module.symvers from helper 0)."""
+        if self._published is not None:
+            return self._published
+        n = len(paths)
+        nchunks = min(n, (len(self.procs) + 1) * CHUNKS_PER_JOB, 1 << 10)
+        blob = "\0".join(paths).encode("utf-8", "surrogateescape")
+        if not self.procs or n < PARALLEL_MIN_FILES or 12 + len(blob) > SHARED_BYTES:
+            nchunks = 0
+        else:
+            self.shared[0:4] = nchunks.to_bytes(4, "little")
+            self.shared[4:12] = len(blob).to_bytes(8, "little")
+            self.shared[12:12 + len(blob)] = blob
+            os.write(self.queue_w, b"".join(k.to_bytes(4, "little") for k in range(nchunks)))
+        self._stop_queue()
+        self._published = nchunks
+        return nchunks
+
     def run(self, paths: Sequence[str], table: Mapping[str, int] | None
             ) -> Iterator[tuple[Sequence[int], Chunk]]:
         """Read ``paths`` here and in the helpers; yields ``(positions in paths, chunk)``
         as chunks are done, every position exactly once."""
         n = len(paths)
-        nchunks = min(n, (len(self.procs) + 1) * CHUNKS_PER_JOB, 1 << 10)
-        blob = "\0".join(paths).encode("utf-8", "surrogateescape")
-        if not self.procs or n < PARALLEL_MIN_FILES or 12 + len(blob) > SHARED_BYTES:
-            self._stop_queue()
+        nchunks = self.publish(paths)
+        if not nchunks:
             if n:
                 yield range(n), read_chunk(paths, table, self.keep_facts)
             return
-        self.shared[0:4] = nchunks.to_bytes(4, "little")
-        self.shared[4:12] = len(blob).to_bytes(8, "little")
-        self.shared[12:12 + len(blob)] = blob
-        os.write(self.queue_w, b"".join(k.to_bytes(4, "little") for k in range(nchunks)))
-        self._stop_queue()
         done: set[int] = set()
         for fd in self._buffers:
             os.set_blocking(fd, False)
