@@ -54,6 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.benchvenv import make_venv  # noqa: E402
+from bench.hoststeal import StealMeter  # noqa: E402
 from tests.linux.debian_tree import Unavailable, depmod_path, fetch_debian_kernel  # noqa: E402
 
 
@@ -99,6 +100,7 @@ def main() -> int:
     for root in versions.values():
         compileall.compile_dir(str(root / "kmodbuild"), quiet=1)
     load_start = os.getloadavg()[0]
+    steal = StealMeter()
     common = ["--symvers", str(kernel.symvers), "--jobs", str(opts.jobs)]
     entries = {}
     for label, root in versions.items():
@@ -143,7 +145,7 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"Debian {kernel.version}: {nmod} modules, {os.cpu_count()} CPUs, "
           f"{opts.repeat} rounds, medians; load average {load_start:.1f} at the start, "
-          f"{load:.1f} at the end")
+          f"{load:.1f} at the end; {steal.describe()}")
     print(f"{'':24} {'wall s':>8} {'vs depmod':>10} {'depmod/x':>9} {'CPU s':>7} "
           f"{'CPU vs depmod':>14} {'peak RSS MiB':>13}")
     for name, values in times.items():
@@ -154,6 +156,7 @@ def main() -> int:
     if opts.json:
         Path(opts.json).write_text(json.dumps({"version": kernel.version, "modules": nmod,
                                                "load_average": [load_start, load],
+                                               "steal_percent": steal.percent(),
                                                "times": times,
                                                "cpu": cpus, "peak_rss_kib": peaks}, indent=2))
     return 0

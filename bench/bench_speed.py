@@ -333,7 +333,9 @@ def main() -> int:
           + ("; venv: kmodbuild from a clean virtual environment" if opts.venv else ""))
     print(f"{'modules':>7} {'scenario':<8} {'kmodbuild s':>11} {'make s':>8} {'ratio':>6}"
           + (f" {'venv s':>8} {'ratio':>6}" if opts.venv else ""))
+    from bench.hoststeal import StealMeter
     for n in opts.n:
+        steal = StealMeter()
         rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python)
         for scen, times in rows.items():
             if scen == "peak":
@@ -344,7 +346,8 @@ def main() -> int:
                 line += f" {times[2]:>8.3f} {times[2] / m:>6.2f}"
             print(line)
         print(f"{n:>7} peak RSS: " + ", ".join(
-            f"{name} {kib / 1024:.0f} MiB" for name, kib in zip(names, rows["peak"])))
+            f"{name} {kib / 1024:.0f} MiB" for name, kib in zip(names, rows["peak"]))
+              + f"; {steal.describe()}")
     return 0
 
 
