@@ -90,6 +90,7 @@ class Cpu:
         self._maps: dict[int, tuple[int, int, int | None]] = {}
         self._hooks: dict[int, tuple[int, Callable[..., Any], int, int]] = {}
         self._handles: dict[int, int] = {}
+        self._next_hook = 1
         self._depth = 0
         self._broken = False
         #: called with a guest address on an access to unmapped memory; returns True
@@ -340,7 +341,8 @@ class Cpu:
                           begin, end)
 
     def _hook(self, kind: int, fn: Callable[..., Any], begin: int = 1, end: int = 0) -> int:
-        handle = len(self._hooks) and max(self._hooks) + 1
+        handle = self._next_hook
+        self._next_hook += 1
         self._handles[handle] = int(self.uc.hook_add(kind, fn, begin=begin, end=end))
         self._hooks[handle] = (kind, fn, begin, end)
         return handle
