@@ -367,6 +367,7 @@ class Machine:
                     f"more than unicorn {cpu_version()} can translate on "
                     f"{self.target.machine_arch}")
                 return False
+            self.refused.pop(name, None)        # a module of that name loaded before
         if kind == "text" and self.spec.text_fill:
             # text is read-only: map a copy whose padding traps (ArchSpec.text_fill)
             fill = self.spec.text_fill
