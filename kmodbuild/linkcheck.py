@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +89,9 @@ class CheckContext:
     target: Target | None
     version: NetBSDVersion | None
     kernel: Mapping[str, object] | frozenset[str] | set[str] | None
-    by_name: dict[str, ModuleObject] = field(default_factory=dict)
-    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    providers: dict[str, list[str]] = field(default_factory=dict)
+    by_name: MutableMapping[str, ModuleObject] = field(default_factory=dict)
+    graph: MutableMapping[str, tuple[str, ...]] = field(default_factory=dict)
+    providers: MutableMapping[str, Any] = field(default_factory=dict)
     out: list[Diagnostic] = field(default_factory=list)
     #: Paths of the modules some rule found an error in.
     failed: set[str] = field(default_factory=set)
@@ -397,58 +397,121 @@ def check_cycles(ctx: CheckContext, judged: Iterable[ModuleObject]) -> None:
 
 # --------------------------------------------------------------------------- entry point
 
+class _Layer(MutableMapping[Any, Any]):
+    """A mapping seen through changes of its own: writes and deletions stay in the
+    layer, the ``base`` is shared and never copied -- so that a check of one module
+    among N costs what its own names and symbols cost, not O(N) (:class:`ModuleSet`)."""
+
+    __slots__ = ("base", "front", "gone")
+
+    def __init__(self, base: Mapping[Any, Any]) -> None:
+        self.base = base
+        self.front: dict[Any, Any] = {}
+        self.gone: set[Any] = set()
+
+    def __getitem__(self, key: Any) -> Any:
+        if key in self.front:
+            return self.front[key]
+        if key in self.gone:
+            raise KeyError(key)
+        return self.base[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self.front:
+            return self.front[key]
+        if key in self.gone:
+            return default
+        return self.base.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.front or (key not in self.gone and key in self.base)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.front[key] = value
+        self.gone.discard(key)
+
+    def __delitem__(self, key: Any) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.front.pop(key, None)
+        self.gone.add(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self.front
+        front, gone = self.front, self.gone
+        yield from (k for k in self.base if k not in front and k not in gone)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class ModuleSet:
     """Modules that may satisfy requirements, indexed once for many checks.
 
-    A build checks each of N modules against the other N-1; indexing those per
-    check made the checks cost O(N^2) (kmodbuild.buildcheck).  The first module
-    of a name wins, as in :func:`check_modules`.
+    A build checks each of N modules against the other N-1: each check sees the
+    set :meth:`without` the module it judges, in layers over the shared index
+    (no copy), so N checks cost O(N) rather than O(N^2) (kmodbuild.buildcheck).
+    The first module of a name wins, as in :func:`check_modules`.
     """
 
     modules: tuple[ModuleObject, ...]
-    by_name: dict[str, ModuleObject] = field(default_factory=dict)
-    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_name: Mapping[str, ModuleObject] = field(default_factory=dict)
+    graph: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    providers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: path -> its modules, and how many modules have each name (:meth:`of`)
+    by_path: dict[str, list[ModuleObject]] = field(default_factory=dict)
+    name_count: dict[str, int] = field(default_factory=dict)
+    #: paths taken out by :meth:`without` (``modules`` still holds them)
+    removed: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, modules: Iterable[ModuleObject]) -> "ModuleSet":
         out = cls(tuple(modules))
+        by_name: dict[str, ModuleObject] = {}
+        graph: dict[str, tuple[str, ...]] = {}
         providers: dict[str, list[str]] = {}
         for mod in out.modules:
+            out.by_path.setdefault(mod.path, []).append(mod)
             n = module_name(mod)
-            if n in out.by_name:
+            out.name_count[n] = out.name_count.get(n, 0) + 1
+            if n in by_name:
                 continue
-            out.by_name[n] = mod
-            out.graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
+            by_name[n] = mod
+            graph[n] = mod.modinfo.requires if mod.modinfo is not None else ()
             for sym in mod.get_facts().exports:
                 providers.setdefault(sym, []).append(n)
+        out.by_name, out.graph = by_name, graph
         out.providers = {k: tuple(v) for k, v in providers.items()}
         return out
 
     def without(self, path: str) -> "ModuleSet":
         """The set without the module(s) whose path is ``path``."""
-        gone = [m for m in self.modules if m.path == path]
+        if self.removed:                    # a set made by without(): index it again
+            return ModuleSet.of(m for m in self.modules
+                                if m.path not in self.removed).without(path)
+        gone = self.by_path.get(path)
         if not gone:
             return self
-        rest = tuple(m for m in self.modules if m.path != path)
-        names = {module_name(m) for m in gone}
-        if any(module_name(m) in names for m in rest):
-            return ModuleSet.of(rest)       # a same-named module takes its place
-        out = ModuleSet(rest, dict(self.by_name), dict(self.graph), dict(self.providers))
-        for mod in gone:
-            n = module_name(mod)
-            if out.by_name.get(n) is not mod:
+        names = [module_name(m) for m in gone]
+        if any(self.name_count[n] > names.count(n) for n in names):
+            # a same-named module at another path takes its place
+            return ModuleSet.of(m for m in self.modules if m.path != path)
+        by_name, graph = _Layer(self.by_name), _Layer(self.graph)
+        providers = _Layer(self.providers)
+        for mod, n in zip(gone, names):
+            if by_name.get(n) is not mod:
                 continue
-            del out.by_name[n]
-            del out.graph[n]
+            del by_name[n]
+            del graph[n]
             for sym in mod.get_facts().exports:
-                left = tuple(x for x in out.providers.get(sym, ()) if x != n)
+                left = tuple(x for x in providers.get(sym, ()) if x != n)
                 if left:
-                    out.providers[sym] = left
+                    providers[sym] = left
                 else:
-                    out.providers.pop(sym, None)
-        return out
+                    providers.pop(sym, None)
+        return ModuleSet(self.modules, by_name, graph, providers, self.by_path,
+                         self.name_count, frozenset((path,)))
 
 
 def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
@@ -497,10 +560,9 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
 def _add_judged(ctx: CheckContext, judged: list[ModuleObject], base: ModuleSet) -> None:
     """The module set of a check: ``base`` with the judged modules in front (a judged
     module hides an available one of its name, as in :func:`_add_modules`)."""
-    ctx.by_name = dict(base.by_name)
-    ctx.graph = dict(base.graph)
-    providers: dict[str, Sequence[str]] = dict(base.providers)
-    ctx.providers = providers  # type: ignore[assignment]
+    ctx.by_name = _Layer(base.by_name)
+    ctx.graph = _Layer(base.graph)
+    providers = ctx.providers = _Layer(base.providers)
     seen: dict[str, str] = {}
     for mod in judged:
         n = module_name(mod)

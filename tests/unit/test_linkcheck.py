@@ -278,3 +278,29 @@ def test_prepared_module_set_gives_the_same_answers_as_a_list() -> None:
         expect = run(judged, available=others)
         assert run(judged, available=whole.without(judged.path)) == expect, judged.path
         assert run(judged, available=ModuleSet.of(others)) == expect, judged.path
+    # a set without two modules (the second without() indexes again), and the index
+    # left as it was by every check above (each saw it through layers of its own)
+    for first, second in [(pool[0], pool[5]), (pool[1], pool[8]), (pool[3], pool[4])]:
+        others = [m for m in pool if m.path not in (first.path, second.path)]
+        judged = extra[1]
+        assert run(judged, available=whole.without(first.path).without(second.path)) \
+            == run(judged, available=others), (first.path, second.path)
+    fresh = ModuleSet.of(pool)
+    assert (dict(whole.by_name), dict(whole.graph), dict(whole.providers)) \
+        == (dict(fresh.by_name), dict(fresh.graph), dict(fresh.providers))
+
+
+def test_a_module_set_layer_reads_and_writes_like_a_dict() -> None:
+    from kmodbuild.linkcheck import _Layer
+    base = {"a": 1, "b": 2, "c": 3}
+    layer = _Layer(base)
+    layer["d"] = 4
+    del layer["a"]
+    layer["b"] = 20
+    assert layer.pop("c") == 3 and layer.get("c") is None and "c" not in layer
+    layer["c"] = 30
+    assert dict(layer) == {"b": 20, "c": 30, "d": 4} and len(layer) == 3
+    assert sorted(layer) == ["b", "c", "d"] and layer.setdefault("e", 5) == 5
+    with pytest.raises(KeyError):
+        del layer["a"]
+    assert base == {"a": 1, "b": 2, "c": 3}             # never written
