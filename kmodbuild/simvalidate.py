@@ -23,6 +23,11 @@ from kmodbuild.simulator import (MODULE_SOURCE_KERNEL, KernelConfig, ModcmdStrat
 from kmodbuild.target import NetBSDVersion, Target
 
 
+#: The console line of a module whose modcmd the emulator does not run
+#: (kmodbuild.emulate.strategy: the module does not fit, or unicorn cannot run it).
+_DECLINED = "emulate: module `"
+
+
 @dataclass(frozen=True)
 class ValidationFailure:
     """One failed operation: ``operation`` is ``load`` or ``unload``; ``code`` the errno;
@@ -195,12 +200,16 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         except (KmodError, OSError):
             requires[n] = ()          # the load below reports it in the kernel's words
     result.order = dependency_order(requires)
+    # modules whose modcmd the emulator declined (it says why on the console once
+    # per modcmd): told in the note, since their loads succeed
+    declined: dict[str, None] = {}
     for n in result.order:
         if kernel.lookup(n) is not None:
             continue                  # already loaded as a dependency
         kernel.take_console()
         error = kernel.modctl_load(n)
         messages = tuple(kernel.take_console())
+        declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
         if error and error != K.EEXIST:
             result.failures.append(ValidationFailure(n, "load", error, messages))
     result.loaded = [m.name for m in reversed(kernel.loaded) if m.source != MODULE_SOURCE_KERNEL]
@@ -210,10 +219,14 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         kernel.take_console()
         error = kernel.modctl_unload(mod.name)
         messages = tuple(kernel.take_console())
+        declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
         if error:
             result.failures.append(ValidationFailure(mod.name, "unload", error, messages))
         else:
             result.unloaded.append(mod.name)
+    if declined:
+        result.note = "; ".join([*([result.note] if result.note else []),
+                                 *(m.removeprefix("emulate: ") for m in declined)])
     for report in getattr(modcmd, "reports", ()):
         if not report.fatal:          # leaks, leftovers; fatal ones failed their operation
             text = report.message.removeprefix(f"{report.module}: ")

@@ -72,7 +72,7 @@ def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
-def test_a_long_straight_run_is_not_translated_where_unicorn_cannot(bug_kernel,
+def test_a_long_straight_run_is_not_translated_where_unicorn_cannot(bug_kernel, built_tree,
                                                                      target: str) -> None:
     """500 instructions without a branch: unicorn 2.1.4's MIPS64 dies translating them
     (SIGSEGV), so there the modcmd is not emulated and the console says why; elsewhere
@@ -89,6 +89,14 @@ def test_a_long_straight_run_is_not_translated_where_unicorn_cannot(bug_kernel,
         assert not any(line.startswith("emulate: ") for line in out), out
     assert ek.unload("bug_long")[0] == 0
     assert ek.load("formats")[0] == 0 and ek.unload("formats")[0] == 0
+    # a whole-tree validation loads it too, and its note says what was not emulated
+    from kmodbuild.simvalidate import validate_tree
+    res = validate_tree(ek.stand, ek.kernel.target, "10.0", built_tree.manifest(
+        ek.kernel.target.key), names=["bug_long", "formats"])
+    assert res.ok, res.failures
+    assert sorted(res.loaded) == ["bug_long", "formats"]
+    declined = "module `bug_long' has 5"
+    assert (declined in (res.note or "")) == (target == "evbmips-mips64eb"), res.note
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
