@@ -28,7 +28,7 @@ from kmodbuild.errors import LoadError, ModuleFormatError
 from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE, SUPPORTED_TYPES
 from kmodbuild.model import (SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_UNDEF, SHT_NOBITS,
                              SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
-                             ModuleObject, Relocation)
+                             ModuleObject, Relocation, Section)
 from kmodbuild.target import Target
 
 # --------------------------------------------------------------------------- errno
@@ -425,6 +425,24 @@ def _fail(ko: Kobj, func: str, text: str, code: int = ENOEXEC) -> LoadError:
     return LoadError(f"[{ko.name}]: linker error: {text}", code)
 
 
+def _region_layout(secs: Iterable[Section]) -> tuple[dict[str, int],
+                                                      dict[int, tuple[str, int]]]:
+    """Size the three regions (spec §2.1: exec -> text, !write -> rodata, else data):
+    each region's size, and each loaded section's region and offset in it, in order."""
+    sizes = dict.fromkeys(REGIONS, 0)
+    placed: dict[int, tuple[str, int]] = {}
+    for s in secs:
+        if s.type not in (SHT_PROGBITS, SHT_NOBITS):
+            continue
+        kind = ("text" if s.flags & SHF_EXECINSTR else
+                "rodata" if not s.flags & SHF_WRITE else "data")
+        mask = max(s.addralign, 1) - 1
+        at = (sizes[kind] + mask) & ~mask
+        placed[s.index] = (kind, at)
+        sizes[kind] = at + s.size
+    return sizes, placed
+
+
 def kobj_load(module: ModuleObject, target: Target, name: str, module_map: ModuleMap,
               ksyms: Ksyms, console: list[str]) -> Kobj:
     """``kobj_load()``: check, place, absolutise, check for redefinitions, relocate locally.
@@ -454,17 +472,8 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
     if secs[link].size == 0:
         raise _fail(ko, "kobj_load", "no symbol strings")
 
-    # Size the three regions (spec §2.1): exec -> text, !write -> rodata, else data.
-    sizes = dict.fromkeys(REGIONS, 0)
-    kinds: list[tuple[int, str]] = []
-    for s in secs:
-        if s.type not in (SHT_PROGBITS, SHT_NOBITS):
-            continue
-        kind = ("text" if s.flags & SHF_EXECINSTR else
-                "rodata" if not s.flags & SHF_WRITE else "data")
-        mask = max(s.addralign, 1) - 1
-        sizes[kind] = ((sizes[kind] + mask) & ~mask) + s.size
-        kinds.append((s.index, kind))
+    sizes, placed = _region_layout(secs)
+    kinds = [(idx, kind) for idx, (kind, _) in placed.items()]
     if sizes["text"] == 0:
         raise _fail(ko, "kobj_load", "no text")
     if max(sizes.values()) > MAX_ALLOC:
@@ -746,19 +755,9 @@ def _amd64_clean(module: ModuleObject, page: int) -> bool:
         return False
     entry = struct.Struct("<IBBH").unpack_from
     # kobj_load's layout, as offsets from each region's start
-    sizes = dict.fromkeys(REGIONS, 0)
-    placed: dict[int, tuple[str, int]] = {}
-    for s in secs:
-        if s.type not in (SHT_PROGBITS, SHT_NOBITS):
-            continue
-        if s.addralign > page:
-            return False
-        kind = ("text" if s.flags & SHF_EXECINSTR else
-                "rodata" if not s.flags & SHF_WRITE else "data")
-        mask = max(s.addralign, 1) - 1
-        at = (sizes[kind] + mask) & ~mask
-        placed[s.index] = (kind, at)
-        sizes[kind] = at + s.size
+    if any(s.addralign > page for s in secs if s.type in (SHT_PROGBITS, SHT_NOBITS)):
+        return False
+    sizes, placed = _region_layout(secs)
     if not sizes["text"] or max(sizes.values()) > MAX_ALLOC:
         return False
     room = {k: (v + page - 1) & ~(page - 1) for k, v in sizes.items()}

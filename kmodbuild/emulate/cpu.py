@@ -84,10 +84,9 @@ class Cpu:
         for name in {spec.pc, spec.sp, spec.link or spec.pc, *spec.args, *spec.ret,
                      *(f"{w}{i}" for w in "GOLI" for i in range(8) if spec.windows)}:
             self._regs[name] = getattr(consts, spec.reg_prefix + name)
-        self._buffers: dict[int, Any] = {}
         # what the engine holds, to make it again (renew_after_error): physical start ->
-        # (size, protection, host address of a shared buffer or None); hooks by handle
-        self._maps: dict[int, tuple[int, int, int | None]] = {}
+        # (size, protection, the shared buffer or None -- kept alive here); hooks by handle
+        self._maps: dict[int, tuple[int, int, Any]] = {}
         self._hooks: dict[int, tuple[int, Callable[..., Any], int, int]] = {}
         self._handles: dict[int, int] = {}
         self._next_hook = 1
@@ -135,17 +134,17 @@ class Cpu:
         old = self.uc
         regs = {r: int(old.reg_read(r)) for r in set(self._regs.values())}
         contents = {phys: bytes(old.mem_read(phys, size))
-                    for phys, (size, _, host) in self._maps.items() if host is None}
+                    for phys, (size, _, cbuf) in self._maps.items() if cbuf is None}
         self.uc = self._engine()
         self._fast_regs = self._direct_register_access()
         if self.spec.init_code:
             self._power_on(self.spec)
-        for phys, (size, prot, host) in self._maps.items():
-            if host is None:
+        for phys, (size, prot, cbuf) in self._maps.items():
+            if cbuf is None:
                 self.uc.mem_map(phys, size, prot)
                 self.uc.mem_write(phys, contents[phys])
             else:
-                self.uc.mem_map_ptr(phys, size, prot, host)
+                self.uc.mem_map_ptr(phys, size, prot, ctypes.addressof(cbuf))
         for handle, (kind, fn, begin, end) in self._hooks.items():
             self._handles[handle] = int(self.uc.hook_add(kind, fn, begin=begin, end=end))
         for r, value in regs.items():
@@ -255,13 +254,11 @@ class Cpu:
             self.uc.mem_map_ptr(phys, size, self._prot(perms), ctypes.addressof(cbuf))
         except unicorn.UcError:
             raise MemoryError_(address) from None
-        self._buffers[address] = cbuf          # keeps the bytearray's memory alive
-        self._maps[phys] = (size, self._prot(perms), ctypes.addressof(cbuf))
+        self._maps[phys] = (size, self._prot(perms), cbuf)  # keeps the bytearray's memory
 
     def unmap(self, address: int, size: int) -> None:
         """Remove a mapping made by :meth:`map`."""
         self.uc.mem_unmap(self._pa(address), size)
-        self._buffers.pop(address, None)
         self._maps.pop(self._pa(address), None)
 
     def protect(self, address: int, size: int, perms: str) -> None:
