@@ -673,7 +673,11 @@ def _index_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     # (each depends on the index) is up to date on the timestamp alone and its
     # .sconsign entry is not rewritten (_store_only_changes); precious, so SCons
     # does not remove it first
-    replace_if_changed(str(out), text.encode())
+    changed = replace_if_changed(str(out), text.encode())
+    # what the tail of the build still has to do before its simulation: a check and
+    # an install for every module when the index changed, else for those linked now
+    _start_stream(env, len(env.get("KMOD_REGISTRY") or ()) if changed else
+                  sum(1 for s in source if s.get_state() == SCons.Node.executed))
     return 0
 
 
@@ -759,8 +763,13 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     from kmodbuild.simvalidate import validate_tree
     t, v = _target_version(env)
     stand = Path(env["KMOD_STAND"]).parents[2]
+    stream = _STREAMS.pop(env["KMOD_VARIANT"], None)
+    result = stream.result() if stream is not None else None
+    if stream is not None and env["KMOD_OUTPUT"] == "verbose":
+        print(f"simulate: {'streamed' if result is not None else stream.why_not}", flush=True)
     try:
-        result = validate_tree(stand, t, v, Path(source[-1].abspath))
+        if result is None:
+            result = validate_tree(stand, t, v, Path(source[-1].abspath))
     except KmodError as e:
         raise _action_fail(e) from None
     if not result.ok:
@@ -774,6 +783,44 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     return 0
 
 
+#: The simulation streams of this build, by target variant (kmodbuild.simstream).
+_STREAMS: dict[str, Any] = {}
+_STREAMS_CLOSED_AT_EXIT: list[bool] = []
+
+
+def _start_stream(env: _ENV, pending: int) -> None:
+    """Start the target's simulation beside its checks and installs (kmodbuild.simstream)
+    when ``pending`` (the modules still to check and install) is worth a process of its
+    own (``KMOD_SIMSTREAM``: 1 always, 0 never)."""
+    from kmodbuild import simstream
+    mode = os.environ.get("KMOD_SIMSTREAM", "")
+    registry = env.get("KMOD_REGISTRY") or []
+    if (mode == "0" or not _simulation_wanted()
+            or (mode != "1" and pending < simstream.MIN_MODULES)):
+        return
+    variant = env["KMOD_VARIANT"]
+    old = _STREAMS.pop(variant, None)
+    if old is not None:
+        old.close()
+    t, v = _target_version(env)
+    try:
+        stream = simstream.SimStream(Path(env["KMOD_STAND"]).parents[2], t, v,
+                                     Path(env["KMOD_MANIFEST_NODE"].abspath),
+                                     [(name, kmod.abspath) for name, kmod, _ in registry])
+    except OSError:
+        return                          # the simulate step simulates, as without a stream
+    if not _STREAMS_CLOSED_AT_EXIT:
+        import atexit
+        atexit.register(_close_streams)
+        _STREAMS_CLOSED_AT_EXIT.append(True)
+    _STREAMS[variant] = stream
+
+
+def _close_streams() -> None:
+    while _STREAMS:
+        _STREAMS.popitem()[1].close()
+
+
 # --------------------------------------------------------------------------- install
 
 def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
@@ -784,8 +831,8 @@ def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     try:
         if any(sev == "error" for sev, _ in _report_problems(report.abspath)):
             remove_installed(Path(destdir), rel)
-            return 0
-        install_file(Path(kmod.abspath), Path(destdir), rel, 0o444)
+        else:
+            install_file(Path(kmod.abspath), Path(destdir), rel, 0o444)
     except KmodError as e:
         raise _action_fail(e) from None
     return 0
@@ -883,6 +930,15 @@ def _write_compile_commands(env: _ENV) -> None:
 
 # --------------------------------------------------------------------------- prewarm
 
+def _simulation_wanted() -> bool:
+    """Whether this run may simulate: it builds, and the simulation is among its targets."""
+    get = SCons.Script.GetOption
+    if get("clean") or get("help") or get("no_exec") or get("question"):
+        return False
+    targets = SCons.Script.COMMAND_LINE_TARGETS
+    return not targets or "simulate" in targets
+
+
 def _prewarm_simulation() -> None:
     """Import the simulator and the emulator (and the kernel API's hooks) on a thread
     of their own, started once the graph is declared: they load while the build
@@ -894,11 +950,7 @@ def _prewarm_simulation() -> None:
     simulation is among the targets and something will be built; anything
     going wrong here is left for the simulation step to meet and report.
     """
-    get = SCons.Script.GetOption
-    if get("clean") or get("help") or get("no_exec") or get("question"):
-        return
-    targets = SCons.Script.COMMAND_LINE_TARGETS
-    if targets and "simulate" not in targets:
+    if not _simulation_wanted():
         return
     import threading
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,16 @@ def module_names(module_dir: Path) -> list[str]:
     return sorted(p.name for p in module_dir.iterdir() if (p / f"{p.name}.kmod").is_file())
 
 
+def module_requires(read: Callable[[Path], Any], path: Path) -> tuple[str, ...]:
+    """The modules the file at ``path`` requires (``read`` makes a ModuleObject of it);
+    ``()`` when it cannot be read: the load reports that in the kernel's words."""
+    try:
+        mo = read(path)
+        return mo.modinfo.requires if mo.modinfo is not None else ()
+    except (KmodError, OSError):
+        return ()
+
+
 def dependency_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
     """Names with their (present) requirements first; cycles broken at the first revisit."""
     order: list[str] = []
@@ -130,7 +140,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
                   reader: Reader | None = None, modcmd: ModcmdStrategy | None = None,
                   names: Sequence[str] | None = None,
                   verify: dict[str, str] | None = None,
-                  emulate: bool | None = None) -> ValidationResult:
+                  emulate: bool | None = None,
+                  requires: dict[str, tuple[str, ...]] | None = None,
+                  attach: Callable[[SimKernel], None] | None = None) -> ValidationResult:
     """Load every installed module in dependency order, then unload them all.
 
     Args:
@@ -147,6 +159,11 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
             when unicorn is installed and no ``modcmd`` is given.  Where it cannot, the
             result's ``note`` says so in one line; leaks and leftover registrations are
             failures (``NAME: unload failed: memory leak: ...``).
+        requires: each module's required modules as its file says, when the caller
+            has them (:mod:`kmodbuild.simstream` reads them from the built files,
+            before the installed ones exist); default: read from the tree.
+        attach: called with the simulated kernel before the first load
+            (:mod:`kmodbuild.simstream` watches its file accesses).
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -162,7 +179,7 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
     gc.disable()
     try:
         return _validate_tree(stand, target, version, manifest, builtins, reader, modcmd,
-                              names, verify, emulate)
+                              names, verify, emulate, requires, attach)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -171,7 +188,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
 def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | str,
                    manifest: Any, builtins: Iterable[str], reader: Reader | None,
                    modcmd: ModcmdStrategy | None, names: Sequence[str] | None,
-                   verify: dict[str, str] | None, emulate: bool | None) -> ValidationResult:
+                   verify: dict[str, str] | None, emulate: bool | None,
+                   known: dict[str, tuple[str, ...]] | None,
+                   attach: Callable[[SimKernel], None] | None) -> ValidationResult:
     start = time.perf_counter()
     if isinstance(version, str):
         version = NetBSDVersion.parse(version)
@@ -191,14 +210,13 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         note = getattr(modcmd, "note", None) or note
     result.note = note
     kernel.verify_hashes = verify
+    if attach is not None:
+        attach(kernel)
     todo = list(names) if names is not None else module_names(mdir)
     requires: dict[str, tuple[str, ...]] = {}
     for n in todo:
-        try:
-            mo = kernel.read_module(mdir / n / f"{n}.kmod")
-            requires[n] = mo.modinfo.requires if mo.modinfo is not None else ()
-        except (KmodError, OSError):
-            requires[n] = ()          # the load below reports it in the kernel's words
+        requires[n] = known[n] if known is not None else module_requires(kernel.read_module,
+                                                                         mdir / n / f"{n}.kmod")
     result.order = dependency_order(requires)
     # modules whose modcmd the emulator declined (it says why on the console once
     # per modcmd): told in the note, since their loads succeed

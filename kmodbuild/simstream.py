@@ -1,0 +1,327 @@
+"""kmodbuild.simstream - the build's load simulation, run beside the checks and installs.
+
+A build of a big tree ends with a serial tail in the SCons process: every
+module's check and install (Python actions: one core), then the simulation of
+the whole installed tree (one core again), while the machine's other cores
+idle.  A *stream* moves the simulation into a process of its own, started as
+soon as the exports index is written (the first step of that tail), and
+simulates the tree the installs are about to make: each module's installed
+``NAME.kmod`` is a byte copy of its built file, so the stream loads the
+built file wherever the kernel opens the installed one, and everything else
+(a ``NAME.plist`` beside it, the kernel symbol manifest) as it is.  The
+build's ``simulate`` step then only collects the answer.
+
+The answer is used only if it is the answer
+:func:`kmodbuild.simvalidate.validate_tree` gives on the finished tree,
+which the ``simulate`` step proves before taking it (otherwise it simulates
+itself, as it always did):
+
+* the tree's module list is the one the stream simulated (every module this
+  build installs, no other), so the load order is the same;
+* every installed ``NAME.kmod`` the stream stood a built file in for is a
+  regular file with that file's bytes (and the built file is as it was);
+* every other entry of each module directory the stream opened a file in is
+  as it was when it did (``lstat``: type, size, mtime, ctime, inode), as is
+  the manifest, and no directory above them is a symbolic link;
+* the stream opened nothing outside the module directories (it gives up at
+  once on any other path), and no load failed (a failure's message could
+  name the built file where the kernel's names the installed one).
+
+The simulation is a function of those files, so the answers are equal.  The
+stream is for big trees (:data:`MIN_MODULES`: a process and its imports cost
+more than simulating a small tree); ``KMOD_SIMSTREAM=1`` forces it, ``0``
+turns it off.  Protocol: the build writes one JSON line (stand, target,
+version, manifest, ``[[name, built path], ...]``) and closes the stream's
+input; the stream answers with one JSON document and exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: Below this many modules the build simulates in its own process (auto mode).
+MIN_MODULES = 48
+
+#: ``[name, mode, size, mtime_ns, ctime_ns, inode]`` of each entry of a directory.
+DirState = list[list[Any]]
+
+
+def dir_state(path: str, leave_out: str = "") -> DirState:
+    """The entries of directory ``path`` (none if it does not exist) but ``leave_out``,
+    sorted, as ``[name, mode, size, mtime_ns, ctime_ns, inode]``."""
+    out: DirState = []
+    try:
+        with os.scandir(path) as it:
+            for e in it:
+                if e.name == leave_out:
+                    continue
+                try:
+                    s = e.stat(follow_symlinks=False)
+                except OSError:
+                    out.append([e.name, -1, -1, -1, -1, -1])
+                    continue
+                out.append([e.name, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns,
+                            s.st_ino])
+    except FileNotFoundError:
+        return out
+    except OSError:
+        out.append(["", -1, -1, -1, -1, -1])
+    out.sort()
+    return out
+
+
+def file_key(path: str) -> list[int] | None:
+    """``[size, mtime_ns, ctime_ns, inode]`` of ``path`` (``None``: missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _module_dir_state(path: str, stood_in: str | None) -> DirState:
+    """What a module load may read of module directory ``path``: its entries but
+    ``stood_in`` (the ``NAME.kmod`` the stream reads from the build), and, for a
+    module not stood in for, the directory's own type (0: missing) first."""
+    state = dir_state(path, stood_in or "")
+    if stood_in is None:
+        try:
+            kind = stat.S_IFMT(os.lstat(path).st_mode)
+        except OSError:
+            kind = 0
+        state.insert(0, ["", kind])
+    return state
+
+
+def _links_above(stand_root: Path, module_dir: Path) -> bool:
+    """Whether a directory from ``stand_root`` down to ``module_dir`` is a symbolic link."""
+    path = module_dir
+    while True:
+        if path.is_symlink():
+            return True
+        if path == stand_root or path.parent == path:
+            return False
+        path = path.parent
+
+
+# --------------------------------------------------------------------------- the stream
+
+class _GiveUp(Exception):
+    """The stream cannot answer for the finished tree (the build simulates itself)."""
+
+
+class _Tree:
+    """The tree the installs are about to make, as the simulated kernel opens it."""
+
+    def __init__(self, module_dir: Path, built: dict[str, str]) -> None:
+        self.module_dir = module_dir
+        self.built = built
+        self.base = ""
+        #: module directory -> its state when first opened (:func:`_module_dir_state`)
+        self.dirs: dict[str, DirState] = {}
+        #: module name -> [its built file, that file's key before it was first read]
+        self.stood_in: dict[str, list[Any]] = {}
+
+    def attach(self, kernel: Any) -> None:
+        """Route the kernel's host paths through :meth:`host_path`."""
+        self.base = kernel.module_base + "/"
+        real = kernel.host_path
+        kernel.host_path = lambda kpath: self.host_path(real, kpath)
+
+    def host_path(self, real: Any, kpath: str) -> Path:
+        rest = kpath[len(self.base):] if kpath.startswith(self.base) else ""
+        name, _, leaf = rest.partition("/")
+        if not name or not leaf or "/" in leaf or name in (".", ".."):
+            raise _GiveUp(f"the simulation opened {kpath}")
+        host = real(kpath)
+        mine = self.module_dir / name
+        if host != mine / leaf:
+            raise _GiveUp(f"{kpath} is not {mine / leaf}")
+        built = self.built.get(name)
+        kmod = f"{name}.kmod"
+        if str(mine) not in self.dirs:
+            state = _module_dir_state(str(mine), kmod if built is not None else None)
+            if any(stat.S_ISLNK(e[1]) for e in state):
+                # what a link leads to is not in the state: the build reads it itself
+                raise _GiveUp(f"{mine} holds a symbolic link")
+            self.dirs[str(mine)] = state
+        if built is not None and leaf == kmod:
+            return Path(self.stood_in[name][0])
+        return host
+
+
+def run_stream(config: dict[str, Any]) -> dict[str, Any]:
+    """Simulate the tree described by ``config`` as its installs will leave it (the
+    stream process's work); returns the answer :meth:`SimStream.result` checks."""
+    from kmodbuild.elf import read_module
+    from kmodbuild.simvalidate import (find_module_dir, module_requires, stand_root,
+                                       validate_tree)
+    from kmodbuild.target import NetBSDVersion, get_target
+    target = get_target(config["target"])
+    version = NetBSDVersion.parse(config["version"])
+    stand = Path(config["stand"])
+    manifest = config["manifest"]
+    built: dict[str, str] = dict(config["modules"])
+    names = sorted(built)
+    mdir = find_module_dir(stand, target, version)
+    if _links_above(stand_root(stand), mdir):
+        raise _GiveUp(f"a directory above {mdir} is a symbolic link")
+    tree = _Tree(mdir, built)
+    parsed: dict[str, Any] = {}         # built file -> ModuleObject: read once, for both uses
+
+    def reader(path: str, target: Any) -> Any:
+        mo = parsed.get(path)
+        if mo is None:
+            mo = parsed[path] = read_module(path, target)
+        return mo
+
+    # each built file's key before it is read: the build checks that it still is
+    tree.stood_in = {n: [built[n], file_key(built[n])] for n in names}
+    requires = {n: module_requires(lambda p: reader(str(p), target), Path(built[n]))
+                for n in names}
+    manifest_key = file_key(manifest)
+    result = validate_tree(stand, target, version, manifest, names=names, requires=requires,
+                           attach=tree.attach, reader=reader)
+    if file_key(manifest) != manifest_key:
+        raise _GiveUp("the kernel manifest changed while it was read")
+    if result.failures:
+        raise _GiveUp("a module failed: the build simulates the installed files themselves")
+    return {"names": names, "dirs": tree.dirs, "stood_in": tree.stood_in,
+            "manifest": manifest_key, "result": _result_to_json(result)}
+
+
+def _result_to_json(result: Any) -> dict[str, Any]:
+    return {"order": result.order, "loaded": result.loaded, "unloaded": result.unloaded,
+            "failures": [[f.module, f.operation, f.code, list(f.messages)]
+                         for f in result.failures],
+            "seconds": result.seconds, "emulated": result.emulated, "note": result.note}
+
+
+def main() -> int:
+    """``python -m kmodbuild.simstream``: one stream (see the module docstring)."""
+    try:
+        answer = run_stream(json.loads(sys.stdin.readline()))
+    except _GiveUp as e:
+        answer = {"error": str(e)}
+    except BaseException as e:  # noqa: BLE001 - the build simulates itself and reports it
+        answer = {"error": f"{type(e).__name__}: {e}"}
+    try:
+        sys.stdout.write(json.dumps(answer))
+        sys.stdout.flush()
+    except OSError:
+        return 1                        # nobody is listening any more
+    return 0
+
+
+# --------------------------------------------------------------------------- the build's side
+
+class SimStream:
+    """The build's handle on one stream process (one target's tree); see the module
+    docstring.  Starting it raises OSError when the process cannot be started."""
+
+    def __init__(self, stand: Path, target: Any, version: Any, manifest: Path,
+                 modules: Sequence[tuple[str, str]]) -> None:
+        self.stand, self.target, self.version, self.manifest = stand, target, version, manifest
+        self.why_not: str | None = None
+        env = dict(os.environ)
+        here = str(Path(__file__).resolve().parents[1])       # the same kmodbuild
+        env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+        self.proc: subprocess.Popen[str] | None = subprocess.Popen(
+            [sys.executable, "-m", "kmodbuild.simstream"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        config = {"stand": str(stand), "target": target.name, "version": str(version),
+                  "manifest": str(manifest), "modules": [list(m) for m in modules]}
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(config) + "\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass                        # it died: result() says so
+
+    def result(self) -> Any:
+        """The stream's :class:`~kmodbuild.simvalidate.ValidationResult`, once every
+        install is done, if it is provably the finished tree's (see the module
+        docstring); else ``None`` (:attr:`why_not` says why)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        try:
+            out = proc.stdout.read() if proc.stdout is not None else ""
+            proc.wait()
+        except (OSError, ValueError):
+            out = ""
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            self.why_not = f"the stream process ended ({proc.returncode})"
+            return None
+        if "error" in answer:
+            self.why_not = str(answer["error"])
+            return None
+        self.why_not = self._disproved(answer)
+        return None if self.why_not else self._result(answer["result"])
+
+    def _disproved(self, answer: dict[str, Any]) -> str | None:
+        """Why the stream's tree is not the finished one (``None``: it is)."""
+        from kmodbuild.simvalidate import find_module_dir, module_names, stand_root
+        mdir = find_module_dir(self.stand, self.target, self.version)
+        if answer["names"] != module_names(mdir):
+            return "the installed modules are not the ones simulated"
+        if answer["manifest"] != file_key(str(self.manifest)):
+            return "the kernel manifest changed"
+        if _links_above(stand_root(self.stand), mdir):
+            return f"a directory above {mdir} is a symbolic link"
+        stood_in: dict[str, list[Any]] = answer["stood_in"]
+        for path, state in answer["dirs"].items():
+            name = Path(path).name
+            kmod = f"{name}.kmod" if name in stood_in else None
+            if kmod is not None and (os.path.islink(path) or not os.path.isdir(path)):
+                return f"{path} is not a directory"
+            if _module_dir_state(path, kmod) != state:
+                return f"{path} changed after it was simulated"
+        for name, (built, key) in stood_in.items():
+            installed = mdir / name / f"{name}.kmod"
+            try:
+                same = (file_key(built) == key and stat.S_ISREG(os.lstat(installed).st_mode)
+                        and installed.read_bytes() == Path(built).read_bytes())
+            except OSError:
+                same = False
+            if not same:
+                return f"{installed} is not the file simulated ({built})"
+        return None
+
+    def _result(self, r: dict[str, Any]) -> Any:
+        from kmodbuild.simvalidate import ValidationFailure, ValidationResult, find_module_dir
+        result = ValidationResult(self.target, self.version,
+                                  find_module_dir(self.stand, self.target, self.version))
+        result.order, result.loaded, result.unloaded = r["order"], r["loaded"], r["unloaded"]
+        result.failures = [ValidationFailure(m, op, code, tuple(msgs))
+                           for m, op, code, msgs in r["failures"]]
+        result.seconds, result.emulated, result.note = r["seconds"], r["emulated"], r["note"]
+        return result
+
+    def close(self) -> None:
+        """Stop the stream process (a build that ends without its simulate step)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            proc.kill()
+            proc.wait()
+        except OSError:
+            pass
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The build's simulation stream (kmodbuild.simstream): it simulates the tree the
+installs are about to make, in a process of its own, and its answer is taken only
+when it is provably the finished tree's -- the same answer as validate_tree's.
+
+The trees are the example tree's real amd64 modules (tests/conftest.py
+``built_tree``): the built files stand in for the installed copies.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kmodbuild import simstream
+from kmodbuild.simvalidate import validate_tree
+from kmodbuild.target import NetBSDVersion, get_target
+from tests.conftest import BuiltTree, copy_tree, example_modules, scons
+
+KEY = "amd64-x86_64"
+TARGET = get_target("amd64")
+VERSION = NetBSDVersion.parse("10.0")
+
+
+class Tree:
+    """A copy of the installed amd64 tree and its manifest, free to change."""
+
+    def __init__(self, built: BuiltTree, root: Path) -> None:
+        self.built = built
+        self.stand = root / "stand"
+        shutil.copytree(built.root / "stand" / "amd64", self.stand / "amd64")
+        self.manifest = root / "netbsd.syms"
+        shutil.copy2(built.manifest(KEY), self.manifest)
+        self.modules = self.stand / "amd64" / "10.0" / "modules"
+
+    def built_file(self, name: str) -> Path:
+        return self.built.kmod(KEY, name)
+
+    def start(self, names: list[str] | None = None) -> simstream.SimStream:
+        names = example_modules() if names is None else names
+        return simstream.SimStream(self.stand, TARGET, VERSION, self.manifest,
+                                   [(n, str(self.built_file(n))) for n in names])
+
+    def validate(self) -> Any:
+        return validate_tree(self.stand, TARGET, VERSION, self.manifest)
+
+
+@pytest.fixture
+def tree(built_tree: BuiltTree, tmp_path: Path) -> Tree:
+    return Tree(built_tree, tmp_path)
+
+
+def finished(stream: simstream.SimStream) -> simstream.SimStream:
+    """Wait until the stream has answered (it has read everything it will read)."""
+    assert stream.proc is not None
+    stream.proc.wait(timeout=300)
+    return stream
+
+
+def same(a: Any, b: Any) -> None:
+    assert (a.order, a.loaded, a.unloaded, a.failures, a.emulated, a.note, a.summary()) == \
+        (b.order, b.loaded, b.unloaded, b.failures, b.emulated, b.note, b.summary())
+
+
+def test_answer_equals_the_simulation_of_the_installed_tree(tree: Tree) -> None:
+    result = tree.start().result()
+    assert result is not None
+    expected = tree.validate()
+    same(result, expected)
+    assert expected.ok and len(expected.loaded) == len(example_modules())
+
+
+def test_stream_started_before_the_installs_answers_for_them(tree: Tree) -> None:
+    """A clean build: nothing is installed when the stream starts; the installs copy
+    the built files while (here: after) it runs."""
+    shutil.rmtree(tree.modules)
+    stream = finished(tree.start())
+    for n in example_modules():
+        (tree.modules / n).mkdir(parents=True)
+        shutil.copy(tree.built_file(n), tree.modules / n / f"{n}.kmod")
+    result = stream.result()
+    assert result is not None, stream.why_not
+    same(result, tree.validate())
+
+
+def _other_bytes(tree: Tree) -> None:
+    (tree.modules / "null" / "null.kmod").write_bytes(tree.built_file("hello").read_bytes())
+
+
+def _plist(tree: Tree) -> None:
+    (tree.modules / "null" / "null.plist").write_text("<plist/>")
+
+
+def _extra_module(tree: Tree) -> None:
+    (tree.modules / "extra").mkdir()
+    shutil.copy(tree.built_file("hello"), tree.modules / "extra" / "extra.kmod")
+
+
+def _removed(tree: Tree) -> None:
+    os.unlink(tree.modules / "hello" / "hello.kmod")
+
+
+def _manifest(tree: Tree) -> None:
+    tree.manifest.write_text(tree.manifest.read_text())
+
+
+def _symlinked_dir(tree: Tree) -> None:
+    real = tree.stand / "amd64" / "real-10.0"
+    (tree.stand / "amd64" / "10.0").rename(real)
+    (tree.stand / "amd64" / "10.0").symlink_to(real)
+
+
+@pytest.mark.parametrize("change,why", [
+    (_other_bytes, "null.kmod is not the file simulated"),
+    (_plist, "null changed after it was simulated"),
+    (_extra_module, "the installed modules are not the ones simulated"),
+    (_removed, "the installed modules are not the ones simulated"),
+    (_manifest, "the kernel manifest changed"),
+    (_symlinked_dir, "is a symbolic link"),
+])
+def test_a_tree_that_changed_after_the_stream_read_it_is_simulated_again(
+        tree: Tree, change: Any, why: str) -> None:
+    stream = finished(tree.start())
+    change(tree)
+    assert stream.result() is None
+    assert stream.why_not is not None and why in stream.why_not
+
+
+def test_a_failing_load_is_left_to_the_build(tree: Tree, built_tree: BuiltTree) -> None:
+    """A failure's console lines could name the built file: the stream gives up."""
+    stream = tree.start()
+    stream.close()                      # stopping one is harmless
+    assert stream.result() is None
+    bad = [(n, str(built_tree.kmod("evbarm-aarch64", n) if n == "hello"
+                   else tree.built_file(n))) for n in example_modules()]
+    stream = simstream.SimStream(tree.stand, TARGET, VERSION, tree.manifest, bad)
+    assert stream.result() is None
+    assert stream.why_not is not None and "a module failed" in stream.why_not
+
+
+def test_a_symbolic_link_in_a_module_directory_is_left_to_the_build(tree: Tree) -> None:
+    """What a link leads to is not in the recorded state: the stream gives up."""
+    (tree.modules / "null" / "null.plist").symlink_to(tree.manifest)
+    stream = tree.start()
+    assert stream.result() is None
+    assert stream.why_not is not None and "holds a symbolic link" in stream.why_not
+
+
+def test_a_path_outside_the_module_directories_gives_up(tmp_path: Path) -> None:
+    t = simstream._Tree(tmp_path / "modules", {})
+    t.base = "/stand/amd64/10.0/modules/"
+    for kpath in ("/stand/amd64/10.0/modules/x.kmod", "/stand/amd64/10.0/other/x/x.kmod",
+                  "/tmp/x.kmod", "/stand/amd64/10.0/modules/a/b/c.kmod"):
+        with pytest.raises(simstream._GiveUp):
+            t.host_path(lambda k: Path(k), kpath)
+
+
+def test_a_big_build_streams_its_simulation(tmp_path: Path) -> None:
+    """KMOD_SIMSTREAM=1 on the example tree: the build's simulate step takes the
+    stream's answer, which is the installed tree's; 0 simulates in the build."""
+    root = copy_tree(tmp_path / "t")
+    out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "1"}).stdout
+    summary = validate_tree(root / "stand", TARGET, VERSION,
+                            root / "build" / KEY / "10.0" / "kernel" / "netbsd.syms").summary()
+    assert "simulate: streamed\n" in out
+    assert f"simulate: {summary}\n" in out
+    assert (root / "build" / KEY / "10.0" / "simulate.txt").read_text() == summary + "\n"
+    hello = root / "sys/modules/hello/hello.c"
+    hello.write_text(hello.read_text().replace("printf(", "printf(\"%s\", \"\"); printf(", 1))
+    out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "0"}).stdout
+    assert "streamed" not in out and f"simulate: {summary}\n" in out
