@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -530,7 +531,17 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         _write_compile_commands(env)
     _FAST["module_root"] = os.path.join(top.abspath, "modules")
     _FAST["extra_roots"] = sorted({str(Path(t["KMOD_STAND"]).parent) for t in envs})
-    _prewarm_simulation()                   # now that the graph is declared
+    streamed = 0
+    if rebuild_only is not None:
+        # a partial build: the other modules' files are final now, so the simulation
+        # can start at once and wait only for the modules being rebuilt
+        for tenv in envs:
+            mine = {name for d in rebuild_only
+                    for name, install in _DECLARED.get(f"{tenv['KMOD_TARGET_NAME']}|{d}", ())
+                    if install}
+            streamed += _start_stream(tenv, len(tenv["KMOD_REGISTRY"]), sorted(mine))
+    if streamed < len(envs):
+        _prewarm_simulation()               # now that the graph is declared
     return envs
 
 
@@ -721,6 +732,9 @@ def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
                            flags=CLANG_PROBE_FLAGS if clang else ())
     except KmodError as e:
         raise _action_fail(e) from None
+    stream = _STREAMS.get(env["KMOD_VARIANT"])
+    if stream is not None:                  # a partial build's stream waits for it
+        stream.built(Path(target[0].abspath).name.removesuffix(".kmod"))
     return 0
 
 
@@ -766,7 +780,8 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     stream = _STREAMS.pop(env["KMOD_VARIANT"], None)
     result = stream.result() if stream is not None else None
     if stream is not None and env["KMOD_OUTPUT"] == "verbose":
-        print(f"simulate: {'streamed' if result is not None else stream.why_not}", flush=True)
+        print(f"simulate: streamed, started {stream.started}" if result is not None
+              else f"simulate: not streamed: {stream.why_not}", flush=True)
     try:
         if result is None:
             result = validate_tree(stand, t, v, Path(source[-1].abspath))
@@ -788,32 +803,36 @@ _STREAMS: dict[str, Any] = {}
 _STREAMS_CLOSED_AT_EXIT: list[bool] = []
 
 
-def _start_stream(env: _ENV, pending: int) -> None:
-    """Start the target's simulation beside its checks and installs (kmodbuild.simstream)
-    when ``pending`` (the modules still to check and install) is worth a process of its
-    own (``KMOD_SIMSTREAM``: 1 always, 0 never)."""
+def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = ()) -> bool:
+    """Start the target's simulation beside the rest of the build (kmodbuild.simstream)
+    when ``work`` (the modules it has to simulate or the build still has to check and
+    install) is worth a process of its own (``KMOD_SIMSTREAM``: 1 always, 0 never);
+    ``rebuilt``: modules whose built files the build is still writing.  True when a
+    stream runs for the target."""
     from kmodbuild import simstream
+    variant = env["KMOD_VARIANT"]
+    if variant in _STREAMS:
+        return True                     # started with the graph (a partial build)
     mode = os.environ.get("KMOD_SIMSTREAM", "")
     registry = env.get("KMOD_REGISTRY") or []
     if (mode == "0" or not _simulation_wanted()
-            or (mode != "1" and pending < simstream.MIN_MODULES)):
-        return
-    variant = env["KMOD_VARIANT"]
-    old = _STREAMS.pop(variant, None)
-    if old is not None:
-        old.close()
+            or (mode != "1" and work < simstream.MIN_MODULES)):
+        return False
     t, v = _target_version(env)
     try:
         stream = simstream.SimStream(Path(env["KMOD_STAND"]).parents[2], t, v,
                                      Path(env["KMOD_MANIFEST_NODE"].abspath),
-                                     [(name, kmod.abspath) for name, kmod, _ in registry])
+                                     [(name, kmod.abspath) for name, kmod, _ in registry],
+                                     rebuilt)
     except OSError:
-        return                          # the simulate step simulates, as without a stream
+        return False                    # the simulate step simulates, as without a stream
     if not _STREAMS_CLOSED_AT_EXIT:
         import atexit
         atexit.register(_close_streams)
         _STREAMS_CLOSED_AT_EXIT.append(True)
+    stream.started = "with the graph" if rebuilt else "after the last link"
     _STREAMS[variant] = stream
+    return True
 
 
 def _close_streams() -> None:

@@ -3,13 +3,16 @@
 A build of a big tree ends with a serial tail in the SCons process: every
 module's check and install (Python actions: one core), then the simulation of
 the whole installed tree (one core again), while the machine's other cores
-idle.  A *stream* moves the simulation into a process of its own, started as
-soon as the exports index is written (the first step of that tail), and
+idle.  A *stream* moves the simulation into a process of its own and
 simulates the tree the installs are about to make: each module's installed
 ``NAME.kmod`` is a byte copy of its built file, so the stream loads the
 built file wherever the kernel opens the installed one, and everything else
-(a ``NAME.plist`` beside it, the kernel symbol manifest) as it is.  The
-build's ``simulate`` step then only collects the answer.
+(a ``NAME.plist`` beside it, the kernel symbol manifest) as it is.  A full
+build starts it when the exports index is written (every module is linked);
+a partial build (only some modules' sources changed) starts it as soon as
+the graph is declared, and the stream waits for each module being rebuilt
+when the load order reaches it, until the build says its file is written.
+The build's ``simulate`` step then only collects the answer.
 
 The answer is used only if it is the answer
 :func:`kmodbuild.simvalidate.validate_tree` gives on the finished tree,
@@ -23,16 +26,20 @@ itself, as it always did):
 * every other entry of each module directory the stream opened a file in is
   as it was when it did (``lstat``: type, size, mtime, ctime, inode), as is
   the manifest, and no directory above them is a symbolic link;
-* the stream opened nothing outside the module directories (it gives up at
-  once on any other path), and no load failed (a failure's message could
-  name the built file where the kernel's names the installed one).
+* the stream opened nothing outside the module directories and no symbolic
+  link in them (it gives up at once on either), no load failed (a failure's
+  message could name the built file where the kernel's names the installed
+  one), and each built file it loaded requires the modules the load order
+  was made for (a module being rebuilt: from its last build's file).
 
 The simulation is a function of those files, so the answers are equal.  The
 stream is for big trees (:data:`MIN_MODULES`: a process and its imports cost
 more than simulating a small tree); ``KMOD_SIMSTREAM=1`` forces it, ``0``
 turns it off.  Protocol: the build writes one JSON line (stand, target,
-version, manifest, ``[[name, built path], ...]``) and closes the stream's
-input; the stream answers with one JSON document and exits.
+version, manifest, ``[[name, built path], ...]``, the modules being rebuilt),
+then ``+NAME`` when a rebuilt module's file is written and ``=`` when every
+install is done; the stream answers with one JSON document and exits (and
+gives up when its input ends while it waits for a module: the build stopped).
 """
 from __future__ import annotations
 
@@ -41,9 +48,10 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 #: Below this many modules the build simulates in its own process (auto mode).
 MIN_MODULES = 48
@@ -117,15 +125,23 @@ class _GiveUp(Exception):
 
 
 class _Tree:
-    """The tree the installs are about to make, as the simulated kernel opens it."""
+    """The tree the installs are about to make, as the simulated kernel opens it.
 
-    def __init__(self, module_dir: Path, built: dict[str, str]) -> None:
+    ``pending`` modules are being rebuilt: the stream stands their built file in
+    only once the build says it is written (a ``+NAME`` line on ``inp``) or that
+    every install is done (``=``)."""
+
+    def __init__(self, module_dir: Path, built: dict[str, str], pending: set[str] = frozenset(),
+                 inp: IO[str] | None = None) -> None:
         self.module_dir = module_dir
         self.built = built
+        self.pending = set(pending)
+        self.inp = inp
+        self.ended = False
         self.base = ""
         #: module directory -> its state when first opened (:func:`_module_dir_state`)
         self.dirs: dict[str, DirState] = {}
-        #: module name -> [its built file, that file's key before it was first read]
+        #: module name -> [its built file, that file's key before it was first loaded]
         self.stood_in: dict[str, list[Any]] = {}
 
     def attach(self, kernel: Any) -> None:
@@ -143,20 +159,38 @@ class _Tree:
         mine = self.module_dir / name
         if host != mine / leaf:
             raise _GiveUp(f"{kpath} is not {mine / leaf}")
-        built = self.built.get(name)
         kmod = f"{name}.kmod"
         if str(mine) not in self.dirs:
-            state = _module_dir_state(str(mine), kmod if built is not None else None)
+            state = _module_dir_state(str(mine), kmod if name in self.built else None)
             if any(stat.S_ISLNK(e[1]) for e in state):
                 # what a link leads to is not in the state: the build reads it itself
                 raise _GiveUp(f"{mine} holds a symbolic link")
             self.dirs[str(mine)] = state
-        if built is not None and leaf == kmod:
-            return Path(self.stood_in[name][0])
+        if name in self.built and leaf == kmod:
+            return Path(self.stand_in(name))
         return host
 
+    def stand_in(self, name: str) -> str:
+        """Module ``name``'s built file, once final; its key is recorded before it is read."""
+        got = self.stood_in.get(name)
+        if got is None:
+            while name in self.pending and not self.ended:
+                self._take_line()
+            built = self.built[name]
+            got = self.stood_in[name] = [built, file_key(built)]
+        return got[0]
 
-def run_stream(config: dict[str, Any]) -> dict[str, Any]:
+    def _take_line(self) -> None:
+        line = self.inp.readline() if self.inp is not None else ""
+        if not line:
+            raise _GiveUp("the build stopped")
+        if line == "=\n":
+            self.ended = True
+        elif line.startswith("+"):
+            self.pending.discard(line[1:].rstrip("\n"))
+
+
+def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, Any]:
     """Simulate the tree described by ``config`` as its installs will leave it (the
     stream process's work); returns the answer :meth:`SimStream.result` checks."""
     from kmodbuild.elf import read_module
@@ -172,19 +206,22 @@ def run_stream(config: dict[str, Any]) -> dict[str, Any]:
     mdir = find_module_dir(stand, target, version)
     if _links_above(stand_root(stand), mdir):
         raise _GiveUp(f"a directory above {mdir} is a symbolic link")
-    tree = _Tree(mdir, built)
-    parsed: dict[str, Any] = {}         # built file -> ModuleObject: read once, for both uses
+    tree = _Tree(mdir, built, set(config.get("pending", ())), inp)
+    parsed: dict[Any, Any] = {}     # (file, key) -> ModuleObject: read once for both uses
 
     def reader(path: str, target: Any) -> Any:
-        mo = parsed.get(path)
+        key = (path, *(file_key(path) or ()))
+        mo = parsed.get(key)
         if mo is None:
-            mo = parsed[path] = read_module(path, target)
+            mo = parsed[key] = read_module(path, target)
         return mo
 
-    # each built file's key before it is read: the build checks that it still is
-    tree.stood_in = {n: [built[n], file_key(built[n])] for n in names}
-    requires = {n: module_requires(lambda p: reader(str(p), target), Path(built[n]))
-                for n in names}
+    def requires_of(n: str) -> tuple[str, ...]:
+        return module_requires(lambda p: reader(str(p), target), Path(built[n]))
+
+    # the load order from the built files as they are now (a module being rebuilt: its
+    # last build's file); each one loaded must require the same, checked below
+    requires = {n: requires_of(n) for n in names}
     manifest_key = file_key(manifest)
     result = validate_tree(stand, target, version, manifest, names=names, requires=requires,
                            attach=tree.attach, reader=reader)
@@ -192,6 +229,10 @@ def run_stream(config: dict[str, Any]) -> dict[str, Any]:
         raise _GiveUp("the kernel manifest changed while it was read")
     if result.failures:
         raise _GiveUp("a module failed: the build simulates the installed files themselves")
+    for n in names:
+        tree.stand_in(n)
+        if requires_of(n) != requires[n]:
+            raise _GiveUp(f"{built[n]} requires other modules than the order was made for")
     return {"names": names, "dirs": tree.dirs, "stood_in": tree.stood_in,
             "manifest": manifest_key, "result": _result_to_json(result)}
 
@@ -206,7 +247,7 @@ def _result_to_json(result: Any) -> dict[str, Any]:
 def main() -> int:
     """``python -m kmodbuild.simstream``: one stream (see the module docstring)."""
     try:
-        answer = run_stream(json.loads(sys.stdin.readline()))
+        answer = run_stream(json.loads(sys.stdin.readline()), sys.stdin)
     except _GiveUp as e:
         answer = {"error": str(e)}
     except BaseException as e:  # noqa: BLE001 - the build simulates itself and reports it
@@ -226,29 +267,46 @@ class SimStream:
     docstring.  Starting it raises OSError when the process cannot be started."""
 
     def __init__(self, stand: Path, target: Any, version: Any, manifest: Path,
-                 modules: Sequence[tuple[str, str]]) -> None:
+                 modules: Sequence[tuple[str, str]], pending: Sequence[str] = ()) -> None:
         self.stand, self.target, self.version, self.manifest = stand, target, version, manifest
         self.why_not: str | None = None
+        self.started = ""               # when, for the build's verbose output
         env = dict(os.environ)
         here = str(Path(__file__).resolve().parents[1])       # the same kmodbuild
         env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
         self.proc: subprocess.Popen[str] | None = subprocess.Popen(
             [sys.executable, "-m", "kmodbuild.simstream"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self._lock = threading.Lock()
         config = {"stand": str(stand), "target": target.name, "version": str(version),
-                  "manifest": str(manifest), "modules": [list(m) for m in modules]}
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps(config) + "\n")
-            self.proc.stdin.close()
-        except OSError:
-            pass                        # it died: result() says so
+                  "manifest": str(manifest), "modules": [list(m) for m in modules],
+                  "pending": list(pending)}
+        self._send(json.dumps(config) + "\n")
+
+    def _send(self, text: str, close: bool = False) -> None:
+        with self._lock:                # build actions run on several threads
+            stdin = self.proc.stdin if self.proc is not None else None
+            if stdin is None or stdin.closed:
+                return
+            try:
+                stdin.write(text)
+                stdin.flush()
+                if close:
+                    stdin.close()
+            except (OSError, ValueError):
+                pass                    # it stopped: result() says so
+
+    def built(self, name: str) -> None:
+        """Module ``name``'s built file is written (a pending module's)."""
+        self._send(f"+{name}\n")
 
     def result(self) -> Any:
         """The stream's :class:`~kmodbuild.simvalidate.ValidationResult`, once every
         install is done, if it is provably the finished tree's (see the module
         docstring); else ``None`` (:attr:`why_not` says why)."""
-        proc, self.proc = self.proc, None
+        self._send("=\n", close=True)
+        with self._lock:
+            proc, self.proc = self.proc, None
         if proc is None:
             return None
         try:
@@ -311,7 +369,8 @@ class SimStream:
 
     def close(self) -> None:
         """Stop the stream process (a build that ends without its simulate step)."""
-        proc, self.proc = self.proc, None
+        with self._lock:
+            proc, self.proc = self.proc, None
         if proc is None:
             return
         try:
@@ -319,8 +378,12 @@ class SimStream:
             proc.wait()
         except OSError:
             pass
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":

@@ -140,6 +140,85 @@ def test_a_failing_load_is_left_to_the_build(tree: Tree, built_tree: BuiltTree) 
     assert stream.why_not is not None and "a module failed" in stream.why_not
 
 
+def _rebuild(path: Path, data: bytes) -> None:
+    """Write a module's built file anew (a new inode, as the build's split does)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+@pytest.fixture
+def build_dir(tree: Tree, tmp_path: Path) -> Path:
+    """A copy of the built modules, so that one can be rebuilt."""
+    out = tmp_path / "build"
+    for n in example_modules():
+        (out / n).mkdir(parents=True)
+        shutil.copy2(tree.built_file(n), out / n / f"{n}.kmod")
+    return out
+
+
+def pending_stream(tree: Tree, build_dir: Path, pending: list[str]) -> simstream.SimStream:
+    return simstream.SimStream(tree.stand, TARGET, VERSION, tree.manifest,
+                               [(n, str(build_dir / n / f"{n}.kmod"))
+                                for n in example_modules()], pending)
+
+
+@pytest.mark.parametrize("signal", [True, False])
+def test_a_module_being_rebuilt_is_waited_for(tree: Tree, build_dir: Path,
+                                               signal: bool) -> None:
+    """A partial build's stream starts with the graph and stands a module being
+    rebuilt in only when the build says it is written -- or, without word, once every
+    install is done."""
+    stream = pending_stream(tree, build_dir, ["hello"])
+    assert stream.proc is not None
+    with pytest.raises(Exception):      # waiting for hello: no answer yet
+        stream.proc.wait(timeout=3)
+    new = build_dir / "hello" / "hello.kmod"
+    _rebuild(new, new.read_bytes())
+    if signal:
+        stream.built("hello")
+        stream.proc.wait(timeout=300)   # then it answers without waiting for the end
+    shutil.copy(new, tree.modules / "hello" / "hello.kmod")
+    result = stream.result()
+    assert result is not None, stream.why_not
+    same(result, tree.validate())
+
+
+def test_a_rebuilt_module_read_before_it_was_written_is_simulated_again(
+        tree: Tree, build_dir: Path) -> None:
+    """No word from the build (the module was not said to be pending): the stream
+    reads the old file; the installed copy of the new one disproves it."""
+    stream = finished(pending_stream(tree, build_dir, []))
+    new = build_dir / "hello" / "hello.kmod"
+    _rebuild(new, new.read_bytes())
+    shutil.copy(new, tree.modules / "hello" / "hello.kmod")
+    assert stream.result() is None
+    assert stream.why_not is not None and "hello.kmod is not the file simulated" in \
+        stream.why_not
+
+
+def test_a_rebuilt_module_that_requires_others_gives_up(tree: Tree, build_dir: Path) -> None:
+    """The order was made from the last build's file; the new one requires other
+    modules (here: hello rebuilt as null's bytes, which require layerfs).  Run in this
+    process, so that the rebuild happens exactly while the stream waits for it."""
+    new = build_dir / "hello" / "hello.kmod"
+
+    class Build:
+        """The build's side of the pipe: rebuilds hello when the stream waits for it."""
+        lines = ["+hello\n", "=\n"]
+
+        def readline(self) -> str:
+            if self.lines[0] == "+hello\n":
+                _rebuild(new, tree.built_file("null").read_bytes())
+                shutil.copy(new, tree.modules / "hello" / "hello.kmod")
+            return self.lines.pop(0)
+
+    config = {"stand": str(tree.stand), "target": "amd64", "version": "10.0",
+              "manifest": str(tree.manifest), "pending": ["hello"],
+              "modules": [[n, str(build_dir / n / f"{n}.kmod")] for n in example_modules()]}
+    with pytest.raises(simstream._GiveUp, match="requires other modules than the order"):
+        simstream.run_stream(config, Build())  # type: ignore[arg-type]
+
+
 def test_a_symbolic_link_in_a_module_directory_is_left_to_the_build(tree: Tree) -> None:
     """What a link leads to is not in the recorded state: the stream gives up."""
     (tree.modules / "null" / "null.plist").symlink_to(tree.manifest)
@@ -164,10 +243,19 @@ def test_a_big_build_streams_its_simulation(tmp_path: Path) -> None:
     out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "1"}).stdout
     summary = validate_tree(root / "stand", TARGET, VERSION,
                             root / "build" / KEY / "10.0" / "kernel" / "netbsd.syms").summary()
-    assert "simulate: streamed\n" in out
+    assert "simulate: streamed, started after the last link\n" in out
     assert f"simulate: {summary}\n" in out
     assert (root / "build" / KEY / "10.0" / "simulate.txt").read_text() == summary + "\n"
+    # a one-source edit: the stream starts with the graph and waits for hello.kmod
     hello = root / "sys/modules/hello/hello.c"
+    hello.write_text(hello.read_text().replace("printf(", "printf(\"%s\", \"\"); printf(", 1))
+    out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "1"}).stdout
+    assert "zig" in out and "hello.kmod" in out and "null.kmod" not in out   # partial
+    assert "simulate: streamed, started with the graph\n" in out
+    assert f"simulate: {summary}\n" in out
+    installed = root / "stand/amd64/10.0/modules/hello/hello.kmod"
+    assert installed.read_bytes() == (root / "build" / KEY / "10.0/modules/hello/hello.kmod"
+                                      ).read_bytes()
     hello.write_text(hello.read_text().replace("printf(", "printf(\"%s\", \"\"); printf(", 1))
     out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "0"}).stdout
     assert "streamed" not in out and f"simulate: {summary}\n" in out
