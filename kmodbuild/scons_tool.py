@@ -818,6 +818,8 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = ()) -> bool:
     if (mode == "0" or not _simulation_wanted()
             or (mode != "1" and work < simstream.MIN_MODULES)):
         return False
+    if len(_STREAMS) >= _cpus():
+        return False                    # one core each: the others simulate in the build
     t, v = _target_version(env)
     try:
         stream = simstream.SimStream(Path(env["KMOD_STAND"]).parents[2], t, v,
@@ -833,6 +835,13 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = ()) -> bool:
     stream.started = "with the graph" if rebuilt else "after the last link"
     _STREAMS[variant] = stream
     return True
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _close_streams() -> None:

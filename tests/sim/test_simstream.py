@@ -259,3 +259,41 @@ def test_a_big_build_streams_its_simulation(tmp_path: Path) -> None:
     hello.write_text(hello.read_text().replace("printf(", "printf(\"%s\", \"\"); printf(", 1))
     out = scons(root, "ARCH=amd64", "VERBOSE=1", env={"KMOD_SIMSTREAM": "0"}).stdout
     assert "streamed" not in out and f"simulate: {summary}\n" in out
+
+
+def test_when_the_build_starts_a_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scons_tool._start_stream: a stream per target at most, one per CPU at most,
+    none for small work (unless KMOD_SIMSTREAM=1), none with KMOD_SIMSTREAM=0."""
+    import kmodbuild.scons_tool as tool
+    started: list[Any] = []
+
+    class Fake:
+        def __init__(self, *args: Any) -> None:
+            started.append(args)
+
+    monkeypatch.setattr(simstream, "SimStream", Fake)
+    monkeypatch.setattr(tool, "_simulation_wanted", lambda: True)
+    monkeypatch.setattr(tool, "_STREAMS", {})
+    monkeypatch.setattr(tool, "_STREAMS_CLOSED_AT_EXIT", [True])
+    monkeypatch.setattr(tool, "_cpus", lambda: 2)
+
+    class Node:
+        abspath = "/nowhere/netbsd.syms"
+
+    def env(variant: str) -> dict[str, Any]:
+        return {"KMOD_VARIANT": variant, "KMOD_REGISTRY": [], "KMOD_STAND": "/s/a/10.0/modules",
+                "KMOD_MANIFEST_NODE": Node(), "KMOD_TARGET_OBJ": TARGET,
+                "KMOD_VERSION_OBJ": VERSION}
+
+    monkeypatch.delenv("KMOD_SIMSTREAM", raising=False)
+    assert not tool._start_stream(env("a"), simstream.MIN_MODULES - 1)
+    assert tool._start_stream(env("a"), simstream.MIN_MODULES)
+    assert tool._start_stream(env("a"), 1000) and len(started) == 1     # kept, not another
+    assert tool._start_stream(env("b"), 1000, ["x"]) and len(started) == 2
+    assert tool._STREAMS["b"].started == "with the graph"
+    assert not tool._start_stream(env("c"), 1000) and len(started) == 2  # two CPUs busy
+    tool._STREAMS.clear()
+    monkeypatch.setenv("KMOD_SIMSTREAM", "1")
+    assert tool._start_stream(env("d"), 1)
+    monkeypatch.setenv("KMOD_SIMSTREAM", "0")
+    assert not tool._start_stream(env("e"), 1000) and len(started) == 3
