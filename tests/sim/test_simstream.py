@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,7 @@ def test_a_module_being_rebuilt_is_waited_for(tree: Tree, build_dir: Path,
     install is done."""
     stream = pending_stream(tree, build_dir, ["hello"])
     assert stream.proc is not None
-    with pytest.raises(Exception):      # waiting for hello: no answer yet
+    with pytest.raises(subprocess.TimeoutExpired):      # waiting for hello: no answer yet
         stream.proc.wait(timeout=3)
     new = build_dir / "hello" / "hello.kmod"
     _rebuild(new, new.read_bytes())
@@ -204,7 +205,9 @@ def test_a_rebuilt_module_that_requires_others_gives_up(tree: Tree, build_dir: P
 
     class Build:
         """The build's side of the pipe: rebuilds hello when the stream waits for it."""
-        lines = ["+hello\n", "=\n"]
+
+        def __init__(self) -> None:
+            self.lines = ["+hello\n", "=\n"]
 
         def readline(self) -> str:
             if self.lines[0] == "+hello\n":
