@@ -23,11 +23,12 @@ itself, as it always did):
   build installs, no other), so the load order is the same;
 * every installed ``NAME.kmod`` the stream stood a built file in for is a
   regular file with that file's bytes (and the built file is as it was);
-* every other entry of each module directory the stream opened a file in is
-  as it was when it did (``lstat``: type, size, mtime, ctime, inode), as is
-  the manifest, and no directory above them is a symbolic link;
+* every other file the kernel opened (a ``NAME.plist``, or its absence) is as
+  it was when it did (``lstat``: type, size, mtime, ctime, inode), as is the
+  manifest, and no directory above them is a symbolic link (files the kernel
+  never opens, such as an install's temporary file, do not count);
 * the stream opened nothing outside the module directories and no symbolic
-  link in them (it gives up at once on either), no load failed (a failure's
+  link (it gives up at once on either), no load failed (a failure's
   message could name the built file where the kernel's names the installed
   one), and each built file it loaded requires the modules the load order
   was made for (a module being rebuilt: from its last build's file).
@@ -56,32 +57,15 @@ from typing import IO, Any
 #: Below this many modules the build simulates in its own process (auto mode).
 MIN_MODULES = 48
 
-#: ``[name, mode, size, mtime_ns, ctime_ns, inode]`` of each entry of a directory.
-DirState = list[list[Any]]
-
-
-def dir_state(path: str, leave_out: str = "") -> DirState:
-    """The entries of directory ``path`` (none if it does not exist) but ``leave_out``,
-    sorted, as ``[name, mode, size, mtime_ns, ctime_ns, inode]``."""
-    out: DirState = []
+def lstat_state(path: str) -> list[int] | None:
+    """``[mode, size, mtime_ns, ctime_ns, inode]`` of ``path`` itself (``None``: missing)."""
     try:
-        with os.scandir(path) as it:
-            for e in it:
-                if e.name == leave_out:
-                    continue
-                try:
-                    s = e.stat(follow_symlinks=False)
-                except OSError:
-                    out.append([e.name, -1, -1, -1, -1, -1])
-                    continue
-                out.append([e.name, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns,
-                            s.st_ino])
+        st = os.lstat(path)
     except FileNotFoundError:
-        return out
+        return None
     except OSError:
-        out.append(["", -1, -1, -1, -1, -1])
-    out.sort()
-    return out
+        return [-1, -1, -1, -1, -1]
+    return [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def file_key(path: str) -> list[int] | None:
@@ -93,18 +77,12 @@ def file_key(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _module_dir_state(path: str, stood_in: str | None) -> DirState:
-    """What a module load may read of module directory ``path``: its entries but
-    ``stood_in`` (the ``NAME.kmod`` the stream reads from the build), and, for a
-    module not stood in for, the directory's own type (0: missing) first."""
-    state = dir_state(path, stood_in or "")
-    if stood_in is None:
-        try:
-            kind = stat.S_IFMT(os.lstat(path).st_mode)
-        except OSError:
-            kind = 0
-        state.insert(0, ["", kind])
-    return state
+def _kind(path: str) -> int:
+    """The file type of ``path`` itself (``stat.S_IFMT``; 0: missing)."""
+    try:
+        return stat.S_IFMT(os.lstat(path).st_mode)
+    except OSError:
+        return 0
 
 
 def _links_above(stand_root: Path, module_dir: Path) -> bool:
@@ -139,8 +117,10 @@ class _Tree:
         self.inp = inp
         self.ended = False
         self.base = ""
-        #: module directory -> its state when first opened (:func:`_module_dir_state`)
-        self.dirs: dict[str, DirState] = {}
+        #: each path opened but the stood-in files -> its :func:`lstat_state` then,
+        #: and each module directory of a module not stood in for -> its type then
+        self.files: dict[str, list[int] | None] = {}
+        self.dirs: dict[str, int] = {}
         #: module name -> [its built file, that file's key before it was first loaded]
         self.stood_in: dict[str, list[Any]] = {}
 
@@ -159,15 +139,15 @@ class _Tree:
         mine = self.module_dir / name
         if host != mine / leaf:
             raise _GiveUp(f"{kpath} is not {mine / leaf}")
-        kmod = f"{name}.kmod"
-        if str(mine) not in self.dirs:
-            state = _module_dir_state(str(mine), kmod if name in self.built else None)
-            if any(stat.S_ISLNK(e[1]) for e in state):
-                # what a link leads to is not in the state: the build reads it itself
-                raise _GiveUp(f"{mine} holds a symbolic link")
-            self.dirs[str(mine)] = state
-        if name in self.built and leaf == kmod:
+        if name in self.built and leaf == f"{name}.kmod":
             return Path(self.stand_in(name))
+        if name not in self.built and str(mine) not in self.dirs:
+            self.dirs[str(mine)] = _kind(str(mine))
+        if str(host) not in self.files:
+            state = self.files[str(host)] = lstat_state(str(host))
+            if state is not None and stat.S_ISLNK(state[0]):
+                # what a link leads to is not in its state: the build reads it itself
+                raise _GiveUp(f"{host} is a symbolic link")
         return host
 
     def stand_in(self, name: str) -> str:
@@ -233,7 +213,7 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
         tree.stand_in(n)
         if requires_of(n) != requires[n]:
             raise _GiveUp(f"{built[n]} requires other modules than the order was made for")
-    return {"names": names, "dirs": tree.dirs, "stood_in": tree.stood_in,
+    return {"names": names, "files": tree.files, "dirs": tree.dirs, "stood_in": tree.stood_in,
             "manifest": manifest_key, "result": _result_to_json(result)}
 
 
@@ -339,15 +319,16 @@ class SimStream:
         if _links_above(stand_root(self.stand), mdir):
             return f"a directory above {mdir} is a symbolic link"
         stood_in: dict[str, list[Any]] = answer["stood_in"]
-        for path, state in answer["dirs"].items():
-            name = Path(path).name
-            kmod = f"{name}.kmod" if name in stood_in else None
-            if kmod is not None and (os.path.islink(path) or not os.path.isdir(path)):
-                return f"{path} is not a directory"
-            if _module_dir_state(path, kmod) != state:
+        for path, kind in answer["dirs"].items():
+            if _kind(path) != kind:
+                return f"{path} changed after it was simulated"
+        for path, state in answer["files"].items():
+            if lstat_state(path) != state:
                 return f"{path} changed after it was simulated"
         for name, (built, key) in stood_in.items():
             installed = mdir / name / f"{name}.kmod"
+            if _kind(str(installed.parent)) != stat.S_IFDIR:
+                return f"{installed.parent} is not a directory"
             try:
                 same = (file_key(built) == key and stat.S_ISREG(os.lstat(installed).st_mode)
                         and installed.read_bytes() == Path(built).read_bytes())
