@@ -57,6 +57,7 @@ from typing import IO, Any
 #: Below this many modules the build simulates in its own process (auto mode).
 MIN_MODULES = 48
 
+
 def lstat_state(path: str) -> list[int] | None:
     """``[mode, size, mtime_ns, ctime_ns, inode]`` of ``path`` itself (``None``: missing)."""
     try:
@@ -142,7 +143,9 @@ class _Tree:
         if name in self.built and leaf == f"{name}.kmod":
             return Path(self.stand_in(name))
         if name not in self.built and str(mine) not in self.dirs:
-            self.dirs[str(mine)] = _kind(str(mine))
+            kind = self.dirs[str(mine)] = _kind(str(mine))
+            if kind == stat.S_IFLNK:
+                raise _GiveUp(f"{mine} is a symbolic link")
         if str(host) not in self.files:
             state = self.files[str(host)] = lstat_state(str(host))
             if state is not None and stat.S_ISLNK(state[0]):
@@ -305,8 +308,12 @@ class SimStream:
         if "error" in answer:
             self.why_not = str(answer["error"])
             return None
-        self.why_not = self._disproved(answer)
-        return None if self.why_not else self._result(answer["result"])
+        try:
+            self.why_not = self._disproved(answer)
+            return None if self.why_not else self._result(answer["result"])
+        except (OSError, LookupError, TypeError, ValueError) as e:
+            self.why_not = f"cannot check the stream's answer: {e}"
+            return None
 
     def _disproved(self, answer: dict[str, Any]) -> str | None:
         """Why the stream's tree is not the finished one (``None``: it is)."""
