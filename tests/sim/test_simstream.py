@@ -307,7 +307,8 @@ def test_when_the_build_starts_a_stream(monkeypatch: pytest.MonkeyPatch) -> None
     assert not tool._start_stream(env("a"), simstream.MIN_MODULES - 1)
     assert tool._start_stream(env("a"), simstream.MIN_MODULES)
     assert tool._start_stream(env("a"), 1000) and len(started) == 1     # kept, not another
-    assert tool._start_stream(env("b"), 1000, ["x"]) and len(started) == 2
+    assert tool._start_stream(env("b"), 1000, ["x"], when="with the graph")
+    assert len(started) == 2
     assert tool._STREAMS["b"].started == "with the graph"
     assert not tool._start_stream(env("c"), 1000) and len(started) == 2  # two CPUs busy
     tool._STREAMS.clear()
