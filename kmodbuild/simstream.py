@@ -50,7 +50,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -124,6 +124,8 @@ class _Tree:
         self.dirs: dict[str, int] = {}
         #: module name -> [its built file, that file's key before it was first loaded]
         self.stood_in: dict[str, list[Any]] = {}
+        #: called once, the first time the stream would wait for a module
+        self.while_waiting: Callable[[], None] | None = None
 
     def attach(self, kernel: Any) -> None:
         """Route the kernel's host paths through :meth:`host_path`."""
@@ -157,6 +159,9 @@ class _Tree:
         """Module ``name``'s built file, once final; its key is recorded before it is read."""
         got = self.stood_in.get(name)
         if got is None:
+            if name in self.pending and not self.ended and self.while_waiting is not None:
+                work, self.while_waiting = self.while_waiting, None
+                work()
             while name in self.pending and not self.ended:
                 self._take_line()
             built = self.built[name]
@@ -205,6 +210,20 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
     # the load order from the built files as they are now (a module being rebuilt: its
     # last build's file); each one loaded must require the same, checked below
     requires = {n: requires_of(n) for n in names}
+
+    def decode_ahead() -> None:
+        # what the loads will decode anyway (symbols, relocations), done while the build
+        # still writes a module: off the critical path of an edit.  A decoding error
+        # is left where it would happen (the lazy parts raise it again when used).
+        for mo in list(parsed.values()):
+            for lazy in (mo.sections, mo.symbols,
+                         *(rs.relocations for rs in mo.relocation_sections)):
+                try:
+                    len(lazy)
+                except Exception:  # noqa: BLE001, S112 - raised again at first real use
+                    continue
+
+    tree.while_waiting = decode_ahead
     manifest_key = file_key(manifest)
     result = validate_tree(stand, target, version, manifest, names=names, requires=requires,
                            attach=tree.attach, reader=reader)
