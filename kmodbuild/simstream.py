@@ -52,7 +52,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 #: Below this many modules the build simulates in its own process (auto mode).
 MIN_MODULES = 48
@@ -126,6 +126,8 @@ class _Tree:
         self.stood_in: dict[str, list[Any]] = {}
         #: called once, the first time the stream would wait for a module
         self.while_waiting: Callable[[], None] | None = None
+        #: why the stream gave up, if it did
+        self.gave_up: str | None = None
 
     def attach(self, kernel: Any) -> None:
         """Route the kernel's host paths through :meth:`host_path`."""
@@ -137,23 +139,29 @@ class _Tree:
         rest = kpath[len(self.base):] if kpath.startswith(self.base) else ""
         name, _, leaf = rest.partition("/")
         if not name or not leaf or "/" in leaf or name in (".", ".."):
-            raise _GiveUp(f"the simulation opened {kpath}")
+            self._give_up(f"the simulation opened {kpath}")
         host = real(kpath)
         mine = self.module_dir / name
         if host != mine / leaf:
-            raise _GiveUp(f"{kpath} is not {mine / leaf}")
+            self._give_up(f"{kpath} is not {mine / leaf}")
         if name in self.built and leaf == f"{name}.kmod":
             return Path(self.stand_in(name))
         if name not in self.built and str(mine) not in self.dirs:
             kind = self.dirs[str(mine)] = _kind(str(mine))
             if kind == stat.S_IFLNK:
-                raise _GiveUp(f"{mine} is a symbolic link")
+                self._give_up(f"{mine} is a symbolic link")
         if str(host) not in self.files:
             state = self.files[str(host)] = lstat_state(str(host))
             if state is not None and stat.S_ISLNK(state[0]):
                 # what a link leads to is not in its state: the build reads it itself
-                raise _GiveUp(f"{host} is a symbolic link")
+                self._give_up(f"{host} is a symbolic link")
         return host
+
+    def _give_up(self, why: str) -> NoReturn:
+        # remembered as well as raised: the answer is refused even if something on the
+        # way out of the simulated kernel caught the exception
+        self.gave_up = self.gave_up or why
+        raise _GiveUp(why)
 
     def stand_in(self, name: str) -> str:
         """Module ``name``'s built file, once final; its key is recorded before it is read."""
@@ -171,7 +179,7 @@ class _Tree:
     def _take_line(self) -> None:
         line = self.inp.readline() if self.inp is not None else ""
         if not line:
-            raise _GiveUp("the build stopped")
+            self._give_up("the build stopped")
         if line == "=\n":
             self.ended = True
         elif line.startswith("+"):
@@ -227,6 +235,8 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
     manifest_key = file_key(manifest)
     result = validate_tree(stand, target, version, manifest, names=names, requires=requires,
                            attach=tree.attach, reader=reader)
+    if tree.gave_up:
+        raise _GiveUp(tree.gave_up)
     if file_key(manifest) != manifest_key:
         raise _GiveUp("the kernel manifest changed while it was read")
     if result.failures:

@@ -252,6 +252,8 @@ def test_a_path_outside_the_module_directories_gives_up(tmp_path: Path) -> None:
                   "/tmp/x.kmod", "/stand/amd64/10.0/modules/a/b/c.kmod"):
         with pytest.raises(simstream._GiveUp):
             t.host_path(lambda k: Path(k), kpath)
+    # remembered too: run_stream refuses the answer even if the simulation swallowed it
+    assert t.gave_up == "the simulation opened /stand/amd64/10.0/modules/x.kmod"
 
 
 def test_a_big_build_streams_its_simulation(tmp_path: Path) -> None:
