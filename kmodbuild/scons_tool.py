@@ -479,6 +479,19 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         else:
             raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
                         "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
+        if rebuild_only is not None and previous:
+            # a partial build: the other modules' files are final now, so the simulation
+            # starts at once, from the modules the last build declared, and waits only
+            # for those being rebuilt (a different list this time: the step simulates
+            # itself, kmodbuild.simstream)
+            prefix = f"{tenv['KMOD_TARGET_NAME']}|"
+            known = [(name, tenv.Dir(f"{variant}/modules/{key[len(prefix):]}")
+                      .File(f"{name}.kmod").abspath)
+                     for key, entries in previous.items() if key.startswith(prefix)
+                     for name, install in entries if install]
+            rebuilt = sorted(name for d in rebuild_only
+                             for name, install in previous.get(prefix + d, ()) if install)
+            _start_stream(tenv, len(known), rebuilt, when="with the graph", modules=known)
         tenv["KMOD_PENDING"] = _Shared()
         for d in moddirs:
             prebuilt = rebuild_only is not None and d not in rebuild_only
@@ -532,17 +545,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         _write_compile_commands(env)
     _FAST["module_root"] = os.path.join(top.abspath, "modules")
     _FAST["extra_roots"] = sorted({str(Path(t["KMOD_STAND"]).parent) for t in envs})
-    streamed = 0
-    if rebuild_only is not None:
-        # a partial build: the other modules' files are final now, so the simulation
-        # can start at once and wait only for the modules being rebuilt
-        for tenv in envs:
-            mine = {name for d in rebuild_only
-                    for name, install in _DECLARED.get(f"{tenv['KMOD_TARGET_NAME']}|{d}", ())
-                    if install}
-            streamed += _start_stream(tenv, len(tenv["KMOD_REGISTRY"]), sorted(mine),
-                                      when="with the graph")
-    if streamed < len(envs):
+    if not all(tenv["KMOD_VARIANT"] in _STREAMS for tenv in envs):
         _prewarm_simulation()               # now that the graph is declared
     return envs
 
@@ -806,12 +809,14 @@ _STREAMS_CLOSED_AT_EXIT: list[bool] = []
 
 
 def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
-                  when: str = "after the last link") -> bool:
+                  when: str = "after the last link",
+                  modules: Sequence[tuple[str, str]] | None = None) -> bool:
     """Start the target's simulation beside the rest of the build (kmodbuild.simstream)
     when ``work`` (the modules it has to simulate or the build still has to check and
     install) is worth a process of its own (``KMOD_SIMSTREAM``: 1 always, 0 never);
     ``rebuilt``: modules whose built files the build is still writing; ``when``: for
-    the verbose output.  True when a stream runs for the target."""
+    the verbose output; ``modules``: ``(name, built file)`` of the modules to simulate
+    (default: the target's registry).  True when a stream runs for the target."""
     from kmodbuild import simstream
     variant = env["KMOD_VARIANT"]
     if variant in _STREAMS:
@@ -827,6 +832,7 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
     try:
         stream = simstream.SimStream(Path(env["KMOD_STAND"]).parents[2], t, v,
                                      Path(env["KMOD_MANIFEST_NODE"].abspath),
+                                     list(modules) if modules is not None else
                                      [(name, kmod.abspath) for name, kmod, _ in registry],
                                      rebuilt)
     except OSError:
