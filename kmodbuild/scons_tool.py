@@ -826,7 +826,8 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
     if (mode == "0" or not _simulation_wanted()
             or (mode != "1" and work < simstream.MIN_MODULES)):
         return False
-    if len(_STREAMS) >= _cpus():
+    from kmodbuild.linux.readers import default_jobs
+    if len(_STREAMS) >= default_jobs():
         return False                    # one core each: the others simulate in the build
     t, v = _target_version(env)
     try:
@@ -844,13 +845,6 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
     stream.started = when
     _STREAMS[variant] = stream
     return True
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _close_streams() -> None:

@@ -115,3 +115,33 @@ def test_every_entry_matches_the_file_it_describes(tree: Path, tmp_path: Path) -
             assert (entry.ninfo.size, entry.ninfo.timestamp) == (st.st_size, st.st_mtime), path
             checked += 1
     assert checked > 50
+
+
+def test_action_signature_survives_the_cleanup_after_a_target_is_built() -> None:
+    """scons_tool._keep_action_signatures: SCons clears a step's memo when one of its
+    targets is built; the signature contents stay, everything else goes."""
+    import SCons.Environment
+    import SCons.Executor
+
+    import kmodbuild.scons_tool as tool
+    tool._keep_action_signatures()
+    env = SCons.Environment.Environment(tools=[])
+    calls = []
+
+    def action(target, source, env):
+        return 0
+
+    act = SCons.Action.Action(action, varlist=["X"])
+    real = act.get_contents
+
+    def counted(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    act.get_contents = counted  # type: ignore[method-assign]
+    ex = SCons.Executor.Executor(act, env, [], [env.File("t")], [env.File("s")])
+    first = ex.get_contents()
+    ex._memo["other"] = 1
+    ex.cleanup()
+    assert ex.get_contents() == first and len(calls) == 1
+    assert "other" not in ex._memo

@@ -295,7 +295,8 @@ def test_when_the_build_starts_a_stream(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(tool, "_simulation_wanted", lambda: True)
     monkeypatch.setattr(tool, "_STREAMS", {})
     monkeypatch.setattr(tool, "_STREAMS_CLOSED_AT_EXIT", [True])
-    monkeypatch.setattr(tool, "_cpus", lambda: 2)
+    import kmodbuild.linux.readers as readers
+    monkeypatch.setattr(readers, "default_jobs", lambda: 2)
 
     class Node:
         abspath = "/nowhere/netbsd.syms"
