@@ -67,7 +67,8 @@ class LinuxCheckResult:
         modules: the modules checked, in depmod's order (``key`` and
             ``cache_name`` are empty when ``reused``).
         diagnostics: sorted, de-duplicated problems (errors and warnings).
-        dep_lines: modules.dep, one line per module (no newlines).
+        dep_lines: modules.dep, one line per module (no newlines); made from
+            ``resolution`` when first asked for, if not given.
         notes: remarks for the user that are not problems (e.g. no Module.symvers).
         read: modules read from disk this run.
         cached: modules whose facts came from the cache.
@@ -80,10 +81,10 @@ class LinuxCheckResult:
     """
 
     def __init__(self, modules: list[KoModule], diagnostics: list[Diagnostic],
-                 dep_lines: list[str], notes: list[str] | None = None, read: int = 0,
+                 dep_lines: list[str] | None, notes: list[str] | None = None, read: int = 0,
                  cached: int = 0, reused: bool = False, facts: list[KoFacts] | None = None,
                  resolution: Resolution | None = None, report: str | None = None) -> None:
-        self.modules, self.diagnostics, self.dep_lines = modules, diagnostics, dep_lines
+        self.modules, self.diagnostics, self._dep_lines = modules, diagnostics, dep_lines
         self.notes = [] if notes is None else notes
         self.read, self.cached, self.reused = read, cached, reused
         self.facts, self.resolution, self.report = facts, resolution, report
@@ -92,6 +93,17 @@ class LinuxCheckResult:
     def __repr__(self) -> str:
         return (f"LinuxCheckResult({len(self.modules)} modules, {len(self.diagnostics)} "
                 f"diagnostics, read={self.read}, cached={self.cached}, reused={self.reused})")
+
+    @property
+    def dep_lines(self) -> list[str]:
+        """modules.dep, one line per module (computed on first use: a check that
+        writes no modules.dep does not spend the time)."""
+        if self._dep_lines is None:
+            from kmodbuild.linux.depmod import dep_lines
+            if self.resolution is None:
+                raise ValueError("no modules.dep lines and no resolution to make them")
+            self._dep_lines = dep_lines(self.resolution, [m.relpath for m in self.modules])
+        return self._dep_lines
 
     @property
     def has_errors(self) -> bool:
@@ -233,11 +245,10 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
             resolver.add(i, f, residue)
         chunks.append((indices, blob))
     res = resolver.finish()
-    lines = depmod.dep_lines(res, [m.relpath for m in modules])
     diags = _diagnostics(modules, facts, res, kernel, scan.duplicates, scan.unreadable)
     notes = [] if kernel else ["no Module.symvers (--symvers): symbols and versions are not "
                                "checked, only dependencies computed"]
-    result = LinuxCheckResult(modules, diags, lines, notes, len(todo), n - len(todo), False,
+    result = LinuxCheckResult(modules, diags, None, notes, len(todo), n - len(todo), False,
                               facts, res)
     if report_format is not None:
         result.report = render(report_format, diags, [m.path for m in modules])
@@ -284,11 +295,12 @@ def _signature(paths: Sequence[str], scan: ScanResult, keys: list[Any], symvers:
 def _to_summary(result: LinuxCheckResult, report_format: str | None
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a re-check prints, and the rest (see :func:`kmodbuild.linux.treecache.reuse`)."""
+    from kmodbuild.linux.depmod import dep_graph
     return ({"reports": {} if report_format is None else {report_format: result.report},
              "notes": result.notes, "errors": result.has_errors},
             {"diagnostics": [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS)
                              for d in result.diagnostics],
-             "dep_lines": result.dep_lines,
+             "resolution": dep_graph(result.resolution),  # type: ignore[arg-type]
              "modules": [(m.path, m.relpath) for m in result.modules]})
 
 
@@ -298,7 +310,9 @@ def _from_summary(summary: dict[str, Any], report_format: str | None) -> LinuxCh
     if summary["diagnostics"]:
         from kmodbuild.diagnostics import Diagnostic
         diags = [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d))) for d in summary["diagnostics"]]
-    result = LinuxCheckResult(modules, diags, list(summary["dep_lines"]),
+    from kmodbuild.linux.depmod import dep_lines_of
+    result = LinuxCheckResult(modules, diags,
+                              dep_lines_of(summary["resolution"], [m.relpath for m in modules]),
                               list(summary["notes"]), 0, len(modules), True)
     if report_format is not None:
         result.report = summary["reports"].get(report_format)
@@ -367,16 +381,19 @@ def _modinfo_depends(modules: list[KoModule], facts: list[KoFacts],
     """modpost records a module's direct dependencies in ``.modinfo`` ``depends=``
     when it is built; a different answer now means a stale module or a missing one."""
     out = []
-    names: list[str] | None = None
+    names: dict[int, str] = {}          # of the modules depended on, as needed
+
+    def name_of(k: int) -> str:
+        name = names[k] = modname_from_path(modules[k].relpath)
+        return name
+
     for i, f in enumerate(facts):
         depends = f.depends
         if depends is None or f.error or (not depends and not res.deps[i]):
             continue
-        if names is None:
-            names = [modname_from_path(m.relpath) for m in modules]
         recorded = set(depends.replace("-", "_").split(","))
         recorded.discard("")
-        resolved = set(map(names.__getitem__, res.deps[i]))
+        resolved = {names.get(k) or name_of(k) for k in res.deps[i]}
         if recorded == resolved:
             continue
         parts = []

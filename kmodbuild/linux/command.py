@@ -69,8 +69,8 @@ def run(args: argparse.Namespace, cache_tried: bool = False) -> int:
             return code
     from kmodbuild.linux.check import check_linux
     result = check_linux(args.paths, symvers, jobs=jobs, cache=cache, report_format=fmt)
-    return _print(result.report or "", result.dep_lines, result.notes, result.has_errors,
-                  write_dep)
+    return _print(result.report or "", result.dep_lines if write_dep else [], result.notes,
+                  result.has_errors, write_dep)
 
 
 def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: bool,

@@ -94,9 +94,9 @@ def resolve(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resol
 #: The dependency symbols of one module that the kernel table does not settle,
 #: as plain lists because it crosses process boundaries (marshal makes them
 #: in C): their names, their expected CRCs, their positions among all the
-#: module's dependency symbols, and ``[index, kernel CRC]`` pairs for those
-#: the kernel has with another CRC.
-Residue = tuple[list[str], list[int], list[int], list[tuple[int, int]]]
+#: module's dependency symbols, ``[index, kernel CRC]`` pairs for those
+#: the kernel has with another CRC, and whether a name may begin with ``.``.
+Residue = tuple[list[str], list[int], list[int], list[tuple[int, int]], bool]
 
 
 def kernel_residue(f: KoFacts, kernel: Mapping[str, int] | None) -> Residue | None:
@@ -106,28 +106,38 @@ def kernel_residue(f: KoFacts, kernel: Mapping[str, int] | None) -> Residue | No
     the module expects.  Without a kernel table everything is left.  Runs in
     the reader processes, where the work is spread over all CPUs.
     """
-    if not f.dep_blob:
+    blob = f.dep_blob
+    if not blob:
         return None
-    return residue_of(f.dep_blob.split("\0"), unpack_crcs(f.dep_crc_blob), kernel)
+    return residue_of(blob.split("\0"), unpack_crcs(f.dep_crc_blob), kernel, dotted(blob))
 
 
-def residue_of(names: list[str], crcs: list[int],
-               kernel: Mapping[str, int] | None) -> Residue | None:
+def dotted(blob: str) -> bool:
+    """Whether a name of the NUL-joined ``blob`` begins with ``.`` (one search in C)."""
+    return blob[:1] == "." or "\0." in blob
+
+
+def residue_of(names: list[str], crcs: list[int], kernel: Mapping[str, int] | None,
+               dots: bool | None = None) -> Residue | None:
     """:func:`kernel_residue` of a module whose dependency ``names`` and expected
-    ``crcs`` are at hand as lists."""
+    ``crcs`` are at hand as lists; ``dots``: whether a name begins with ``.``
+    (:func:`dotted` of their joined text; ``None``: find out here)."""
     if not names:
         return None
+    if dots is None:
+        dots = min(names)[:1] <= "."    # only then can a name start with "." (stays in C)
     if kernel is None:
-        return names, crcs, list(range(len(names))), []
+        return names, crcs, list(range(len(names))), [], dots
     keys = names
-    if min(names)[:1] <= ".":       # only then can a name start with "." (stays in C)
+    if dots:
         keys = [n[1:] if n[:1] == "." else n for n in names]         # PPC64: .foo == foo
     found = list(map(kernel.get, keys))
     if found == crcs:           # the common case stays in C: all provided by the kernel
         return None
     pos = list(compress(range(len(names)), map(ne, found, crcs)))
     mismatched = [(j, found[k]) for j, k in enumerate(pos) if found[k] is not None]
-    return [names[k] for k in pos], [crcs[k] for k in pos], pos, mismatched  # type: ignore
+    return ([names[k] for k in pos], [crcs[k] for k in pos], pos,  # type: ignore[misc]
+            mismatched, dots)
 
 
 class Resolver:
@@ -151,13 +161,29 @@ class Resolver:
         self.facts: list[KoFacts | None] = [None] * count
         self._exports: dict[int, tuple[list[str], list[int]]] = {}
         self._residue: dict[int, Residue] = {}
+        # name -> (owner, CRC), filled as modules arrive: one lookup per symbol in
+        # one dict (two dicts cost twice the cache misses).  Right while no name is
+        # exported twice (then the latest module in array order must win, and
+        # finish() builds it again in that order).
+        self._exported: dict[str, tuple[int, int]] = {}
+        self._repeated = False
+        self._overrides = False         # a module exports a name the kernel has
 
     def add(self, i: int, f: KoFacts, residue: Residue | None | bool = True) -> None:
         """Take module ``i``'s facts; ``residue`` is its :func:`kernel_residue`
         against this resolver's kernel table, or True to compute it here."""
         self.facts[i] = f
         if f.export_blob:
-            self._exports[i] = (f.export_blob.split("\0"), unpack_crcs(f.export_crc_blob))
+            names = f.export_blob.split("\0")
+            crcs = unpack_crcs(f.export_crc_blob)
+            self._exports[i] = (names, crcs)
+            exported = self._exported
+            before = len(exported)
+            exported.update(zip(names, zip(repeat(i), crcs)))
+            if len(exported) - before != len(names):
+                self._repeated = True
+            if self.kernel is not None and not self._overrides:
+                self._overrides = not self.kernel.keys().isdisjoint(names)
         if residue is True:
             residue = kernel_residue(f, self.kernel)
         if residue:
@@ -166,14 +192,14 @@ class Resolver:
     def finish(self) -> Resolution:
         """The resolution of every module added (all must have been)."""
         facts: list[KoFacts] = self.facts  # type: ignore[assignment]
-        # name -> (owner, CRC): one lookup per symbol in one dict (two dicts of
-        # 30,000 names cost twice the cache misses)
-        exported: dict[str, tuple[int, int]] = {}
-        for i in sorted(self._exports):      # array order: a later module's export wins
-            names, crcs = self._exports[i]
-            exported.update(zip(names, zip(repeat(i), crcs)))
+        exported = self._exported
+        if self._repeated:
+            exported = {}
+            for i in sorted(self._exports):      # array order: a later module's export wins
+                names, crcs = self._exports[i]
+                exported.update(zip(names, zip(repeat(i), crcs)))
         kernel = self.kernel
-        if kernel is not None and not exported.keys().isdisjoint(kernel.keys()):
+        if self._overrides:
             return _resolve_all(facts if self.full is None else self.full(), kernel)
         checked = kernel is not None
         res = Resolution([[] for _ in facts], [], [], checked=checked)
@@ -186,7 +212,7 @@ class Resolver:
         crcs = list(chain.from_iterable([r[1] for r in residues]))
         bounds = list(accumulate([len(r[0]) for r in residues], initial=0))
         keys = names
-        if names and (names[0][:1] == "." or "\0." in "\0".join(names)):
+        if any(r[4] for r in residues):
             keys = [n[1:] if n[:1] == "." else n for n in names]      # PPC64: .foo == foo
         found = list(map(exported.get, keys))
         clean = [True] * len(order)           # every symbol a module's, with its CRC
@@ -203,11 +229,15 @@ class Resolver:
         for m, i in enumerate(order):
             a, b = bounds[m], bounds[m + 1]
             if clean[m]:
-                direct = deps[i] = list(dict.fromkeys(owners[a:b]))  # type: ignore[arg-type]
+                seg = owners[a:b]
+                if seg.count(seg[0]) == b - a:      # one provider (stays in C)
+                    direct = deps[i] = seg[:1]  # type: ignore[assignment]
+                else:
+                    direct = deps[i] = list(dict.fromkeys(seg))  # type: ignore[arg-type]
                 for o in direct:
                     users[o] += 1
                 continue
-            rnames, rcrcs, pos, pairs = residues[m]
+            rnames, rcrcs, pos, pairs, _ = residues[m]
             weak = set(facts[i].weak)
             in_kernel = dict(pairs)
             direct = []
@@ -322,6 +352,22 @@ def all_dependencies(res: Resolution, i: int) -> list[int]:
         stack.extend(res.deps[d])
     in_cycle, sort_index = res.in_cycle, res.sort_index
     return sorted((d for d in seen if not in_cycle[d]), key=sort_index.__getitem__)
+
+
+#: What a cache keeps of a :class:`Resolution` to write modules.dep again:
+#: ``(deps, sort_index, in_cycle)``.
+DepGraph = tuple[list[list[int]], list[int], list[bool]]
+
+
+def dep_graph(res: Resolution) -> DepGraph:
+    """The part of ``res`` that :func:`dep_lines` reads (plain lists: it is marshalled)."""
+    return res.deps, res.sort_index, res.in_cycle
+
+
+def dep_lines_of(graph: DepGraph, relpaths: Sequence[str]) -> list[str]:
+    """:func:`dep_lines` from a :func:`dep_graph`."""
+    deps, sort_index, in_cycle = graph
+    return dep_lines(Resolution(list(deps), list(sort_index), list(in_cycle)), relpaths)
 
 
 def dep_lines(res: Resolution, relpaths: Sequence[str]) -> list[str]:

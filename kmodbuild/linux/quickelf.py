@@ -21,7 +21,7 @@ import sys
 from array import array
 from collections.abc import Callable
 from itertools import compress, repeat
-from operator import not_
+from operator import add, not_
 from typing import Literal, NamedTuple
 
 from kmodbuild.linux.facts import KoFacts, pack_crcs
@@ -129,15 +129,18 @@ def fast_extract(read: Reader, size: int, path: str
     if len(shstr) != n or not shstr.endswith(b"\0"):
         return None
     names = u32[0::usz]
-    # The first section (from 1, as libkmod) of each name offset.
-    first = dict(zip(reversed(names[1:]), range(shnum - 1, 0, -1)))
+    index = names.index
 
     def find(want: bytes) -> int:
+        """The first section (from 1, as libkmod) named ``want``, or -1."""
         best = -1
         pos = shstr.find(want)
         while pos >= 0:
-            i = first.get(pos, -1)
-            if i > 0 and (best < 0 or i < best):
+            try:
+                i = index(pos, 1, shnum if best < 0 else best)
+            except ValueError:
+                i = -1
+            if i > 0:
                 best = i
             pos = shstr.find(want, pos + 1)
         return best
@@ -147,15 +150,17 @@ def fast_extract(read: Reader, size: int, path: str
         return None
     # The sections needed, neighbours read together.  (libkmod reads any section's file
     # bytes and passes over one outside the file: the general path does that.)
-    parts = sorted((offsets[i], offsets[i] + sizes[i], i) for i in wanted if i > 0)
-    if any(types[i] == _SHT_NOBITS for _, _, i in parts):
+    present = [i for i in wanted if i > 0]
+    if _SHT_NOBITS in map(types.__getitem__, present):
         return None
+    starts = list(map(offsets.__getitem__, present))
+    parts = sorted(zip(starts, map(add, starts, map(sizes.__getitem__, present)), present))
     data: dict[int, bytes] = {}
-    k = 0
-    while k < len(parts):
-        lo, hi, _ = parts[k]
+    k, nparts = 0, len(parts)
+    while k < nparts:
+        lo, hi, i = parts[k]
         end = k + 1
-        while end < len(parts) and parts[end][0] - hi <= _COALESCE_GAP:
+        while end < nparts and parts[end][0] - hi <= _COALESCE_GAP:
             hi = max(hi, parts[end][1])
             end += 1
         if hi > size:
@@ -163,8 +168,11 @@ def fast_extract(read: Reader, size: int, path: str
         blob = read(lo, hi - lo)
         if len(blob) != hi - lo:
             return None
-        for a, b, i in parts[k:end]:
-            data[i] = blob[a - lo:b - lo]
+        if end == k + 1:
+            data[i] = blob
+        else:
+            for a, b, i in parts[k:end]:
+                data[i] = blob[a - lo:b - lo]
         k = end
     symtab, strtab = data.get(i_sym, b""), data.get(i_str, b"")
     symsize = lay.symsize

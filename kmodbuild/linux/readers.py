@@ -81,7 +81,7 @@ def read_chunk(paths: Sequence[str], kernel: Mapping[str, int] | None,
     """
     from kmodbuild.errors import ModuleFormatError
     from kmodbuild.linux import kofile
-    from kmodbuild.linux.depmod import kernel_residue, residue_of
+    from kmodbuild.linux.depmod import dotted, kernel_residue, residue_of
     from kmodbuild.linux.facts import KoFacts
     light = []
     entries = []
@@ -89,8 +89,8 @@ def read_chunk(paths: Sequence[str], kernel: Mapping[str, int] | None,
         key = key_of(st) if st is not None else None
         if isinstance(facts, ModuleFormatError):
             facts = KoFacts.broken(facts.message)
-        residue = (residue_of(deps, crcs, kernel) if deps is not None and crcs is not None
-                   else kernel_residue(facts, kernel))
+        residue = (residue_of(deps, crcs, kernel, dotted(facts.dep_blob))
+                   if deps is not None and crcs is not None else kernel_residue(facts, kernel))
         t = tuple(facts)
         if keep_facts:
             entries.append((key, t))

@@ -155,6 +155,11 @@ def _read_order(root: str) -> tuple[list[str], Key | None]:
     lines = data.split(b"\n")
     if lines.pop():
         return [], key                    # the last line misses its newline
+    if not lines:
+        return [], key
+    if b"\0" not in data and max(map(len, lines)) < _ORDER_LINE_MAX:
+        # the usual file: decoded at once ("\n" is never part of a UTF-8 sequence)
+        return data[:-1].decode("utf-8", "surrogateescape").split("\n"), key
     for line in lines:
         if len(line) >= _ORDER_LINE_MAX or (line[:1] != b"\0" and b"\0" in line):
             return [], key
@@ -200,7 +205,7 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                     except OSError:
                         pass            # read (and reported) like the others
                 # depmod looks modules.order lines up by the path without compression
-                r = rank.get(uncompressed_relpath(rel), unlisted)
+                r = rank.get(rel if rel[-3:] == ".ko" else uncompressed_relpath(rel), unlisted)
                 mods.append((r, rel, KoModule(f"{base}/{rel}", rel, f"{absroot}/{rel}", key)))
             groups.append(mods)
         elif os.path.isfile(p):

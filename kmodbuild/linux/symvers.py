@@ -114,14 +114,22 @@ def parse_crc(text: str) -> int | None:
     return (_U64 - value) % _U64 if m.group(1) == "-" else value
 
 
-def _fast_rows(text: str) -> list[tuple[str, str]] | None:
-    """vmlinux rows of a plain tab-separated file, or ``None`` when the file needs
-    the general parser (spaces, empty leading fields)."""
+Columns = tuple["list[str]", "list[str]"]
+
+
+def _fast_rows(text: str) -> Columns | None:
+    """The vmlinux rows of a plain tab-separated file as two columns (CRC texts,
+    symbols), or ``None`` when the file needs the general parser (spaces, empty
+    leading fields)."""
     if " " in text:
         return None
+    got = _split_rows(text)
+    if got is not None:
+        return got
     lines = text.split("\n")
     last = len(lines) - 1
-    rows = []
+    crcs: list[str] = []
+    names: list[str] = []
     for k, line in enumerate(lines):
         f = line.split("\t", 3)
         if len(f) < 3:
@@ -130,8 +138,31 @@ def _fast_rows(text: str) -> list[tuple[str, str]] | None:
             return None
         # Three fields and a newline: strtok leaves the newline in the third.
         if f[2] == "vmlinux" and (len(f) > 3 or k == last):
-            rows.append((f[0], f[1]))
-    return rows
+            crcs.append(f[0])
+            names.append(f[1])
+    return crcs, names
+
+
+def _split_rows(text: str) -> Columns | None:
+    """:func:`_fast_rows` of the usual file in a few operations per vmlinux row: the
+    text is cut at each ``<TAB>vmlinux<TAB>``, and what precedes one on its line
+    must be exactly two non-empty fields (CRC, symbol); else ``None`` (the line
+    by line parser decides)."""
+    heads = text.split("\tvmlinux\t")
+    if len(heads) < 2 or heads[-1].endswith("\tvmlinux"):
+        return None                 # no such row, or one ends the file without a tab
+    del heads[-1]
+    starts = list(map(str.rfind, heads, repeat("\n")))
+    if -1 in starts[1:]:
+        return None                 # two on one line: one is not the third field
+    rows = [h[i + 1:] for h, i in zip(heads, starts)]
+    if list(map(str.count, rows, repeat("\t"))).count(1) != len(rows):
+        return None                 # a row of one field, or of three before vmlinux
+    lines = "\n".join(rows)
+    if lines[:1] == "\t" or lines[-1:] == "\t" or "\n\t" in lines or "\t\n" in lines:
+        return None                 # an empty field
+    fields = lines.replace("\t", "\n").split("\n")
+    return fields[0::2], fields[1::2]
 
 
 def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
@@ -140,13 +171,13 @@ def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
         # depmod's C strings end there: the rest of the line, its newline too, is unseen
         # (a tab ends the field as the string's end does, and stays out of it)
         text = _AFTER_NUL.sub("\t", text)
-    rows = _fast_rows(text)
-    if rows is None:
+    cols = _fast_rows(text)
+    if cols is None:
         rows = _VMLINUX_ROW.findall(text)
-    crc_texts = [r[0] for r in rows]
+        cols = [r[0] for r in rows], [r[1] for r in rows]
+    crc_texts, names = cols
     if _PLAIN_CRCS.fullmatch("\n".join(crc_texts)):
-        return Symvers(path, dict(zip([r[1] for r in rows], map(int, crc_texts, repeat(16)))),
-                       [], text)
+        return Symvers(path, dict(zip(names, map(int, crc_texts, repeat(16)))), [], text)
     vmlinux: dict[str, int] = {}
     invalid: list[tuple[int, str]] = []
     for m in _VMLINUX_ROW.finditer(text):

@@ -56,7 +56,7 @@ Signature = list[tuple[str, list[str], list["Key | None"], dict[str, "str | None
 MAGIC = b"KMLINUX\0"
 FORMAT = 2
 #: Version of what the cache holds; bump when the reader, the rules or the reports change.
-TAG = "kmodbuild-linux/2"
+TAG = "kmodbuild-linux/3"
 #: Files modified less than this before the cache was written are not trusted.
 RACY_NS = 2_000_000_000
 #: Below this many entries the signature is checked in one process.
@@ -273,7 +273,7 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
 
     The summary is stored in two parts: what a re-check prints (``reports``,
     ``notes``, ``errors``) and, read only with ``details``, the rest
-    (``dep_lines``, ``diagnostics``, ``modules``).
+    (``resolution``, ``diagnostics``, ``modules``).
     """
     opened = _open(path, tag)
     if opened is None:
@@ -318,7 +318,11 @@ def cached_report(cache: str, paths: Sequence[str], symvers: str | None, report_
     report = summary["reports"].get(report_format)
     if report is None:
         return None
-    return report, summary.get("dep_lines", []), summary["notes"], summary["errors"]
+    lines: list[str] = []
+    if dep_lines:
+        from kmodbuild.linux.depmod import dep_lines_of
+        lines = dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
+    return report, lines, summary["notes"], summary["errors"]
 
 
 class TreeCache:

@@ -44,6 +44,10 @@ def test_a_corrupted_order_file_orders_nothing(tmp_path: Path) -> None:
         assert _order(root) == ["kernel/a.ko", "kernel/b.ko"], text
     (root / "modules.order").write_bytes(b"kernel/b.ko\n\0ignored\nkernel/a.ko\n")
     assert _order(root) == ["kernel/b.ko", "kernel/a.ko"]     # a line starting with NUL
+    for text in (b"", b"\n", b"kernel/b.ko\n" + b"x" * 4094 + b"\n"):    # whole, unordered
+        (root / "modules.order").write_bytes(text)
+        assert _order(root) == (["kernel/b.ko", "kernel/a.ko"] if text[:1] == b"k"
+                                else ["kernel/a.ko", "kernel/b.ko"]), text
 
 
 def test_repeated_names_are_settled_in_the_order_found(tmp_path: Path) -> None:

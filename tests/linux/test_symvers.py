@@ -73,3 +73,34 @@ def test_tab_only_files_take_the_fast_path_with_the_same_rules() -> None:
     assert parse_symvers(text).vmlinux == {"d": 0x13, "c": 0x12}
     assert _fast_rows("\t0x1\ta\tvmlinux\tE\n") is None        # empty first field: general path
     assert parse_symvers("\t0x1\ta\tvmlinux\tE\n").vmlinux == {"a": 1}
+
+
+def test_the_three_row_finders_agree_on_random_files() -> None:
+    # Module.symvers is cut at "<TAB>vmlinux<TAB>" (_split_rows), read line by line
+    # (_fast_rows without it) or by the regular expression depmod's strtok rules
+    # were written as (_VMLINUX_ROW): where a faster one answers, it answers the same.
+    import random
+
+    from kmodbuild.linux import symvers
+    rng = random.Random(5)
+    pieces = ["0x1", "0x2", "a", "b", "vmlinux", "mod/x", "E", "", "\r", "vmlinuxx"]
+    split_answered = 0
+    for _ in range(3000):
+        lines = ["\t".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+                 for _ in range(rng.randint(0, 5))]
+        text = "\n".join(lines) + rng.choice(["", "\n"])
+        rows = symvers._VMLINUX_ROW.findall(text)
+        want = ([r[0] for r in rows], [r[1] for r in rows])
+        got = symvers._split_rows(text)
+        if got is not None:
+            split_answered += 1
+            assert got == want, text
+        original = symvers._split_rows
+        try:
+            symvers._split_rows = lambda _text: None        # type: ignore[assignment]
+            by_line = symvers._fast_rows(text)
+        finally:
+            symvers._split_rows = original
+        if by_line is not None:
+            assert by_line == want, text
+    assert split_answered > 100
