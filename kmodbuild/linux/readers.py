@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 PARALLEL_MIN_FILES = 48
 #: Chunks per reading process: enough to balance big and small modules.
 CHUNKS_PER_JOB = 16
+#: The smallest chunk (the last ones: processes finish within a few ms of each other).
+MIN_CHUNK = 16
 #: Shared memory reserved for the paths (only what is written is ever allocated).
 SHARED_BYTES = 64 << 20
 #: Pipe capacity asked for (Linux F_SETPIPE_SZ; the unprivileged maximum by default).
@@ -114,8 +116,28 @@ def load_kernel(symvers: str) -> KernelMessage:
     return parsed.vmlinux, parsed.invalid, key, None
 
 
-def _chunk_paths(paths: Sequence[str], k: int, nchunks: int) -> Sequence[str]:
-    return paths[k::nchunks]       # strided: big modules cluster in a few directories
+def plan_chunks(n: int, readers: int) -> list[list[int]]:
+    """The positions of ``n`` paths in each chunk, for ``readers`` reading processes.
+
+    Positions are dealt out by a stride first (big modules cluster in a few
+    directories), then cut into chunks that shrink as the work runs out
+    (guided self-scheduling: a quarter of what is left per reader, at most
+    twice the average of equal chunks, at least :data:`MIN_CHUNK`), so that
+    the last chunks are small and no process waits long for another's.
+    Both sides compute it from ``n`` and ``readers`` alone.
+    """
+    if n <= 0:
+        return []
+    stride = max(1, min(n, readers * CHUNKS_PER_JOB))
+    mixed = [j for k in range(stride) for j in range(k, n, stride)]
+    cap = max(MIN_CHUNK, -(-2 * n // stride))
+    chunks = []
+    pos = 0
+    while pos < n:
+        size = min(cap, max(MIN_CHUNK, -(-(n - pos) // (4 * readers))))
+        chunks.append(mixed[pos:pos + size])
+        pos += size
+    return chunks
 
 
 class Helpers:
@@ -135,6 +157,7 @@ class Helpers:
         self._pending: list[tuple[int, bytes, bytes]] = []   # results read, not yet taken
         self._kernel: KernelMessage | None = None
         self._published: int | None = None                # chunks handed out (publish)
+        self._plan: list[list[int]] = []                   # positions of each chunk
         for w in range(count):
             res_r, res_w = os.pipe()
             _grow_pipe(res_w)
@@ -177,18 +200,19 @@ class Helpers:
                 from kmodbuild.linux.symvers import kernel_table
                 table = kernel_table(msg[0])
         paths: list[str] | None = None
-        nchunks = 0
+        plan: list[list[int]] = []
         while True:
             got = os.read(self.queue_r, 4)
             if len(got) < 4:
                 return 0
             k = int.from_bytes(got, "little")
             if paths is None:
-                nchunks = int.from_bytes(self.shared[0:4], "little")
+                readers = int.from_bytes(self.shared[0:4], "little")
                 size = int.from_bytes(self.shared[4:12], "little")
                 blob = self.shared[12:12 + size].decode("utf-8", "surrogateescape")
                 paths = blob.split("\0") if blob else []
-            light, cache_blob = read_chunk(_chunk_paths(paths, k, nchunks), table,
+                plan = plan_chunks(len(paths), readers)
+            light, cache_blob = read_chunk([paths[j] for j in plan[k]], table,
                                            self.keep_facts)
             _send(out, b"C", k, marshal.dumps(light), cache_blob)
 
@@ -214,12 +238,14 @@ class Helpers:
         if self._published is not None:
             return self._published
         n = len(paths)
-        nchunks = min(n, (len(self.procs) + 1) * CHUNKS_PER_JOB, 1 << 10)
+        readers = len(self.procs) + 1
+        self._plan = plan_chunks(n, readers)
+        nchunks = len(self._plan)
         blob = "\0".join(paths).encode("utf-8", "surrogateescape")
         if not self.procs or n < PARALLEL_MIN_FILES or 12 + len(blob) > SHARED_BYTES:
             nchunks = 0
         else:
-            self.shared[0:4] = nchunks.to_bytes(4, "little")
+            self.shared[0:4] = readers.to_bytes(4, "little")
             self.shared[4:12] = len(blob).to_bytes(8, "little")
             self.shared[12:12 + len(blob)] = blob
             os.write(self.queue_w, b"".join(k.to_bytes(4, "little") for k in range(nchunks)))
@@ -237,6 +263,7 @@ class Helpers:
             if n:
                 yield range(n), read_chunk(paths, table, self.keep_facts)
             return
+        plan = self._plan
         done: set[int] = set()
         for fd in self._buffers:
             os.set_blocking(fd, False)
@@ -247,19 +274,17 @@ class Helpers:
                 break
             k = int.from_bytes(got, "little")
             done.add(k)
-            yield range(k, n, nchunks), read_chunk(_chunk_paths(paths, k, nchunks), table,
-                                                   self.keep_facts)
+            yield plan[k], read_chunk([paths[j] for j in plan[k]], table, self.keep_facts)
             for k, light, cache_blob in self._collect(block=False):
                 done.add(k)
-                yield range(k, n, nchunks), (marshal.loads(light), cache_blob)
+                yield plan[k], (marshal.loads(light), cache_blob)
         for k, light, cache_blob in self._collect(block=True):
             done.add(k)
-            yield range(k, n, nchunks), (marshal.loads(light), cache_blob)
+            yield plan[k], (marshal.loads(light), cache_blob)
         self.close()
         for k in range(nchunks):            # whatever a failed helper left
             if k not in done:
-                yield range(k, n, nchunks), read_chunk(_chunk_paths(paths, k, nchunks), table,
-                                                       self.keep_facts)
+                yield plan[k], read_chunk([paths[j] for j in plan[k]], table, self.keep_facts)
 
     def close(self) -> None:
         """Stop the helpers (killing those still busy) and reap them."""
