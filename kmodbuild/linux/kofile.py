@@ -244,4 +244,5 @@ def _file_reader(fd: int, start: int, tail: bytes) -> Reader:
         if offset >= start:
             return tail[offset - start:offset - start + length]
         return os.pread(fd, length, offset)
+    read.held_from = start  # type: ignore[attr-defined]
     return read

@@ -39,13 +39,20 @@ _FEW_EXPORTS = 12
 _HOST_LE = sys.byteorder == "little"
 _VERSION_ENTRY = 64
 _NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
+#: Bytes that str.split() takes for white space once decoded as Latin-1.
+_SPACES = bytes(i for i in range(1, 256) if chr(i).isspace())
+#: NUL becomes a space and every white-space byte a NUL (which then proves that
+#: no name held one).
+_VERSION_NAMES = bytes.maketrans(b"\0" + _SPACES, b" " + bytes(len(_SPACES)))
 #: st_info bytes with ELF_ST_BIND == STB_WEAK.
 _WEAK_INFO = re.compile(rb"[\x20-\x2f]")
 _SYMTAB, _STRTAB, _VERSIONS, _MODINFO = b".symtab\0", b".strtab\0", b"__versions\0", b".modinfo\0"
 _KSYMTAB_STRINGS = b"__ksymtab_strings\0"
 _KSYMTAB = b"__ksymtab\0"
 
-#: ``read(offset, length) -> bytes``: the bytes of the file at ``offset``.
+#: ``read(offset, length) -> bytes``: the bytes of the file at ``offset``.  A reader
+#: that holds the file's bytes from some offset on in memory may say so in a
+#: ``held_from`` attribute (then sections there are not read together).
 Reader = Callable[[int, int], bytes]
 #: What malformed input can raise inside a decoder besides ModuleFormatError.
 MALFORMED = (struct.error, ValueError, IndexError, OverflowError, KeyError, MemoryError)
@@ -131,10 +138,19 @@ def fast_extract(read: Reader, size: int, path: str
     names = u32[0::usz]
     index = names.index
 
+    shfind = shstr.find
+
     def find(want: bytes) -> int:
         """The first section (from 1, as libkmod) named ``want``, or -1."""
+        pos = shfind(want)
+        if pos < 0:
+            return -1
+        if shfind(want, pos + 1) < 0:       # the usual: the name occurs once
+            try:
+                return index(pos, 1)
+            except ValueError:
+                return -1
         best = -1
-        pos = shstr.find(want)
         while pos >= 0:
             try:
                 i = index(pos, 1, shnum if best < 0 else best)
@@ -142,7 +158,7 @@ def fast_extract(read: Reader, size: int, path: str
                 i = -1
             if i > 0:
                 best = i
-            pos = shstr.find(want, pos + 1)
+            pos = shfind(want, pos + 1)
         return best
 
     i_sym, i_str, i_ver, i_mi = wanted = tuple(map(find, _WANTED))
@@ -156,11 +172,12 @@ def fast_extract(read: Reader, size: int, path: str
     starts = list(map(offsets.__getitem__, present))
     parts = sorted(zip(starts, map(add, starts, map(sizes.__getitem__, present)), present))
     data: dict[int, bytes] = {}
+    held = getattr(read, "held_from", size)     # bytes from here on are in memory already
     k, nparts = 0, len(parts)
     while k < nparts:
         lo, hi, i = parts[k]
         end = k + 1
-        while end < nparts and parts[end][0] - hi <= _COALESCE_GAP:
+        while end < nparts and parts[end][0] - hi <= _COALESCE_GAP and lo < held:
             hi = max(hi, parts[end][1])
             end += 1
         if hi > size:
@@ -252,7 +269,8 @@ def fast_extract(read: Reader, size: int, path: str
                     continue
                 export_crcs.append(int.from_bytes(sec[value:value + 4], order))
             source = "crc"
-    if not source and (find(_KSYMTAB_STRINGS) > 0 or find(_KSYMTAB) > 0):
+    if not source and b"__ksymtab" in shstr and (find(_KSYMTAB_STRINGS) > 0
+                                                 or find(_KSYMTAB) > 0):
         return None                     # no CRCs: the general path reads the others
 
     # Dependency symbols (kmod_elf_get_dependency_symbols).
@@ -284,15 +302,17 @@ def fast_extract(read: Reader, size: int, path: str
         vcrcs.frombytes(vdata)
         stride = _VERSION_ENTRY // lay.crc_len
         vcrc = vcrcs[0::stride].tolist()
-        # Blank the CRC fields; then one name per entry, whitespace-separated
-        # (proved by the count, the total length and a non-NUL first byte of
-        # every name, as in koelf._versions).
+        # Blank the CRC fields; then one name per entry, separated by the NULs
+        # made spaces (proved by no white space in a name, the count and a
+        # non-NUL first byte of every name, as in koelf._versions).
         vcrcs[0::stride] = array(lay.crc, bytes(lay.crc_len * nver))
         buf = vcrcs.tobytes()
-        vnames = buf.translate(_NUL_TO_SPACE).decode("latin-1").split()
+        spaced = buf.translate(_VERSION_NAMES)
+        if b"\0" in spaced:
+            return None                     # white space in a name: the general path
+        vnames = spaced.decode("latin-1").split()
         if (len(vnames) != nver or 0 in buf[lay.crc_len::_VERSION_ENTRY]
-                or any(buf[_VERSION_ENTRY - 1::_VERSION_ENTRY])     # a name without NUL
-                or sum(map(len, vnames)) != len(buf) - buf.count(0)):
+                or any(buf[_VERSION_ENTRY - 1::_VERSION_ENTRY])):     # a name without NUL
             return None
         crc_of = dict(zip(vnames, vcrc))
         if len(crc_of) != nver:             # duplicates: the first entry of a name counts
