@@ -100,6 +100,19 @@ def test_versions_names_end_at_their_nul(ko_builder: KoBuilder, tmp_path: Path) 
     assert fast is None or fast[0] == general
 
 
+def test_versions_names_with_white_space(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # A name holding a byte str.split() takes for white space (a space, a tab, \x85,
+    # \xa0...) would be cut in two by the fast decoder's split; it must leave such a
+    # file to the general decoder, which reads the C string whole.
+    for n, odd in enumerate(["a b", "a\\tb", "a\\205b", "a\\240b", "a\\034b"]):  # C octal
+        spec = KoSpec(imports=["x"], versions=[("x", 1), (odd, 5), ("module_layout", 7)])
+        data = ko_builder(tmp_path / f"w{n}.ko", spec).read_bytes()
+        fast, general = _both(data)
+        assert isinstance(general, KoFacts)
+        assert len(general.deps) == 3 and general.dep_crcs[1] == 5, odd
+        assert fast is None or fast[0] == general, odd
+
+
 def _section_headers(data: bytes) -> tuple[int, list[tuple[int, ...]], bytes]:
     """(e_shoff, section headers, section name table) of a 64-bit little-endian file."""
     shoff, = struct.unpack_from("<Q", data, 0x28)
