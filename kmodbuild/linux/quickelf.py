@@ -37,6 +37,8 @@ _COALESCE_GAP = 16384
 _FEW_EXPORTS = 12
 
 _HOST_LE = sys.byteorder == "little"
+#: Where the low byte of a host-order u16 is.
+_LOW_BYTE = 0 if _HOST_LE else 1
 _VERSION_ENTRY = 64
 _NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
 #: Bytes that str.split() takes for white space once decoded as Latin-1.
@@ -217,7 +219,7 @@ def fast_extract(read: Reader, size: int, path: str
     export_crcs: list[int] = []
     source = ""
     # (libkmod reads the symbols from 1: symbol 0's name offset does not count)
-    if CRC_PREFIX in s and (max(st_name) < strlen or max(st_name[1:], default=0) < strlen):
+    if CRC_PREFIX in s and all_below(st_name[1:], strlen):
         # The symbols (from 1) whose name starts with __crc_: their st_name is
         # where "__crc_" occurs in .strtab.  A few occurrences are looked for
         # in the st_name column as bytes (a C-level search each); many, with
@@ -275,7 +277,8 @@ def fast_extract(read: Reader, size: int, path: str
 
     # Dependency symbols (kmod_elf_get_dependency_symbols).
     start = first_global
-    if start > 1 and st_shndx[1:start].count(0):
+    if start > 1 and 0 in st_shndx[1:start].tobytes()[_LOW_BYTE::2] \
+            and st_shndx[1:start].count(0):             # (a byte search first: cheap)
         start = 1
     mask = list(map(not_, st_shndx[start:]))
     offs = list(compress(st_name[start:], mask))
@@ -339,6 +342,32 @@ def fast_extract(read: Reader, size: int, path: str
                     n_und, name, vermagic, depends, None)
     return facts, deps, crcs
 
+
+
+def all_below(values: array, bound: int) -> bool:
+    """``max(values, default=0) < bound`` for an ``array('I')``, without making an int of
+    every value (what ``max`` costs for a symbol table): a bound below 2**16 is
+    compared byte-column by byte-column, in C."""
+    if not values:
+        return 0 < bound
+    if bound > 0xFFFF or not _HOST_LE or values.itemsize != 4:
+        return max(values) < bound
+    raw = values.tobytes()
+    if raw[2::4].strip(b"\0") or raw[3::4].strip(b"\0"):
+        return False                            # a value of 2**16 or more
+    high, top = raw[1::4], bound >> 8
+    if 1 in high.translate(bytes(top + 1) + b"\1" * (255 - top)):
+        return False                            # a high byte above the bound's
+    same = high.translate(bytes(top) + b"\1" + bytes(255 - top))
+    k = same.find(1)
+    if k < 0:
+        return True
+    low, least = raw[0::4], bound & 0xFF
+    while k >= 0:                               # the few with the bound's high byte
+        if low[k] >= least:
+            return False
+        k = same.find(1, k + 1)
+    return True
 
 
 def prefix_positions(s: str, prefix: str) -> list[int]:
