@@ -288,7 +288,8 @@ def fast_extract(read: Reader, size: int, path: str
         offs, infos = list(compress(offs, regular)), bytes(compress(infos, regular))
     if offs and max(offs) >= strlen:
         return None
-    deps = list(map(s.__getitem__, map(slice, offs, map(s.find, repeat("\0"), offs))))
+    sfind = s.find      # (a comprehension: cheaper than map() over slice objects in 3.11)
+    deps = [s[o:sfind("\0", o)] for o in offs]
     if "" in deps:
         keep = [bool(name) for name in deps]
         deps, infos = list(compress(deps, keep)), bytes(compress(infos, keep))
@@ -323,7 +324,8 @@ def fast_extract(read: Reader, size: int, path: str
         # Each dependency takes its CRC out of the table; what is left are the
         # entries without an undefined symbol, in table order.
         crcs = list(map(crc_of.pop, deps, repeat(None)))
-        if None in crcs:    # a symbol without an entry, or a repeated one: the long way
+        if len(crc_of) != nver - n_und:     # a pop missed: a symbol without an entry,
+            # or a repeated one (the test counts what was taken): the long way
             crc_of = dict(zip(vnames, vcrc))
             crcs = list(map(crc_of.get, deps, repeat(0)))
             for k in sorted(map(vnames.index, crc_of.keys() - set(deps))):
