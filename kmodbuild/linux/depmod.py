@@ -214,16 +214,14 @@ class Resolver:
         keys = names
         if any(r[4] for r in residues):
             keys = [n[1:] if n[:1] == "." else n for n in names]      # PPC64: .foo == foo
-        found = list(map(exported.get, keys))
+        # (owner -1: no module exports it -- ints all through, so that every test
+        # below compares ints in C rather than ints with None)
+        found = list(map(exported.get, keys, repeat(_NOWHERE)))
+        owners = list(map(itemgetter(0), found))
+        have = list(map(itemgetter(1), found))
         clean = [True] * len(order)           # every symbol a module's, with its CRC
-        if None in found:
-            owners = [f[0] if f is not None else None for f in found]
-            have = [f[1] if f is not None else None for f in found]
-        else:
-            owners = list(map(itemgetter(0), found))
-            have = list(map(itemgetter(1), found))
-        if None in owners or (checked and have != crcs):
-            clean = [None not in owners[a:b] and (not checked or have[a:b] == crcs[a:b])
+        if (owners and min(owners) < 0) or (checked and have != crcs):
+            clean = [-1 not in owners[a:b] and (not checked or have[a:b] == crcs[a:b])
                      for a, b in zip(bounds, bounds[1:])]
         deps = res.deps
         for m, i in enumerate(order):
@@ -243,7 +241,7 @@ class Resolver:
             direct = []
             for j, (name, crc, k) in enumerate(zip(rnames, rcrcs, pos)):
                 owned = owners[a + j]
-                if owned is not None:
+                if owned >= 0:
                     got = have[a + j]
                     if checked and got != crc and k not in weak:
                         res.disagreements.append(Disagreement(i, name, crc, got, owned))
@@ -259,6 +257,10 @@ class Resolver:
             deps[i] = direct
         res.sort_index, res.in_cycle = _topological_order(res.deps, users)
         return res
+
+
+#: What the symbol table gives for a name no module exports: ``(owner, CRC)``.
+_NOWHERE = (-1, -1)
 
 
 def _resolve_all(facts: Sequence[KoFacts], kernel: Mapping[str, int] | None) -> Resolution:
