@@ -31,6 +31,8 @@ from kmodbuild.linux.treecache import Key, key_of, stat_key
 #: Directory entries depmod never descends into (the kernel build tree links).
 SKIPPED_NAMES = ("build", "source")
 
+_new = tuple.__new__
+
 
 class KoModule(NamedTuple):
     """One module file found.
@@ -206,7 +208,9 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                         pass            # read (and reported) like the others
                 # depmod looks modules.order lines up by the path without compression
                 r = rank.get(rel if rel[-3:] == ".ko" else uncompressed_relpath(rel), unlisted)
-                mods.append((r, rel, KoModule(f"{base}/{rel}", rel, f"{absroot}/{rel}", key)))
+                # (tuple.__new__: the NamedTuple's own __new__ is a Python function)
+                mods.append((r, rel, _new(KoModule, (f"{base}/{rel}", rel, f"{absroot}/{rel}",
+                                                     key))))
             groups.append(mods)
         elif os.path.isfile(p):
             if module_suffix(p) is None:
