@@ -112,8 +112,8 @@ class LinuxCheckResult:
 
 
 def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int = 0,
-                cache: str | None = None, report_format: str | None = None
-                ) -> LinuxCheckResult:
+                cache: str | None = None, report_format: str | None = None,
+                dep_lines: bool = False) -> LinuxCheckResult:
     """Check the modules under ``paths`` against ``symvers`` (a Module.symvers) like depmod.
 
     Args:
@@ -126,6 +126,9 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
             :data:`FORMATS`) into :attr:`LinuxCheckResult.report`; the cache
             keeps it, so that an unchanged re-check can print it without
             loading the checker (:func:`kmodbuild.linux.treecache.cached_report`).
+        dep_lines: make :attr:`LinuxCheckResult.dep_lines` now (it is made on
+            first use otherwise), so that the cache keeps them for the next
+            run that writes modules.dep.
 
     Raises:
         UsageError: a path does not exist or is not a module.
@@ -148,7 +151,7 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
             import kmodbuild.linux.kofile
             import kmodbuild.linux.symvers  # noqa: F401
             helpers = readers.Helpers(jobs - 1, symvers or None, keep_facts=bool(cache))
-        return _check(paths, symvers, cache, skey, helpers, report_format)
+        return _check(paths, symvers, cache, skey, helpers, report_format, dep_lines)
     finally:
         if helpers is not None:
             helpers.close()
@@ -174,7 +177,8 @@ def render(fmt: str, diagnostics: Sequence[Diagnostic], files: Sequence[str]) ->
 
 
 def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: object,
-           helpers: Helpers | None, report_format: str | None) -> LinuxCheckResult:
+           helpers: Helpers | None, report_format: str | None,
+           want_lines: bool = False) -> LinuxCheckResult:
     import marshal
 
     from kmodbuild.linux import depmod, readers
@@ -252,6 +256,8 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
                               facts, res)
     if report_format is not None:
         result.report = render(report_format, diags, [m.path for m in modules])
+    if want_lines:
+        result.dep_lines  # noqa: B018 -- made now, so that the cache keeps them
     if tc is not None:
         signature = _signature(paths, scan, keys, symvers, symvers_key)
         summary = _to_summary(result, report_format)
@@ -296,12 +302,14 @@ def _to_summary(result: LinuxCheckResult, report_format: str | None
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a re-check prints, and the rest (see :func:`kmodbuild.linux.treecache.reuse`)."""
     from kmodbuild.linux.depmod import dep_graph
+    details = {"diagnostics": [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS)
+                               for d in result.diagnostics],
+               "resolution": dep_graph(result.resolution),  # type: ignore[arg-type]
+               "modules": [(m.path, m.relpath) for m in result.modules]}
+    if result._dep_lines is not None:       # made for --write-dep: kept for the next one
+        details["dep_lines"] = result._dep_lines
     return ({"reports": {} if report_format is None else {report_format: result.report},
-             "notes": result.notes, "errors": result.has_errors},
-            {"diagnostics": [tuple(getattr(d, name) for name in _DIAGNOSTIC_FIELDS)
-                             for d in result.diagnostics],
-             "resolution": dep_graph(result.resolution),  # type: ignore[arg-type]
-             "modules": [(m.path, m.relpath) for m in result.modules]})
+             "notes": result.notes, "errors": result.has_errors}, details)
 
 
 def _from_summary(summary: dict[str, Any], report_format: str | None) -> LinuxCheckResult:
@@ -310,10 +318,12 @@ def _from_summary(summary: dict[str, Any], report_format: str | None) -> LinuxCh
     if summary["diagnostics"]:
         from kmodbuild.diagnostics import Diagnostic
         diags = [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d))) for d in summary["diagnostics"]]
-    from kmodbuild.linux.depmod import dep_lines_of
-    result = LinuxCheckResult(modules, diags,
-                              dep_lines_of(summary["resolution"], [m.relpath for m in modules]),
-                              list(summary["notes"]), 0, len(modules), True)
+    lines = summary.get("dep_lines")
+    if lines is None:
+        from kmodbuild.linux.depmod import dep_lines_of
+        lines = dep_lines_of(summary["resolution"], [m.relpath for m in modules])
+    result = LinuxCheckResult(modules, diags, list(lines), list(summary["notes"]), 0,
+                              len(modules), True)
     if report_format is not None:
         result.report = summary["reports"].get(report_format)
         if result.report is None:

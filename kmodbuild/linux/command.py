@@ -68,7 +68,8 @@ def run(args: argparse.Namespace, cache_tried: bool = False) -> int:
         if code is not None:
             return code
     from kmodbuild.linux.check import check_linux
-    result = check_linux(args.paths, symvers, jobs=jobs, cache=cache, report_format=fmt)
+    result = check_linux(args.paths, symvers, jobs=jobs, cache=cache, report_format=fmt,
+                         dep_lines=bool(write_dep))
     return _print(result.report or "", result.dep_lines if write_dep else [], result.notes,
                   result.has_errors, write_dep)
 

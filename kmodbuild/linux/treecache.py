@@ -273,7 +273,7 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
 
     The summary is stored in two parts: what a re-check prints (``reports``,
     ``notes``, ``errors``) and, read only with ``details``, the rest
-    (``resolution``, ``diagnostics``, ``modules``).
+    (``resolution``, ``diagnostics``, ``modules``, and ``dep_lines`` when they were made).
     """
     opened = _open(path, tag)
     if opened is None:
@@ -320,8 +320,10 @@ def cached_report(cache: str, paths: Sequence[str], symvers: str | None, report_
         return None
     lines: list[str] = []
     if dep_lines:
-        from kmodbuild.linux.depmod import dep_lines_of
-        lines = dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
+        lines = summary.get("dep_lines")        # kept when the last run wrote modules.dep
+        if lines is None:
+            from kmodbuild.linux.depmod import dep_lines_of
+            lines = dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
     return report, lines, summary["notes"], summary["errors"]
 
 

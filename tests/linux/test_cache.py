@@ -182,6 +182,28 @@ def test_a_reused_result_equals_a_fresh_one(small_tree: Path, tmp_path: Path) ->
                                                             report_format=fmt).report
 
 
+def test_modules_dep_from_the_cache(small_tree: Path, tmp_path: Path) -> None:
+    # A run that writes no modules.dep does not make its lines; the cache keeps the
+    # dependency graph, and a re-check that writes it makes them from that -- the
+    # same lines as a fresh run's; a run that did write them keeps them as made.
+    symvers = str(tmp_path / "Module.symvers")
+    want = check_linux([str(small_tree)], symvers).dep_lines
+    assert want == ["kernel/a.ko:", "kernel/b.ko: kernel/a.ko", "kernel/c.ko:"]
+    for made in (False, True):
+        cache = str(tmp_path / f"cache-{made}")
+        cold = check_linux([str(small_tree)], symvers, cache=cache, report_format="text",
+                           dep_lines=made)
+        assert (cold._dep_lines is not None) == made
+        summary = treecache.reuse(cache, treecache.TAG,
+                                  treecache.summary_key(treecache.TAG, [str(small_tree)],
+                                                        symvers))
+        assert summary is not None and ("dep_lines" in summary) == made
+        got = treecache.cached_report(cache, [str(small_tree)], symvers, "text",
+                                      dep_lines=True)
+        assert got is not None and got[1] == want
+        assert check_linux([str(small_tree)], symvers, cache=cache).dep_lines == want
+
+
 def test_options_are_part_of_the_key(small_tree: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     cache = str(tmp_path / "cache")
