@@ -103,3 +103,20 @@ def test_a_module_overriding_a_kernel_symbol(ko_builder: KoBuilder, tmp_path: Pa
                       cache=str(tmp_path / "cache") if cached else None)
     assert [d.message for d in res.diagnostics] == ["disagrees about version of symbol other"]
     assert res.dep_lines == ["a.ko:", "b.ko: a.ko"]
+
+
+@pytest.mark.parametrize("readers_", [1, 2, 3, 8, 64])
+def test_chunk_plan(readers_: int) -> None:
+    # Every position exactly once; chunks never grow; the last ones are small, so
+    # that the readers finish close together; a reader can compute the plan alone.
+    for n in (1, 15, 16, 47, 48, 500, 4022, 100_000):
+        plan = readers.plan_chunks(n, readers_)
+        assert sorted(j for chunk in plan for j in chunk) == list(range(n))
+        sizes = [len(chunk) for chunk in plan]
+        assert sizes == sorted(sizes, reverse=True) or sizes[-1] < readers.MIN_CHUNK
+        assert max(sizes[:-1], default=0) <= max(readers.MIN_CHUNK, -(-2 * n // min(
+            n, readers_ * readers.CHUNKS_PER_JOB)))
+        if n >= 4 * readers_ * readers.MIN_CHUNK * 4:
+            assert sizes[-2] <= readers.MIN_CHUNK          # the end comes in small pieces
+        assert readers.plan_chunks(n, readers_) == plan
+    assert readers.plan_chunks(0, readers_) == []
