@@ -43,6 +43,10 @@ def add_linux_arguments(p: argparse.ArgumentParser) -> None:
                         "tree not at all")
 
 
+#: The last run's result (see :func:`run`).
+_LAST: list[object] = []
+
+
 def run(args: argparse.Namespace, cache_tried: bool = False) -> int:
     """Run the Linux check for parsed ``args``; returns the exit status (1: problems found).
 
@@ -70,6 +74,10 @@ def run(args: argparse.Namespace, cache_tried: bool = False) -> int:
     from kmodbuild.linux.check import check_linux
     result = check_linux(args.paths, symvers, jobs=jobs, cache=cache, report_format=fmt,
                          dep_lines=bool(write_dep))
+    # Kept until the next run: freeing a big tree's facts costs milliseconds that a
+    # process about to exit need not spend (python -m kmodbuild.linux ends with
+    # os._exit; see kmodbuild/linux/__main__.py).
+    _LAST[:] = [result]
     return _print(result.report or "", result.dep_lines if write_dep else [], result.notes,
                   result.has_errors, write_dep)
 
