@@ -180,6 +180,7 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
            helpers: Helpers | None, report_format: str | None,
            want_lines: bool = False) -> LinuxCheckResult:
     import marshal
+    from functools import partial
 
     from kmodbuild.linux import depmod, readers
     from kmodbuild.linux.facts import KoFacts
@@ -240,7 +241,8 @@ def _check(paths: Sequence[str], symvers: str | None, cache: str | None, skey: o
         reading = iter([(range(len(todo)), readers.read_chunk(paths_todo, table,
                                                               tc is not None))]
                        if todo else [])
-    make = KoFacts._make
+    # (the readers made these tuples: tuple.__new__ skips _make's Python call and check)
+    make = partial(tuple.__new__, KoFacts)
     for positions, (light, blob) in reading:
         indices = [todo[j] for j in positions]
         for i, (key, t, residue) in zip(indices, light):
