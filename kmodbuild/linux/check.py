@@ -320,12 +320,8 @@ def _from_summary(summary: dict[str, Any], report_format: str | None) -> LinuxCh
     if summary["diagnostics"]:
         from kmodbuild.diagnostics import Diagnostic
         diags = [Diagnostic(**dict(zip(_DIAGNOSTIC_FIELDS, d))) for d in summary["diagnostics"]]
-    lines = summary.get("dep_lines")
-    if lines is None:
-        from kmodbuild.linux.depmod import dep_lines_of
-        lines = dep_lines_of(summary["resolution"], [m.relpath for m in modules])
-    result = LinuxCheckResult(modules, diags, list(lines), list(summary["notes"]), 0,
-                              len(modules), True)
+    result = LinuxCheckResult(modules, diags, treecache.stored_dep_lines(summary),
+                              list(summary["notes"]), 0, len(modules), True)
     if report_format is not None:
         result.report = summary["reports"].get(report_format)
         if result.report is None:

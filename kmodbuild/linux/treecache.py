@@ -318,13 +318,18 @@ def cached_report(cache: str, paths: Sequence[str], symvers: str | None, report_
     report = summary["reports"].get(report_format)
     if report is None:
         return None
-    lines: list[str] = []
-    if dep_lines:
-        lines = summary.get("dep_lines")        # kept when the last run wrote modules.dep
-        if lines is None:
-            from kmodbuild.linux.depmod import dep_lines_of
-            lines = dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
-    return report, lines, summary["notes"], summary["errors"]
+    return (report, stored_dep_lines(summary) if dep_lines else [], summary["notes"],
+            summary["errors"])
+
+
+def stored_dep_lines(summary: dict[str, Any]) -> list[str]:
+    """The modules.dep lines of a stored summary (with its details): as the last run
+    made them if it wrote modules.dep, else made from the stored dependency graph."""
+    lines = summary.get("dep_lines")
+    if lines is not None:
+        return list(lines)
+    from kmodbuild.linux.depmod import dep_lines_of
+    return dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
 
 
 class TreeCache:
