@@ -175,23 +175,73 @@ def _failed_lines(stderr: str, name: str, where: dict[int, str]) -> set[str]:
     return out
 
 
+def declared_view(objects: Sequence[tuple[Path, Path]]) -> abi.AbiInfo | None:
+    """The ABI view of a module's objects from their own DWARF, when it declares every
+    symbol a probe would describe; ``None`` when one of them has no declaration there.
+
+    At ``-O2 -g`` clang declares each function an object calls (call-site
+    information, docs/abi.md) with the prototype the source was compiled
+    against: for a module that only calls what it uses, that is the probe's
+    answer (the same canonical types and hashes) without a compile.  A
+    function whose address is only taken, an ``extern`` variable, a helper
+    call the compiler made up, a target without call-site information or an
+    unoptimised object lack one, and only a probe knows them.
+
+    Raises:
+        ModuleFormatError: an object cannot be read.
+    """
+    views = []
+    for obj, _ in objects:
+        elf = raw.read_elf_file(str(obj))
+        symtab = elf.get_section_by_type(raw.SHT_SYMTAB)
+        symbols = [] if symtab is None else sorted(
+            {name for name, _ in elf.symbol_summary(symtab).undefined
+             if _C_IDENT.match(name) and not name.startswith(abi.PROBE_PREFIX)})
+        if not symbols:
+            continue
+        info = read_debug_info(str(obj), data=elf.data)
+        if info is None:
+            return None
+        view = abi.abi_from_debug_info(info, symbols, little_endian=elf.little_endian)
+        if len(view.symbols) != len(symbols):
+            return None
+        views.append(view)
+    merged = abi.merge(views)
+    merged.meta = {"source": "declarations"}
+    return merged
+
+
 def split_built_module(full: Path, kmod: Path, debug: Path,
                        objects: Sequence[tuple[Path, Path]], compile_prefix: Sequence[str], *,
-                       cwd: str, runner: Runner = _run,
-                       flags: Sequence[str] = ()) -> debugsplit.SplitResult:
-    """The build's post-link step: probe the objects, then split ``full``.
+                       cwd: str, runner: Runner = _run, flags: Sequence[str] = (),
+                       declarations: bool = True) -> debugsplit.SplitResult:
+    """The build's post-link step: describe the module's ABI view, then split ``full``.
 
-    ``objects`` are ``(object, source)`` pairs: one probe compile for all of
-    them (:func:`probe_objects`), or one per object when their sources cannot
-    share a translation unit.  Writes the stripped module to ``kmod`` (with a
-    ``.gnu_debuglink``, as MKDEBUG does) and the debug file, holding the
-    merged ABI view in :data:`ABI_SECTION`, to ``debug``.
+    ``objects`` are ``(object, source)`` pairs.  The view comes from the
+    objects' own declarations when they declare every symbol used
+    (:func:`declared_view`; ``declarations=False``: never), else from one
+    probe compile for all of them (:func:`probe_objects`), or one per object
+    when their sources cannot share a translation unit.  Writes the stripped
+    module to ``kmod`` (with a ``.gnu_debuglink``, as MKDEBUG does) and the
+    debug file, holding the merged ABI view in :data:`ABI_SECTION`, to
+    ``debug``.
 
     Raises:
         ModuleFormatError: an object or ``full`` cannot be read or split.
     """
     if not objects:             # no probe: the check falls back to the module's own DWARF
         return debugsplit.split_file(full, kmod, debug)
+    merged = declared_view(objects) if declarations else None
+    if merged is None:
+        merged = _probed_view(objects, compile_prefix, cwd=cwd, runner=runner, flags=flags)
+    return debugsplit.split_file(full, kmod, debug,
+                                 extra_sections={ABI_SECTION: merged.render(compact=True)
+                                                 .encode()})
+
+
+def _probed_view(objects: Sequence[tuple[Path, Path]], compile_prefix: Sequence[str], *,
+                 cwd: str, runner: Runner, flags: Sequence[str]) -> abi.AbiInfo:
+    """The probes' view of a module's objects (see :func:`split_built_module`)."""
     views = [probe_objects(objects, compile_prefix, cwd=cwd, runner=runner, flags=flags)]
     if len(objects) > 1 and "error" in views[0].meta:
         views = [probe_objects([pair], compile_prefix, cwd=cwd, runner=runner, flags=flags)
@@ -201,9 +251,7 @@ def split_built_module(full: Path, kmod: Path, debug: Path,
     merged.meta = {"source": "probe"}
     if errors:
         merged.meta["error"] = errors[0]
-    return debugsplit.split_file(full, kmod, debug,
-                                 extra_sections={ABI_SECTION: merged.render(compact=True)
-                                                 .encode()})
+    return merged
 
 
 def read_module_abi(debug: Path, used: Sequence[str] | None = None) -> abi.AbiInfo | None:

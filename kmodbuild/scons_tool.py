@@ -724,7 +724,9 @@ def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
 
 def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Split the linked module into NAME.kmod and NAME.kmod.debug, with the module's ABI view
-    (a probe compile per object, kmodbuild.abiprobe) in the debug file."""
+    in the debug file (from the objects' own declarations where they declare every symbol
+    used, else a probe compile; kmodbuild.abiprobe).  KMOD_ABIPROBE=0: no view;
+    KMOD_ABIPROBE=always: always the probe."""
     from kmodbuild.abiprobe import CLANG_PROBE_FLAGS, split_built_module
     prefix = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
     clang = env["KMOD_TOOLCHAIN_OBJ"].kind in ("zig", "clang")
@@ -734,7 +736,8 @@ def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     try:
         split_built_module(Path(source[0].abspath), Path(target[0].abspath),
                            Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath,
-                           flags=CLANG_PROBE_FLAGS if clang else ())
+                           flags=CLANG_PROBE_FLAGS if clang else (),
+                           declarations=os.environ.get("KMOD_ABIPROBE") != "always")
     except KmodError as e:
         raise _action_fail(e) from None
     stream = _STREAMS.get(env["KMOD_VARIANT"])

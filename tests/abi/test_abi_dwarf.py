@@ -119,13 +119,80 @@ def test_module_views_match_the_kernel(built_tree: BuiltTree, target) -> None:
     for kmod in sorted((built_tree.root / "build" / target.key / "10.0" / "modules")
                        .glob("*/*.kmod")):
         view = abiprobe.read_module_abi(kmod.with_name(kmod.name + ".debug"))
-        assert view is not None and view.meta["source"] == "probe"
+        assert view is not None and view.meta["source"] in ("probe", "declarations")
         used = [s for s in view.symbols if s in kernel.symbols]
         assert abi.compare(view, kernel, used) == [], kmod
         equal += sum(view.symbols[s].hash == kernel.symbols[s].hash for s in used)
         total += len(used)
     # the rest differ only by types the module never saw defined (opaque in its view)
     assert total > 50 and equal * 10 >= total * 7
+
+
+def _module_objects(built_tree: BuiltTree) -> dict[str, tuple[list[tuple[Path, Path]],
+                                                            list[str]]]:
+    """Each built module directory's (object, source) pairs and compile prefix."""
+    import json
+    groups: dict[str, tuple[list[tuple[Path, Path]], list[str]]] = {}
+    for e in json.loads((built_tree.root / "compile_commands.json").read_text()):
+        if "/modules/" not in e["output"]:
+            continue
+        argv = e["arguments"]
+        objs, _ = groups.setdefault(str(Path(e["output"]).parent), ([], argv[:argv.index("-c")]))
+        objs.append((built_tree.root / e["output"], built_tree.root / e["file"]))
+    return groups
+
+
+def test_declarations_give_the_probes_answer(built_tree: BuiltTree) -> None:
+    """A module whose objects declare every symbol they use (call-site information) gets
+    its view from them, without a probe compile: the same symbols, hashes and types as
+    the probe's on every target that has such modules; where one declaration is missing
+    (an address taken, an extern variable, powerpc and mips64) the build probed."""
+    used_declarations: dict[str, int] = {}
+    for where, (objs, prefix) in sorted(_module_objects(built_tree).items()):
+        key = where.split("/")[1]
+        declared = abiprobe.declared_view(objs)
+        debug = objs[0][0].parent / f"{objs[0][0].parent.name}.kmod.debug"
+        built = abiprobe.read_module_abi(debug)
+        assert built is not None
+        if declared is None:
+            assert built.meta["source"] == "probe", where
+            continue
+        assert built.meta["source"] == "declarations", where
+        used_declarations[key] = used_declarations.get(key, 0) + 1
+        probed = abiprobe.probe_objects(objs, prefix, cwd=str(built_tree.root),
+                                        flags=abiprobe.CLANG_PROBE_FLAGS)
+        assert "error" not in probed.meta
+        assert {n: (s.kind, s.type, s.hash) for n, s in declared.symbols.items()} == \
+            {n: (s.kind, s.type, s.hash) for n, s in probed.symbols.items()}, where
+        assert {k: t.canonical() for k, t in declared.types.items()} == \
+            {k: t.canonical() for k, t in probed.types.items()}, where
+    assert set(used_declarations) == {"amd64-x86_64", "i386-i386", "evbarm-aarch64",
+                                      "evbarm-earmv7hf", "riscv-riscv64", "sparc64-sparc64"}
+    assert all(n >= 3 for n in used_declarations.values()), used_declarations
+
+
+def test_a_missing_declaration_means_a_probe(tmp_path: Path) -> None:
+    """One symbol without a declaration in the object (its address only taken) and the
+    view comes from the probe; with only calls it comes from the declarations."""
+    tc = make_toolchain(get_target("amd64"))
+    src = tmp_path / "m.c"
+    obj = tmp_path / "m.o"
+    for body, source in (("return bar(1) + baz(2);", "declarations"),
+                         ("int (*f)(int) = baz; return bar(1) + f(2);", "probe")):
+        src.write_text(f"int bar(int);\nint baz(int);\nint use(void) {{ {body} }}\n")
+        subprocess.run([*tc.cc, *tc.cflags, "-O2", "-g", "-c", str(src), "-o", str(obj)],
+                       check=True, timeout=120)
+        declared = abiprobe.declared_view([(obj, src)])
+        assert (declared is not None) == (source == "declarations")
+        full = tmp_path / "m.kmod.full"
+        subprocess.run([*tc.ld, "-r", "-o", str(full), str(obj)], check=True, timeout=120)
+        abiprobe.split_built_module(full, tmp_path / "m.kmod", tmp_path / "m.kmod.debug",
+                                    [(obj, src)], [*tc.cc, *tc.cflags], cwd=str(tmp_path),
+                                    flags=abiprobe.CLANG_PROBE_FLAGS)
+        view = abiprobe.read_module_abi(tmp_path / "m.kmod.debug")
+        assert view is not None and view.meta["source"] == source
+        assert view.symbols["baz"].decl == "int baz(int)"
+        assert set(view.symbols) == {"bar", "baz"}
 
 
 def test_fallback_to_the_modules_own_dwarf(built_tree: BuiltTree, tmp_path: Path) -> None:
@@ -211,7 +278,7 @@ def test_one_probe_per_module_and_the_per_object_fallback(tmp_path: Path, shared
         return abiprobe._run(argv, cwd)
     abiprobe.split_built_module(full, tmp_path / "m.kmod", tmp_path / "m.kmod.debug", objs,
                                 [*tc.cc, *tc.cflags], cwd=str(tmp_path), runner=counting,
-                                flags=abiprobe.CLANG_PROBE_FLAGS)
+                                flags=abiprobe.CLANG_PROBE_FLAGS, declarations=False)
     assert len(calls) == (1 if shared else 3)      # the shared try, then one per object
     view = abiprobe.read_module_abi(tmp_path / "m.kmod.debug")
     assert view is not None and "error" not in view.meta
