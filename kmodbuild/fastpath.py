@@ -12,6 +12,12 @@ stops at once when nothing changed.  Any difference, even a touched header,
 falls back to the full SCons run, which keeps SCons's content-signature
 advantage (a touched but unchanged header recompiles nothing).
 
+A watched input whose timestamp changed but whose contents did not (a
+header touched, a branch checked out and back) counts as unchanged, as it
+does for SCons's content signatures: the stamp keeps a digest of every input
+file, and :func:`decide` compares contents only for the inputs whose
+``stat`` changed.
+
 When only existing ``.c`` files of some module directories changed,
 :func:`plan` answers "partial": the build then declares the compile, link and
 split steps of those modules only and takes every other module's ``.kmod``
@@ -26,9 +32,9 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-STAMP_VERSION = 2
+STAMP_VERSION = 3
 _ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
                  "PYTHONPATH")
 _SKIP_NAMES = {".lock", "__pycache__", ".fastpath.json"}
@@ -91,10 +97,25 @@ def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:
     return plan(stamp, argv) == ("noop", ())
 
 
+class Decision(NamedTuple):
+    """What :func:`decide` found (see :func:`plan` for ``kind`` and ``dirs``)."""
+    kind: str
+    dirs: tuple[str, ...] = ()
+    #: the ``.c`` files whose contents changed (a partial build)
+    changed: tuple[str, ...] = ()
+    #: the watched inputs touched with their contents unchanged
+    touched: tuple[str, ...] = ()
+    #: ``(path, size, mtime_ns, inode)`` of everything watched, as :func:`scan` found it now
+    entries: tuple[tuple[str, int, int, int], ...] = ()
+    #: the stamp as read (``{}`` when it was not usable)
+    data: dict[str, Any] = {}
+
+
 def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """What a build with ``argv`` must do, judged from ``stamp`` alone.
 
-    * ``("noop", ())``: nothing watched changed;
+    * ``("noop", ())``: nothing watched changed (inputs touched with their
+      contents unchanged count as unchanged);
     * ``("partial", dirs)``: only existing ``.c`` files of these module
       directories changed (nothing added, removed, or outside them): the build
       may take every other module's products as they are;
@@ -103,41 +124,85 @@ def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     The stamp lists what it watches, so a SConstruct can call this before
     loading any tool.
     """
+    d = decide(stamp, argv)
+    return d.kind, d.dirs
+
+
+def decide(stamp: Path, argv: Sequence[str]) -> Decision:
+    """:func:`plan`, with what it found (:class:`Decision`)."""
     try:
         data = json.loads(Path(stamp).read_text())
         roots, files = list(map(str, data["roots"])), list(map(str, data["files"]))
         old = {e[0]: tuple(e) for e in data["entries"]}
         module_root = str(data["module_root"])
+        hashes = data.get("hashes", {})
+        if not isinstance(hashes, dict):
+            raise TypeError("hashes")
     except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return ("full", ())
+        return Decision("full")
     if data.get("argv") != list(argv):
-        return ("full", ())
+        return Decision("full")
     entries = scan(roots, files)
     if data.get("digest") == _digest(argv, entries):
-        return ("noop", ())
+        return Decision("noop", entries=tuple(entries), data=data)
     if _digest(argv, [tuple(e) for e in data["entries"]]) != data.get("digest"):
-        return ("full", ())          # the environment changed
+        return Decision("full")          # the environment changed
     now = {e[0]: e for e in entries}
     if now.keys() != old.keys():
-        return ("full", ())
+        return Decision("full")
     dirs: set[str] = set()
+    changed: list[str] = []
+    touched: list[str] = []
     prefix = module_root.rstrip("/") + "/"
     for path, entry in now.items():
-        if entry == old[path]:
+        was = old[path]
+        if entry == was:
+            continue
+        if entry[1] == was[1] and path in hashes and file_hash(path) == hashes[path]:
+            touched.append(path)         # same contents: as SCons's content signatures
             continue
         rel = path[len(prefix):] if path.startswith(prefix) else ""
         parts = rel.split("/")
         if len(parts) != 2 or not parts[1].endswith(".c"):
-            return ("full", ())
+            return Decision("full")
         dirs.add(parts[0])
-    return ("partial", tuple(sorted(dirs)))
+        changed.append(path)
+    return Decision("partial" if dirs else "noop", tuple(sorted(dirs)), tuple(changed),
+                    tuple(touched), tuple(entries), data)
+
+
+def file_hash(path: str) -> str | None:
+    """A digest of the file's contents (``None``: unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    except OSError:
+        return None
+
+
+def refresh_stamp(stamp: Path, argv: Sequence[str], decision: Decision) -> None:
+    """Record the new timestamps of inputs :func:`decide` found touched but unchanged
+    (a ``"noop"`` decision), so that the next run does not compare their contents again."""
+    data = decision.data
+    if decision.kind != "noop" or not decision.touched or not data:
+        return
+    entries = [list(e) for e in decision.entries]
+    data = {**data, "entries": entries, "digest": _digest(argv, decision.entries)}
+    _write_json(stamp, data)
+
+
+def _write_json(stamp: Path, data: dict[str, Any]) -> None:
+    tmp = Path(f"{stamp}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, stamp)
 
 
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
                 files: Iterable[str] = (), module_root: str = "",
                 inputs: list[tuple[str, int, int, int]] | None = None,
                 input_roots: Iterable[str] = (), input_files: Iterable[str] = (),
-                extra: dict[str, Any] | None = None) -> None:
+                extra: dict[str, Any] | None = None,
+                hashes: dict[str, str] | None = None) -> None:
     """Record the state after a successful build (``roots`` walked, ``files`` stat'ed).
 
     ``module_root`` is the directory holding one directory per module
@@ -146,6 +211,9 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
     the build *started*: a source edited while the build ran then differs
     from the stamp, so the next run rebuilds instead of taking the fast path.
     ``extra`` is stored as it is for the build's own use (:func:`read_extra`).
+    ``hashes`` are the inputs' digests taken when the build began
+    (:func:`input_hashes`), for :func:`decide` to tell a touched input from a
+    changed one; without them every touched input counts as changed.
     """
     input_roots, input_files = list(map(str, input_roots)), list(map(str, input_files))
     roots = sorted(set(map(str, roots)) | set(input_roots))
@@ -156,12 +224,39 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
         outputs = scan([r for r in roots if r not in input_roots],
                        [f for f in files if f not in input_files])
         entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
-    text = json.dumps({"argv": list(argv), "roots": roots, "files": files,
-                       "module_root": module_root, "entries": entries,
-                       "digest": _digest(argv, entries), "extra": extra or {}})
-    tmp = Path(f"{stamp}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, stamp)
+    _write_json(stamp, {"argv": list(argv), "roots": roots, "files": files,
+                        "module_root": module_root, "entries": entries,
+                        "digest": _digest(argv, entries), "hashes": dict(hashes or {}),
+                        "extra": extra or {}})
+
+
+def known_hashes(stamp: Path) -> dict[str, tuple[tuple[Any, ...], str]]:
+    """``path -> (entry, digest)`` of the inputs a stamp digested (``{}`` if none), for
+    :func:`input_hashes`; read before the stamp is removed."""
+    try:
+        data = json.loads(Path(stamp).read_text())
+        entries = {e[0]: tuple(e) for e in data["entries"]}
+        return {p: (entries[p], h) for p, h in data.get("hashes", {}).items() if p in entries}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return {}
+
+
+def input_hashes(inputs: Iterable[tuple[str, int, int, int]],
+                 known: dict[str, tuple[tuple[Any, ...], str]] | None = None) -> dict[str, str]:
+    """The digests of the files :func:`scan` found (``inputs``), taken *before* the build
+    reads them: a file edited after this is digested as it was, so the next run sees
+    the edit.  A file whose ``(path, size, mtime_ns, inode)`` is the one ``known``
+    (:func:`known_hashes`) digested keeps that digest unread."""
+    known = known or {}
+    out: dict[str, str] = {}
+    for e in inputs:
+        if e[1] < 0:
+            continue
+        old = known.get(e[0])
+        h = old[1] if old is not None and tuple(old[0]) == tuple(e) else file_hash(e[0])
+        if h is not None:
+            out[e[0]] = h
+    return out
 
 
 def imported_files(package: str) -> set[str]:

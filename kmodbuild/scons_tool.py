@@ -589,11 +589,13 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     from kmodbuild import fastpath
     stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
     previous = fastpath.read_extra(stamp).get("modules", {})
+    known = fastpath.known_hashes(stamp)
     fastpath.remove_stamp(stamp)
     if fastpath.skip_reason(SCons.Script.GetOption):
         return {}
     sources, files = _fast_inputs(env, sysdir)
     before = fastpath.scan(sources, files)      # inputs as they were when the build began
+    hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
     outputs = [env.Dir("#build").abspath]
     argv = sys.argv[1:]
 
@@ -609,7 +611,8 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         inputs = [e for e in before if e[0] in keep or not e[0].startswith(pkg)]
         fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], (),
                              _FAST["module_root"], inputs=inputs, input_roots=sources,
-                             input_files=watched, extra={"modules": _DECLARED})
+                             input_files=watched, extra={"modules": _DECLARED},
+                             hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
 

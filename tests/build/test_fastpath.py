@@ -115,11 +115,27 @@ def test_a_changed_compiler_rebuilds_everything(tree: Path, tmp_path: Path) -> N
 
 
 def test_touched_header_recompiles_nothing(tree: Path) -> None:
+    """A header touched with its contents unchanged: the stamp's digest says so, and the
+    build stops at once, as SCons's content signatures would have found nothing to do;
+    without the fast path SCons walks the graph and recompiles nothing either."""
     rebuild(tree)
     os.utime(tree / "sys/sys/systm.h")
     out = rebuild(tree)
-    assert UP_TO_DATE not in out
-    assert "zig clang" not in out and "ld.lld" not in out
+    assert UP_TO_DATE in out and "zig" not in out
+    os.utime(tree / "sys/sys/systm.h")
+    walk = scons(tree, "ARCH=amd64", "VERBOSE=1", env={"KMOD_FASTPATH": "0"}).stdout
+    assert UP_TO_DATE not in walk
+    assert "zig clang" not in walk and "ld.lld" not in walk
+    rebuild(tree)
+    hdr = tree / "sys/sys/systm.h"
+    original = hdr.read_text()
+    try:
+        hdr.write_text(original.replace("#define", "#define ", 1))    # a real change
+        assert "zig clang" in rebuild(tree)
+    finally:
+        hdr.write_text(original)
+    rebuild(tree)
+    assert UP_TO_DATE in rebuild(tree)
 
 
 def test_one_source_edit_rebuilds_only_that_module(tree: Path) -> None:

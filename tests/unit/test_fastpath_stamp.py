@@ -43,3 +43,51 @@ def test_output_changed_after_the_build_is_not_a_noop(tmp_path: Path) -> None:
                          inputs=fastpath.scan([str(sys_dir)]), input_roots=[str(sys_dir)])
     (out / "m.o").unlink()
     assert fastpath.plan(stamp, ["a"]) == ("full", ())
+
+
+def _stamp_with_hashes(tmp_path: Path) -> tuple[Path, Path, Path]:
+    sys_dir, out, stamp = _tree(tmp_path)
+    (sys_dir / "sys.h").write_text("#define X 1\n")
+    before = fastpath.scan([str(sys_dir)])
+    fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
+                         inputs=before, input_roots=[str(sys_dir)],
+                         hashes=fastpath.input_hashes(before))
+    return sys_dir, out, stamp
+
+
+def test_touched_inputs_with_their_contents_unchanged_are_a_noop(tmp_path: Path) -> None:
+    sys_dir, _, stamp = _stamp_with_hashes(tmp_path)
+    for f in (sys_dir / "sys.h", sys_dir / "modules" / "m" / "m.c"):
+        os.utime(f, ns=(5, 5))
+    d = fastpath.decide(stamp, ["a"])
+    assert (d.kind, d.dirs, len(d.touched)) == ("noop", (), 2)
+    fastpath.refresh_stamp(stamp, ["a"], d)
+    assert fastpath.decide(stamp, ["a"]).touched == ()         # not compared again
+    assert fastpath.plan(stamp, ["a"]) == ("noop", ())
+    (sys_dir / "sys.h").write_text("#define X 2\n")             # same size, new contents
+    assert fastpath.plan(stamp, ["a"]) == ("full", ())
+
+
+def test_a_changed_source_beside_a_touched_header_is_partial(tmp_path: Path) -> None:
+    sys_dir, _, stamp = _stamp_with_hashes(tmp_path)
+    os.utime(sys_dir / "sys.h", ns=(5, 5))
+    c = sys_dir / "modules" / "m" / "m.c"
+    c.write_text("int z;\n")
+    d = fastpath.decide(stamp, ["a"])
+    assert (d.kind, d.dirs, d.changed) == ("partial", ("m",), (str(c),))
+
+
+def test_inputs_are_digested_as_the_build_read_them(tmp_path: Path) -> None:
+    """The digests are taken when the build begins: an edit made while it ran (same
+    size, so only the contents tell) is a change for the next run."""
+    sys_dir, out, stamp = _tree(tmp_path)
+    before = fastpath.scan([str(sys_dir)])
+    hashes = fastpath.input_hashes(before)
+    c = sys_dir / "modules" / "m" / "m.c"
+    c.write_text("int y;\n")
+    fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
+                         inputs=before, input_roots=[str(sys_dir)], hashes=hashes)
+    assert fastpath.plan(stamp, ["a"]) == ("partial", ("m",))
+    known = fastpath.known_hashes(stamp)
+    assert fastpath.input_hashes(before, known) == hashes        # reused, not read
+    assert fastpath.input_hashes(fastpath.scan([str(sys_dir)]), known)[str(c)] != hashes[str(c)]
