@@ -176,3 +176,21 @@ def read_report(path: Path) -> list[Diagnostic]:
         return [Diagnostic(**d) for d in doc["diagnostics"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise KmodError(f"cannot read the check report: {e}", path=path) from None
+
+
+def gate_lines(reports: Iterable[Path]) -> tuple[list[str], list[str]]:
+    """The build's check gate: ``(warnings, errors)``, every problem of the per-module
+    reports rendered as one line, sorted (the gate prints the warnings and fails on
+    errors).
+
+    Raises:
+        KmodError: a report cannot be read.
+    """
+    problems = sorted((d.severity, d.render()) for r in reports for d in read_report(r))
+    return ([line for sev, line in problems if sev != "error"],
+            [line for sev, line in problems if sev == "error"])
+
+
+def gate_summary(warnings: int) -> str:
+    """The gate's ``check-report.json`` when no module has an error."""
+    return json.dumps({"errors": 0, "warnings": warnings}) + "\n"

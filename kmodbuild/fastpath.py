@@ -230,11 +230,11 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
                         "extra": extra or {}})
 
 
-def known_hashes(stamp: Path) -> dict[str, tuple[tuple[Any, ...], str]]:
+def known_hashes(stamp: Path | dict[str, Any]) -> dict[str, tuple[tuple[Any, ...], str]]:
     """``path -> (entry, digest)`` of the inputs a stamp digested (``{}`` if none), for
-    :func:`input_hashes`; read before the stamp is removed."""
+    :func:`input_hashes`; read before the stamp is removed (or given as read)."""
     try:
-        data = json.loads(Path(stamp).read_text())
+        data = stamp if isinstance(stamp, dict) else json.loads(Path(stamp).read_text())
         entries = {e[0]: tuple(e) for e in data["entries"]}
         return {p: (entries[p], h) for p, h in data.get("hashes", {}).items() if p in entries}
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):

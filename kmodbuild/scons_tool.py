@@ -38,6 +38,7 @@ import SCons.Scanner.C
 import SCons.Script
 from SCons.Variables import BoolVariable, EnumVariable, Variables
 
+from kmodbuild import quickbuild
 from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.atomicfile import replace_if_changed
@@ -342,8 +343,24 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
                                "KMOD_CPPFLAGS"),
                        source_scanner=SCons.Scanner.Selector(
                            {".c": SCons.Scanner.C.CScanner()}))
-    _record_compile_commands(env, objs)
+    with _at_top():
+        commands = _record_compile_commands(env, objs)
+        if env.get("KMOD_MODDIR"):
+            _quick_module(env, name, objs, commands, full[0], kmod)
     return _check_and_install(env, name, kmod, install)
+
+
+class _at_top:  # noqa: N801 - a context manager used as a statement
+    """Substitute paths as the build runs its commands: relative to the top directory
+    (an SConscript is read from its own directory, where ``$TARGET`` is a bare name)."""
+
+    def __enter__(self) -> None:
+        fs = SCons.Node.FS.get_default_fs()
+        self.cwd = fs.getcwd()
+        fs.chdir(fs.Top, change_os_dir=False)
+
+    def __exit__(self, *exc: object) -> None:
+        SCons.Node.FS.get_default_fs().chdir(self.cwd, change_os_dir=False)
 
 
 def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = True,
@@ -364,8 +381,12 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
                                 "KMOD_OSRELEASE"))
     env["KMOD_INDEX_SOURCES"].append(kmod[0])
     env["KMOD_CHECK_REPORTS"].append(check[0])
+    dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod")) if install else None
+    record = _QUICK_PENDING.pop((env["KMOD_TARGET_NAME"], moddir, name), None) \
+        if moddir else None
+    if record is not None:
+        quickbuild.finish_record(record, check[0].abspath, dest.abspath if dest else None)
     if install:
-        dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod"))
         # the check report is a source: a module that fails its check is not installed
         inst = env.KmodInstallFile(dest, [kmod[0], check])
         _modules_registry(env).append((name, kmod[0], inst[0]))
@@ -500,6 +521,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
             key = f"{tenv['KMOD_TARGET_NAME']}|{d}"
             _DECLARED[key] = []
             known = previous.get(key) if prebuilt else None
+            quick_dirs = _QUICK_DIRS.setdefault(tenv["KMOD_TARGET_NAME"], {})
             if known is not None:
                 # partial build, SConscript and sources unchanged since the last build:
                 # declare its modules' check and install as that build did, unread
@@ -508,10 +530,14 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
                     _check_and_install(tenv, name, [where.File(f"{name}.kmod"),
                                                     where.File(f"{name}.kmod.debug")],
                                        bool(install), where=where)
+                quick_dirs[d] = _previous_quick_dir(tenv["KMOD_TARGET_NAME"], d)
                 continue
+            quick_dirs[d] = []
             tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
                             variant_dir=f"{variant}/modules/{d}", duplicate=False,
                             exports={"env": tenv})
+            _quick_dir_done(tenv, d, tenv.Dir(f"{variant}/modules/{d}"),
+                            tenv.Dir(f"{top.path}/modules/{d}"))
         tenv["KMOD_PREBUILT"] = False
         tenv["KMOD_MODDIR"] = ""
         _finish_installs(tenv, tenv["KMOD_PENDING"])
@@ -540,6 +566,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
                                 [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],
                                 _action(_validate_action, _quiet_str, "KMOD_ACTIONS"))
         tenv.Default(tenv.Alias("simulate", validate))
+        _quick_target(tenv, gate[0], metalog[0], validate[0])
     _declare_sets(env, envs)
     if rebuild_only is None:
         _write_compile_commands(env)
@@ -548,6 +575,90 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
     if not all(tenv["KMOD_VARIANT"] in _STREAMS for tenv in envs):
         _prewarm_simulation()               # now that the graph is declared
     return envs
+
+
+# --------------------------------------------------------------------------- quick builds
+# What this build declared, for a later partial build without the graph (kmodbuild.quickbuild).
+
+#: target name -> {module directory: [module record, ...], or None: not quick-buildable}
+_QUICK_DIRS: dict[str, dict[str, list[dict[str, Any]] | None]] = {}
+#: (target name, module directory, module name) -> record awaiting its check and install
+_QUICK_PENDING: dict[tuple[str, str, str], dict[str, Any]] = {}
+_QUICK_TARGETS: list[dict[str, Any]] = []
+_SPLIT_PREFIX: dict[tuple[str, str, str], list[str]] = {}
+
+
+def _quick_module(env: _ENV, name: str, objs: list[Any], commands: list[list[str]],
+                  full: Any, kmod: list[Any]) -> None:
+    moddir, tname = env["KMOD_MODDIR"], env["KMOD_TARGET_NAME"]
+    records = _QUICK_DIRS.get(tname, {}).get(moddir)
+    if records is None:
+        return
+    key = (env["KMOD_CC"], env["KMOD_CFLAGS"], env["KMOD_CPPFLAGS"])
+    prefix = _SPLIT_PREFIX.get(key)
+    if prefix is None:
+        prefix = _SPLIT_PREFIX[key] = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
+    link = [str(a) for a in env.subst_list("$KMOD_LINKCOM", target=[full], source=objs)[0]]
+    record = quickbuild.module_record(
+        name, [(o.abspath, o.sources[0].srcnode().abspath, c) for o, c in zip(objs, commands)],
+        link, full.abspath, kmod[0].abspath, kmod[1].abspath, prefix)
+    records.append(record)
+    _QUICK_PENDING[(tname, moddir, name)] = record
+
+
+def _quick_dir_done(env: _ENV, moddir: str, build_dir: Any, source_dir: Any) -> None:
+    """After a module directory's SConscript: its records stand for everything it
+    declared there (else the directory is not quick-buildable)."""
+    dirs = _QUICK_DIRS[env["KMOD_TARGET_NAME"]]
+    records = dirs.get(moddir)
+    if records is None:
+        return
+    ours = {p for r in records
+            for p in (*(o for o, _, _ in r["objects"]), r["full"], r["kmod"], r["debug"],
+                      r.get("check"))}
+    for where in (build_dir, source_dir):
+        for node in getattr(where, "entries", {}).values():
+            if not isinstance(node, SCons.Node.FS.Dir) and node.has_builder() \
+                    and node.abspath not in ours:
+                dirs[moddir] = None
+                return
+    if any("check" not in r for r in records):
+        dirs[moddir] = None
+
+
+def _previous_quick_dir(tname: str, moddir: str) -> list[dict[str, Any]] | None:
+    prev = _FAST.get("previous_quick")
+    if not isinstance(prev, dict) or prev.get("version") != quickbuild.RECORD_VERSION:
+        return None
+    records = prev.get("dirs", {}).get(tname, {}).get(moddir)
+    return records if isinstance(records, list) else None
+
+
+def _quick_target(env: _ENV, gate: Any, metalog: Any, validate: Any) -> None:
+    abi_node = env.get("KMOD_KERNEL_ABI_NODE")
+    _QUICK_TARGETS.append(quickbuild.target_record(
+        target=env["KMOD_TARGET_NAME"], version=env["KMOD_OSRELEASE"],
+        stand=env["KMOD_STAND"], destdir=env["KMOD_DESTDIR_ABS"],
+        manifest=env["KMOD_MANIFEST_NODE"].abspath,
+        kernel_abi=abi_node.abspath if abi_node is not None else None,
+        index=env["KMOD_INDEX_NODE"].abspath, gate=gate.abspath, metalog=metalog.abspath,
+        simulate=validate.abspath, env={k: str(v) for k, v in env["ENV"].items()},
+        clang=env["KMOD_TOOLCHAIN_OBJ"].kind in ("zig", "clang"), output=env["KMOD_OUTPUT"],
+        top=env.Dir("#").abspath))
+
+
+def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
+                output_roots: list[str]) -> dict[str, Any] | None:
+    """The records for the stamp, when a quick build could do what this build's next
+    partial build would (None: it could not)."""
+    if (SCons.Script.COMMAND_LINE_TARGETS or env.get("KMOD_CACHEDIR")
+            or env.get("KMOD_CCWRAPPER") or env["KMOD_OUTPUT"] == "verbose"
+            or not _QUICK_TARGETS or set(_QUICK_DIRS) != {t["target"] for t in _QUICK_TARGETS}
+            or os.environ.get("KMOD_QUICKBUILD") == "0"):
+        return None
+    return {"version": quickbuild.RECORD_VERSION, "targets": _QUICK_TARGETS,
+            "dirs": _QUICK_DIRS, "input_roots": list(input_roots),
+            "input_files": list(input_files), "output_roots": list(output_roots)}
 
 
 # --------------------------------------------------------------------------- no-op fast path
@@ -588,7 +699,9 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     import sys
     from kmodbuild import fastpath
     stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
-    previous = fastpath.read_extra(stamp).get("modules", {})
+    extra = fastpath.read_extra(stamp)
+    previous = extra.get("modules", {})
+    _FAST["previous_quick"] = extra.get("quick")
     known = fastpath.known_hashes(stamp)
     fastpath.remove_stamp(stamp)
     if fastpath.skip_reason(SCons.Script.GetOption):
@@ -609,9 +722,13 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         watched = [f for f in files if not f.startswith(pkg) or f in loaded]
         keep = set(watched)
         inputs = [e for e in before if e[0] in keep or not e[0].startswith(pkg)]
+        extra: dict[str, Any] = {"modules": _DECLARED}
+        quick = _quick_data(env, sources, watched, [*outputs, *_FAST["extra_roots"]])
+        if quick is not None:
+            extra["quick"] = quick
         fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], (),
                              _FAST["module_root"], inputs=inputs, input_roots=sources,
-                             input_files=watched, extra={"modules": _DECLARED},
+                             input_files=watched, extra=extra,
                              hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
@@ -763,19 +880,18 @@ def _report_problems(path: str) -> list[tuple[str, str]]:
 
 def _check_gate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Print every problem of every module of the target, sorted; fail if any is an error."""
+    from kmodbuild.buildcheck import gate_lines, gate_summary
     try:
-        problems = sorted(p for s in source for p in _report_problems(s.abspath))
+        warnings, errors = gate_lines([Path(s.abspath) for s in source])
     except KmodError as e:
         raise _action_fail(e) from None
-    errors = [line for sev, line in problems if sev == "error"]
     if env["KMOD_OUTPUT"] != "quiet":
-        for sev, line in problems:
-            if sev != "error":
-                print(line, flush=True)
+        for line in warnings:
+            print(line, flush=True)
     if errors:
         raise _action_fail("\n".join(errors) + f"\ncheck: {len(errors)} error(s) in "
                            f"{env['KMOD_TARGET_NAME']} modules; those modules were not installed")
-    Path(target[0].abspath).write_text(json.dumps({"errors": 0, "warnings": len(problems)}) + "\n")
+    Path(target[0].abspath).write_text(gate_summary(len(warnings)))
     return 0
 
 
@@ -950,13 +1066,18 @@ def _modules_registry(env: _ENV) -> list[tuple[str, Any, Any]]:
 _COMPILE_DB: list[dict[str, str]] = []
 
 
-def _record_compile_commands(env: _ENV, objs: list[Any]) -> None:
+def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
+    """Record the objects' compile commands for compile_commands.json; returns them
+    (the argv SCons runs)."""
     top = env.Dir("#").abspath
+    out = []
     for o in objs:
         src = o.sources[0]
-        cmd = env.subst("$KMOD_CCCOM", target=[o], source=[src]).split()
+        cmd = [str(a) for a in env.subst_list("$KMOD_CCCOM", target=[o], source=[src])[0]]
         _COMPILE_DB.append({"directory": top, "file": src.srcnode().path,
                             "output": o.path, "arguments": cmd})
+        out.append(cmd)
+    return out
 
 
 def _write_compile_commands(env: _ENV) -> None:
@@ -992,15 +1113,8 @@ def _prewarm_simulation() -> None:
     import threading
 
     def work() -> None:
-        try:
-            import kmodbuild.simvalidate
-            from kmodbuild.emulate import available
-            if available():
-                import kmodbuild.emulate.strategy  # noqa: F401
-                from kmodbuild import kapi
-                kapi.load()
-        except Exception:  # noqa: BLE001, S110 - the simulation step reports it in its words
-            pass
+        from kmodbuild.simvalidate import warm_up
+        warm_up()
 
     threading.Thread(target=work, name="kmodbuild-prewarm", daemon=True).start()
 

@@ -1,0 +1,160 @@
+"""A partial build without SCons's graph (kmodbuild.quickbuild) makes what SCons makes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_tree, scons
+
+ARGS = ("ARCH=amd64", "-j2")
+OFF = {"KMOD_QUICKBUILD": "0"}
+UP_TO_DATE = "scons: everything is up to date"
+
+
+def _files(tree: Path) -> dict[str, bytes]:
+    """Every file a build makes, but SCons's database and the stamp."""
+    out = {}
+    for top in ("build", "stand"):
+        for p in sorted((tree / top).rglob("*")):
+            rel = p.relative_to(tree).as_posix()
+            if p.is_file() and not p.name.startswith((".sconsign", ".fastpath", ".lock",
+                                                       ".exports-cache")):
+                out[rel] = p.read_bytes()
+    return out
+
+
+def _lines(out: str) -> list[str]:
+    """The build's output but SCons's notes on the directory and on up-to-date targets."""
+    return [ln for ln in out.splitlines()
+            if not ln.startswith(("scons: `", "scons: Entering directory"))]
+
+
+def _edit(tree: Path, old: str, new: str, name: str = "hello") -> None:
+    src = tree / f"sys/modules/{name}/{name}.c"
+    text = src.read_text()
+    assert old in text
+    src.write_text(text.replace(old, new))
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two built copies of the example tree: the first builds partial builds without
+    the graph, the second (KMOD_QUICKBUILD=0) with it."""
+    quick = copy_tree(tmp_path_factory.mktemp("quick"))
+    graph = copy_tree(tmp_path_factory.mktemp("graph"))
+    scons(quick, *ARGS)
+    scons(graph, *ARGS, env=OFF)
+    return quick, graph
+
+
+def test_the_same_files_and_output_as_scons(twins: tuple[Path, Path]) -> None:
+    quick, graph = twins
+    sconsign = quick / ".sconsign.dblite"
+    before = sconsign.stat().st_mtime_ns
+    for tree in twins:
+        _edit(tree, "Goodbye", "Farewell")
+    out_q = scons(quick, *ARGS)
+    out_g = scons(graph, *ARGS, env=OFF)
+    assert sconsign.stat().st_mtime_ns == before          # SCons's graph was not walked
+    assert (graph / ".sconsign.dblite").stat().st_mtime_ns != before
+    assert _lines(out_q.stdout) == _lines(out_g.stdout), out_q.stdout
+    assert "[1/1] amd64 hello.kmod" in out_q.stdout
+    assert _files(quick) == _files(graph)
+    assert b"Farewell" in (quick / "stand/amd64/10.0/modules/hello/hello.kmod").read_bytes()
+    assert UP_TO_DATE in scons(quick, *ARGS).stdout
+
+
+def test_a_changed_export_rechecks_every_module(twins: tuple[Path, Path]) -> None:
+    """layerfs exports one more function: the index changes, every module is checked
+    again (and nothing else changes), as in SCons's build."""
+    for tree in twins:
+        _edit(tree, "\nint\nlayerfs_root(", "\nint layerfs_extra(void);\nint\n"
+              "layerfs_extra(void)\n{\n\treturn 0;\n}\n\nint\nlayerfs_root(", "layerfs")
+    quick, graph = twins
+    scons(quick, *ARGS)
+    scons(graph, *ARGS, env=OFF)
+    assert b"layerfs_extra" in (quick / "build/amd64-x86_64/10.0/modules/exports.json") \
+        .read_bytes()
+    assert _files(quick) == _files(graph)
+
+
+def test_streamed_simulation(twins: tuple[Path, Path]) -> None:
+    """With the simulation in a stream process of its own (as for big trees)."""
+    quick, graph = twins
+    env = {"KMOD_SIMSTREAM": "1"}
+    scons(quick, *ARGS, env=env)
+    scons(graph, *ARGS, env={**OFF, **env})
+    for tree in twins:
+        _edit(tree, "Farewell", "So long")
+    out = scons(quick, *ARGS, env=env)
+    scons(graph, *ARGS, env={**OFF, **env})
+    assert "simulate: amd64 10.0: 10 modules, 10 loaded, 10 unloaded, 0 failures" in out.stdout
+    assert _files(quick) == _files(graph)
+
+
+def test_a_compile_error_is_reported_by_scons_once(twins: tuple[Path, Path]) -> None:
+    quick, _ = twins
+    scons(quick, *ARGS)
+    _edit(quick, "So long", 'So long" +')
+    try:
+        res = scons(quick, *ARGS, check=False)
+        assert res.returncode != 0
+        assert res.stderr.count("errors generated") == 1, res.stderr    # once, by SCons
+        assert "scons: *** [build/amd64-x86_64/10.0/modules/hello/hello.o]" in res.stderr
+    finally:
+        _edit(quick, 'So long" +', "So long")
+    scons(quick, *ARGS)
+    assert UP_TO_DATE in scons(quick, *ARGS).stdout
+
+
+def test_a_failed_check_fails_the_build_as_in_scons(twins: tuple[Path, Path]) -> None:
+    """layerfs loses an export null uses: the quick build hands over to SCons, which
+    fails the check and leaves null uninstalled."""
+    quick, _ = twins
+    scons(quick, *ARGS)
+    _edit(quick, "layerfs_root(struct mount", "layerfs_root2(struct mount", "layerfs")
+    try:
+        res = scons(quick, *ARGS, check=False)
+        assert res.returncode != 0
+        assert "null.kmod: needs unknown symbol layerfs_root" in res.stderr, res.stderr
+        assert not (quick / "stand/amd64/10.0/modules/null/null.kmod").exists()
+    finally:
+        _edit(quick, "layerfs_root2(struct mount", "layerfs_root(struct mount", "layerfs")
+    scons(quick, *ARGS)
+    assert (quick / "stand/amd64/10.0/modules/null/null.kmod").is_file()
+
+
+def test_scons_walks_after_it_redo_only_what_was_built_quickly(
+        twins: tuple[Path, Path]) -> None:
+    """SCons's database does not know the quick build's work: the next walk of the
+    graph compiles those modules once more, and their files come out the same."""
+    quick, _ = twins
+    scons(quick, *ARGS)
+    _edit(quick, "So long", "Adieu")
+    scons(quick, *ARGS)
+    made = _files(quick)
+    walk = scons(quick, *ARGS, "VERBOSE=1", env={"KMOD_FASTPATH": "0"}).stdout
+    compiles = [ln for ln in walk.splitlines() if "zig clang" in ln and " -c " in ln]
+    assert compiles and all("/hello/" in ln for ln in compiles), compiles
+    assert _files(quick) == made
+
+
+def test_not_recorded_when_scons_would_do_more(tmp_path: Path) -> None:
+    """No records (so partial builds walk the graph) for command-line targets, verbose
+    output, a shared cache, or an SConscript declaring more than KernelModule."""
+    import json
+    tree = copy_tree(tmp_path / "t")
+    extra = tree / "sys/modules/hello/SConscript"
+    extra.write_text(extra.read_text() + "env.Command('hello.txt', 'hello.c', 'cp $SOURCE $TARGET')\n")
+    scons(tree, *ARGS)
+    quick = json.loads((tree / "build/.fastpath.json").read_text())["extra"]["quick"]
+    assert quick["dirs"]["amd64"]["hello"] is None
+    assert quick["dirs"]["amd64"]["null"][0]["name"] == "null"
+    _edit(tree, "Goodbye", "Farewell")
+    sconsign = (tree / ".sconsign.dblite").stat().st_mtime_ns
+    scons(tree, *ARGS)
+    assert (tree / ".sconsign.dblite").stat().st_mtime_ns != sconsign     # SCons built it
+    for args in (("VERBOSE=1",), ("install",), (f"KMOD_CACHEDIR={tmp_path / 'cache'}",)):
+        scons(tree, *ARGS, *args)
+        assert "quick" not in json.loads((tree / "build/.fastpath.json").read_text())["extra"]
