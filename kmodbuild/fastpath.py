@@ -83,13 +83,18 @@ def scan(roots: Iterable[str], files: Iterable[str] = ()) -> list[tuple[str, int
     return sorted(entries)
 
 
-def _digest(argv: Sequence[str], entries: list[tuple[str, int, int, int]]) -> str:
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
+def _digest(argv: Sequence[str], entries: Iterable[Sequence[Any]]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([STAMP_VERSION, list(argv), env]).encode())
+    h.update(_env_digest(argv).encode())
     for e in entries:
         h.update(f"{e[0]}\0{e[1]}\0{e[2]}\0{e[3]}\n".encode())
     return h.hexdigest()
+
+
+def _env_digest(argv: Sequence[str]) -> str:
+    """A digest of the command line and the environment variables the tools read."""
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
+    return hashlib.sha256(json.dumps([STAMP_VERSION, list(argv), env]).encode()).hexdigest()
 
 
 def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:
@@ -145,7 +150,7 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
     entries = scan(roots, files)
     if data.get("digest") == _digest(argv, entries):
         return Decision("noop", entries=tuple(entries), data=data)
-    if _digest(argv, [tuple(e) for e in data["entries"]]) != data.get("digest"):
+    if data.get("env") != _env_digest(argv):
         return Decision("full")          # the environment changed
     now = {e[0]: e for e in entries}
     if now.keys() != old.keys():
@@ -202,7 +207,8 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
                 inputs: list[tuple[str, int, int, int]] | None = None,
                 input_roots: Iterable[str] = (), input_files: Iterable[str] = (),
                 extra: dict[str, Any] | None = None,
-                hashes: dict[str, str] | None = None) -> None:
+                hashes: dict[str, str] | None = None,
+                outputs: list[tuple[str, int, int, int]] | None = None) -> None:
     """Record the state after a successful build (``roots`` walked, ``files`` stat'ed).
 
     ``module_root`` is the directory holding one directory per module
@@ -214,6 +220,8 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
     ``hashes`` are the inputs' digests taken when the build began
     (:func:`input_hashes`), for :func:`decide` to tell a touched input from a
     changed one; without them every touched input counts as changed.
+    ``outputs``: a :func:`scan` of the other roots and files made by the caller
+    (default: scanned here).
     """
     input_roots, input_files = list(map(str, input_roots)), list(map(str, input_files))
     roots = sorted(set(map(str, roots)) | set(input_roots))
@@ -221,12 +229,14 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
     if inputs is None:
         entries = scan(roots, files)
     else:
-        outputs = scan([r for r in roots if r not in input_roots],
-                       [f for f in files if f not in input_files])
+        if outputs is None:
+            outputs = scan([r for r in roots if r not in input_roots],
+                           [f for f in files if f not in input_files])
         entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
     _write_json(stamp, {"argv": list(argv), "roots": roots, "files": files,
                         "module_root": module_root, "entries": entries,
-                        "digest": _digest(argv, entries), "hashes": dict(hashes or {}),
+                        "digest": _digest(argv, entries), "env": _env_digest(argv),
+                        "hashes": dict(hashes or {}),
                         "extra": extra or {}})
 
 

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ from kmodbuild import fastpath
 from kmodbuild.errors import KmodError
 
 #: Version of the records; records of another version are not used.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 Emit = Callable[[str], None]
 
@@ -55,13 +53,23 @@ Emit = Callable[[str], None]
 
 def module_record(name: str, objects: Sequence[tuple[str, str, Sequence[str]]],
                   link: Sequence[str], full: str, kmod: str, debug: str,
-                  split_prefix: Sequence[str]) -> dict[str, Any]:
+                  prefix: Sequence[str], prefix_index: int) -> dict[str, Any]:
     """What the build declared for one module: ``objects`` are ``(object, source,
-    compile argv)``, ``link`` the link argv; paths absolute.  :func:`finish_record`
-    adds the check and install."""
-    return {"name": name, "objects": [[o, s, list(a)] for o, s, a in objects],
-            "link": list(link), "full": full, "kmod": kmod, "debug": debug,
-            "split": list(split_prefix)}
+    compile argv)``, ``link`` the link argv; paths absolute.  ``prefix`` is the
+    compiler and its flags (the ABI probe's command), stored once per build as
+    ``prefixes[prefix_index]``: a compile argv that starts with it keeps only
+    the rest.  :func:`finish_record` adds the check and install."""
+    n = len(prefix)
+    objs = [[o, s, n, list(a[n:])] if list(a[:n]) == list(prefix) else [o, s, 0, list(a)]
+            for o, s, a in objects]
+    return {"name": name, "objects": objs, "link": list(link), "full": full, "kmod": kmod,
+            "debug": debug, "split": prefix_index}
+
+
+def _argv(rec_obj: Sequence[Any], prefix: list[str]) -> list[str]:
+    """A recorded object's compile argv (see :func:`module_record`)."""
+    _, _, n, tail = rec_obj
+    return [*prefix[:n], *tail] if n else list(tail)
 
 
 def finish_record(record: dict[str, Any], check: str, installed: str | None) -> None:
@@ -116,15 +124,25 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         # the inputs as the build is about to read them (kmodbuild.fastpath.input_hashes)
         inputs = [e for e in decision.entries if _is_input(e[0], quick)]
         hashes = fastpath.input_hashes(inputs, fastpath.known_hashes(decision.data))
+        outputs: list[tuple[str, int, int, int]] = []
+
+        def scan_outputs() -> None:
+            # everything but the simulation's report is final: the stamp's scan of the
+            # outputs runs while the simulation does
+            outputs[:] = fastpath.scan([r for r in quick["output_roots"]
+                                        if r not in quick["input_roots"]])
         try:
-            _build(plan, jobs, emit, emit_err, simulate)
+            _build(plan, jobs, emit, emit_err, simulate, scan_outputs)
         except (_NotQuick, KmodError, OSError):
             return False
+        reports = {trec["simulate"] for trec, _, _ in plan.targets}
+        outputs = [e for e in outputs if e[0] not in reports]
+        outputs += [e for e in fastpath.scan((), reports) if e[1] >= 0]
         fastpath.write_stamp(stamp, argv, quick["output_roots"], (),
                              decision.data["module_root"], inputs=inputs,
                              input_roots=quick["input_roots"],
                              input_files=quick["input_files"],
-                             extra=decision.data["extra"], hashes=hashes)
+                             extra=decision.data["extra"], hashes=hashes, outputs=outputs)
         return True
     finally:
         os.close(lock)
@@ -161,6 +179,7 @@ class _Plan:
 
 def _plan(quick: dict[str, Any], decision: fastpath.Decision) -> _Plan:
     plan = _Plan()
+    prefixes = quick["prefixes"]
     changed = set(decision.changed)
     compiled: set[str] = set()
     for trec in quick["targets"]:
@@ -174,25 +193,36 @@ def _plan(quick: dict[str, Any], decision: fastpath.Decision) -> _Plan:
                 if moddir not in decision.dirs:
                     continue
                 rebuilt.add(rec["name"])
-                for obj, src, cmd in rec["objects"]:
+                prefix = prefixes[rec["split"]]
+                for entry in rec["objects"]:
+                    obj, src = entry[0], entry[1]
                     if src in changed:
-                        plan.compiles[obj] = (list(cmd), dict(trec["env"]), trec["top"])
+                        plan.compiles[obj] = (_argv(entry, prefix), dict(trec["env"]),
+                                              trec["top"])
                         compiled.add(src)
+                modules[-1] = {**rec, "split": list(prefix)}
         plan.targets.append((trec, modules, rebuilt))
     if compiled != changed:
         raise _NotQuick("a changed file is not a recorded source")
     return plan
 
 
-def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool) -> None:
+def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
+           before_simulation: Callable[[], None]) -> None:
     from kmodbuild.target import NetBSDVersion, get_target
-    streams = _start_streams(plan) if simulate else {}
-    if simulate and len(streams) < len(plan.targets):
-        _warm_up()          # the simulator's imports load while the compiler runs
+    compiles = _Compiles(plan, jobs)
+    streams: dict[str, Any] = {}
     try:
-        _compile(plan, jobs, emit_err)
+        if simulate:
+            # while the compiler runs: the simulator's imports, then a stream per big
+            # target forked from this process (no interpreter to start, nothing to import)
+            from kmodbuild.simvalidate import warm_up
+            warm_up()
+            streams = _start_streams(plan)
+        compiles.finish(emit_err)
         total = sum(len(rebuilt) for _, _, rebuilt in plan.targets)
         done = 0
+        to_simulate = []
         for trec, modules, rebuilt in plan.targets:
             t, v = get_target(trec["target"]), NetBSDVersion.parse(trec["version"])
             for rec in modules:
@@ -206,9 +236,13 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool) -
                 stream = streams.get(trec["target"])
                 if stream is not None:
                     stream.built(rec["name"])
-            _finish_target(trec, modules, rebuilt, t, v, emit,
-                           streams.pop(trec["target"], None) if simulate else None, simulate)
+            if _finish_target(trec, modules, rebuilt, t, v, emit) and simulate:
+                to_simulate.append((trec, t, v))
+        before_simulation()
+        for trec, t, v in to_simulate:
+            _simulate(trec, t, v, emit, streams.pop(trec["target"], None))
     finally:
+        compiles.stop()
         for stream in streams.values():
             stream.close()
 
@@ -221,29 +255,47 @@ def _run(argv: Sequence[str], env: dict[str, str], cwd: str) -> subprocess.Compl
         raise _NotQuick(str(e)) from None
 
 
-def _compile(plan: _Plan, jobs: int, emit: Emit) -> None:
-    lock = threading.Lock()
-    failed: list[str] = []
+class _Compiles:
+    """The changed sources' compiles, ``jobs`` at a time, started at once."""
 
-    def one(item: tuple[str, tuple[list[str], dict[str, str], str]]) -> None:
-        obj, (argv, env, cwd) = item
-        res = _run(argv, env, cwd)
-        with lock:
-            if res.returncode != 0:
-                failed.append(obj)
-            else:
-                for text in (res.stdout, res.stderr):
-                    for line in text.splitlines():
-                        emit(line)
-    items = sorted(plan.compiles.items())
-    if len(items) == 1 or jobs <= 1:
-        for item in items:
-            one(item)
-    else:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-            list(pool.map(one, items))
-    if failed:
-        raise _NotQuick(f"compile failed: {failed[0]}")
+    def __init__(self, plan: _Plan, jobs: int) -> None:
+        self.todo = sorted(plan.compiles.items())
+        self.jobs = max(1, jobs)
+        self.running: list[tuple[str, subprocess.Popen[str]]] = []
+        self._start()
+
+    def _start(self) -> None:
+        while self.todo and len(self.running) < self.jobs:
+            obj, (argv, env, cwd) = self.todo.pop(0)
+            try:
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+            except OSError as e:
+                raise _NotQuick(str(e)) from None
+            self.running.append((obj, proc))
+
+    def finish(self, emit: Emit) -> None:
+        """Wait for every compile; their output goes to ``emit`` when all succeed."""
+        output: list[str] = []
+        failed = ""
+        while self.running:
+            obj, proc = self.running.pop(0)
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                failed = failed or obj
+            output += out.splitlines()
+            if not failed:
+                self._start()
+        if failed:
+            raise _NotQuick(f"compile failed: {failed}")   # SCons compiles and reports it
+        for line in output:
+            emit(line)
+
+    def stop(self) -> None:
+        for _, proc in self.running:
+            proc.kill()
+            proc.wait()
+        self.running = []
 
 
 def _link_and_split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
@@ -251,7 +303,7 @@ def _link_and_split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
     res = _run(rec["link"], trec["env"], trec["top"])
     if res.returncode != 0 or res.stdout or res.stderr:
         raise _NotQuick(f"link of {rec['name']}")          # SCons shows what the linker said
-    objs = [(Path(o), Path(s)) for o, s, _ in rec["objects"]
+    objs = [(Path(e[0]), Path(e[1])) for e in rec["objects"]
             if os.environ.get("KMOD_ABIPROBE") != "0"]
     split_built_module(Path(rec["full"]), Path(rec["kmod"]), Path(rec["debug"]), objs,
                        rec["split"], cwd=trec["top"],
@@ -260,11 +312,18 @@ def _link_and_split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
 
 
 def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt: set[str],
-                   t: Any, v: Any, emit: Emit, stream: Any, simulate: bool) -> None:
-    from kmodbuild.buildcheck import check_built_module, exports_index, gate_lines, gate_summary
+                   t: Any, v: Any, emit: Emit) -> bool:
+    """Index, checks, installs, METALOG and gate of one target; True when an installed
+    file changed (the tree must be simulated again)."""
+    from kmodbuild.atomicfile import replace_if_changed
+    from kmodbuild.buildcheck import (
+        check_built_module,
+        exports_index,
+        gate_lines,
+        gate_summary,
+    )
     from kmodbuild.diagnostics import render_json
     from kmodbuild.install import install_file
-    from kmodbuild.atomicfile import replace_if_changed
     index = Path(trec["index"])
     text = exports_index([Path(m["kmod"]) for m in modules], t,
                          cache=index.with_name(".exports-cache.json"))
@@ -312,8 +371,7 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
             for line in warnings:
                 emit(line)
         Path(trec["gate"]).write_text(gate_summary(len(warnings)))
-    if installed_changed and simulate:
-        _simulate(trec, t, v, emit, stream)
+    return installed_changed
 
 
 def _write_metalog(trec: dict[str, Any], modules: list[dict[str, Any]]) -> None:
@@ -340,13 +398,6 @@ def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any) -> 
             emit(f"simulate: {result.note}")
 
 
-def _warm_up() -> None:
-    def work() -> None:
-        from kmodbuild.simvalidate import warm_up
-        warm_up()
-    threading.Thread(target=work, name="kmodbuild-prewarm", daemon=True).start()
-
-
 def _start_streams(plan: _Plan) -> dict[str, Any]:
     """The simulation streams the SCons build would start for these targets."""
     from kmodbuild import simstream
@@ -364,7 +415,7 @@ def _start_streams(plan: _Plan) -> dict[str, Any]:
                 Path(trec["stand"]).parents[2], get_target(trec["target"]),
                 NetBSDVersion.parse(trec["version"]), Path(trec["manifest"]), known,
                 sorted(n for n in rebuilt if any(m["name"] == n and m["installed"]
-                                                 for m in modules)))
+                                                 for m in modules)), fork=True)
         except OSError:
             continue
     return out

@@ -586,6 +586,18 @@ _QUICK_DIRS: dict[str, dict[str, list[dict[str, Any]] | None]] = {}
 _QUICK_PENDING: dict[tuple[str, str, str], dict[str, Any]] = {}
 _QUICK_TARGETS: list[dict[str, Any]] = []
 _SPLIT_PREFIX: dict[tuple[str, str, str], list[str]] = {}
+#: the compilers and flags of the records (each stored once), and their indexes
+_PREFIXES: list[list[str]] = []
+_PREFIX_INDEX: dict[tuple[str, ...], int] = {}
+
+
+def _prefix_index(prefix: Sequence[str]) -> int:
+    key = tuple(prefix)
+    k = _PREFIX_INDEX.get(key)
+    if k is None:
+        k = _PREFIX_INDEX[key] = len(_PREFIXES)
+        _PREFIXES.append(list(prefix))
+    return k
 
 
 def _quick_module(env: _ENV, name: str, objs: list[Any], commands: list[list[str]],
@@ -601,7 +613,7 @@ def _quick_module(env: _ENV, name: str, objs: list[Any], commands: list[list[str
     link = [str(a) for a in env.subst_list("$KMOD_LINKCOM", target=[full], source=objs)[0]]
     record = quickbuild.module_record(
         name, [(o.abspath, o.sources[0].srcnode().abspath, c) for o, c in zip(objs, commands)],
-        link, full.abspath, kmod[0].abspath, kmod[1].abspath, prefix)
+        link, full.abspath, kmod[0].abspath, kmod[1].abspath, prefix, _prefix_index(prefix))
     records.append(record)
     _QUICK_PENDING[(tname, moddir, name)] = record
 
@@ -614,7 +626,7 @@ def _quick_dir_done(env: _ENV, moddir: str, build_dir: Any, source_dir: Any) -> 
     if records is None:
         return
     ours = {p for r in records
-            for p in (*(o for o, _, _ in r["objects"]), r["full"], r["kmod"], r["debug"],
+            for p in (*(e[0] for e in r["objects"]), r["full"], r["kmod"], r["debug"],
                       r.get("check"))}
     for where in (build_dir, source_dir):
         for node in getattr(where, "entries", {}).values():
@@ -631,7 +643,10 @@ def _previous_quick_dir(tname: str, moddir: str) -> list[dict[str, Any]] | None:
     if not isinstance(prev, dict) or prev.get("version") != quickbuild.RECORD_VERSION:
         return None
     records = prev.get("dirs", {}).get(tname, {}).get(moddir)
-    return records if isinstance(records, list) else None
+    if not isinstance(records, list):
+        return None
+    prefixes = prev.get("prefixes", [])
+    return [{**r, "split": _prefix_index(prefixes[r["split"]])} for r in records]
 
 
 def _quick_target(env: _ENV, gate: Any, metalog: Any, validate: Any) -> None:
@@ -657,7 +672,7 @@ def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
             or os.environ.get("KMOD_QUICKBUILD") == "0"):
         return None
     return {"version": quickbuild.RECORD_VERSION, "targets": _QUICK_TARGETS,
-            "dirs": _QUICK_DIRS, "input_roots": list(input_roots),
+            "dirs": _QUICK_DIRS, "prefixes": _PREFIXES, "input_roots": list(input_roots),
             "input_files": list(input_files), "output_roots": list(output_roots)}
 
 

@@ -18,10 +18,16 @@ from typing import Any
 
 from kmodbuild import kobj as K
 from kmodbuild.errors import KmodError
-from kmodbuild.simulator import (MODULE_SOURCE_KERNEL, KernelConfig, ModcmdStrategy, Reader,
-                                 SimKernel, builtins_in, symbols_from_manifest)
+from kmodbuild.simulator import (
+    MODULE_SOURCE_KERNEL,
+    KernelConfig,
+    ModcmdStrategy,
+    Reader,
+    SimKernel,
+    builtins_in,
+    symbols_from_manifest,
+)
 from kmodbuild.target import NetBSDVersion, Target
-
 
 #: The console line of a module whose modcmd the emulator does not run
 #: (kmodbuild.emulate.strategy: the module does not fit, or unicorn cannot run it).
