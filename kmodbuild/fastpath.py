@@ -112,8 +112,8 @@ class Decision(NamedTuple):
     touched: tuple[str, ...] = ()
     #: ``(path, size, mtime_ns, inode)`` of everything watched, as :func:`scan` found it now
     entries: tuple[tuple[str, int, int, int], ...] = ()
-    #: the stamp as read (``{}`` when it was not usable)
-    data: dict[str, Any] = {}
+    #: the stamp as read (``None`` when it was not usable)
+    data: dict[str, Any] | None = None
 
 
 def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:

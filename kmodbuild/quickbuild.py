@@ -106,7 +106,8 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
     stamp is removed first, so an interrupted or failed quick build never
     leaves a stamp that claims a finished one.
     """
-    quick = (decision.data.get("extra") or {}).get("quick")
+    data = decision.data or {}
+    quick = (data.get("extra") or {}).get("quick")
     if decision.kind != "partial" or not isinstance(quick, dict) \
             or quick.get("version") != RECORD_VERSION:
         return False
@@ -123,7 +124,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
             on_start()
         # the inputs as the build is about to read them (kmodbuild.fastpath.input_hashes)
         inputs = [e for e in decision.entries if _is_input(e[0], quick)]
-        hashes = fastpath.input_hashes(inputs, fastpath.known_hashes(decision.data))
+        hashes = fastpath.input_hashes(inputs, fastpath.known_hashes(data))
         outputs: list[tuple[str, int, int, int]] = []
 
         def scan_outputs() -> None:
@@ -139,10 +140,10 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         outputs = [e for e in outputs if e[0] not in reports]
         outputs += [e for e in fastpath.scan((), reports) if e[1] >= 0]
         fastpath.write_stamp(stamp, argv, quick["output_roots"], (),
-                             decision.data["module_root"], inputs=inputs,
+                             data["module_root"], inputs=inputs,
                              input_roots=quick["input_roots"],
                              input_files=quick["input_files"],
-                             extra=decision.data["extra"], hashes=hashes, outputs=outputs)
+                             extra=data["extra"], hashes=hashes, outputs=outputs)
         return True
     finally:
         os.close(lock)

@@ -190,8 +190,12 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
     """Simulate the tree described by ``config`` as its installs will leave it (the
     stream process's work); returns the answer :meth:`SimStream.result` checks."""
     from kmodbuild.elf import read_module
-    from kmodbuild.simvalidate import (find_module_dir, module_requires, stand_root,
-                                       validate_tree)
+    from kmodbuild.simvalidate import (
+        find_module_dir,
+        module_requires,
+        stand_root,
+        validate_tree,
+    )
     from kmodbuild.target import NetBSDVersion, get_target
     target = get_target(config["target"])
     version = NetBSDVersion.parse(config["version"])
@@ -442,7 +446,11 @@ class SimStream:
         return None
 
     def _result(self, r: dict[str, Any]) -> Any:
-        from kmodbuild.simvalidate import ValidationFailure, ValidationResult, find_module_dir
+        from kmodbuild.simvalidate import (
+            ValidationFailure,
+            ValidationResult,
+            find_module_dir,
+        )
         result = ValidationResult(self.target, self.version,
                                   find_module_dir(self.stand, self.target, self.version))
         result.order, result.loaded, result.unloaded = r["order"], r["loaded"], r["unloaded"]
