@@ -253,10 +253,14 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
     each tool's peak RSS in KiB."""
     tree = workdir / f"tree-{n}"
     generate(tree, n)
+    # make gets a tree of its own (the same files): a scenario's change made for one tool
+    # must not be waiting in the tree when the other tool's next scenario runs
+    mtree = workdir / f"tree-{n}-make"
+    generate(mtree, n)
     scons = ["-m", "SCons", "-Q", "-s", f"-j{jobs}", "ARCH=amd64"]
     tools: dict[str, tuple[list[str], dict[str, str] | None, Path]] = {
         "kmodbuild": ([sys.executable, *scons], None, tree),
-        "make": (["make", "-s", f"-j{jobs}", "all"], None, tree)}
+        "make": (["make", "-s", f"-j{jobs}", "all"], None, mtree)}
     if venv_python is not None:
         vtree = workdir / f"tree-{n}-venv"
         generate(vtree, n)

@@ -38,6 +38,8 @@ STAMP_VERSION = 3
 _ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
                  "PYTHONPATH")
 _SKIP_NAMES = {".lock", "__pycache__", ".fastpath.json"}
+#: inputs up to this size are digested (sources, headers, scripts), larger ones not
+MAX_HASHED = 1 << 20
 
 
 def _walk(root: str, out: list[tuple[str, int, int, int]]) -> None:
@@ -256,12 +258,13 @@ def input_hashes(inputs: Iterable[tuple[str, int, int, int]],
     """The digests of the files :func:`scan` found (``inputs``), taken *before* the build
     reads them: a file edited after this is digested as it was, so the next run sees
     the edit.  A file whose ``(path, size, mtime_ns, inode)`` is the one ``known``
-    (:func:`known_hashes`) digested keeps that digest unread."""
+    (:func:`known_hashes`) digested keeps that digest unread.  Files larger than
+    :data:`MAX_HASHED` (the compiler, 185 MB) are not digested."""
     known = known or {}
     out: dict[str, str] = {}
     for e in inputs:
-        if e[1] < 0:
-            continue
+        if not 0 <= e[1] <= MAX_HASHED:
+            continue                    # the toolchain binary: touched counts as changed
         old = known.get(e[0])
         h = old[1] if old is not None and tuple(old[0]) == tuple(e) else file_hash(e[0])
         if h is not None:

@@ -91,3 +91,13 @@ def test_inputs_are_digested_as_the_build_read_them(tmp_path: Path) -> None:
     known = fastpath.known_hashes(stamp)
     assert fastpath.input_hashes(before, known) == hashes        # reused, not read
     assert fastpath.input_hashes(fastpath.scan([str(sys_dir)]), known)[str(c)] != hashes[str(c)]
+
+
+def test_big_inputs_are_not_digested(tmp_path: Path) -> None:
+    """The compiler binary (185 MB) is watched by its stat, not read at every clean build."""
+    big = tmp_path / "zig"
+    big.write_bytes(b"\0" * (fastpath.MAX_HASHED + 1))
+    small = tmp_path / "SConstruct"
+    small.write_text("x\n")
+    hashes = fastpath.input_hashes(fastpath.scan((), [str(big), str(small)]))
+    assert set(hashes) == {str(small)}
