@@ -158,3 +158,20 @@ def test_not_recorded_when_scons_would_do_more(tmp_path: Path) -> None:
     for args in (("VERBOSE=1",), ("install",), (f"KMOD_CACHEDIR={tmp_path / 'cache'}",)):
         scons(tree, *ARGS, *args)
         assert "quick" not in json.loads((tree / "build/.fastpath.json").read_text())["extra"]
+
+
+def test_every_target_at_once(tmp_path: Path) -> None:
+    """ARCH=all: each target's module rebuilt, checked, installed and simulated, the same
+    files as SCons's partial build."""
+    quick = copy_tree(tmp_path / "quick")
+    graph = copy_tree(tmp_path / "graph")
+    scons(quick, "ARCH=all", "-j2")
+    scons(graph, "ARCH=all", "-j2", env=OFF)
+    for tree in (quick, graph):
+        _edit(tree, "Goodbye", "Farewell")
+    before = (quick / ".sconsign.dblite").stat().st_mtime_ns
+    out = scons(quick, "ARCH=all", "-j2")
+    scons(graph, "ARCH=all", "-j2", env=OFF)
+    assert (quick / ".sconsign.dblite").stat().st_mtime_ns == before
+    assert out.stdout.count("hello.kmod") == 8 and out.stdout.count("simulate: ") == 8
+    assert _files(quick) == _files(graph)
