@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from kmodbuild import fastpath
-from kmodbuild.errors import KmodError
 
 #: Version of the records; records of another version are not used.
 RECORD_VERSION = 2
@@ -113,7 +112,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return False
     try:
         plan = _plan(quick, decision)
-    except (KeyError, TypeError, ValueError, _NotQuick):
+    except Exception:  # noqa: BLE001 - a record it cannot use: SCons builds
         return False
     lock = _lock(Path(stamp).parent / ".lock")
     if lock is None:
@@ -123,7 +122,10 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         if on_start is not None:
             on_start()
         # the inputs as the build is about to read them (kmodbuild.fastpath.input_hashes)
-        inputs = [e for e in decision.entries if _is_input(e[0], quick)]
+        files, roots = set(quick["input_files"]), [r.rstrip("/") + "/"
+                                                   for r in quick["input_roots"]]
+        inputs = [e for e in decision.entries
+                  if e[0] in files or any(e[0].startswith(r) for r in roots)]
         hashes = fastpath.input_hashes(inputs, fastpath.known_hashes(data))
         outputs: list[tuple[str, int, int, int]] = []
 
@@ -134,8 +136,8 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
                                         if r not in quick["input_roots"]])
         try:
             _build(plan, jobs, emit, emit_err, simulate, scan_outputs)
-        except (_NotQuick, KmodError, OSError):
-            return False
+        except Exception:  # noqa: BLE001 - _NotQuick, or anything unforeseen: SCons
+            return False   # builds what is left and reports any problem in its words
         reports = {trec["simulate"] for trec, _, _ in plan.targets}
         outputs = [e for e in outputs if e[0] not in reports]
         outputs += [e for e in fastpath.scan((), reports) if e[1] >= 0]
@@ -147,11 +149,6 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return True
     finally:
         os.close(lock)
-
-
-def _is_input(path: str, quick: dict[str, Any]) -> bool:
-    return path in quick["input_files"] or any(
-        path.startswith(r.rstrip("/") + "/") for r in quick["input_roots"])
 
 
 def _lock(path: Path) -> int | None:
