@@ -125,6 +125,23 @@ def test_a_failed_check_fails_the_build_as_in_scons(twins: tuple[Path, Path]) ->
     assert (quick / "stand/amd64/10.0/modules/null/null.kmod").is_file()
 
 
+def test_a_failed_simulation_fails_the_build_as_in_scons(twins: tuple[Path, Path]) -> None:
+    """hello's unload now fails: the quick build hands over to SCons, whose simulate
+    step reports it and fails the build."""
+    quick, _ = twins
+    scons(quick, *ARGS)
+    fini = "case MODULE_CMD_FINI:\n"
+    _edit(quick, fini, fini + "\t\treturn EBUSY;\n")
+    try:
+        res = scons(quick, *ARGS, check=False)
+        assert res.returncode != 0
+        assert "hello: unload failed" in res.stderr and "simulate:" in res.stderr, res.stderr
+    finally:
+        _edit(quick, fini + "\t\treturn EBUSY;\n", fini)
+    scons(quick, *ARGS)
+    assert UP_TO_DATE in scons(quick, *ARGS).stdout
+
+
 def test_scons_walks_after_it_redo_only_what_was_built_quickly(
         twins: tuple[Path, Path]) -> None:
     """SCons's database does not know the quick build's work: the next walk of the
