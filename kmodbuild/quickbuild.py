@@ -45,6 +45,10 @@ from kmodbuild import fastpath
 #: Version of the records; records of another version are not used.
 RECORD_VERSION = 2
 
+#: The stamp a quick build removed before it handed over to SCons (empty: none did):
+#: the SCons build that takes over still needs what the last build declared.
+HANDED_OVER: list[dict[str, Any]] = []
+
 Emit = Callable[[str], None]
 
 
@@ -119,6 +123,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return False                    # another build holds the tree: SCons waits for it
     try:
         fastpath.remove_stamp(stamp)
+        HANDED_OVER[:] = [data]             # until the build is done
         if on_start is not None:
             on_start()
         # the inputs as the build is about to read them (kmodbuild.fastpath.input_hashes)
@@ -146,6 +151,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
                              input_roots=quick["input_roots"],
                              input_files=quick["input_files"],
                              extra=data["extra"], hashes=hashes, outputs=outputs)
+        HANDED_OVER.clear()
         return True
     finally:
         os.close(lock)

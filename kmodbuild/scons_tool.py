@@ -329,6 +329,8 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
     if env.get("KMOD_PREBUILT"):
         # a partial build (kmodbuild.fastpath): this module's sources did not change
         kmod = [env.File(f"{name}.kmod"), env.File(f"{name}.kmod.debug")]
+        if env.get("KMOD_MODDIR"):          # declared without its compiles: no record
+            _QUICK_DIRS.setdefault(env["KMOD_TARGET_NAME"], {})[env["KMOD_MODDIR"]] = None
         return _check_and_install(env, name, kmod, install)
     objs = [env.KmodObject(src)[0] for src in env.Flatten([sources])]
     _PROGRESS["total"] += 1
@@ -715,9 +717,12 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     from kmodbuild import fastpath
     stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
     extra = fastpath.read_extra(stamp)
+    known = fastpath.known_hashes(stamp)
+    if not extra and quickbuild.HANDED_OVER:     # a quick build removed it, then gave up
+        extra = quickbuild.HANDED_OVER[0].get("extra") or {}
+        known = fastpath.known_hashes(quickbuild.HANDED_OVER[0])
     previous = extra.get("modules", {})
     _FAST["previous_quick"] = extra.get("quick")
-    known = fastpath.known_hashes(stamp)
     fastpath.remove_stamp(stamp)
     if fastpath.skip_reason(SCons.Script.GetOption):
         return {}

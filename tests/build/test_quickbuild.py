@@ -1,6 +1,7 @@
 """A partial build without SCons's graph (kmodbuild.quickbuild) makes what SCons makes."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,51 @@ def test_a_failed_simulation_fails_the_build_as_in_scons(twins: tuple[Path, Path
         _edit(quick, fini + "\t\treturn EBUSY;\n", fini)
     scons(quick, *ARGS)
     assert UP_TO_DATE in scons(quick, *ARGS).stdout
+
+
+# runs SCons like ``python -m SCons``, with the quick build failing after it removed the stamp
+FAILING = """
+import sys
+import kmodbuild.quickbuild as q
+def fail(*args, **kwargs):
+    raise RuntimeError("injected")
+q._build = fail
+sys.argv = ["scons", *sys.argv[1:]]
+import SCons.Script
+SCons.Script.main()
+"""
+
+
+def test_scons_taking_over_keeps_the_records(twins: tuple[Path, Path], tmp_path: Path) -> None:
+    """A quick build that gives up after removing the stamp: SCons builds with what the
+    stamp said, and records every module again (not just the rebuilt ones), so the next
+    partial build is a quick one with the same result as SCons's."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    quick, graph = twins
+    scons(quick, *ARGS)
+    scons(graph, *ARGS, env=OFF)
+    driver = tmp_path / "failing.py"
+    driver.write_text(FAILING)
+    for tree in twins:
+        _edit(tree, "MODULE_CMD_STAT:\n", "MODULE_CMD_STAT: /* 1 */\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, str(driver), "-C", str(quick), *ARGS],
+                         capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert res.returncode == 0, res.stderr
+    stamp = json.loads((quick / "build/.fastpath.json").read_text())
+    dirs = stamp["extra"]["quick"]["dirs"]["amd64"]
+    assert all(dirs[d] and dirs[d][0]["name"] == d for d in dirs), dirs
+    for tree in twins:
+        _edit(tree, "MODULE_CMD_STAT: /* 1 */\n", "MODULE_CMD_STAT: /* 2 */\n")
+    before = (quick / ".sconsign.dblite").stat().st_mtime_ns
+    scons(quick, *ARGS)
+    scons(graph, *ARGS, env=OFF)
+    assert (quick / ".sconsign.dblite").stat().st_mtime_ns == before      # quick again
+    assert _files(quick) == _files(graph)
 
 
 def test_scons_walks_after_it_redo_only_what_was_built_quickly(
