@@ -239,6 +239,24 @@ def split_built_module(full: Path, kmod: Path, debug: Path,
                                                  .encode()})
 
 
+def split_for_build(full: Path, kmod: Path, debug: Path,
+                    objects: Sequence[tuple[Path, Path]], compile_prefix: Sequence[str], *,
+                    cwd: str, clang: bool) -> debugsplit.SplitResult:
+    """:func:`split_built_module` as a build runs it (SCons's split step and
+    kmodbuild.quickbuild): ``KMOD_ABIPROBE=0`` describes no view (no probe
+    compiles), ``KMOD_ABIPROBE=always`` always probes; ``clang``: the compiler
+    takes :data:`CLANG_PROBE_FLAGS`.
+
+    Raises:
+        ModuleFormatError: an object or ``full`` cannot be read or split.
+    """
+    mode = os.environ.get("KMOD_ABIPROBE")
+    return split_built_module(full, kmod, debug, [] if mode == "0" else objects,
+                              compile_prefix, cwd=cwd,
+                              flags=CLANG_PROBE_FLAGS if clang else (),
+                              declarations=mode != "always")
+
+
 def _probed_view(objects: Sequence[tuple[Path, Path]], compile_prefix: Sequence[str], *,
                  cwd: str, runner: Runner, flags: Sequence[str]) -> abi.AbiInfo:
     """The probes' view of a module's objects (see :func:`split_built_module`)."""

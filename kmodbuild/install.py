@@ -111,6 +111,20 @@ def install_file(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o44
     Raises:
         InstallError: unreadable source, unsafe destination, write failure.
     """
+    return _install(src, destdir, relpath, mode)[0]
+
+
+def install_changed(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o444) -> bool:
+    """:func:`install_file`; True when the destination was written (it was not already
+    identical, mode included).
+
+    Raises:
+        InstallError: unreadable source, unsafe destination, write failure.
+    """
+    return _install(src, destdir, relpath, mode)[1]
+
+
+def _install(src: Path, destdir: Path, relpath: Path | str, mode: int) -> tuple[Path, bool]:
     dest = safe_dest(destdir, relpath)
     try:
         data = Path(src).read_bytes()
@@ -124,7 +138,7 @@ def install_file(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o44
         unchanged = False
     if not unchanged:
         atomic_write(dest, data, mode)
-    return dest
+    return dest, not unchanged
 
 
 def remove_installed(destdir: Path, relpath: Path | str) -> bool:

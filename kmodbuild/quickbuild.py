@@ -304,16 +304,13 @@ class _Compiles:
 
 
 def _link_and_split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
-    from kmodbuild.abiprobe import CLANG_PROBE_FLAGS, split_built_module
+    from kmodbuild.abiprobe import split_for_build
     res = _run(rec["link"], trec["env"], trec["top"])
     if res.returncode != 0 or res.stdout or res.stderr:
         raise _NotQuick(f"link of {rec['name']}")          # SCons shows what the linker said
-    objs = [(Path(e[0]), Path(e[1])) for e in rec["objects"]
-            if os.environ.get("KMOD_ABIPROBE") != "0"]
-    split_built_module(Path(rec["full"]), Path(rec["kmod"]), Path(rec["debug"]), objs,
-                       rec["split"], cwd=trec["top"],
-                       flags=CLANG_PROBE_FLAGS if trec["clang"] else (),
-                       declarations=os.environ.get("KMOD_ABIPROBE") != "always")
+    split_for_build(Path(rec["full"]), Path(rec["kmod"]), Path(rec["debug"]),
+                    [(Path(e[0]), Path(e[1])) for e in rec["objects"]], rec["split"],
+                    cwd=trec["top"], clang=trec["clang"])
 
 
 def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt: set[str],
@@ -328,7 +325,7 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
         gate_summary,
     )
     from kmodbuild.diagnostics import render_json
-    from kmodbuild.install import install_file
+    from kmodbuild.install import install_changed
     index = Path(trec["index"])
     text = exports_index([Path(m["kmod"]) for m in modules], t,
                          cache=index.with_name(".exports-cache.json"))
@@ -354,18 +351,9 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
         if not same:
             path.write_text(report)
             reports_changed = True
-        if rec["installed"]:
-            dest = Path(rec["installed"])
-            data = Path(rec["kmod"]).read_bytes()
-            try:
-                st = dest.lstat()
-                unchanged = (st.st_size == len(data) and (st.st_mode & 0o7777) == 0o444
-                             and dest.read_bytes() == data)
-            except OSError:
-                unchanged = False
-            if not unchanged:
-                install_file(Path(rec["kmod"]), destdir, os.path.relpath(dest, destdir), 0o444)
-                installed_changed = True
+        if rec["installed"] and install_changed(
+                Path(rec["kmod"]), destdir, os.path.relpath(rec["installed"], destdir), 0o444):
+            installed_changed = True
     if installed_changed:
         _write_metalog(trec, modules)
     if reports_changed:

@@ -867,17 +867,14 @@ def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     in the debug file (from the objects' own declarations where they declare every symbol
     used, else a probe compile; kmodbuild.abiprobe).  KMOD_ABIPROBE=0: no view;
     KMOD_ABIPROBE=always: always the probe."""
-    from kmodbuild.abiprobe import CLANG_PROBE_FLAGS, split_built_module
+    from kmodbuild.abiprobe import split_for_build
     prefix = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
-    clang = env["KMOD_TOOLCHAIN_OBJ"].kind in ("zig", "clang")
     objs = [(Path(o.abspath), Path(o.sources[0].srcnode().abspath)) for o in source[1:]
-            if o.path.endswith(".o")
-            and os.environ.get("KMOD_ABIPROBE") != "0"]  # 0: no probe compiles (docs/abi.md)
+            if o.path.endswith(".o")]
     try:
-        split_built_module(Path(source[0].abspath), Path(target[0].abspath),
-                           Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath,
-                           flags=CLANG_PROBE_FLAGS if clang else (),
-                           declarations=os.environ.get("KMOD_ABIPROBE") != "always")
+        split_for_build(Path(source[0].abspath), Path(target[0].abspath),
+                        Path(target[1].abspath), objs, prefix, cwd=env.Dir("#").abspath,
+                        clang=env["KMOD_TOOLCHAIN_OBJ"].kind in ("zig", "clang"))
     except KmodError as e:
         raise _action_fail(e) from None
     stream = _STREAMS.get(env["KMOD_VARIANT"])
