@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import rshift
+from typing import Any
 
 from kmodbuild.errors import LoadError, ModuleFormatError
 from kmodbuild.kobj_machdep import KOBJ_RELOC, KOBJ_RELOC_TABLE, SUPPORTED_TYPES
@@ -198,6 +199,12 @@ class Ksyms:
 
 REGIONS = ("text", "rodata", "data")
 
+#: Called as ``ACCESS_WATCH(kobj, address, size)`` at each access to a loaded object's
+#: memory made through :class:`Kobj` (the linker's and the kernel's own reads, such as
+#: the modinfo record and its strings); :mod:`kmodbuild.simmemo` records which text
+#: bytes a simulation read.  ``None``: nobody watches.
+ACCESS_WATCH: Callable[[Any, int, int], None] | None = None
+
 #: The simulator's bound on one module_map allocation: a bigger region fails as an
 #: exhausted module_map does, "out of memory" with ENOMEM (real modules are a few MiB;
 #: a corrupt sh_size or sh_addralign must not make the host allocate gigabytes).
@@ -270,6 +277,8 @@ class Kobj:
 
     # ---- memory
     def _locate(self, addr: int, size: int) -> tuple[bytearray, int]:
+        if ACCESS_WATCH is not None:
+            ACCESS_WATCH(self, addr, size)
         for reg in self.regions.values():
             if reg.base <= addr and addr + size <= reg.base + reg.alloc:
                 return reg.mem, addr - reg.base
@@ -303,6 +312,8 @@ class Kobj:
         end = mem.find(b"\0", off, off + limit)
         if end < 0:
             end = min(len(mem), off + limit)
+        if ACCESS_WATCH is not None:
+            ACCESS_WATCH(self, addr, end - off + 1)
         return mem[off:end].decode("latin-1").translate(_UNPRINTABLE)
 
     def contains(self, addr: int) -> bool:

@@ -144,7 +144,9 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
             _build(plan, jobs, emit, emit_err, simulate, scan_outputs)
         except Exception:  # noqa: BLE001 - _NotQuick, or anything unforeseen: SCons
             return False   # builds what is left and reports any problem in its words
-        reports = {trec["simulate"] for trec, _, _ in plan.targets}
+        from kmodbuild.simmemo import memo_path
+        reports = {p for trec, _, _ in plan.targets
+                   for p in (trec["simulate"], str(memo_path(trec["simulate"])))}
         outputs = [e for e in outputs if e[0] not in reports]
         outputs += [e for e in fastpath.scan((), reports) if e[1] >= 0]
         fastpath.write_stamp(stamp, argv, quick["output_roots"], (),
@@ -242,10 +244,10 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
                 if stream is not None:
                     stream.built(rec["name"])
             if _finish_target(trec, modules, rebuilt, t, v, emit) and simulate:
-                to_simulate.append((trec, t, v))
+                to_simulate.append((trec, t, v, modules))
         before_simulation()
-        for trec, t, v in to_simulate:
-            _simulate(trec, t, v, emit, streams.pop(trec["target"], None))
+        for trec, t, v, modules in to_simulate:
+            _simulate(trec, t, v, emit, streams.pop(trec["target"], None), modules)
     finally:
         compiles.stop()
         for stream in streams.values():
@@ -376,12 +378,26 @@ def _write_metalog(trec: dict[str, Any], modules: list[dict[str, Any]]) -> None:
     atomic_write(Path(trec["metalog"]), text.encode(), 0o644)
 
 
-def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any) -> None:
+def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any,
+              modules: list[dict[str, Any]]) -> None:
+    from kmodbuild import simmemo
     from kmodbuild.simvalidate import validate_tree
     stand = Path(trec["stand"]).parents[2]
-    result = stream.result() if stream is not None else None
-    if result is None:
-        result = validate_tree(stand, t, v, Path(trec["manifest"]))
+    memo_at = simmemo.memo_path(trec["simulate"])
+    result, memo = None, None
+    if stream is not None and simmemo.reuse_enabled():
+        # the last simulation's answer, where this build changed only what it never read
+        result, _ = simmemo.reuse(memo_at, stand, t, v, Path(trec["manifest"]),
+                                  {m["name"]: m["kmod"] for m in modules if m["installed"]})
+    if result is not None and stream is not None:
+        stream.close()
+    else:
+        if stream is not None:
+            result = stream.result()
+            memo = stream.memo if result is not None else None
+        if result is None:
+            result = validate_tree(stand, t, v, Path(trec["manifest"]))
+        simmemo.write(memo_at, memo if result.ok else None)
     if not result.ok:
         raise _NotQuick("simulation failed")                 # SCons reports it
     Path(trec["simulate"]).write_text(result.summary() + "\n")
@@ -393,7 +409,7 @@ def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any) -> 
 
 def _start_streams(plan: _Plan) -> dict[str, Any]:
     """The simulation streams the SCons build would start for these targets."""
-    from kmodbuild import simstream
+    from kmodbuild import simmemo, simstream
     from kmodbuild.linux.readers import default_jobs
     from kmodbuild.target import NetBSDVersion, get_target
     mode = os.environ.get("KMOD_SIMSTREAM", "")
@@ -408,7 +424,8 @@ def _start_streams(plan: _Plan) -> dict[str, Any]:
                 Path(trec["stand"]).parents[2], get_target(trec["target"]),
                 NetBSDVersion.parse(trec["version"]), Path(trec["manifest"]), known,
                 sorted(n for n in rebuilt if any(m["name"] == n and m["installed"]
-                                                 for m in modules)), fork=True)
+                                                 for m in modules)), fork=True,
+                memo=simmemo.reuse_enabled())
         except OSError:
             continue
     return out

@@ -918,19 +918,39 @@ def _check_str(target: list[Any], source: list[Any], env: _ENV) -> str:
 
 def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Load every installed module in dependency order in the simulator, then unload all."""
+    from kmodbuild import simmemo
     from kmodbuild.simvalidate import validate_tree
     t, v = _target_version(env)
     stand = Path(env["KMOD_STAND"]).parents[2]
     stream = _STREAMS.pop(env["KMOD_VARIANT"], None)
-    result = stream.result() if stream is not None else None
-    if stream is not None and env["KMOD_OUTPUT"] == "verbose":
-        print(f"simulate: streamed, started {stream.started}" if result is not None
-              else f"simulate: not streamed: {stream.why_not}", flush=True)
+    memo_at = simmemo.memo_path(target[0].abspath)
+    result, memo, why = None, None, ""
+    if stream is not None and simmemo.reuse_enabled():
+        # the last simulation's answer, where this build changed only what it never read
+        result, why = simmemo.reuse(memo_at, stand, t, v, stream.manifest,
+                                    dict(stream.modules))
+    reused = result is not None
+    if reused and stream is not None:
+        stream.close()
+        if env["KMOD_OUTPUT"] == "verbose":
+            print("simulate: the last simulation's answer holds (kmodbuild.simmemo)",
+                  flush=True)
+    elif stream is not None:
+        if env["KMOD_OUTPUT"] == "verbose" and why:
+            print(f"simulate: the last answer does not hold: {why}", flush=True)
+        result = stream.result()
+        memo = stream.memo if result is not None else None
+        if env["KMOD_OUTPUT"] == "verbose":
+            print(f"simulate: streamed, started {stream.started}" if result is not None
+                  else f"simulate: not streamed: {stream.why_not}", flush=True)
     try:
         if result is None:
             result = validate_tree(stand, t, v, Path(source[-1].abspath))
     except KmodError as e:
+        simmemo.write(memo_at, None)
         raise _action_fail(e) from None
+    if not reused:
+        simmemo.write(memo_at, memo if result.ok else None)
     if not result.ok:
         raise _action_fail("\n".join(str(f) for f in result.failures)
                            + f"\nsimulate: {result.summary()}")
@@ -956,7 +976,7 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
     ``rebuilt``: modules whose built files the build is still writing; ``when``: for
     the verbose output; ``modules``: ``(name, built file)`` of the modules to simulate
     (default: the target's registry).  True when a stream runs for the target."""
-    from kmodbuild import simstream
+    from kmodbuild import simmemo, simstream
     variant = env["KMOD_VARIANT"]
     if variant in _STREAMS:
         return True                     # started with the graph (a partial build)
@@ -974,7 +994,7 @@ def _start_stream(env: _ENV, work: int, rebuilt: Sequence[str] = (),
                                      Path(env["KMOD_MANIFEST_NODE"].abspath),
                                      list(modules) if modules is not None else
                                      [(name, kmod.abspath) for name, kmod, _ in registry],
-                                     rebuilt)
+                                     rebuilt, memo=simmemo.reuse_enabled())
     except OSError:
         return False                    # the simulate step simulates, as without a stream
     if not _STREAMS_CLOSED_AT_EXIT:

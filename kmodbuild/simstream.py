@@ -237,8 +237,12 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
 
     tree.while_waiting = decode_ahead
     manifest_key = file_key(manifest)
+    coverage = None
+    if config.get("memo"):
+        from kmodbuild.simmemo import TextCoverage
+        coverage = TextCoverage()
     result = validate_tree(stand, target, version, manifest, names=names, requires=requires,
-                           attach=tree.attach, reader=reader)
+                           attach=tree.attach, reader=reader, coverage=coverage)
     if tree.gave_up:
         raise _GiveUp(tree.gave_up)
     if file_key(manifest) != manifest_key:
@@ -249,8 +253,16 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
         tree.stand_in(n)
         if requires_of(n) != requires[n]:
             raise _GiveUp(f"{built[n]} requires other modules than the order was made for")
-    return {"names": names, "files": tree.files, "dirs": tree.dirs, "stood_in": tree.stood_in,
-            "manifest": manifest_key, "result": _result_to_json(result)}
+    answer = {"names": names, "files": tree.files, "dirs": tree.dirs,
+              "stood_in": tree.stood_in, "manifest": manifest_key,
+              "result": _result_to_json(result)}
+    if coverage is not None:
+        from kmodbuild.simmemo import identity, module_entries
+        loaded = {n: parsed.get((built[n], *(tree.stood_in[n][1] or ()))) for n in names}
+        if all(mo is not None for mo in loaded.values()):
+            answer["memo"] = {"identity": identity(), "modules": module_entries(
+                loaded, {n: tree.stood_in[n][1] for n in names}, coverage)}
+    return answer
 
 
 def _result_to_json(result: Any) -> dict[str, Any]:
@@ -267,6 +279,8 @@ def main() -> int:
 
 def serve(inp: IO[str], out: IO[str]) -> int:
     """One stream reading the protocol from ``inp`` and answering on ``out``."""
+    import gc
+    gc.disable()
     try:
         answer = run_stream(json.loads(inp.readline()), inp)
     except _GiveUp as e:
@@ -317,6 +331,12 @@ def _fork() -> _Forked:
             f.flush()
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
+    # the objects made so far out of the collector's reach in both processes: a
+    # collection would write to every page holding one, and each written page is
+    # then copied for the process writing it (the build's heap is some 70 MB)
+    import gc
+    if os.environ.get("XFREEZE"):
+        gc.freeze()
     pid = os.fork()
     if pid == 0:                                        # the stream
         code = 1
@@ -346,9 +366,15 @@ class SimStream:
 
     def __init__(self, stand: Path, target: Any, version: Any, manifest: Path,
                  modules: Sequence[tuple[str, str]], pending: Sequence[str] = (),
-                 fork: bool = False) -> None:
+                 fork: bool = False, memo: bool = False) -> None:
         self.stand, self.target, self.version, self.manifest = stand, target, version, manifest
         self.why_not: str | None = None
+        #: see _compare_copies (made by result())
+        self._copies: dict[str, tuple[str, Any, Any]] = {}
+        #: each stood-in module's installed file's lstat state when it was proved a copy
+        self._verified: dict[str, Any] = {}
+        #: the memo of the answer (kmodbuild.simmemo), once result() took it
+        self.memo: dict[str, Any] | None = None
         self.started = ""               # when, for the build's verbose output
         self.proc: subprocess.Popen[str] | _Forked | None
         if fork:                        # see _fork: only from a process without threads
@@ -361,9 +387,10 @@ class SimStream:
                 [sys.executable, "-m", "kmodbuild.simstream"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self._lock = threading.Lock()
+        self.modules = [(str(n), str(b)) for n, b in modules]
         config = {"stand": str(stand), "target": target.name, "version": str(version),
                   "manifest": str(manifest), "modules": [list(m) for m in modules],
-                  "pending": list(pending)}
+                  "pending": list(pending), "memo": memo}
         self._send(json.dumps(config) + "\n")
 
     def _send(self, text: str, close: bool = False) -> None:
@@ -393,6 +420,12 @@ class SimStream:
         if proc is None:
             return None
         try:
+            # while the stream still simulates: which installed files are byte copies
+            # of the built ones (what _disproved needs, off the critical path)
+            self._copies = self._compare_copies()
+        except OSError:
+            self._copies = {}
+        try:
             out = proc.stdout.read() if proc.stdout is not None else ""
             proc.wait()
         except (OSError, ValueError):
@@ -410,10 +443,36 @@ class SimStream:
             return None
         try:
             self.why_not = self._disproved(answer)
-            return None if self.why_not else self._result(answer["result"])
+            if self.why_not:
+                return None
+            self.memo = self._memo(answer)
+            return self._result(answer["result"])
         except (OSError, LookupError, TypeError, ValueError) as e:
             self.why_not = f"cannot check the stream's answer: {e}"
             return None
+
+    def _compare_copies(self) -> dict[str, tuple[str, Any, Any]]:
+        """``name -> (built file, its key, installed file's lstat state)`` for each module
+        whose installed ``NAME.kmod`` is a regular file with its built file's bytes, the
+        states taken before the bytes were read (a change during or after the read
+        changes them)."""
+        from kmodbuild.simvalidate import find_module_dir
+        mdir = find_module_dir(self.stand, self.target, self.version)
+        copies: dict[str, tuple[str, Any, Any]] = {}
+        for name, built in self.modules:
+            installed = str(mdir / name / f"{name}.kmod")
+            key, state = file_key(built), lstat_state(installed)
+            if key is None or state is None or not stat.S_ISREG(state[0]) \
+                    or key[0] != state[1]:
+                continue
+            try:
+                with open(installed, "rb") as a, open(built, "rb") as b:
+                    if a.read() != b.read():
+                        continue
+            except OSError:
+                continue
+            copies[name] = (built, key, state)
+        return copies
 
     def _disproved(self, answer: dict[str, Any]) -> str | None:
         """Why the stream's tree is not the finished one (``None``: it is)."""
@@ -436,14 +495,40 @@ class SimStream:
             installed = mdir / name / f"{name}.kmod"
             if _kind(str(installed.parent)) != stat.S_IFDIR:
                 return f"{installed.parent} is not a directory"
+            copy = self._copies.get(name)
+            state = lstat_state(str(installed))
+            if copy is not None and copy[0] == built and copy[1] == key \
+                    and state == copy[2] and file_key(built) == key:
+                self._verified[name] = state
+                continue                # compared while the stream ran, and unchanged since
             try:
-                same = (file_key(built) == key and stat.S_ISREG(os.lstat(installed).st_mode)
+                same = (file_key(built) == key and state is not None
+                        and stat.S_ISREG(state[0])
                         and installed.read_bytes() == Path(built).read_bytes())
             except OSError:
                 same = False
             if not same:
                 return f"{installed} is not the file simulated ({built})"
+            self._verified[name] = state
         return None
+
+    def _memo(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """The memo of a proven answer (kmodbuild.simmemo), or None when it has none."""
+        from kmodbuild.simmemo import MEMO_VERSION
+        part = answer.get("memo")
+        if not part or answer["result"]["failures"]:
+            return None
+        modules = {}
+        for name in answer["names"]:
+            m, state = part["modules"].get(name), self._verified.get(name)
+            if m is None or state is None or m["key"] != answer["stood_in"][name][1]:
+                return None
+            modules[name] = dict(m, installed=state)
+        return {"version": MEMO_VERSION, "identity": part["identity"],
+                "target": self.target.name, "os_version": str(self.version),
+                "manifest": str(self.manifest), "manifest_key": answer["manifest"],
+                "names": answer["names"], "files": answer["files"], "dirs": answer["dirs"],
+                "modules": modules, "result": answer["result"]}
 
     def _result(self, r: dict[str, Any]) -> Any:
         from kmodbuild.simvalidate import (

@@ -148,7 +148,8 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
                   verify: dict[str, str] | None = None,
                   emulate: bool | None = None,
                   requires: dict[str, tuple[str, ...]] | None = None,
-                  attach: Callable[[SimKernel], None] | None = None) -> ValidationResult:
+                  attach: Callable[[SimKernel], None] | None = None,
+                  coverage: Any = None) -> ValidationResult:
     """Load every installed module in dependency order, then unload them all.
 
     Args:
@@ -170,6 +171,8 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
             before the installed ones exist); default: read from the tree.
         attach: called with the simulated kernel before the first load
             (:mod:`kmodbuild.simstream` watches its file accesses).
+        coverage: a :class:`kmodbuild.simmemo.TextCoverage` told of every read of a
+            loaded module's text (the build's memo of its simulation).
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -183,10 +186,14 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
     # after.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    watch = K.ACCESS_WATCH
+    if coverage is not None:
+        K.ACCESS_WATCH = coverage.note
     try:
         return _validate_tree(stand, target, version, manifest, builtins, reader, modcmd,
-                              names, verify, emulate, requires, attach)
+                              names, verify, emulate, requires, attach, coverage)
     finally:
+        K.ACCESS_WATCH = watch
         if gc_was_enabled:
             gc.enable()
 
@@ -196,7 +203,8 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
                    modcmd: ModcmdStrategy | None, names: Sequence[str] | None,
                    verify: dict[str, str] | None, emulate: bool | None,
                    known: dict[str, tuple[str, ...]] | None,
-                   attach: Callable[[SimKernel], None] | None) -> ValidationResult:
+                   attach: Callable[[SimKernel], None] | None,
+                   coverage: Any = None) -> ValidationResult:
     start = time.perf_counter()
     if isinstance(version, str):
         version = NetBSDVersion.parse(version)
@@ -209,6 +217,11 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
     if modcmd is None and emulate is not False:
         from kmodbuild.emulate import make_modcmd
         modcmd, note = make_modcmd(emulate)   # type: ignore[assignment]
+    if coverage is not None and modcmd is not None:
+        if hasattr(modcmd, "coverage"):
+            modcmd.coverage = coverage        # type: ignore[attr-defined]
+        else:
+            coverage.unsupported = "a modcmd strategy that does not tell what it runs"
     kernel = SimKernel(config, stand_root(Path(stand)), reader=reader, modcmd=modcmd)
     get_machine = getattr(modcmd, "get_machine", None)
     if get_machine is not None:

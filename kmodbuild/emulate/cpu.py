@@ -95,6 +95,9 @@ class Cpu:
         #: called with a guest address on an access to unmapped memory; returns True
         #: when it mapped it (lazy mapping of loaded modules, kmodbuild.emulate.machine)
         self.resolver: Callable[[int], bool] | None = None
+        #: called as ``read_watch(address, size)`` before each :meth:`read` (the kernel
+        #: API's reads of guest memory; kmodbuild.simmemo's coverage)
+        self.read_watch: Callable[[int, int], None] | None = None
         self.page_size = int(self.uc.ctl_get_page_size())
         self._errors = {getattr(_uc, n): k for n, k in _ERRORS.items()}
         self._access = {getattr(_uc, n): k for n, k in _MEM_ACCESS.items()}
@@ -270,6 +273,8 @@ class Cpu:
 
     def read(self, address: int, size: int) -> bytes:
         """Guest bytes (raises :class:`MemoryError_` when unmapped)."""
+        if self.read_watch is not None:
+            self.read_watch(address, size)
         for _ in range(4):
             try:
                 return bytes(self.uc.mem_read(self._pa(address), size))
@@ -335,6 +340,18 @@ class Cpu:
     def on_block(self, begin: int, end: int, callback: Callable[[int], None]) -> int:
         """Call ``callback(address)`` at the start of each basic block in ``[begin, end]``."""
         return self._hook(_uc.UC_HOOK_BLOCK, lambda uc, addr, size, data: callback(addr),
+                          begin, end)
+
+    def on_block_range(self, begin: int, end: int, callback: Callable[[int, int], None]) -> int:
+        """Call ``callback(address, size)`` at the start of each basic block in
+        ``[begin, end]`` (``size``: the bytes unicorn translated for it)."""
+        return self._hook(_uc.UC_HOOK_BLOCK, lambda uc, addr, size, data: callback(addr, size),
+                          begin, end)
+
+    def on_read(self, begin: int, end: int, callback: Callable[[int, int], None]) -> int:
+        """Call ``callback(address, size)`` before each guest load from ``[begin, end]``."""
+        return self._hook(_uc.UC_HOOK_MEM_READ,
+                          lambda uc, access, addr, size, value, data: callback(addr, size),
                           begin, end)
 
     def _hook(self, kind: int, fn: Callable[..., Any], begin: int = 1, end: int = 0) -> int:

@@ -175,6 +175,10 @@ class Machine:
             self.cpu.on_block(module_base, module_base + (1 << 32), self._on_block)
         else:
             self.cpu.on_code(self.kernel_base, self.kernel_end - 1, self._on_code)
+        self.module_base = module_base
+        #: kmodbuild.simmemo's coverage (record_text), and each text region's kobj
+        self.coverage: Any = None
+        self._text_kobj: dict[int, tuple[Any, Any]] = {}
         self.cpu.on_fault(self._on_fault)
         self.cpu.on_trap(self._on_trap)
         self.windows = RegisterWindows(self.cpu) if spec.windows else None
@@ -204,6 +208,43 @@ class Machine:
         self._log_pos = 0
         self._listed: dict[int, Any] = {}
         self._extra: dict[int, Any] = {}        # id(module) -> module run or active then
+
+    # ------------------------------------------------------------------ coverage
+    def record_text(self, coverage: Any) -> str | None:
+        """Tell ``coverage.note(kobj, address, size)`` of every access to a loaded
+        module's text from now on: each basic block run there (its translated bytes), each
+        guest load from there, and each read the kernel's hooks make there.  Returns why
+        it cannot (a port whose emulation reads or rewrites text itself: the straight-run
+        limit, a text fill, SPARC's window traps, fixed segments, delay-slot hooks), or
+        None."""
+        spec = self.spec
+        for flag, why in ((spec.windows, "register-window traps patch text"),
+                          (spec.straight_limit, "text is scanned for straight runs"),
+                          (spec.text_fill, "text padding is rewritten"),
+                          (spec.zero_is_nop, "text is scanned for zeros"),
+                          (spec.segments, "addresses are translated through segments"),
+                          (spec.delay_slots, "code hooks follow delay slots")):
+            if flag:
+                return f"{self.target.machine_arch}: {why}"
+        self.coverage = coverage
+        end = self.module_base + (1 << 32)
+        self.cpu.on_block_range(self.module_base, end, self._touch)
+        self.cpu.on_read(self.module_base, end, self._touch)
+        self.cpu.read_watch = self._touch
+        return None
+
+    def _touch(self, address: int, size: int) -> None:
+        """A block run or a load at ``[address, address+size)``: noted where it is text."""
+        starts, avail = self._avail_starts, self._avail
+        last = address + max(size, 1) - 1
+        k = max(bisect.bisect_right(starts, address) - 1, 0)
+        while k < len(avail) and starts[k] <= last:
+            reg, _, kind = avail[k]
+            if kind == "text" and address < reg.base + reg.alloc:
+                owner = self._text_kobj.get(id(reg))
+                if owner is not None:
+                    self.coverage.note(owner[1], address, size)
+            k += 1
 
     # ------------------------------------------------------------------ modules
     def sync(self, modules: Iterable[Any], run: Any = None) -> set[str]:
@@ -322,6 +363,8 @@ class Machine:
             self._avail_starts.insert(k, reg.base)
             self._avail.insert(k, (reg, mod.name, kind))
             regs.append(reg)
+            if kind == "text" and self.coverage is not None:
+                self._text_kobj[id(reg)] = (reg, ko)     # the region kept: its id stays its
         key = id(ko)
         self._synced[key] = (ko, ko.regions, mod.name, regs)
         self._owner[key] = mod

@@ -63,6 +63,8 @@ class EmulatedModcmd:
         self.reports: list[Report] = []
         self._emulated: set[str] = set()
         self._running: list[Module] = []    # modcmds under way, outermost first
+        #: a kmodbuild.simmemo.TextCoverage told of every text access (None: off)
+        self.coverage: Any = None
 
     # ---- simulator hooks
     def attach(self, kernel: Any) -> None:
@@ -83,6 +85,10 @@ class EmulatedModcmd:
                                        budget=self.budget, sink=self._print)
             except CpuUnsupported as e:
                 self.note = f"{kernel.target.name}: modcmd is not emulated: {e}"
+            if self.machine is not None and self.coverage is not None:
+                why = self.machine.record_text(self.coverage)
+                if why is not None:
+                    self.coverage.unsupported = why
         return self.machine
 
     def _print(self, line: str) -> None:

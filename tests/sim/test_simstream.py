@@ -288,7 +288,7 @@ def test_when_the_build_starts_a_stream(monkeypatch: pytest.MonkeyPatch) -> None
     started: list[Any] = []
 
     class Fake:
-        def __init__(self, *args: Any) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             started.append(args)
 
     monkeypatch.setattr(simstream, "SimStream", Fake)

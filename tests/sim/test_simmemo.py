@@ -1,0 +1,280 @@
+"""The build's memo of its simulation (kmodbuild.simmemo): the last answer is taken
+again only where an edit changed bytes the simulation provably never read.
+
+Real modules compiled with the project toolchain; their modcmds run under
+unicorn.  A module's *holes* are code that never ran and was never read; an
+edit inside them keeps the answer, any other edit (code that runs, code read as
+data, a moved layout) does not.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kmodbuild import simmemo
+from kmodbuild.elf import read_module
+from kmodbuild.simvalidate import validate_tree
+from kmodbuild.target import NetBSDVersion, get_target
+from tests.conftest import BuiltTree, copy_tree, scons
+from tests.emulate.conftest import compile_module, unicorn_or_skip
+
+TARGET = get_target("amd64")
+VERSION = NetBSDVersion.parse("10.0")
+KEY = "amd64-x86_64"
+
+#: A module with a function modcmd never calls (``memotest_idle``) and one it reads
+#: as data when PEEK is set (``memotest_peek``).
+SOURCE = """\
+#include <sys/param.h>
+#include <sys/errno.h>
+#include <sys/module.h>
+#include <sys/systm.h>
+
+MODULE(MODULE_CLASS_MISC, memotest, NULL);
+
+int memotest_idle(int);
+int memotest_peek(int);
+
+int
+memotest_idle(int x)
+{
+	int r = x;
+	for (int k = 0; k < 9; k++)
+		r = (r << 3) ^ (r >> 5);
+	return r & @IDLE@;
+}
+
+int
+memotest_peek(int x)
+{
+	int r = x;
+	for (int k = 0; k < 7; k++)
+		r = (r << 5) ^ (r >> 3) ^ k;
+	return r * 0x7654321;
+}
+
+static int
+memotest_modcmd(modcmd_t cmd, void *arg)
+{
+	switch (cmd) {
+	case MODULE_CMD_INIT:
+		if (@PEEK@ && ((const volatile unsigned char *)memotest_peek)[4] == 0x5a)
+			printf("memotest: peeked\\n");
+		printf("memotest: up %d\\n", @INIT@);
+		return 0;
+	case MODULE_CMD_FINI:
+		return 0;
+	default:
+		return ENOTTY;
+	}
+}
+"""
+
+
+def source(idle: int = 0x1234567, init: int = 1, peek: int = 0) -> str:
+    return (SOURCE.replace("@IDLE@", hex(idle)).replace("@INIT@", str(init))
+            .replace("@PEEK@", str(peek)))
+
+
+class Built:
+    """One variant of memotest installed alone in a stand tree, and its simulation."""
+
+    def __init__(self, root: Path, manifest: Path, text: str) -> None:
+        self.root = root
+        mdir = root / "stand" / TARGET.kmodulearchdir / VERSION.osrelease / "modules" \
+            / "memotest"
+        mdir.mkdir(parents=True)
+        src = root / "memotest.c"
+        src.write_text(text)
+        self.kmod = mdir / "memotest.kmod"
+        compile_module(TARGET, src, self.kmod, root)
+        self.manifest = manifest
+        self.module = read_module(str(self.kmod), TARGET)
+
+    def simulate(self) -> tuple[simmemo.TextCoverage, object]:
+        coverage = simmemo.TextCoverage()
+        modules: dict[str, object] = {}
+
+        def reader(path: str, target: object) -> object:
+            return modules.setdefault(path, self.module)
+
+        result = validate_tree(self.root / "stand", TARGET, VERSION, self.manifest,
+                               reader=reader, coverage=coverage)  # type: ignore[arg-type]
+        assert result.ok, result.failures
+        return coverage, result
+
+    def symbol_range(self, name: str) -> tuple[int, int]:
+        """The file range of function ``name``."""
+        sym = next(s for s in self.module.symbols if s.name == name)
+        sec = self.module.sections[sym.shndx]
+        return sec.offset + sym.value, sec.offset + sym.value + sym.size
+
+
+@pytest.fixture(scope="module")
+def variants(built_tree: BuiltTree, tmp_path_factory: pytest.TempPathFactory):
+    unicorn_or_skip()
+    base = tmp_path_factory.mktemp("memo")
+    manifest = built_tree.manifest(KEY)
+
+    def make(name: str, **kw: int) -> Built:
+        return Built(base / name, manifest, source(**kw))
+    return make
+
+
+def test_holes_are_code_that_never_ran(variants) -> None:
+    a = variants("a")
+    coverage, _ = a.simulate()
+    keep = simmemo.keep_mask(a.module, coverage)
+    assert len(keep) == len(a.module.image)
+    lo, hi = a.symbol_range("memotest_idle")
+    assert keep[lo:hi].count(0) > (hi - lo) // 2       # most of it: never run, never read
+    lo, hi = a.symbol_range("memotest_modcmd")
+    assert keep[lo:hi].count(0) == 0                    # run: kept
+    for s in a.module.sections:                         # only text has holes
+        if s.size and not s.flags & 0x4 and s.type != 8:    # SHF_EXECINSTR, SHT_NOBITS
+            assert keep[s.offset:s.offset + s.size].count(0) == 0, s.name
+    assert keep[:64].count(0) == 0                      # the ELF header
+    text = a.module.sections[next(i for i, s in enumerate(a.module.sections)
+                                  if s.name == ".text")]
+    for rs in a.module.relocation_sections:
+        if rs.target == text.index:
+            for r in rs.relocations:                    # every place a relocation patches
+                at = text.offset + r.offset
+                assert keep[at:at + 4].count(0) == 0
+
+
+def test_an_edit_in_a_hole_keeps_the_digest_any_other_does_not(variants) -> None:
+    a = variants("a2")
+    coverage, _ = a.simulate()
+    keep = simmemo.keep_mask(a.module, coverage)
+    digest = simmemo.masked_digest(a.module.image, keep)
+    idle = variants("idle", idle=0x7654321)             # never runs: the same outside holes
+    assert idle.module.image != a.module.image
+    assert len(idle.module.image) == len(a.module.image)
+    assert simmemo.masked_digest(idle.module.image, keep) == digest
+    init = variants("init", init=77)                    # runs at INIT
+    assert len(init.module.image) == len(a.module.image)
+    assert simmemo.masked_digest(init.module.image, keep) != digest
+
+
+def test_text_read_as_data_is_kept(variants) -> None:
+    """modcmd reads a byte of memotest_peek's code: a guest load from text counts as a
+    read, so that byte (and its neighbours) is no hole."""
+    plain = variants("plain")
+    peek = variants("peek", peek=1)
+    for built, kept in ((plain, False), (peek, True)):
+        coverage, _ = built.simulate()
+        keep = simmemo.keep_mask(built.module, coverage)
+        lo, _ = built.symbol_range("memotest_peek")
+        assert (keep[lo + 4] == 0xFF) is kept
+
+
+def test_no_holes_where_the_port_reads_text_itself(variants) -> None:
+    a = variants("a3")
+    coverage, _ = a.simulate()
+    coverage.unsupported = "mips64: text is scanned for straight runs"
+    assert simmemo.keep_mask(a.module, coverage).count(0) == 0
+
+
+# --------------------------------------------------------------------------- the build
+
+MEMO = Path("build") / KEY / "10.0" / "simulate.txt.memo"
+STREAM = {"KMOD_SIMSTREAM": "1"}        # the example tree is small: stream anyway
+
+
+def _edit(tree: Path, old: str, new: str) -> None:
+    src = tree / "sys/modules/memotest/memotest.c"
+    text = src.read_text()
+    assert old in text
+    src.write_text(text.replace(old, new))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example tree plus memotest, built with a streamed simulation (so with a memo)."""
+    unicorn_or_skip()
+    root = copy_tree(tmp_path_factory.mktemp("memotree"))
+    mod = root / "sys/modules/memotest"
+    mod.mkdir()
+    (mod / "memotest.c").write_text(source())
+    (mod / "SConscript").write_text("Import('env')\nenv.KernelModule('memotest', "
+                                    "['memotest.c'])\n")
+    scons(root, "ARCH=amd64", env=STREAM)
+    assert (root / MEMO).is_file()
+    return root
+
+
+def _fresh_summary(root: Path) -> str:
+    return validate_tree(root / "stand", TARGET, VERSION,
+                         root / "build" / KEY / "10.0/kernel/netbsd.syms").summary()
+
+
+def test_the_build_reuses_the_answer_after_an_edit_of_code_that_never_runs(tree: Path) -> None:
+    memo = tree / MEMO
+    before = memo.stat().st_mtime_ns
+    _edit(tree, hex(0x1234567), hex(0x1234765))
+    out = scons(tree, "ARCH=amd64", env=STREAM).stdout            # a quick build
+    assert "memotest.kmod" in out
+    installed = tree / "stand/amd64/10.0/modules/memotest/memotest.kmod"
+    assert installed.read_bytes() == (tree / "build" / KEY / "10.0/modules/memotest/"
+                                      "memotest.kmod").read_bytes()
+    assert memo.stat().st_mtime_ns == before                      # taken, not remade
+    summary = _fresh_summary(tree)
+    assert f"simulate: {summary}\n" in out
+    assert (tree / "build" / KEY / "10.0/simulate.txt").read_text() == summary + "\n"
+    # through SCons's graph (VERBOSE=1) too, where it says so
+    _edit(tree, hex(0x1234765), hex(0x1234576))
+    out = scons(tree, "ARCH=amd64", "VERBOSE=1", env=STREAM).stdout
+    assert "simulate: the last simulation's answer holds (kmodbuild.simmemo)" in out
+    assert f"simulate: {summary}\n" in out
+
+
+def test_an_edit_of_code_that_runs_is_simulated(tree: Path) -> None:
+    memo = tree / MEMO
+    before = memo.read_text()
+    _edit(tree, 'printf("memotest: up %d\\n", 1)', 'printf("memotest: up %d\\n", 2)')
+    out = scons(tree, "ARCH=amd64", "VERBOSE=1", env=STREAM).stdout
+    assert "simulate: the last answer does not hold: " in out
+    assert "memotest.kmod changed where the simulation read it" in out
+    assert "simulate: streamed" in out
+    assert memo.read_text() != before                             # the new answer's memo
+    assert f"simulate: {_fresh_summary(tree)}\n" in out
+
+
+def test_what_else_the_memo_is_checked_against(tree: Path) -> None:
+    """Each input the answer came from: the memo is refused when any differs."""
+    memo = tree / MEMO
+    built = {p.parent.name: str(p) for p in
+             (tree / "build" / KEY / "10.0/modules").glob("*/*.kmod")}
+    manifest = tree / "build" / KEY / "10.0/kernel/netbsd.syms"
+
+    def why() -> str:
+        result, reason = simmemo.reuse(memo, tree / "stand", TARGET, VERSION, manifest, built)
+        assert (result is None) == bool(reason)
+        return reason
+
+    assert why() == ""
+    saved = memo.read_text()
+    data = json.loads(saved)
+    memo.write_text(json.dumps(dict(data, identity="another")))
+    assert why() == "made by another simulator"
+    memo.write_text(saved)
+    hello = tree / "stand/amd64/10.0/modules/hello/hello.kmod"
+    kept = hello.read_bytes()
+    os.chmod(hello, 0o644)
+    hello.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
+    assert "hello.kmod is not a copy of" in why()
+    hello.write_bytes(kept)
+    assert why() == ""                                  # compared again: a copy
+    plist = tree / "stand/amd64/10.0/modules/memotest/memotest.plist"
+    plist.write_text("<plist/>\n")
+    assert why() == f"{plist} changed"
+    plist.unlink()
+    assert why() == ""
+    del built["hello"]
+    assert why() == "the module list changed"
+    os.utime(manifest)
+    assert why() == "the kernel manifest changed"
