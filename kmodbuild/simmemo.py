@@ -58,9 +58,6 @@ MEMO_VERSION = 1
 #: end, a load's neighbours).
 MARGIN = 16
 
-#: Bytes from each relocation's place that count as read (the widest field patched).
-RELOC_SPAN = 8
-
 
 # --------------------------------------------------------------------------- coverage
 
@@ -156,19 +153,10 @@ def keep_mask(module: Any, coverage: TextCoverage) -> bytes:
              and secs[idx].offset + size <= n]
     for idx, _, size in texts:          # a hole unless read
         keep[secs[idx].offset:secs[idx].offset + size] = bytes(size)
-    span = ones[:RELOC_SPAN]
-    for idx, roff, size in texts:
+    for idx, roff, _ in texts:
         lo = secs[idx].offset
         for a, b in covered:
             cut(lo + a - roff - MARGIN, lo + b - roff + MARGIN)
-        for rs in module.relocation_sections:
-            if rs.target == idx:
-                for r in rs.relocations:
-                    at = lo + r.offset
-                    if 0 <= r.offset and at + RELOC_SPAN <= n:
-                        keep[at:at + RELOC_SPAN] = span
-                    else:
-                        cut(at, at + RELOC_SPAN)
     mine = {idx for idx, _, _ in texts}
     for o in secs:                      # everything else the parser reads stays
         if o.type != SHT_NOBITS and o.size and o.index not in mine:
@@ -188,8 +176,13 @@ def masked_digest(image: bytes, keep: bytes) -> str:
     """SHA-256 of ``image``'s size and bytes with every hole of ``keep`` zeroed."""
     if len(keep) != len(image):
         raise ValueError("the mask is not the file's size")
-    masked = (int.from_bytes(image, "little") & int.from_bytes(keep, "little")) \
-        .to_bytes(len(image), "little")
+    masked = bytearray(image)
+    a = keep.find(0)
+    while a >= 0:                       # each run of 0x00 (bytes.find: no regex scan)
+        b = keep.find(0xFF, a)
+        b = len(keep) if b < 0 else b
+        masked[a:b] = bytes(b - a)
+        a = keep.find(0, b)
     h = hashlib.sha256(len(image).to_bytes(8, "little"))
     h.update(masked)
     return h.hexdigest()
@@ -197,7 +190,7 @@ def masked_digest(image: bytes, keep: bytes) -> str:
 
 def pack_mask(keep: bytes) -> str:
     """``keep`` as the memo stores it (compressed, base64)."""
-    return base64.b64encode(zlib.compress(keep, 6)).decode()
+    return base64.b64encode(zlib.compress(keep, 1)).decode()
 
 
 def unpack_mask(text: str) -> bytes:
@@ -221,19 +214,23 @@ def identity() -> str:
     global _IDENTITY
     if _IDENTITY is None:
         h = hashlib.sha256(f"{MEMO_VERSION} {sys.version}".encode())
+        roots = [Path(__file__).resolve().parent]
         try:
-            from importlib.metadata import version
-            h.update(f" unicorn {version('unicorn')}".encode())
-        except Exception:  # noqa: BLE001 - not installed: no emulation, said so here
-            h.update(b" no unicorn")
-        root = Path(__file__).resolve().parent
-        for dirpath, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for f in sorted(files):
-                p = os.path.join(dirpath, f)
-                st = os.stat(p)         # as the build's stamp watches its inputs
-                h.update(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}\0"
-                         f"{st.st_ctime_ns}\0{st.st_ino}\n".encode())
+            from importlib.util import find_spec
+            spec = find_spec("unicorn")         # found, not imported
+            if spec is not None and spec.origin:
+                roots.append(Path(spec.origin).parent)
+        except (ImportError, ValueError):
+            pass
+        for root in roots:
+            h.update(f"\n{root}\n".encode())
+            for dirpath, dirs, files in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for f in sorted(files):
+                    p = os.path.join(dirpath, f)
+                    st = os.stat(p)     # as the build's stamp watches its inputs
+                    h.update(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}"
+                             f"\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
         _IDENTITY = h.hexdigest()
     return _IDENTITY
 
@@ -308,7 +305,7 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
             key, state = file_key(m["built"]), lstat_state(installed)
             if key == m["key"] and state == m["installed"]:
                 continue
-            why = _same_outside_holes(m, installed, key, state)
+            why = _same_outside_holes(m, installed, key, state, target)
             if why:
                 return None, why
         return _result(memo["result"], stand, target, version), ""
@@ -316,7 +313,8 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
         return None, f"unreadable memo ({type(e).__name__})"
 
 
-def _same_outside_holes(m: dict[str, Any], installed: str, key: Any, state: Any) -> str:
+def _same_outside_holes(m: dict[str, Any], installed: str, key: Any, state: Any,
+                        target: Any) -> str:
     """Why the changed module ``m`` does not simulate as its memo says ("": it does)."""
     from kmodbuild.elf import read_module
     from kmodbuild.errors import KmodError
@@ -334,7 +332,7 @@ def _same_outside_holes(m: dict[str, Any], installed: str, key: Any, state: Any)
     if len(data) != m["size"] or masked_digest(data, unpack_mask(m["keep"])) != m["digest"]:
         return f"{built} changed where the simulation read it"
     try:
-        mo = read_module(built)
+        mo = read_module(built, target)
     except (KmodError, OSError):
         return f"cannot read {built}"
     if modinfo_text(mo) != m["modinfo"]:

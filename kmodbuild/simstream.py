@@ -331,12 +331,6 @@ def _fork() -> _Forked:
             f.flush()
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
-    # the objects made so far out of the collector's reach in both processes: a
-    # collection would write to every page holding one, and each written page is
-    # then copied for the process writing it (the build's heap is some 70 MB)
-    import gc
-    if os.environ.get("XFREEZE"):
-        gc.freeze()
     pid = os.fork()
     if pid == 0:                                        # the stream
         code = 1

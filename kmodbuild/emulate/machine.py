@@ -228,10 +228,18 @@ class Machine:
                 return f"{self.target.machine_arch}: {why}"
         self.coverage = coverage
         end = self.module_base + (1 << 32)
-        self.cpu.on_block_range(self.module_base, end, self._touch)
+        self.cpu.on_block_range(self.module_base, end, self._touch_block)
         self.cpu.on_read(self.module_base, end, self._touch)
         self.cpu.read_watch = self._touch
         return None
+
+    def _touch_block(self, address: int, size: int) -> None:
+        if size <= 0:       # a size unicorn did not tell: up to the end of the region
+            k = bisect.bisect_right(self._avail_starts, address) - 1
+            reg = self._avail[k][0] if k >= 0 else None
+            size = reg.base + reg.alloc - address if reg is not None \
+                and address < reg.base + reg.alloc else 1
+        self._touch(address, size)
 
     def _touch(self, address: int, size: int) -> None:
         """A block run or a load at ``[address, address+size)``: noted where it is text."""
