@@ -9,7 +9,10 @@ times, alternating the two tools in the same run:
 
 * full     - clean build
 * noop     - nothing changed
-* edit     - one .c file changed (a constant: object, module and install change)
+* edit     - one .c file changed (a constant: object, module and install change) in a
+             function that does not run when the module loads
+* edit-run - a constant changed in code that runs when the module loads (its modcmd):
+             kmodbuild's simulation cannot take its last answer again
 * touch    - a header every module includes touched, contents unchanged
 * header   - that header changed
 
@@ -242,6 +245,15 @@ def edit_code(src: Path) -> None:
     src.write_text(new)
 
 
+def edit_modcmd(src: Path) -> None:
+    """An edit of code that runs at load: the size modcmd allocates at INIT."""
+    _EDITS[0] += 1
+    text = src.read_text()
+    new = re.sub(r"sc_len = \d+ \+ 64;", f"sc_len = {1000 + _EDITS[0]} + 64;", text, count=1)
+    assert new != text, f"{src}: nothing to edit"
+    src.write_text(new)
+
+
 #: what kmodbuild's build imports (a clean virtual environment gets copies of these)
 PACKAGES = ("SCons", "elftools", "jinja2", "markupsafe", "packaging", "unicorn")
 
@@ -281,6 +293,7 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
         "full": clean,
         "noop": lambda tool: None,
         "edit": lambda tool: edit_code(tools[tool][2] / "sys/modules/m0001/m0001_sub.c"),
+        "edit-run": lambda tool: edit_modcmd(tools[tool][2] / "sys/modules/m0001/m0001.c"),
         "touch": lambda tool: os.utime(header(tool)),
         "header": lambda tool: header(tool).write_text(header(tool).read_text()
                                                        + f"/* {time.time()} */\n"),
@@ -298,7 +311,7 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
                 dt, rss = run(cmd, where, env)
                 results.setdefault((scen, tool), []).append(dt)
                 peak[tool] = max(peak[tool], rss)
-                if scen in ("edit", "header", "touch"):
+                if scen in ("edit", "edit-run", "header", "touch"):
                     run(cmd, where, env)    # settle, so the next tool starts from a built tree
     out: dict[str, tuple[float, ...]] = {
         scen: tuple(statistics.median(results[(scen, tool)]) for tool in tools)

@@ -11,31 +11,34 @@ While the build's simulation runs (:mod:`kmodbuild.simstream`), a
 :class:`TextCoverage` records every access to a loaded module's text: each
 basic block the emulated CPU ran there (the bytes unicorn translated for it),
 each guest load from there, each read the kernel's hooks made there, and each
-read of the in-kernel linker's (:data:`kmodbuild.kobj.ACCESS_WATCH`).  From
-it, :func:`holes` finds the *holes* of each module file: bytes of its
-executable sections that nothing read, at least 16 bytes from anything read
-(a margin for instruction decoding), outside every relocation's place and
-outside every other part of the file (ELF header, section and program header
-tables, every other section).  The simulation's outcome is a function of the
-files it read, and no byte in a hole influenced it: the parser never looks
-there, the linker only copies those bytes, and the CPU never ran or loaded
-them.  A file equal to the simulated one outside its holes (same size, same
-digest with the holes zeroed) therefore simulates the same, step by step: the
-same instructions run, so the holes stay unread.
+read of the in-kernel linker's (:data:`kmodbuild.kobj.ACCESS_WATCH`: the
+modinfo record and its strings, REL addends).  From it, :func:`keep_mask`
+finds the *holes* of each module file: bytes of its executable sections that
+nothing read, at least 16 bytes from anything read (a margin for instruction
+decoding), outside every other part of the file (ELF header, section and
+program header tables, every other section).  The simulation's outcome is a
+function of the files it read, and no byte in a hole influenced it: the
+parser never looks there (what it makes of the modinfo record is compared
+as well), the linker only copies those bytes (or overwrites them, at a RELA
+place), and the CPU never ran or loaded them.  A file equal to the simulated
+one outside its holes (same size, same digest with the holes zeroed)
+therefore simulates the same, step by step: the same instructions run, so
+the holes stay unread.
 
 The build keeps the last proven answer with what it was proven for in a
 *memo* beside its simulation report: the tree's module list, every file the
 simulated kernel opened and its state, the manifest, each module's built
 file (its key, its size, its holes and that digest, its parsed modinfo) and
 the installed copy's state, and the simulator's identity (every file of the
-kmodbuild package, unicorn's and Python's versions).  :func:`reuse` takes the
+kmodbuild and unicorn packages, Python's version).  :func:`reuse` takes the
 answer again only when all of it still holds: for a module whose built file
 changed, the new file must be byte-equal to its installed copy, have the
 same size and digest with the old holes zeroed, and parse to the same
 modinfo.  Anything else (another module list, a changed plist or manifest,
 an edit that moved code, ran code or changed data): the build simulates.
 Ports whose emulation reads text itself (MIPS's straight-run scan, SPARC's
-window traps) record no holes.  ``KMOD_SIMMEMO=0`` turns reuse off.
+window traps), or maps it through segments or delay-slot hooks, record no
+holes (:meth:`kmodbuild.emulate.machine.Machine.record_text`).  ``KMOD_SIMMEMO=0`` turns reuse off.
 """
 from __future__ import annotations
 
