@@ -568,6 +568,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
                                 [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],
                                 _action(_validate_action, _quiet_str, "KMOD_ACTIONS"))
         tenv.Default(tenv.Alias("simulate", validate))
+        tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
         _quick_target(tenv, gate[0], metalog[0], validate[0])
     _declare_sets(env, envs)
     if rebuild_only is None:
