@@ -271,7 +271,13 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
     a module changed since it was made is compared again next time (a read and a
     digest of its file: less than rewriting the memo).
     """
-    from kmodbuild.simstream import _kind, _links_above, file_key, lstat_state
+    from kmodbuild.simstream import (
+        _kind,
+        _links_above,
+        file_key,
+        lstat_state,
+        result_from_json,
+    )
     from kmodbuild.simvalidate import find_module_dir, module_names, stand_root
     try:
         memo = json.loads(path.read_text())
@@ -311,7 +317,7 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
             why = _same_outside_holes(m, installed, key, state, target)
             if why:
                 return None, why
-        return _result(memo["result"], stand, target, version), ""
+        return result_from_json(memo["result"], stand, target, version), ""
     except (KeyError, TypeError, ValueError, AttributeError, zlib.error) as e:
         return None, f"unreadable memo ({type(e).__name__})"
 
@@ -341,20 +347,6 @@ def _same_outside_holes(m: dict[str, Any], installed: str, key: Any, state: Any,
     if modinfo_text(mo) != m["modinfo"]:
         return f"{built}: its modinfo changed"
     return ""
-
-
-def _result(r: dict[str, Any], stand: Path, target: Any, version: Any) -> Any:
-    from kmodbuild.simvalidate import (
-        ValidationFailure,
-        ValidationResult,
-        find_module_dir,
-    )
-    result = ValidationResult(target, version, find_module_dir(stand, target, version))
-    result.order, result.loaded, result.unloaded = r["order"], r["loaded"], r["unloaded"]
-    result.failures = [ValidationFailure(m, op, code, tuple(msgs))
-                       for m, op, code, msgs in r["failures"]]
-    result.seconds, result.emulated, result.note = r["seconds"], r["emulated"], r["note"]
-    return result
 
 
 def module_entries(modules: Mapping[str, Any], keys: Mapping[str, Any],

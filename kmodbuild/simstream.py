@@ -272,6 +272,22 @@ def _result_to_json(result: Any) -> dict[str, Any]:
             "seconds": result.seconds, "emulated": result.emulated, "note": result.note}
 
 
+def result_from_json(r: dict[str, Any], stand: Path, target: Any, version: Any) -> Any:
+    """The :class:`~kmodbuild.simvalidate.ValidationResult` :func:`_result_to_json` wrote,
+    for the tree of ``stand``."""
+    from kmodbuild.simvalidate import (
+        ValidationFailure,
+        ValidationResult,
+        find_module_dir,
+    )
+    result = ValidationResult(target, version, find_module_dir(stand, target, version))
+    result.order, result.loaded, result.unloaded = r["order"], r["loaded"], r["unloaded"]
+    result.failures = [ValidationFailure(m, op, code, tuple(msgs))
+                       for m, op, code, msgs in r["failures"]]
+    result.seconds, result.emulated, result.note = r["seconds"], r["emulated"], r["note"]
+    return result
+
+
 def main() -> int:
     """``python -m kmodbuild.simstream``: one stream (see the module docstring)."""
     return serve(sys.stdin, sys.stdout)
@@ -525,18 +541,7 @@ class SimStream:
                 "modules": modules, "result": answer["result"]}
 
     def _result(self, r: dict[str, Any]) -> Any:
-        from kmodbuild.simvalidate import (
-            ValidationFailure,
-            ValidationResult,
-            find_module_dir,
-        )
-        result = ValidationResult(self.target, self.version,
-                                  find_module_dir(self.stand, self.target, self.version))
-        result.order, result.loaded, result.unloaded = r["order"], r["loaded"], r["unloaded"]
-        result.failures = [ValidationFailure(m, op, code, tuple(msgs))
-                           for m, op, code, msgs in r["failures"]]
-        result.seconds, result.emulated, result.note = r["seconds"], r["emulated"], r["note"]
-        return result
+        return result_from_json(r, self.stand, self.target, self.version)
 
     def close(self) -> None:
         """Stop the stream process (a build that ends without its simulate step)."""
