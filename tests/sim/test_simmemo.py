@@ -271,3 +271,12 @@ def test_what_else_the_memo_is_checked_against(tree: Path) -> None:
     assert why() == "the module list changed"
     os.utime(manifest)
     assert why() == "the kernel manifest changed"
+
+
+def test_kmod_simmemo_0_turns_it_off(tree: Path) -> None:
+    """No reuse, and no memo is kept (the stream records nothing to make one of)."""
+    _edit(tree, hex(0x1234576), hex(0x1234675))
+    out = scons(tree, "ARCH=amd64", "VERBOSE=1", env={**STREAM, "KMOD_SIMMEMO": "0"}).stdout
+    assert "answer holds" not in out and "simulate: streamed" in out
+    assert not (tree / MEMO).exists()
+    assert f"simulate: {_fresh_summary(tree)}\n" in out
