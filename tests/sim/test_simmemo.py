@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,17 +83,17 @@ def source(idle: int = 0x1234567, init: int = 1, peek: int = 0) -> str:
 class Built:
     """One variant of memotest installed alone in a stand tree, and its simulation."""
 
-    def __init__(self, root: Path, manifest: Path, text: str) -> None:
-        self.root = root
-        mdir = root / "stand" / TARGET.kmodulearchdir / VERSION.osrelease / "modules" \
+    def __init__(self, root: Path, manifest: Path, text: str, target: Any = TARGET) -> None:
+        self.root, self.target = root, target
+        mdir = root / "stand" / target.kmodulearchdir / VERSION.osrelease / "modules" \
             / "memotest"
         mdir.mkdir(parents=True)
         src = root / "memotest.c"
         src.write_text(text)
         self.kmod = mdir / "memotest.kmod"
-        compile_module(TARGET, src, self.kmod, root)
+        compile_module(target, src, self.kmod, root)
         self.manifest = manifest
-        self.module = read_module(str(self.kmod), TARGET)
+        self.module = read_module(str(self.kmod), target)
 
     def simulate(self) -> tuple[simmemo.TextCoverage, object]:
         coverage = simmemo.TextCoverage()
@@ -101,7 +102,7 @@ class Built:
         def reader(path: str, target: object) -> object:
             return modules.setdefault(path, self.module)
 
-        result = validate_tree(self.root / "stand", TARGET, VERSION, self.manifest,
+        result = validate_tree(self.root / "stand", self.target, VERSION, self.manifest,
                                reader=reader, coverage=coverage)  # type: ignore[arg-type]
         assert result.ok, result.failures
         return coverage, result
@@ -117,10 +118,10 @@ class Built:
 def variants(built_tree: BuiltTree, tmp_path_factory: pytest.TempPathFactory):
     unicorn_or_skip()
     base = tmp_path_factory.mktemp("memo")
-    manifest = built_tree.manifest(KEY)
 
-    def make(name: str, **kw: int) -> Built:
-        return Built(base / name, manifest, source(**kw))
+    def make(name: str, target: str = "amd64", **kw: int) -> Built:
+        t = get_target(target)
+        return Built(base / target / name, built_tree.manifest(t.key), source(**kw), t)
     return make
 
 
@@ -153,16 +154,41 @@ def test_an_edit_in_a_hole_keeps_the_digest_any_other_does_not(variants) -> None
     assert simmemo.masked_digest(init.module.image, keep) != digest
 
 
-def test_text_read_as_data_is_kept(variants) -> None:
+#: ports whose emulation records which text it ran and read (Machine.record_text)
+COVERED = ["amd64", "i386", "evbarm-aarch64", "evbarm-earmv7hf", "riscv-riscv64",
+           "evbppc-powerpc"]
+
+
+@pytest.mark.parametrize("target", COVERED)
+def test_text_read_as_data_is_kept(variants, target: str) -> None:
     """modcmd reads a byte of memotest_peek's code: a guest load from text counts as a
-    read, so that byte (and its neighbours) is no hole."""
-    plain = variants("plain")
-    peek = variants("peek", peek=1)
+    read, so that byte (and its neighbours) is no hole; without that read, the bytes
+    of a function nothing calls are holes, and an edit there keeps the digest while
+    one of modcmd does not -- on every port that records coverage."""
+    plain = variants("plain", target)
+    peek = variants("peek", target, peek=1)
     for built, kept in ((plain, False), (peek, True)):
         coverage, _ = built.simulate()
+        assert coverage.unsupported is None
         keep = simmemo.keep_mask(built.module, coverage)
         lo, _ = built.symbol_range("memotest_peek")
         assert (keep[lo + 4] == 0xFF) is kept
+    coverage, _ = plain.simulate()
+    keep = simmemo.keep_mask(plain.module, coverage)
+    lo, hi = plain.symbol_range("memotest_modcmd")
+    assert keep[lo:hi].count(0) == 0
+    digest = simmemo.masked_digest(plain.module.image, keep)
+    idle = variants("idle", target, idle=0x7654321)
+    init = variants("init", target, init=77)
+    for other, same in ((idle, True), (init, False)):
+        if len(other.module.image) == len(plain.module.image):
+            assert (simmemo.masked_digest(other.module.image, keep) == digest) is same
+
+
+@pytest.mark.parametrize("target", ["sparc64", "evbmips-mips64eb"])
+def test_ports_that_read_text_themselves_record_no_holes(variants, target: str) -> None:
+    coverage, _ = variants("plain", target).simulate()
+    assert coverage.unsupported
 
 
 def test_no_holes_where_the_port_reads_text_itself(variants) -> None:
