@@ -318,6 +318,8 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
             if why:
                 return None, why
         return result_from_json(memo["result"], stand, target, version), ""
+    except OSError as e:                # an optimisation never fails the build: simulate
+        return None, f"cannot check the memo: {e}"
     except (KeyError, TypeError, ValueError, AttributeError, zlib.error) as e:
         return None, f"unreadable memo ({type(e).__name__})"
 

@@ -257,11 +257,15 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
               "stood_in": tree.stood_in, "manifest": manifest_key,
               "result": _result_to_json(result)}
     if coverage is not None:
+        from kmodbuild.errors import KmodError
         from kmodbuild.simmemo import identity, module_entries
         loaded = {n: parsed.get((built[n], *(tree.stood_in[n][1] or ()))) for n in names}
-        if all(mo is not None for mo in loaded.values()):
-            answer["memo"] = {"identity": identity(), "modules": module_entries(
-                loaded, {n: tree.stood_in[n][1] for n in names}, coverage)}
+        try:
+            if all(mo is not None for mo in loaded.values()):
+                answer["memo"] = {"identity": identity(), "modules": module_entries(
+                    loaded, {n: tree.stood_in[n][1] for n in names}, coverage)}
+        except (OSError, ValueError, KmodError):
+            pass                        # no memo: the answer stands without one
     return answer
 
 

@@ -119,9 +119,15 @@ def variants(built_tree: BuiltTree, tmp_path_factory: pytest.TempPathFactory):
     unicorn_or_skip()
     base = tmp_path_factory.mktemp("memo")
 
+    made: dict[tuple[str, str], Built] = {}
+
     def make(name: str, target: str = "amd64", **kw: int) -> Built:
-        t = get_target(target)
-        return Built(base / target / name, built_tree.manifest(t.key), source(**kw), t)
+        """Variant ``name`` (the same name is the same variant: compiled once)."""
+        if (target, name) not in made:
+            t = get_target(target)
+            made[target, name] = Built(base / target / name, built_tree.manifest(t.key),
+                                       source(**kw), t)
+        return made[target, name]
     return make
 
 
