@@ -421,7 +421,8 @@ def _symbol_records(elf: RawElf, symtab: RawSection) -> tuple[Symbol, ...]:
 
 
 def _reloc_records(elf: RawElf, sec: RawSection) -> tuple[Relocation, ...]:
-    return tuple(elf.relocation_tuples(sec, Relocation))
+    new = tuple.__new__                 # RawReloc's first six fields are Relocation's
+    return tuple([new(Relocation, r[:6]) for r in elf.read_relocations(sec)])
 
 
 def _guarded(path: str, build: Callable[[], tuple[T, ...]]) -> LazyTuple[T]:

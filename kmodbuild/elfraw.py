@@ -35,11 +35,9 @@ import struct
 from array import array
 from itertools import accumulate
 from collections.abc import Iterator
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from kmodbuild.errors import ModuleFormatError
-
-_T = TypeVar("_T", bound=tuple)  # type: ignore[type-arg]
 
 # --------------------------------------------------------------------------- constants
 
@@ -567,24 +565,6 @@ class RawElf:
             return [new(RawReloc, (off, info & 0xFF, info >> 8, add, 0, 0, 0))
                     for off, info, add in struct.iter_unpack(fmt, raw)]
         return [new(RawReloc, (off, info & 0xFF, info >> 8, None, 0, 0, 0))
-                for off, info in struct.iter_unpack(fmt, raw)]
-
-    def relocation_tuples(self, sec: RawSection, cls: type[_T]) -> list[_T]:
-        """:meth:`read_relocations` as ``cls`` tuples of its first six fields
-        (``offset, type, sym, addend, type2, type3``), made directly rather than
-        sliced from RawRelocs: a tree's simulation decodes some 70,000."""
-        if self.is_mips64():
-            new = tuple.__new__
-            return [new(cls, r[:6]) for r in self.read_relocations(sec)]
-        is_rela = self._reloc_kind(sec)
-        raw = self._reloc_bytes(sec, is_rela)
-        fmt = _BO[self.little_endian] + _REL_FMT[self.elfclass, is_rela]
-        new = tuple.__new__
-        shift, mask = (32, 0xFFFFFFFF) if self.elfclass == 64 else (8, 0xFF)
-        if is_rela:
-            return [new(cls, (off, info & mask, info >> shift, add, 0, 0))
-                    for off, info, add in struct.iter_unpack(fmt, raw)]
-        return [new(cls, (off, info & mask, info >> shift, None, 0, 0))
                 for off, info in struct.iter_unpack(fmt, raw)]
 
     def relocation_types(self, sec: RawSection) -> set[int]:

@@ -380,24 +380,10 @@ def _write_metalog(trec: dict[str, Any], modules: list[dict[str, Any]]) -> None:
 
 def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any,
               modules: list[dict[str, Any]]) -> None:
-    from kmodbuild import simmemo
-    from kmodbuild.simvalidate import validate_tree
-    stand = Path(trec["stand"]).parents[2]
-    memo_at = simmemo.memo_path(trec["simulate"])
-    result, memo = None, None
-    if stream is not None and simmemo.reuse_enabled():
-        # the last simulation's answer, where this build changed only what it never read
-        result, _ = simmemo.reuse(memo_at, stand, t, v, Path(trec["manifest"]),
-                                  {m["name"]: m["kmod"] for m in modules if m["installed"]})
-    if result is not None and stream is not None:
-        stream.close()
-    else:
-        if stream is not None:
-            result = stream.result()
-            memo = stream.memo if result is not None else None
-        if result is None:
-            result = validate_tree(stand, t, v, Path(trec["manifest"]))
-        simmemo.write(memo_at, memo if result.ok else None)
+    from kmodbuild.simmemo import build_answer
+    result = build_answer(stream, trec["simulate"], Path(trec["stand"]).parents[2], t, v,
+                          Path(trec["manifest"]),
+                          {m["name"]: m["kmod"] for m in modules if m["installed"]})
     if not result.ok:
         raise _NotQuick("simulation failed")                 # SCons reports it
     Path(trec["simulate"]).write_text(result.summary() + "\n")

@@ -919,39 +919,17 @@ def _check_str(target: list[Any], source: list[Any], env: _ENV) -> str:
 
 def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     """Load every installed module in dependency order in the simulator, then unload all."""
-    from kmodbuild import simmemo
-    from kmodbuild.simvalidate import validate_tree
+    from kmodbuild.simmemo import build_answer
     t, v = _target_version(env)
-    stand = Path(env["KMOD_STAND"]).parents[2]
     stream = _STREAMS.pop(env["KMOD_VARIANT"], None)
-    memo_at = simmemo.memo_path(target[0].abspath)
-    result, memo, why = None, None, ""
-    if stream is not None and simmemo.reuse_enabled():
-        # the last simulation's answer, where this build changed only what it never read
-        result, why = simmemo.reuse(memo_at, stand, t, v, stream.manifest,
-                                    dict(stream.modules))
-    reused = result is not None
-    if reused and stream is not None:
-        stream.close()
-        if env["KMOD_OUTPUT"] == "verbose":
-            print("simulate: the last simulation's answer holds (kmodbuild.simmemo)",
-                  flush=True)
-    elif stream is not None:
-        if env["KMOD_OUTPUT"] == "verbose" and why:
-            print(f"simulate: the last answer does not hold: {why}", flush=True)
-        result = stream.result()
-        memo = stream.memo if result is not None else None
-        if env["KMOD_OUTPUT"] == "verbose":
-            print(f"simulate: streamed, started {stream.started}" if result is not None
-                  else f"simulate: not streamed: {stream.why_not}", flush=True)
+    verbose = env["KMOD_OUTPUT"] == "verbose"
     try:
-        if result is None:
-            result = validate_tree(stand, t, v, Path(source[-1].abspath))
+        result = build_answer(stream, target[0].abspath, Path(env["KMOD_STAND"]).parents[2],
+                              t, v, Path(source[-1].abspath),
+                              dict(stream.modules) if stream is not None else {},
+                              say=(lambda line: print(line, flush=True)) if verbose else None)
     except KmodError as e:
-        simmemo.write(memo_at, None)
         raise _action_fail(e) from None
-    if not reused:
-        simmemo.write(memo_at, memo if result.ok else None)
     if not result.ok:
         raise _action_fail("\n".join(str(f) for f in result.failures)
                            + f"\nsimulate: {result.summary()}")

@@ -50,7 +50,7 @@ import stat
 import struct
 import sys
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,45 @@ def reuse_enabled() -> bool:
     return os.environ.get("KMOD_SIMMEMO", "") != "0"
 
 
+def build_answer(stream: Any, report: Path | str, stand: Path, target: Any, version: Any,
+                 manifest: Path, built: Mapping[str, str],
+                 say: Callable[[str], None] | None = None) -> Any:
+    """A build's simulation of its finished tree (SCons's simulate step and
+    kmodbuild.quickbuild): the memo's answer where it holds (the ``stream``, a
+    :class:`kmodbuild.simstream.SimStream`, is then stopped), else the stream's,
+    else a simulation of the installed tree here; the memo beside ``report`` is
+    kept in step (the stream's, or none).  ``built``: each module installed -> its
+    built file; ``say`` receives what ``VERBOSE=1`` prints.
+
+    Raises:
+        KmodError: the simulation here cannot read the manifest.
+    """
+    from kmodbuild.simvalidate import validate_tree
+    say = say or (lambda line: None)
+    memo_at = memo_path(report)
+    if stream is not None and reuse_enabled():
+        held, why = reuse(memo_at, stand, target, version, manifest, built)
+        if held is not None:
+            stream.close()
+            say("simulate: the last simulation's answer holds (kmodbuild.simmemo)")
+            return held
+        say(f"simulate: the last answer does not hold: {why}")
+    result, memo = None, None
+    if stream is not None:
+        result = stream.result()
+        memo = stream.memo if result is not None else None
+        say(f"simulate: streamed, started {stream.started}" if result is not None
+            else f"simulate: not streamed: {stream.why_not}")
+    try:
+        if result is None:
+            result = validate_tree(stand, target, version, manifest)
+    except BaseException:
+        write(memo_at, None)
+        raise
+    write(memo_at, memo if result.ok else None)
+    return result
+
+
 def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
           built: Mapping[str, str]) -> tuple[Any, str]:
     """The memo's answer if it provably is the answer for the tree as it is now.
@@ -272,9 +311,10 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
     digest of its file: less than rewriting the memo).
     """
     from kmodbuild.simstream import (
-        _kind,
-        _links_above,
+        changed_since,
         file_key,
+        file_kind,
+        links_above,
         lstat_state,
         result_from_json,
     )
@@ -295,21 +335,18 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
         names = sorted(built)
         if memo["names"] != names or module_names(mdir) != names:
             return None, "the module list changed"
-        if _links_above(stand_root(stand), mdir):
+        if links_above(stand_root(stand), mdir):
             return None, f"a directory above {mdir} is a symbolic link"
-        for p, kind in memo["dirs"].items():
-            if _kind(p) != kind:
-                return None, f"{p} changed"
-        for p, state in memo["files"].items():
-            if lstat_state(p) != state:
-                return None, f"{p} changed"
+        moved = changed_since(memo["dirs"], memo["files"])
+        if moved is not None:
+            return None, f"{moved} changed"
         modules = memo["modules"]
         for name in names:
             m = modules.get(name)
             if m is None or m["built"] != built[name]:
                 return None, f"{name} was not simulated from {built[name]}"
             installed = str(mdir / name / f"{name}.kmod")
-            if _kind(os.path.dirname(installed)) != stat.S_IFDIR:
+            if file_kind(os.path.dirname(installed)) != stat.S_IFDIR:
                 return None, f"{os.path.dirname(installed)} is not a directory"
             key, state = file_key(m["built"]), lstat_state(installed)
             if key == m["key"] and state == m["installed"]:

@@ -78,7 +78,7 @@ def file_key(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _kind(path: str) -> int:
+def file_kind(path: str) -> int:
     """The file type of ``path`` itself (``stat.S_IFMT``; 0: missing)."""
     try:
         return stat.S_IFMT(os.lstat(path).st_mode)
@@ -86,7 +86,7 @@ def _kind(path: str) -> int:
         return 0
 
 
-def _links_above(stand_root: Path, module_dir: Path) -> bool:
+def links_above(stand_root: Path, module_dir: Path) -> bool:
     """Whether a directory from ``stand_root`` down to ``module_dir`` is a symbolic link."""
     path = module_dir
     while True:
@@ -95,6 +95,18 @@ def _links_above(stand_root: Path, module_dir: Path) -> bool:
         if path == stand_root or path.parent == path:
             return False
         path = path.parent
+
+
+def changed_since(dirs: dict[str, int], files: dict[str, Any]) -> str | None:
+    """The first path whose type (``dirs``: :func:`file_kind`) or state (``files``:
+    :func:`lstat_state`) is no longer the one recorded, or ``None``."""
+    for path, kind in dirs.items():
+        if file_kind(path) != kind:
+            return path
+    for path, state in files.items():
+        if lstat_state(path) != state:
+            return path
+    return None
 
 
 # --------------------------------------------------------------------------- the stream
@@ -147,7 +159,7 @@ class _Tree:
         if name in self.built and leaf == f"{name}.kmod":
             return Path(self.stand_in(name))
         if name not in self.built and str(mine) not in self.dirs:
-            kind = self.dirs[str(mine)] = _kind(str(mine))
+            kind = self.dirs[str(mine)] = file_kind(str(mine))
             if kind == stat.S_IFLNK:
                 self._give_up(f"{mine} is a symbolic link")
         if str(host) not in self.files:
@@ -204,7 +216,7 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
     built: dict[str, str] = dict(config["modules"])
     names = sorted(built)
     mdir = find_module_dir(stand, target, version)
-    if _links_above(stand_root(stand), mdir):
+    if links_above(stand_root(stand), mdir):
         raise _GiveUp(f"a directory above {mdir} is a symbolic link")
     tree = _Tree(mdir, built, set(config.get("pending", ())), inp)
     parsed: dict[Any, Any] = {}     # (file, key) -> ModuleObject: read once for both uses
@@ -496,18 +508,15 @@ class SimStream:
             return "the installed modules are not the ones simulated"
         if answer["manifest"] != file_key(str(self.manifest)):
             return "the kernel manifest changed"
-        if _links_above(stand_root(self.stand), mdir):
+        if links_above(stand_root(self.stand), mdir):
             return f"a directory above {mdir} is a symbolic link"
         stood_in: dict[str, list[Any]] = answer["stood_in"]
-        for path, kind in answer["dirs"].items():
-            if _kind(path) != kind:
-                return f"{path} changed after it was simulated"
-        for path, state in answer["files"].items():
-            if lstat_state(path) != state:
-                return f"{path} changed after it was simulated"
+        moved = changed_since(answer["dirs"], answer["files"])
+        if moved is not None:
+            return f"{moved} changed after it was simulated"
         for name, (built, key) in stood_in.items():
             installed = mdir / name / f"{name}.kmod"
-            if _kind(str(installed.parent)) != stat.S_IFDIR:
+            if file_kind(str(installed.parent)) != stat.S_IFDIR:
                 return f"{installed.parent} is not a directory"
             copy = self._copies.get(name)
             state = lstat_state(str(installed))
