@@ -1,0 +1,94 @@
+"""SCons's commands run without ``sh -c`` when the shell would change nothing
+(scons_tool._spawn), and through it otherwise."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+import SCons.Platform.posix
+
+from kmodbuild import scons_tool
+from kmodbuild.scons_tool import _spawn, _unquoted
+
+ESC = SCons.Platform.posix.escape
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+
+
+def _logging_shell(tmp_path: Path) -> tuple[str, Path]:
+    log = tmp_path / "shell.log"
+    sh = tmp_path / "logsh"
+    sh.write_text(f'#!/bin/sh\necho "$2" >> {log}\nexec /bin/sh "$@"\n')
+    sh.chmod(0o755)
+    return str(sh), log
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("-fdebug-compilation-dir=.", "-fdebug-compilation-dir=."),
+    ("--target=x86_64-unknown-netbsd", "--target=x86_64-unknown-netbsd"),
+    (ESC("build/a b/m.o"), "build/a b/m.o"),      # SCons quotes file names
+    (ESC("sys/modules/m0001/m0001.c"), "sys/modules/m0001/m0001.c"),
+    ('"a*b"', "a*b"), ('""', ""),
+    ("a*b", None), ("~/x", None), (">out", None), ("$HOME", None), ("a;b", None),
+    ("#c", None), ("a b", None), ("'q'", None), (ESC("a$b"), None), ('"a\\"b"', None),
+])
+def test_a_word_is_passed_on_only_when_the_shell_would_pass_it_unchanged(word, expected):
+    assert _unquoted(word) == expected
+
+
+def test_a_plain_command_runs_without_the_shell(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # no shell at all: the direct path is the only way this can succeed
+    rc = _spawn(str(tmp_path / "no-such-shell"), ESC, "touch", ["touch", ESC(str(out))],
+                _env(tmp_path))
+    assert rc == 0 and out.exists()
+
+
+def test_shell_syntax_still_goes_through_the_shell(tmp_path: Path) -> None:
+    sh, log = _logging_shell(tmp_path)
+    out = tmp_path / "out"
+    rc = _spawn(sh, ESC, "echo", ["echo", "hi", ">", ESC(str(out))], _env(tmp_path))
+    assert rc == 0 and out.read_text() == "hi\n"
+    assert log.read_text().strip() == f'echo hi > "{out}"'
+    for args in (["FOO=1", "true"], ["cd", "/"], ["true", "*"]):  # assignment, builtin, glob
+        assert _spawn(sh, ESC, args[0], args, _env(tmp_path)) == 0
+    assert len(log.read_text().splitlines()) == 4
+
+
+def test_exit_status_and_signals_are_reported_as_scons_reports_them(tmp_path: Path) -> None:
+    sh, log = _logging_shell(tmp_path)
+    killer = tmp_path / "killself"
+    killer.write_text("#!/bin/sh\nkill -TERM $$\n")
+    killer.chmod(0o755)
+    env = _env(tmp_path)
+    assert _spawn(sh, ESC, "false", ["false"], env) == 1
+    # SCons's own spawn reports what sh -c says of a killed program: 128 + the signal
+    assert SCons.Platform.posix.subprocess_spawn(sh, ESC, "killself", ["killself"], env) \
+        == 128 + signal.SIGTERM
+    assert _spawn(sh, ESC, "killself", ["killself"], env) == 128 + signal.SIGTERM
+    assert _spawn(sh, ESC, "no-such-program", ["no-such-program"], env) == 127   # by the shell
+    assert log.read_text().splitlines() == ["killself", "no-such-program"]   # no other
+
+
+def test_a_script_the_kernel_cannot_execute_is_left_to_the_shell(tmp_path: Path) -> None:
+    sh, log = _logging_shell(tmp_path)
+    script = tmp_path / "noshebang"
+    script.write_text(f"echo ran > {tmp_path / 'ran'}\n")
+    script.chmod(0o755)
+    assert _spawn(sh, ESC, "noshebang", ["noshebang"], _env(tmp_path)) == 0
+    assert (tmp_path / "ran").read_text() == "ran\n"
+    assert log.read_text().splitlines() == ["noshebang"]
+
+
+def test_the_build_uses_it_unless_the_user_set_a_spawn_of_their_own() -> None:
+    from SCons.Environment import Environment
+    env = Environment(tools=[])
+    scons_tool.generate(env)
+    assert env["SPAWN"] is _spawn
+    mine = Environment(tools=[], SPAWN=lambda *a: 0)
+    theirs = mine["SPAWN"]
+    scons_tool.generate(mine)
+    assert mine["SPAWN"] is theirs
