@@ -92,3 +92,37 @@ def test_the_build_uses_it_unless_the_user_set_a_spawn_of_their_own() -> None:
     theirs = mine["SPAWN"]
     scons_tool.generate(mine)
     assert mine["SPAWN"] is theirs
+
+
+def test_a_program_gets_the_signals_python_ignores_back(tmp_path: Path) -> None:
+    out = tmp_path / "sigpipe"
+    probe = tmp_path / "probe"
+    # SigIgn of /proc/self/status: bit 12 is SIGPIPE (13)
+    probe.write_text(f"#!/bin/sh\ngrep SigIgn /proc/$$/status > {out}\n")
+    probe.chmod(0o755)
+    assert _spawn(str(tmp_path / "no-such-shell"), ESC, "probe", ["probe"], _env(tmp_path)) == 0
+    assert not int(out.read_text().split()[1], 16) & (1 << (signal.SIGPIPE - 1))
+
+
+def test_compile_commands_are_the_ones_scons_substitutes() -> None:
+    from SCons.Environment import Environment
+    env = Environment(tools=[])
+    scons_tool.generate(env)
+    env.Replace(KMOD_CC="cc", KMOD_CFLAGS="-O2 -g", KMOD_CPPFLAGS="-isystem sys -DX=1")
+
+    def scons(env, o, s):
+        return [str(a) for a in env.subst_list("$KMOD_CCCOM", target=[o], source=[s])[0]]
+
+    pairs = [(env.File(f"build/m/{n}.o"), env.File(f"sys/m/{n}.c")) for n in ("a", "b", "c")]
+    for o, s in pairs:
+        assert scons_tool._compile_argv(env, o, s) == scons(env, o, s)
+    assert scons_tool._compile_argv(env, *pairs[2]) == \
+        ["cc", "-O2", "-g", "-isystem", "sys", "-DX=1", "-c", "sys/m/c.c", "-o", "build/m/c.o"]
+    # a flag naming the target, a wrapper, a command of the user's own: still exact
+    for change in ({"KMOD_CFLAGS": "-O2 -MF ${TARGET}.d"}, {"KMOD_CCWRAPPER": "ccache"},
+                   {"KMOD_CCCOM": "$KMOD_CC -c -o $TARGET $SOURCE"}):
+        other = env.Clone(**change)
+        for o, s in pairs:
+            assert scons_tool._compile_argv(other, o, s) == scons(other, o, s)
+    assert scons_tool._compile_argv(env.Clone(KMOD_CFLAGS="-O2 -MF ${TARGET}.d"),
+                                    *pairs[1])[2:4] == ["-MF", "build/m/b.o.d"]
