@@ -16,7 +16,10 @@ times, alternating the two tools in the same run:
 * touch    - a header every module includes touched, contents unchanged
 * header   - that header changed
 
-and prints medians, the kmodbuild/make ratio and the peak memory of each tool.
+and prints medians, the kmodbuild/make ratio of the wall time and of the CPU
+time (user + system seconds of each tool's whole process tree: on a shared
+machine the wall time of identical full builds varies by 10-25 %, the CPU
+time much less) and the peak memory of each tool.
 kmodbuild's build also checks every module and simulates loading the tree,
 which make does not do.  With ``--venv`` kmodbuild also runs, in a copy of the
 tree, from a clean virtual environment holding copies of it and of its
@@ -216,8 +219,11 @@ def write_makefile(out: Path, modules: list[str]) -> None:
     (out / "Makefile").write_text("\n".join(lines))
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB, the largest process of the command tree)."""
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+        ) -> tuple[float, int, float]:
+    """Wall time, peak RSS (KiB, the largest process of the command tree) and CPU
+    time (user + system seconds of the whole command tree: every process it
+    waited for, the compilers and kmodbuild's simulation process included)."""
     t0 = time.perf_counter()
     if env is None:
         env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -227,7 +233,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[f
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}: {proc.stderr.read().decode()[-2000:]}")
-    return dt, usage.ru_maxrss
+    return dt, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 _EDITS = [0]
@@ -308,14 +314,15 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
         for scen, prepare in scenarios.items():
             for tool, (cmd, env, where) in tools.items():
                 prepare(tool)
-                dt, rss = run(cmd, where, env)
+                dt, rss, cpu = run(cmd, where, env)
                 results.setdefault((scen, tool), []).append(dt)
+                results.setdefault((f"cpu:{scen}", tool), []).append(cpu)
                 peak[tool] = max(peak[tool], rss)
                 if scen in ("edit", "edit-run", "header", "touch"):
                     run(cmd, where, env)    # settle, so the next tool starts from a built tree
     out: dict[str, tuple[float, ...]] = {
         scen: tuple(statistics.median(results[(scen, tool)]) for tool in tools)
-        for scen in scenarios}
+        for scen in [*scenarios, *(f"cpu:{s}" for s in scenarios)]}
     out["peak"] = tuple(float(peak[tool]) for tool in tools)
     return out
 
@@ -349,16 +356,18 @@ def main() -> int:
     print(f"kmodbuild (scons) vs GNU make, amd64, -j{opts.jobs}, median of {opts.repeat}"
           + ("; venv: kmodbuild from a clean virtual environment" if opts.venv else ""))
     print(f"{'modules':>7} {'scenario':<8} {'kmodbuild s':>11} {'make s':>8} {'ratio':>6}"
+          f" {'CPU ratio':>9}"
           + (f" {'venv s':>8} {'ratio':>6}" if opts.venv else ""))
     from bench.hoststeal import StealMeter
     for n in opts.n:
         steal = StealMeter()
         rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python)
         for scen, times in rows.items():
-            if scen == "peak":
+            if scen == "peak" or scen.startswith("cpu:"):
                 continue
             k, m = times[0], times[1]
-            line = f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f}"
+            ck, cm = rows[f"cpu:{scen}"][:2]
+            line = f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f} {ck / cm:>9.2f}"
             if opts.venv:
                 line += f" {times[2]:>8.3f} {times[2] / m:>6.2f}"
             print(line)
