@@ -110,11 +110,11 @@ def _spawn(sh: str, escape: Any, cmd: str, args: Sequence[str], env: dict[str, s
     1,500 extra ``sh`` processes (about 1 ms of CPU each, on the cores the
     compiler needs).  A command whose words are all plain or simply quoted
     (:func:`_unquoted`; no assignment as its first word) and whose program is
-    found on the command's ``PATH`` is started directly (``posix_spawn``, as GNU make does
-    for such recipes); anything else -- shell syntax, a shell builtin, a
-    script the kernel cannot execute -- goes to ``sh -c`` as before.  The
-    return value is the one SCons's own spawn gives (the shell's: 128 + the
-    signal for a program killed by one)."""
+    found on the command's ``PATH`` is started directly (``posix_spawn``, as
+    GNU make starts such recipes); anything else -- shell syntax, a shell
+    builtin, a script the kernel cannot execute -- goes to ``sh -c`` as
+    before.  The return value is the one SCons's own spawn gives (the
+    shell's: 128 + the signal for a program killed by one)."""
     words = [_unquoted(str(a)) for a in args]
     argv = [w for w in words if w is not None]
     if argv and argv[0] and len(argv) == len(words) and "=" not in str(args[0]):
