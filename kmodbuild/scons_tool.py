@@ -189,6 +189,7 @@ _TOOLS_VARLIST = ["KMOD_TOOLS_ID"]
 
 #: the compile command, default ``KMOD_CCCOM``: this prefix, then ``-c $SOURCE -o $TARGET``
 _CC_PREFIX = "$KMOD_CCWRAPPER $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS"
+_DEFAULT_CCCOM = _CC_PREFIX + " -c $SOURCE -o $TARGET"
 
 
 def generate(env: _ENV) -> None:
@@ -202,7 +203,7 @@ def generate(env: _ENV) -> None:
         KMOD_LDSCRIPT="#sys/modules/xldscripts/kmodule",
         KMOD_MANIFEST="",
         KMOD_CCWRAPPER="",
-        KMOD_CCCOM=_CC_PREFIX + " -c $SOURCE -o $TARGET",
+        KMOD_CCCOM=_DEFAULT_CCCOM,
         KMOD_LINKCOM="$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH -o $TARGET $SOURCES",
         KMOD_KERNLINKCOM="$KMOD_LD $KMOD_KERNEL_LDFLAGS -o $TARGET $SOURCES",
         KMOD_OUTPUT="compact",
@@ -648,7 +649,6 @@ _QUICK_DIRS: dict[str, dict[str, list[dict[str, Any]] | None]] = {}
 #: (target name, module directory, module name) -> record awaiting its check and install
 _QUICK_PENDING: dict[tuple[str, str, str], dict[str, Any]] = {}
 _QUICK_TARGETS: list[dict[str, Any]] = []
-_SPLIT_PREFIX: dict[tuple[str, str, str], list[str]] = {}
 #: the compilers and flags of the records (each stored once), and their indexes
 _PREFIXES: list[list[str]] = []
 _PREFIX_INDEX: dict[tuple[str, ...], int] = {}
@@ -669,10 +669,7 @@ def _quick_module(env: _ENV, name: str, objs: list[Any], commands: list[list[str
     records = _QUICK_DIRS.get(tname, {}).get(moddir)
     if records is None:
         return
-    key = (env["KMOD_CC"], env["KMOD_CFLAGS"], env["KMOD_CPPFLAGS"])
-    prefix = _SPLIT_PREFIX.get(key)
-    if prefix is None:
-        prefix = _SPLIT_PREFIX[key] = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
+    prefix = _split_prefix(env)
     link = [str(a) for a in env.subst_list("$KMOD_LINKCOM", target=[full], source=objs)[0]]
     record = quickbuild.module_record(
         name, [(o.abspath, o.sources[0].srcnode().abspath, c) for o, c in zip(objs, commands)],
@@ -929,7 +926,7 @@ def _split_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     used, else a probe compile; kmodbuild.abiprobe).  KMOD_ABIPROBE=0: no view;
     KMOD_ABIPROBE=always: always the probe."""
     from kmodbuild.abiprobe import split_for_build
-    prefix = env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split()
+    prefix = _split_prefix(env)
     objs = [(Path(o.abspath), Path(o.sources[0].srcnode().abspath)) for o in source[1:]
             if o.path.endswith(".o")]
     try:
@@ -1156,8 +1153,28 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
     return out
 
 
-#: compile-command prefixes by the raw values they come from (None: substitute each command)
-_CC_PREFIXES: dict[tuple[str, ...], list[str] | None] = {}
+#: substitutions by what they substitute and the raw values of the variables they read
+_BY_VALUES: dict[tuple[str, ...], Any] = {}
+
+
+def _once_per_values(env: _ENV, what: str, names: Sequence[str], make: Any,
+                     otherwise: Any = None) -> Any:
+    """``make()``, remembered per set of raw values of the variables ``names`` -- unless
+    one of them refers to another variable (a ``$``): then ``otherwise()`` (default:
+    ``make()``) every time."""
+    raw = tuple(str(env.get(n, "")) for n in names)
+    if any("$" in r for r in raw):
+        return (otherwise or make)()
+    key = (what, *raw)
+    if key not in _BY_VALUES:
+        _BY_VALUES[key] = make()
+    return _BY_VALUES[key]
+
+
+def _split_prefix(env: _ENV) -> list[str]:
+    """The compiler and its flags as the ABI probe runs them (a module's split step)."""
+    return _once_per_values(env, "split", ("KMOD_CC", "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
+                            lambda: env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split())
 
 
 def _compile_argv(env: _ENV, obj: Any, src: Any) -> list[str]:
@@ -1173,17 +1190,16 @@ def _compile_argv(env: _ENV, obj: Any, src: Any) -> list[str]:
     values is substituted in full)."""
     def full() -> list[str]:
         return [str(a) for a in env.subst_list("$KMOD_CCCOM", target=[obj], source=[src])[0]]
-    raw = tuple(str(env.get(v, "")) for v in ("KMOD_CCCOM", "KMOD_CCWRAPPER", "KMOD_CC",
-                                                "KMOD_CFLAGS", "KMOD_CPPFLAGS"))
-    if raw[0] != _CC_PREFIX + " -c $SOURCE -o $TARGET" or any("$" in r for r in raw[1:]):
-        return full()
     tail = ["-c", str(src), "-o", str(obj)]
-    if raw not in _CC_PREFIXES:
-        argv = full()
+
+    def checked_prefix() -> list[str] | None:
         prefix = [str(a) for a in env.subst_list(_CC_PREFIX)[0]]
-        _CC_PREFIXES[raw] = prefix if argv == [*prefix, *tail] else None
-        return argv
-    prefix = _CC_PREFIXES[raw]
+        return prefix if full() == [*prefix, *tail] else None
+    if str(env.get("KMOD_CCCOM", "")) != _DEFAULT_CCCOM:
+        return full()
+    prefix = _once_per_values(env, "compile", ("KMOD_CCWRAPPER", "KMOD_CC", "KMOD_CFLAGS",
+                                               "KMOD_CPPFLAGS"), checked_prefix,
+                             otherwise=lambda: None)
     return [*prefix, *tail] if prefix is not None else full()
 
 

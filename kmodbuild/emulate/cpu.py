@@ -337,12 +337,7 @@ class Cpu:
         return self._hook(_uc.UC_HOOK_CODE, lambda uc, addr, size, data: callback(addr),
                           begin, end)
 
-    def on_block(self, begin: int, end: int, callback: Callable[[int], None]) -> int:
-        """Call ``callback(address)`` at the start of each basic block in ``[begin, end]``."""
-        return self._hook(_uc.UC_HOOK_BLOCK, lambda uc, addr, size, data: callback(addr),
-                          begin, end)
-
-    def on_block_range(self, begin: int, end: int, callback: Callable[[int, int], None]) -> int:
+    def on_block(self, begin: int, end: int, callback: Callable[[int, int], None]) -> int:
         """Call ``callback(address, size)`` at the start of each basic block in
         ``[begin, end]`` (``size``: the bytes unicorn translated for it)."""
         return self._hook(_uc.UC_HOOK_BLOCK, lambda uc, addr, size, data: callback(addr, size),

@@ -228,7 +228,7 @@ class Machine:
                 return f"{self.target.machine_arch}: {why}"
         self.coverage = coverage
         end = self.module_base + (1 << 32)
-        self.cpu.on_block_range(self.module_base, end, self._touch_block)
+        self.cpu.on_block(self.module_base, end, self._touch_block)
         self.cpu.on_read(self.module_base, end, self._touch)
         self.cpu.read_watch = self._touch
         return None
@@ -607,7 +607,7 @@ class Machine:
         except MemoryError_:        # unmapped: the run faults the ordinary way
             return False
 
-    def _on_block(self, addr: int) -> None:
+    def _on_block(self, addr: int, size: int) -> None:
         """The budget where unicorn cannot count instructions: blocks entered in modules."""
         self._blocks += 1
         self._last_block = addr
