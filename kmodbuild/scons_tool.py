@@ -29,9 +29,9 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import SCons.Action
 import SCons.Builder
@@ -190,6 +190,9 @@ _TOOLS_VARLIST = ["KMOD_TOOLS_ID"]
 #: the compile command, default ``KMOD_CCCOM``: this prefix, then ``-c $SOURCE -o $TARGET``
 _CC_PREFIX = "$KMOD_CCWRAPPER $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS"
 _DEFAULT_CCCOM = _CC_PREFIX + " -c $SOURCE -o $TARGET"
+#: the link command, default ``KMOD_LINKCOM``: this prefix, then ``-o $TARGET $SOURCES``
+_LINK_PREFIX = "$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH"
+_DEFAULT_LINKCOM = _LINK_PREFIX + " -o $TARGET $SOURCES"
 
 
 def generate(env: _ENV) -> None:
@@ -204,18 +207,18 @@ def generate(env: _ENV) -> None:
         KMOD_MANIFEST="",
         KMOD_CCWRAPPER="",
         KMOD_CCCOM=_DEFAULT_CCCOM,
-        KMOD_LINKCOM="$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH -o $TARGET $SOURCES",
+        KMOD_LINKCOM=_DEFAULT_LINKCOM,
         KMOD_KERNLINKCOM="$KMOD_LD $KMOD_KERNEL_LDFLAGS -o $TARGET $SOURCES",
         KMOD_OUTPUT="compact",
     )
     env["BUILDERS"]["KmodObject"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_CCCOM", strfunction=_quiet_unless_verbose,
-                                   varlist=_TOOLS_VARLIST),
+        action=_PrefixedAction("KMOD_CCCOM", strfunction=_quiet_unless_verbose,
+                               varlist=_TOOLS_VARLIST),
         suffix=".o", src_suffix=".c", single_source=True,
         source_scanner=SCons.Scanner.C.CScanner())
     env["BUILDERS"]["KmodLink"] = SCons.Builder.Builder(
-        action=SCons.Action.Action("$KMOD_LINKCOM", strfunction=_link_str,
-                                   varlist=_TOOLS_VARLIST), suffix=".kmod")
+        action=_PrefixedAction("KMOD_LINKCOM", strfunction=_link_str,
+                               varlist=_TOOLS_VARLIST), suffix=".kmod")
     env["BUILDERS"]["KmodKernelLink"] = SCons.Builder.Builder(
         action=SCons.Action.Action("$KMOD_KERNLINKCOM", strfunction=_kernel_link_str,
                                    varlist=_TOOLS_VARLIST))
@@ -670,7 +673,7 @@ def _quick_module(env: _ENV, name: str, objs: list[Any], commands: list[list[str
     if records is None:
         return
     prefix = _split_prefix(env)
-    link = [str(a) for a in env.subst_list("$KMOD_LINKCOM", target=[full], source=objs)[0]]
+    link = _command_argv(env, "KMOD_LINKCOM", [full], objs)
     record = quickbuild.module_record(
         name, [(o.abspath, o.sources[0].srcnode().abspath, c) for o, c in zip(objs, commands)],
         link, full.abspath, kmod[0].abspath, kmod[1].abspath, prefix, _prefix_index(prefix))
@@ -1146,7 +1149,7 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
     out = []
     for o in objs:
         src = o.sources[0]
-        cmd = _compile_argv(env, o, src)
+        cmd = _command_argv(env, "KMOD_CCCOM", [o], [src])
         _COMPILE_DB.append({"directory": top, "file": src.srcnode().path,
                             "output": o.path, "arguments": cmd})
         out.append(cmd)
@@ -1177,30 +1180,122 @@ def _split_prefix(env: _ENV) -> list[str]:
                             lambda: env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split())
 
 
-def _compile_argv(env: _ENV, obj: Any, src: Any) -> list[str]:
-    """The argv SCons runs to compile ``src`` into ``obj``.
+class _Shape(NamedTuple):
+    """A default command line: ``prefix`` (flag variables only), then words made of
+    the targets and sources (``tail``: ``(word or file node, is a file)`` pairs)."""
 
-    SCons's substitution of the whole command cost 0.3 ms an object, a third
-    of the reading of a 500-module tree (while the build's second core waits
-    for its first compile).  With the default ``KMOD_CCCOM`` and variables
-    that refer to nothing else (no ``$``), the command is a prefix that only
-    depends on their values, then ``-c SOURCE -o TARGET``: the prefix is
-    substituted once per set of values, and checked once against SCons's own
-    substitution of a whole command (a difference, and every command of those
-    values is substituted in full)."""
-    def full() -> list[str]:
-        return [str(a) for a in env.subst_list("$KMOD_CCCOM", target=[obj], source=[src])[0]]
-    tail = ["-c", str(src), "-o", str(obj)]
+    prefix: str
+    default: str
+    names: tuple[str, ...]
+    tail: Callable[[Sequence[Any], Sequence[Any]], list[tuple[Any, bool]]]
 
-    def checked_prefix() -> list[str] | None:
-        prefix = [str(a) for a in env.subst_list(_CC_PREFIX)[0]]
-        return prefix if full() == [*prefix, *tail] else None
-    if str(env.get("KMOD_CCCOM", "")) != _DEFAULT_CCCOM:
+
+_SHAPES = {
+    "KMOD_CCCOM": _Shape(_CC_PREFIX, _DEFAULT_CCCOM,
+                         ("KMOD_CCWRAPPER", "KMOD_CC", "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
+                         lambda t, s: [("-c", False), (s[0], True), ("-o", False), (t[0], True)]),
+    "KMOD_LINKCOM": _Shape(_LINK_PREFIX, _DEFAULT_LINKCOM,
+                           ("KMOD_LD", "KMOD_LDFLAGS", "KMOD_LDSCRIPT_PATH"),
+                           lambda t, s: [("-o", False), (t[0], True), *((x, True) for x in s)]),
+}
+
+
+class _Prefix:
+    """One shape's prefix substituted for one set of flag values, in the three forms
+    SCons uses: the command it runs (``cmd``: its words, files marked literal), the
+    text of the build signature (``sig``: files by name) and plain strings
+    (``argv``: compile_commands.json, the quick build's record).  ``checked``: per
+    form, whether the first whole command made of it equalled SCons's own."""
+
+    def __init__(self, env: _ENV, prefix: str) -> None:
+        import SCons.Subst
+        self.words = list(env.subst_list(prefix, SCons.Subst.SUBST_CMD)[0])
+        self.sig = env.subst_target_source(prefix, SCons.Subst.SUBST_SIG)
+        self.checked: dict[str, bool] = {}
+
+    def make(self, form: str, tail: list[tuple[Any, bool]]) -> Any:
+        if form == "argv":
+            return [*(str(w) for w in self.words), *(str(x) for x, _ in tail)]
+        if form == "sig":
+            return " ".join([self.sig, *(x.for_signature() if f else x for x, f in tail)])
+        import SCons.Subst
+        holder = SCons.Subst.CmdStringHolder
+        return [[*self.words, *(holder(str(x), True if f else None) for x, f in tail)]], \
+            False, False
+
+    @staticmethod
+    def same(form: str, a: Any, b: Any) -> bool:
+        if form == "cmd":           # the words, which of them are files, the @/- flags
+            def norm(r: Any) -> Any:
+                return [[(str(w), bool(w.is_literal())) for w in line] for line in r[0]], \
+                    r[1], r[2]
+            return norm(a) == norm(b)
+        return bool(a == b)
+
+
+def _prefixed(env: _ENV, var: str, form: str, targets: Sequence[Any], sources: Sequence[Any],
+              full: Callable[[], Any]) -> Any:
+    """``$var`` for ``targets`` and ``sources`` in ``form`` (see :class:`_Prefix`).
+
+    SCons substitutes a whole command each time it runs one, once more for its
+    signature, and the build once more for its records: 0.3 ms an object each,
+    the substitution of the flags every time (about 1 s of a 500-module build,
+    a part of it while the build's second core waits for its first compile).
+    While ``var`` holds its default and the flag variables refer to nothing
+    else (no ``$``), a command is a prefix that only depends on their values,
+    then the files: the prefix is substituted once per set of values and form,
+    and the first command made of it checked against ``full()``, SCons's own
+    substitution -- a difference, and every command of those values is
+    substituted in full."""
+    shape = _SHAPES[var]
+    if str(env.get(var, "")) != shape.default:
         return full()
-    prefix = _once_per_values(env, "compile", ("KMOD_CCWRAPPER", "KMOD_CC", "KMOD_CFLAGS",
-                                               "KMOD_CPPFLAGS"), checked_prefix,
-                             otherwise=lambda: None)
-    return [*prefix, *tail] if prefix is not None else full()
+    pre = _once_per_values(env, "prefix:" + var, shape.names,
+                           lambda: _Prefix(env, shape.prefix), otherwise=lambda: None)
+    if pre is None or pre.checked.get(form) is False:
+        return full()
+    got = pre.make(form, shape.tail(targets, sources))
+    if form not in pre.checked:
+        want = full()
+        pre.checked[form] = _Prefix.same(form, got, want)
+        return want
+    return got
+
+
+def _command_argv(env: _ENV, var: str, targets: Sequence[Any],
+                  sources: Sequence[Any]) -> list[str]:
+    """The argv SCons runs for ``$var`` (``KMOD_CCCOM``, ``KMOD_LINKCOM``)."""
+    return _prefixed(env, var, "argv", targets, sources, lambda: [
+        str(a) for a in env.subst_list("$" + var, target=list(targets),
+                                       source=list(sources))[0]])
+
+
+class _PrefixedAction(SCons.Action.LazyAction):
+    """SCons's action for ``$VAR`` (KMOD_CCCOM, KMOD_LINKCOM), substituting the
+    command it runs and the text of its signature with :func:`_prefixed`."""
+
+    def __init__(self, var: str, **kw: Any) -> None:
+        super().__init__(var, kw)
+
+    def process(self, target: Any, source: Any, env: _ENV, executor: Any = None,
+                overrides: Any = None) -> Any:
+        def full() -> Any:
+            return SCons.Action.CommandAction.process(self, target, source, env, executor,
+                                                      overrides)
+        if overrides or not isinstance(env.get(self.var), str):
+            return full()
+        if executor:
+            target, source = executor.get_all_targets(), executor.get_all_sources()
+        return _prefixed(env, self.var, "cmd", target, source, full)
+
+    def get_presig(self, target: Any, source: Any, env: _ENV, executor: Any = None) -> Any:
+        def full() -> Any:
+            return SCons.Action.LazyAction.get_presig(self, target, source, env, executor)
+        if not isinstance(env.get(self.var), str):
+            return full()
+        if executor:
+            target, source = executor.get_all_targets(), executor.get_all_sources()
+        return _prefixed(env, self.var, "sig", target, source, full)
 
 
 def _write_compile_commands(env: _ENV) -> None:

@@ -104,6 +104,10 @@ def test_a_program_gets_the_signals_python_ignores_back(tmp_path: Path) -> None:
     assert not int(out.read_text().split()[1], 16) & (1 << (signal.SIGPIPE - 1))
 
 
+def _argv(env, o, s):
+    return scons_tool._command_argv(env, "KMOD_CCCOM", [o], [s])
+
+
 def test_compile_commands_are_the_ones_scons_substitutes() -> None:
     from SCons.Environment import Environment
     env = Environment(tools=[])
@@ -115,14 +119,63 @@ def test_compile_commands_are_the_ones_scons_substitutes() -> None:
 
     pairs = [(env.File(f"build/m/{n}.o"), env.File(f"sys/m/{n}.c")) for n in ("a", "b", "c")]
     for o, s in pairs:
-        assert scons_tool._compile_argv(env, o, s) == scons(env, o, s)
-    assert scons_tool._compile_argv(env, *pairs[2]) == \
+        assert _argv(env, o, s) == scons(env, o, s)
+    assert _argv(env, *pairs[2]) == \
         ["cc", "-O2", "-g", "-isystem", "sys", "-DX=1", "-c", "sys/m/c.c", "-o", "build/m/c.o"]
     # a flag naming the target, a wrapper, a command of the user's own: still exact
     for change in ({"KMOD_CFLAGS": "-O2 -MF ${TARGET}.d"}, {"KMOD_CCWRAPPER": "ccache"},
                    {"KMOD_CCCOM": "$KMOD_CC -c -o $TARGET $SOURCE"}):
         other = env.Clone(**change)
         for o, s in pairs:
-            assert scons_tool._compile_argv(other, o, s) == scons(other, o, s)
-    assert scons_tool._compile_argv(env.Clone(KMOD_CFLAGS="-O2 -MF ${TARGET}.d"),
-                                    *pairs[1])[2:4] == ["-MF", "build/m/b.o.d"]
+            assert _argv(other, o, s) == scons(other, o, s)
+    assert _argv(env.Clone(KMOD_CFLAGS="-O2 -MF ${TARGET}.d"), *pairs[1])[2:4] == \
+        ["-MF", "build/m/b.o.d"]
+
+
+def _plain_action(var):
+    """SCons's own action for ``$var``, as the builders used to make it."""
+    import SCons.Action
+    return SCons.Action.Action("$" + var)
+
+
+def test_compile_and_link_actions_run_and_sign_what_scons_substitutes() -> None:
+    from SCons.Environment import Environment
+    env = Environment(tools=[])
+    scons_tool.generate(env)
+    env.Replace(KMOD_CC="cc", KMOD_CFLAGS="-O2 -g", KMOD_CPPFLAGS="-isystem sys -DX=1",
+                KMOD_LD="ld.lld -r", KMOD_LDFLAGS="-d", KMOD_LDSCRIPT_PATH="sys/ld script")
+    objs = [env.File(f"build/my mod/{n}.o") for n in ("a", "b")]
+    srcs = [env.File(f"sys/my mod/{n}.c") for n in ("a", "b")]
+    full = env.File("build/my mod/m.kmod.full")
+    changes = ({}, {"KMOD_CFLAGS": "-O2 -MF ${TARGET}.d"}, {"KMOD_CCWRAPPER": "ccache"},
+               {"KMOD_CCCOM": "$KMOD_CC -c -o $TARGET $SOURCE"},
+               {"KMOD_LINKCOM": "$KMOD_LD -o $TARGET $SOURCES"},
+               {"KMOD_LDFLAGS": "-d -Map=${TARGET}.map"})
+
+    def words(r):
+        return [[(str(w), bool(w.is_literal())) for w in line] for line in r[0]], r[1], r[2]
+
+    for change in changes:
+        other = env.Clone(**change)
+        cc = other["BUILDERS"]["KmodObject"].action
+        ld = other["BUILDERS"]["KmodLink"].action
+        for act, var, cases in ((cc, "KMOD_CCCOM", [([o], [s]) for o, s in zip(objs, srcs)]),
+                                (ld, "KMOD_LINKCOM", [([full], objs), ([full], objs[:1])])):
+            plain = _plain_action(var)
+            for _ in range(2):          # the first use is checked, the second one is made
+                for t, s in cases:
+                    assert words(act.process(t, s, other)) == words(plain.process(t, s, other))
+                    assert act.get_presig(t, s, other) == plain.get_presig(t, s, other)
+                    assert act.get_contents(t, s, other) == plain.get_contents(t, s, other)
+    # the default commands were made from their prefix (checked equal once), the others not
+    made = {k[0]: v.checked for k, v in scons_tool._BY_VALUES.items()
+            if k[0].startswith("prefix:") and k[1:] in (("", "cc", "-O2 -g", "-isystem sys -DX=1"),
+                                                        ("ld.lld -r", "-d", "sys/ld script"))}
+    assert sorted(made) == ["prefix:KMOD_CCCOM", "prefix:KMOD_LINKCOM"]
+    assert all(c["cmd"] and c["sig"] and all(c.values()) for c in made.values())
+    # file names are words of their own, quoted as SCons quotes them, the flags are not
+    line = cc.process([objs[0]], [srcs[0]], env)[0][0]
+    assert [str(w) for w in line][-4:] == ["-c", "sys/my mod/a.c", "-o", "build/my mod/a.o"]
+    import SCons.Subst
+    assert SCons.Subst.escape_list(line, env["ESCAPE"])[-3:] == \
+        ['"sys/my mod/a.c"', "-o", '"build/my mod/a.o"']
