@@ -127,7 +127,7 @@ def _spawn(sh: str, escape: Any, cmd: str, args: Sequence[str], env: dict[str, s
         if path == "":
             path = _WHICH[key] = shutil.which(key[0], path=key[1]) if "/" not in key[0] else key[0]
         if path is not None:
-            try:
+            try:        # close_fds (the default) also keeps Popen off os.posix_spawn
                 proc = subprocess.Popen(argv, executable=path, env=env)
             except OSError:
                 pass
