@@ -1232,7 +1232,7 @@ class _Prefix:
         if form == "cmd":           # the words, which of them are files, the @/- flags
             def norm(r: Any) -> Any:
                 return [[(str(w), bool(w.is_literal())) for w in line] for line in r[0]], \
-                    r[1], r[2]
+                    bool(r[1]), bool(r[2])         # SCons 4.5 says None, 4.11 False
             return norm(a) == norm(b)
         return bool(a == b)
 
@@ -1293,7 +1293,9 @@ class _PrefixedAction(SCons.Action.LazyAction):
         return _prefixed(env, self.var, "cmd", target, source, full)
 
     def get_presig(self, target: Any, source: Any, env: _ENV, executor: Any = None) -> Any:
-        def full() -> Any:
+        def full() -> Any:      # SCons 4.5's LazyAction.get_presig takes no executor
+            if executor is None:
+                return SCons.Action.LazyAction.get_presig(self, target, source, env)
             return SCons.Action.LazyAction.get_presig(self, target, source, env, executor)
         if not isinstance(env.get(self.var), str):
             return full()
