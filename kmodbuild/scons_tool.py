@@ -40,6 +40,7 @@ import SCons.Node.FS
 import SCons.Platform.posix
 import SCons.Scanner.C
 import SCons.Script
+import SCons.Subst
 from SCons.Variables import BoolVariable, EnumVariable, Variables
 
 from kmodbuild import quickbuild
@@ -1212,7 +1213,6 @@ class _Prefix:
     form, whether the first whole command made of it equalled SCons's own."""
 
     def __init__(self, env: _ENV, prefix: str) -> None:
-        import SCons.Subst
         self.words = list(env.subst_list(prefix, SCons.Subst.SUBST_CMD)[0])
         self.sig = env.subst_target_source(prefix, SCons.Subst.SUBST_SIG)
         self.checked: dict[str, bool] = {}
@@ -1222,7 +1222,6 @@ class _Prefix:
             return [*(str(w) for w in self.words), *(str(x) for x, _ in tail)]
         if form == "sig":
             return " ".join([self.sig, *(x.for_signature() if f else x for x, f in tail)])
-        import SCons.Subst
         holder = SCons.Subst.CmdStringHolder
         return [[*self.words, *(holder(str(x), True if f else None) for x, f in tail)]], \
             False, False
@@ -1286,22 +1285,20 @@ class _PrefixedAction(SCons.Action.LazyAction):
         def full() -> Any:
             return SCons.Action.CommandAction.process(self, target, source, env, executor,
                                                       overrides)
-        if overrides or not isinstance(env.get(self.var), str):
+        if overrides:
             return full()
-        if executor:
-            target, source = executor.get_all_targets(), executor.get_all_sources()
-        return _prefixed(env, self.var, "cmd", target, source, full)
+        t, s = (executor.get_all_targets(), executor.get_all_sources()) if executor \
+            else (target, source)
+        return _prefixed(env, self.var, "cmd", t, s, full)
 
     def get_presig(self, target: Any, source: Any, env: _ENV, executor: Any = None) -> Any:
         def full() -> Any:      # SCons 4.5's LazyAction.get_presig takes no executor
             if executor is None:
                 return SCons.Action.LazyAction.get_presig(self, target, source, env)
             return SCons.Action.LazyAction.get_presig(self, target, source, env, executor)
-        if not isinstance(env.get(self.var), str):
-            return full()
-        if executor:
-            target, source = executor.get_all_targets(), executor.get_all_sources()
-        return _prefixed(env, self.var, "sig", target, source, full)
+        t, s = (executor.get_all_targets(), executor.get_all_sources()) if executor \
+            else (target, source)
+        return _prefixed(env, self.var, "sig", t, s, full)
 
 
 def _write_compile_commands(env: _ENV) -> None:
