@@ -81,6 +81,16 @@ class _Raw:
 MAPPED_CAP = 24
 
 
+def _module_space_end(module_base: int) -> int:
+    """The last address of the 4 GiB from ``module_base`` (where modules are loaded), for a
+    hook's inclusive range.  Clamped to 64 bits: unicorn takes the bound as a 64-bit
+    number, and one that wrapped around (a 64-bit port's module_base lies in the last
+    4 GiB) below ``module_base`` makes the hook fire for every address -- every load from
+    the stack and every block of the kernel's code, ten thousand Python calls in a
+    500-module tree's validation that the hook then ignored."""
+    return min(module_base + (1 << 32) - 1, (1 << 64) - 1)
+
+
 def _round(value: int, unit: int) -> int:
     return (value + unit - 1) & ~(unit - 1)
 
@@ -172,7 +182,7 @@ class Machine:
         if spec.delay_slots:
             for addr in sorted(set(self.symbols.values())):
                 self.cpu.on_code(addr, addr, self._on_code)
-            self.cpu.on_block(module_base, module_base + (1 << 32), self._on_block)
+            self.cpu.on_block(module_base, _module_space_end(module_base), self._on_block)
         else:
             self.cpu.on_code(self.kernel_base, self.kernel_end - 1, self._on_code)
         self.module_base = module_base
@@ -227,7 +237,7 @@ class Machine:
             if flag:
                 return f"{self.target.machine_arch}: {why}"
         self.coverage = coverage
-        end = self.module_base + (1 << 32)
+        end = _module_space_end(self.module_base)
         self.cpu.on_block(self.module_base, end, self._touch_block)
         self.cpu.on_read(self.module_base, end, self._touch)
         self.cpu.read_watch = self._touch

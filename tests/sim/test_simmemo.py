@@ -146,6 +146,34 @@ def test_holes_are_code_that_never_ran(variants) -> None:
     assert keep[:64].count(0) == 0                      # the ELF header
 
 
+def test_coverage_hooks_only_module_space(variants, monkeypatch) -> None:
+    """The recording hooks cover the modules' 4 GiB and nothing else: on a 64-bit port
+    that range ends past 2**64, and a bound that wrapped around made unicorn call the
+    hooks for every block of the kernel's code and every load from the stack."""
+    from kmodbuild.emulate import cpu as cpumod
+    from kmodbuild.emulate import machine as mach
+    ranges: list[tuple[int, int, int]] = []
+    blocks: list[tuple[int, int]] = []
+    hook, touch_block = cpumod.Cpu._hook, mach.Machine._touch_block
+
+    def spy_hook(self: object, kind: int, fn: object, begin: int = 1, end: int = 0) -> int:
+        ranges.append((kind, begin, end))
+        return hook(self, kind, fn, begin, end)
+
+    def spy_block(self: mach.Machine, address: int, size: int) -> None:
+        blocks.append((address, self.module_base))
+        touch_block(self, address, size)
+
+    monkeypatch.setattr(cpumod.Cpu, "_hook", spy_hook)
+    monkeypatch.setattr(mach.Machine, "_touch_block", spy_block)
+    coverage, _ = variants("a").simulate()
+    assert blocks and coverage.by_kobj                # the module's text was recorded
+    assert not [hex(a) for a, base in blocks if a < base]
+    assert all(begin <= end < 1 << 64 for _, begin, end in ranges if begin > 1), ranges
+    assert mach._module_space_end(0xffffffff81000000) == (1 << 64) - 1
+    assert mach._module_space_end(0xc1000000) == 0xc1000000 + (1 << 32) - 1
+
+
 def test_an_edit_in_a_hole_keeps_the_digest_any_other_does_not(variants) -> None:
     a = variants("a2")
     coverage, _ = a.simulate()
