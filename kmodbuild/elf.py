@@ -766,6 +766,9 @@ def _apply_dwarf_relocations(elf: RawElf, sec: RawSection, buf: bytearray) -> No
     bo = "<" if elf.little_endian else ">"
     symtab: RawSection | None = None
     values: list[int] | None = None
+    structs = {4: struct.Struct(bo + "I"), 8: struct.Struct(bo + "Q")}
+    #: type -> (its word, the modulus of its width)
+    words = {t: (structs[w], 1 << (8 * w)) for t, w in widths.items()}
     for rs in elf.sections:
         if rs.type not in (raw.SHT_REL, raw.SHT_RELA) or rs.info != sec.index:
             continue
@@ -775,20 +778,35 @@ def _apply_dwarf_relocations(elf: RawElf, sec: RawSection, buf: bytearray) -> No
                                         f"which is not a symbol table", path=elf.path)
             symtab = elf.sections[rs.link]
             values = [s.value for s in elf.read_symbols(symtab)]
-        for r in elf.read_relocations(rs):
-            width = widths.get(r.type)
-            if width is None or r.type2 or r.type3:
+        # columns, not RawReloc objects: a module's .debug_info has hundreds of entries,
+        # checked in bulk first (each one only when that finds a bad one, to name it)
+        offsets, types, syms, addends = elf.relocation_columns(rs)
+        if not offsets:
+            continue
+        last = len(buf) - 8             # the last place an 8-byte word fits
+        checked = min(offsets) >= 0 and max(offsets) <= last + 4 \
+            and min(syms) >= 0 and max(syms) < len(values)
+        if addends is None:
+            addends = [None] * len(offsets)
+        for offset, rtype, sym, addend in zip(offsets, types, syms, addends):
+            word = words.get(rtype)
+            if word is None:
                 continue
-            if not 0 <= r.offset <= len(buf) - width:
-                raise ModuleFormatError(f"relocation at {sec.name}+{r.offset:#x} is outside "
-                                        f"the section", path=elf.path)
-            fmt = bo + ("I" if width == 4 else "Q")
-            addend = r.addend if r.addend is not None else struct.unpack_from(fmt, buf,
-                                                                              r.offset)[0]
-            if not 0 <= r.sym < len(values):
-                raise ModuleFormatError(f"relocation at {sec.name}+{r.offset:#x} uses symbol "
-                                        f"{r.sym}, out of range", path=elf.path)
-            struct.pack_into(fmt, buf, r.offset, (values[r.sym] + addend) % (1 << (8 * width)))
+            if not checked or (offset > last and word[0].size == 8):
+                _check_dwarf_relocation(elf, sec, buf, offset, word[0].size, sym, len(values))
+            if addend is None:
+                addend = word[0].unpack_from(buf, offset)[0]
+            word[0].pack_into(buf, offset, (values[sym] + addend) % word[1])
+
+
+def _check_dwarf_relocation(elf: RawElf, sec: RawSection, buf: bytearray, offset: int,
+                            width: int, sym: int, nsyms: int) -> None:
+    if not 0 <= offset <= len(buf) - width:
+        raise ModuleFormatError(f"relocation at {sec.name}+{offset:#x} is outside "
+                                f"the section", path=elf.path)
+    if not 0 <= sym < nsyms:
+        raise ModuleFormatError(f"relocation at {sec.name}+{offset:#x} uses symbol "
+                                f"{sym}, out of range", path=elf.path)
 
 
 def _dwarf_value(attr: Any, cu_offset: int) -> Any:
