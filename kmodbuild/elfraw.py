@@ -567,8 +567,8 @@ class RawElf:
         return [new(RawReloc, (off, info & 0xFF, info >> 8, None, 0, 0, 0))
                 for off, info in struct.iter_unpack(fmt, raw)]
 
-    def relocation_columns(self, sec: RawSection
-                           ) -> tuple[Sequence[int], list[int], Sequence[int], Sequence[int] | None]:
+    def relocation_columns(self, sec: RawSection) -> tuple[
+            Sequence[int], list[int], Sequence[int], Sequence[int] | None]:
         """The entries of ``sec`` as columns ``(offsets, types, symbols, addends)`` (``addends``
         None for REL), decoded in bulk: no per-entry objects, for callers that go over
         thousands of entries (DWARF's).  A MIPS64 entry with a composed ``r_type2`` or
@@ -581,7 +581,8 @@ class RawElf:
         raw = self._reloc_bytes(sec, is_rela)
         if self.is_mips64():
             rels = self.read_relocations(sec)
-            return ([r.offset for r in rels], [-1 if r.type2 or r.type3 else r.type for r in rels],
+            return ([r.offset for r in rels],
+                    [-1 if r.type2 or r.type3 else r.type for r in rels],
                     [r.sym for r in rels], [r.addend for r in rels] if is_rela else None)
         fields = _REL_FMT[self.elfclass, is_rela]
         n = len(raw) // struct.calcsize("<" + fields)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from kmodbuild import abi, abiprobe, elfraw
 from kmodbuild.elf import read_debug_info
+from kmodbuild.errors import ModuleFormatError
 from kmodbuild.target import TARGETS, get_target
 from kmodbuild.toolchain import make_toolchain
 from tests.conftest import REPO, BuiltTree
@@ -70,6 +72,37 @@ def test_canonical_form_on_every_target(target, tmp_path: Path) -> None:
         "int take(struct node *, const anon_t *, enum color, ...)"
     assert (info.symbols["counter"].type, info.symbols["counter"].size) == \
         (f"int{8 * target.pointer_size}", target.pointer_size)
+
+
+@pytest.mark.parametrize("arch", ["amd64", "i386"])       # RELA, REL
+@pytest.mark.parametrize("damage", ["offset", "symbol"])
+def test_a_bad_debug_relocation_is_named(arch: str, damage: str, tmp_path: Path) -> None:
+    """The DWARF relocations are checked in bulk; a bad entry is still named."""
+    target = get_target(arch)
+    tc = make_toolchain(target)
+    obj = compile_c(tmp_path, [*tc.cc, *tc.cflags])
+    assert read_debug_info(obj) is not None
+    elf = elfraw.read_elf_file(str(obj))
+    info = elf.get_section_by_name(".debug_info")
+    rel = next(s for s in elf.sections if s.type in (elfraw.SHT_REL, elfraw.SHT_RELA)
+               and s.info == info.index)
+    offsets, types, _, _ = elf.relocation_columns(rel)
+    i = len(offsets) // 2
+    data = bytearray(obj.read_bytes())
+    wide = elf.elfclass == 64
+    entry = rel.offset + i * rel.entsize
+    if damage == "offset":
+        struct.pack_into("<Q" if wide else "<I", data, entry, info.size + 0x40)
+        want = f"relocation at .debug_info+{info.size + 0x40:#x} is outside the section"
+    else:
+        value = (0xFFFF << 32 | types[i]) if wide else (0xFFFF << 8 | types[i])
+        struct.pack_into("<Q" if wide else "<I", data, entry + (8 if wide else 4), value)
+        want = f"relocation at .debug_info+{offsets[i]:#x} uses symbol 65535, out of range"
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModuleFormatError) as e:
+        read_debug_info(bad)
+    assert want in str(e.value)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
