@@ -784,8 +784,7 @@ def _apply_dwarf_relocations(elf: RawElf, sec: RawSection, buf: bytearray) -> No
         if not offsets:
             continue
         last = len(buf) - 8             # the last place an 8-byte word fits
-        checked = min(offsets) >= 0 and max(offsets) <= last + 4 \
-            and min(syms) >= 0 and max(syms) < len(values)
+        checked = max(offsets) <= last + 4 and max(syms) < len(values)   # both unsigned
         if addends is None:
             addends = [None] * len(offsets)
         for offset, rtype, sym, addend in zip(offsets, types, syms, addends):

@@ -577,13 +577,14 @@ class RawElf:
         Raises:
             ModuleFormatError: as :meth:`read_relocations`.
         """
-        is_rela = self._reloc_kind(sec)
-        raw = self._reloc_bytes(sec, is_rela)
         if self.is_mips64():
             rels = self.read_relocations(sec)
             return ([r.offset for r in rels],
                     [-1 if r.type2 or r.type3 else r.type for r in rels],
-                    [r.sym for r in rels], [r.addend for r in rels] if is_rela else None)
+                    [r.sym for r in rels],
+                    [r.addend for r in rels] if sec.type == SHT_RELA else None)
+        is_rela = self._reloc_kind(sec)
+        raw = self._reloc_bytes(sec, is_rela)
         fields = _REL_FMT[self.elfclass, is_rela]
         n = len(raw) // struct.calcsize("<" + fields)
         flat = struct.unpack(_BO[self.little_endian] + fields * n, raw)
