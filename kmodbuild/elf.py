@@ -410,18 +410,39 @@ def _fetch_info(elf: RawElf, symtab: RawSection, ptrsize: int,
 
 # --------------------------------------------------------------------------- read_module
 
+# Section and Symbol are frozen dataclasses, whose __init__ sets each field with
+# object.__setattr__: two and a half times the cost of filling the instance's
+# __dict__ at once, for the records a tree's simulation makes by the ten thousand.
+# (tests/unit/test_elf_records.py compares them with the constructor's.)
+_new_object = object.__new__
+
+
 def _section_records(elf: RawElf) -> tuple[Section, ...]:
-    return tuple(Section(s.index, s.name, s.type, s.flags, s.addr, s.offset, s.size, s.link,
-                         s.info, s.addralign, s.entsize) for s in elf.sections)
+    out = []
+    for s in elf.sections:
+        rec = _new_object(Section)
+        rec.__dict__.update(index=s.index, name=s.name, type=s.type, flags=s.flags,
+                            addr=s.addr, offset=s.offset, size=s.size, link=s.link,
+                            info=s.info, addralign=s.addralign, entsize=s.entsize)
+        out.append(rec)
+    return tuple(out)
 
 
 def _symbol_records(elf: RawElf, symtab: RawSection) -> tuple[Symbol, ...]:
-    return tuple(Symbol(i, s.name, s.value, s.size, s.info >> 4, s.info & 0xF, s.shndx)
-                 for i, s in enumerate(elf.read_symbols(symtab)))
+    out = []
+    for i, s in enumerate(elf.read_symbols(symtab)):
+        rec = _new_object(Symbol)
+        rec.__dict__.update(index=i, name=s.name, value=s.value, size=s.size,
+                            bind=s.info >> 4, type=s.info & 0xF, shndx=s.shndx)
+        out.append(rec)
+    return tuple(out)
 
 
 def _reloc_records(elf: RawElf, sec: RawSection) -> tuple[Relocation, ...]:
-    new = tuple.__new__                 # RawReloc's first six fields are Relocation's
+    new = tuple.__new__
+    columns = elf.relocation_entries(sec)
+    if columns is not None:             # decoded straight into Relocation's fields
+        return tuple([new(Relocation, (off, t, sym, add, 0, 0)) for off, t, sym, add in columns])
     return tuple([new(Relocation, r[:6]) for r in elf.read_relocations(sec)])
 
 

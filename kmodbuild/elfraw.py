@@ -33,8 +33,8 @@ from __future__ import annotations
 import re
 import struct
 from array import array
-from itertools import accumulate
-from collections.abc import Iterator, Sequence
+from itertools import accumulate, repeat
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from kmodbuild.errors import ModuleFormatError
@@ -593,6 +593,21 @@ class RawElf:
         shift, mask = (32, 0xFFFFFFFF) if self.elfclass == 64 else (8, 0xFF)
         return (flat[0::step], [i & mask for i in infos], [i >> shift for i in infos],
                 flat[2::step] if is_rela else None)
+
+    def relocation_entries(self, sec: RawSection) -> Iterable[
+            tuple[int, int, int, int | None]] | None:
+        """``(offset, type, symbol, addend)`` of each entry of ``sec`` (``addend`` None for
+        REL), from :meth:`relocation_columns`: no per-entry object on the way.  ``None``
+        for MIPS64, whose composed types need :meth:`read_relocations`.
+
+        Raises:
+            ModuleFormatError: as :meth:`read_relocations`.
+        """
+        if self.is_mips64():
+            return None
+        offsets, types, syms, addends = self.relocation_columns(sec)
+        return zip(offsets, types, syms,
+                   addends if addends is not None else repeat(None, len(offsets)))
 
     def relocation_types(self, sec: RawSection) -> set[int]:
         """The set of relocation types used in ``sec`` (fast; no per-entry objects).

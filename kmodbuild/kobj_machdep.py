@@ -135,10 +135,9 @@ def _amd64_table(ko: Any, base: int, relocs: Sequence[Relocation], isrela: bool,
         if region is not None else (None, 0, 0)
     symbols = None
     for r in relocs:
-        sym = r.sym
+        offset, t, sym, addend, _, _ = r        # unpacked: cheaper than four attributes
         if sym >= nsym or local != (bind[sym] == STB_LOCAL):
             continue
-        t = r.type
         if mem is not None and t in _AMD64_FAST and sym != 0 and sym != SHN_ABS:
             # kobj_sym_lookup's plain cases: a defined symbol, or a global one with
             # a name that kobj_affix resolved to a non-zero value
@@ -147,9 +146,9 @@ def _amd64_table(ko: Any, base: int, relocs: Sequence[Relocation], isrela: bool,
                 if symbols is None:
                     symbols = ko.module.symbols[:]
                 plain = bool(symbols[sym].name)
-            where = base + r.offset
+            where = base + offset
             if plain and rbase <= where and where + (8 if t == 1 else 4) <= rend:
-                value = symvalue[sym] + (r.addend or 0)
+                value = symvalue[sym] + (addend or 0)
                 if t == 1:
                     _PACK_U64(mem, where - rbase, value & M64)
                 elif t == 2 or t == 4:

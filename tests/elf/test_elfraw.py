@@ -10,7 +10,7 @@ from elftools.elf.elffile import ELFFile
 from kmodbuild import elfraw
 from kmodbuild.elf import LazyTuple, describe, read_module, target_for
 from kmodbuild.errors import ModuleFormatError
-from kmodbuild.model import SymbolFacts
+from kmodbuild.model import Relocation, Section, Symbol, SymbolFacts
 from kmodbuild.target import TARGETS, get_target
 
 TARGET_NAMES = [t.name for t in TARGETS]
@@ -51,6 +51,31 @@ def test_sections_symbols_relocations_match_pyelftools(name: str,
                 assert all(r.addend is None for r in rels)
             types = {r.type for r in rels} | {t for r in rels for t in (r.type2, r.type3) if t}
             assert elf.relocation_types(sec) == types
+
+
+@pytest.mark.parametrize("name", TARGET_NAMES)
+def test_read_module_records_are_the_constructors(name: str,
+                                                  sample_kmods: dict[str, Path]) -> None:
+    """read_module fills its Section/Symbol records without their dataclass __init__ and
+    decodes relocations straight from columns (speed): the records must be the ones the
+    constructors make from the raw entries -- equal, hashing alike, every field set."""
+    mod = read_module(sample_kmods[name], get_target(name))
+    elf = elfraw.read_elf_file(str(sample_kmods[name]))
+    want_secs = tuple(Section(s.index, s.name, s.type, s.flags, s.addr, s.offset, s.size,
+                              s.link, s.info, s.addralign, s.entsize) for s in elf.sections)
+    assert tuple(mod.sections) == want_secs
+    assert [vars(s) for s in mod.sections] == [vars(s) for s in want_secs]
+    symtab = elf.get_section_by_type(elfraw.SHT_SYMTAB)
+    assert symtab is not None
+    want_syms = tuple(Symbol(i, s.name, s.value, s.size, s.info >> 4, s.info & 0xF, s.shndx)
+                      for i, s in enumerate(elf.read_symbols(symtab)))
+    assert tuple(mod.symbols) == want_syms and hash(mod.symbols[1]) == hash(want_syms[1])
+    assert [vars(s) for s in mod.symbols] == [vars(s) for s in want_syms]
+    assert mod.relocation_sections
+    for rs in mod.relocation_sections:
+        want = tuple(Relocation(*r[:6]) for r in elf.read_relocations(elf.sections[rs.index]))
+        assert tuple(rs.relocations) == want
+        assert [type(r) for r in rs.relocations] == [Relocation] * len(want)
 
 
 @pytest.mark.parametrize("name", TARGET_NAMES)
