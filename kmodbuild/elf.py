@@ -413,7 +413,7 @@ def _fetch_info(elf: RawElf, symtab: RawSection, ptrsize: int,
 # Section and Symbol are frozen dataclasses, whose __init__ sets each field with
 # object.__setattr__: two and a half times the cost of filling the instance's
 # __dict__ at once, for the records a tree's simulation makes by the ten thousand.
-# (tests/unit/test_elf_records.py compares them with the constructor's.)
+# (tests/elf/test_elfraw.py compares them with the constructors'.)
 _new_object = object.__new__
 
 

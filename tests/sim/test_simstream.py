@@ -256,6 +256,25 @@ def test_a_path_outside_the_module_directories_gives_up(tmp_path: Path) -> None:
     assert t.gave_up == "the simulation opened /stand/amd64/10.0/modules/x.kmod"
 
 
+def test_a_module_directory_other_than_the_kernels_gives_up(tmp_path: Path) -> None:
+    """host_path maps kernel paths below the stream's module directory without asking
+    the kernel: attach() first proves that directory is the one the kernel maps to."""
+    class Kernel:
+        module_base = "/stand/amd64/10.0/modules"
+        stand = tmp_path / "stand"
+
+        def host_path(self, kpath: str) -> Path:
+            raise AssertionError("not asked")
+    mine = simstream._Tree(tmp_path / "stand" / "amd64" / "10.0" / "modules", {})
+    kernel = Kernel()
+    mine.attach(kernel)
+    assert kernel.host_path("/stand/amd64/10.0/modules/a/a.plist") == \
+        tmp_path / "stand" / "amd64" / "10.0" / "modules" / "a" / "a.plist"
+    other = simstream._Tree(tmp_path / "elsewhere" / "modules", {})
+    with pytest.raises(simstream._GiveUp, match="is not"):
+        other.attach(Kernel())
+
+
 def test_a_big_build_streams_its_simulation(tmp_path: Path) -> None:
     """KMOD_SIMSTREAM=1 on the example tree: the build's simulate step takes the
     stream's answer, which is the installed tree's; 0 simulates in the build."""
