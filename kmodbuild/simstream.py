@@ -125,6 +125,7 @@ class _Tree:
     def __init__(self, module_dir: Path, built: dict[str, str], pending: set[str] = frozenset(),
                  inp: IO[str] | None = None) -> None:
         self.module_dir = module_dir
+        self._mdir = str(module_dir).rstrip("/")      # host_path joins strings: no Path
         self.built = built
         self.pending = set(pending)
         self.inp = inp
@@ -165,18 +166,18 @@ class _Tree:
             self._give_up(f"the simulation opened {kpath}")
         if name in self.built and leaf == f"{name}.kmod":
             return Path(self.stand_in(name))
-        mine = self.module_dir / name
-        host = mine / leaf
-        if name not in self.built and str(mine) not in self.dirs:
-            kind = self.dirs[str(mine)] = file_kind(str(mine))
+        mine = f"{self._mdir}/{name}"
+        host = f"{mine}/{leaf}"
+        if name not in self.built and mine not in self.dirs:
+            kind = self.dirs[mine] = file_kind(mine)
             if kind == stat.S_IFLNK:
                 self._give_up(f"{mine} is a symbolic link")
-        if str(host) not in self.files:
-            state = self.files[str(host)] = lstat_state(str(host))
+        if host not in self.files:
+            state = self.files[host] = lstat_state(host)
             if state is not None and stat.S_ISLNK(state[0]):
                 # what a link leads to is not in its state: the build reads it itself
                 self._give_up(f"{host} is a symbolic link")
-        return host
+        return Path(host)
 
     def _give_up(self, why: str) -> NoReturn:
         # remembered as well as raised: the answer is refused even if something on the

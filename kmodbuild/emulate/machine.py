@@ -162,6 +162,7 @@ class Machine:
         self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
         self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
                         lambda ap: make_valist(self.cpu, spec, ap), sim)
+        self.k.caller_of = lambda: self.where(self._call_site())
         self.symbolizer = Symbolizer()
         self.symbolizer.add_kernel(self.kernel_base, self.kernel_end, self.symbols)
         self._sym_addrs = sorted((a, n) for n, a in self.symbols.items())
@@ -503,6 +504,7 @@ class Machine:
 
     def _call_guest(self, function: int, args: tuple[int, ...]) -> int:
         """A hook calls a module's function (vfs_init, a bufq strategy, a kauth listener)."""
+        _ = self.k.caller           # the hook's caller, before the guest runs below it
         raw = self._invoke(function, args)
         if self.fault is not None:
             raise _Abort()
@@ -582,8 +584,10 @@ class Machine:
             return
         kf, kinds, rkind = entry
         k = self.k
-        caller = self.where(self._call_site())
-        outer_caller, k.caller = k.caller, caller
+        # k.caller is worked out if asked for, while this hook runs: the return address
+        # is where it was (a register the hook does not set, or the stack slot above
+        # everything a nested guest call uses, which _call_guest works it out before)
+        outer_caller = k.enter_hook()
         try:
             cursor = ArgCursor(self.cpu, self.spec)
             args: list[Any] = list(cursor.fetch(kinds))
@@ -592,22 +596,22 @@ class Machine:
             result = kf.impl(k, *args)
             set_return(self.cpu, self.spec, rkind, int(result or 0))
         except Panic as e:
-            self._fatal("panic", f"{e} (in {kf.name}() called from {caller})",
+            self._fatal("panic", f"{e} (in {kf.name}() called from {k.caller})",
                         self._call_site())
         except GuestFault as e:
-            self._fatal("kernel-fault", f"{kf.name}() called from {caller} faulted: "
+            self._fatal("kernel-fault", f"{kf.name}() called from {k.caller} faulted: "
                         f"{e.access} of unmapped address {e.address:#x}", self._call_site(),
                         e.address)
         except _Abort:
             self.cpu.stop()
         except MemoryError_ as e:
-            self._fatal("kernel-fault", f"{kf.name}() called from {caller} faulted: "
+            self._fatal("kernel-fault", f"{kf.name}() called from {k.caller} faulted: "
                         f"unmapped address {e.address:#x}", self._call_site(), e.address)
         except Exception as e:  # noqa: BLE001 - a kmodbuild bug: stop, re-raised after the run
             self.internal = e
             self._fatal("kernel-fault", f"{kf.name}(): internal error {e!r}", addr)
         finally:
-            k.caller = outer_caller
+            k.leave_hook(outer_caller)
             self._drain()
 
     def _zeros_at(self, addr: int) -> bool:

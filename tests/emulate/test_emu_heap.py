@@ -35,3 +35,30 @@ def test_owned_by_follows_alloc_free_and_hand_over() -> None:
     assert d == a and [blk.address for blk in heap.owned_by("foo")] == [a]
     assert heap.free(b, 16) is None and heap.free(b, 16) == f"{b:#x} freed twice"
     assert heap.owned_by("bar") == []
+
+
+def test_the_hooks_caller_is_worked_out_once_on_first_use_and_nests() -> None:
+    from kmodbuild.kapi._kernel import Kernel
+    from kmodbuild.target import get_target
+    heap = make_heap()
+    k = Kernel(get_target("amd64"), None, heap, {}, lambda f, a: 0)  # type: ignore[arg-type]
+    asked: list[str] = []
+
+    def where(text: str) -> str:
+        asked.append(text)
+        return text
+
+    assert k.caller == ""                           # no hook running
+    k.caller_of = lambda: where("mod+0x10 (mod_modcmd+0x4)")
+    outer = k.enter_hook()
+    assert asked == []                              # nothing symbolized until asked
+    block = heap.blocks[k.alloc(16)]
+    assert block.caller == "mod+0x10 (mod_modcmd+0x4)" and k.caller == block.caller
+    assert asked == ["mod+0x10 (mod_modcmd+0x4)"]   # once
+    k.caller_of = lambda: where("mod+0x40 (mod_cb+0x8)")
+    inner = k.enter_hook()                           # a hook inside a guest callback
+    assert k.caller == "mod+0x40 (mod_cb+0x8)"
+    k.leave_hook(inner)
+    assert k.caller == "mod+0x10 (mod_modcmd+0x4)"   # the outer hook's, not worked out again
+    k.leave_hook(outer)
+    assert k.caller == "" and len(asked) == 2
