@@ -504,7 +504,6 @@ class Machine:
 
     def _call_guest(self, function: int, args: tuple[int, ...]) -> int:
         """A hook calls a module's function (vfs_init, a bufq strategy, a kauth listener)."""
-        _ = self.k.caller           # the hook's caller, before the guest runs below it
         raw = self._invoke(function, args)
         if self.fault is not None:
             raise _Abort()
@@ -514,6 +513,7 @@ class Machine:
         spec, cpu = self.spec, self.cpu
         nested = self._depth > 0
         if nested:
+            _ = self.k.caller       # the running hook's caller, before guest code runs below it
             saved = (cpu.reg(spec.sp), cpu.reg(spec.pc), cpu.reg(spec.link) if spec.link else 0)
             below = saved[0] + spec.stack_bias - 128
         else:
@@ -585,8 +585,8 @@ class Machine:
         kf, kinds, rkind = entry
         k = self.k
         # k.caller is worked out if asked for, while this hook runs: the return address
-        # is where it was (a register the hook does not set, or the stack slot above
-        # everything a nested guest call uses, which _call_guest works it out before)
+        # is where it was (a register the hook does not set, or a stack slot above what a
+        # nested run uses; _invoke works it out before one starts all the same)
         outer_caller = k.enter_hook()
         try:
             cursor = ArgCursor(self.cpu, self.spec)
