@@ -213,10 +213,6 @@ class Kernel:
             c = self._caller = self.caller_of() if self.caller_of is not None else ""
         return c
 
-    @caller.setter
-    def caller(self, value: str) -> None:
-        self._caller = value
-
     def enter_hook(self) -> str | None:
         """A hook starts: its :attr:`caller` is worked out when asked for.  Returns what
         :meth:`leave_hook` puts back (the caller of the hook this one runs inside)."""

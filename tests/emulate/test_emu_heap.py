@@ -3,6 +3,8 @@ when it unloads is what the leak check reports."""
 from __future__ import annotations
 
 from kmodbuild.emulate.heap import Heap
+from kmodbuild.kapi._kernel import Kernel
+from kmodbuild.target import get_target
 
 
 def make_heap() -> Heap:
@@ -38,8 +40,6 @@ def test_owned_by_follows_alloc_free_and_hand_over() -> None:
 
 
 def test_the_hooks_caller_is_worked_out_once_on_first_use_and_nests() -> None:
-    from kmodbuild.kapi._kernel import Kernel
-    from kmodbuild.target import get_target
     heap = make_heap()
     k = Kernel(get_target("amd64"), None, heap, {}, lambda f, a: 0)  # type: ignore[arg-type]
     asked: list[str] = []
