@@ -95,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         first = next((a for a in argv if not a.startswith("-")), None)
         parser = build_parser(first if first in COMMANDS else None)
-        args = parser.parse_args(argv)
+        if first == "build":
+            # every option kmodbuild does not know is scons's (-j2, -Q, -k ...), in order
+            args, unknown = parser.parse_known_args(argv)
+            args.scons_args = [*unknown, *getattr(args, "scons_args", [])]
+        else:
+            args = parser.parse_args(argv)
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2

@@ -6,17 +6,25 @@ import os
 import subprocess
 import sys
 
+from kmodbuild.errors import UsageError
+
 HELP = "build, check and install a module tree (runs scons)"
 DESCRIPTION = """\
 Run SCons in TREE (default: the current directory) with the given variables
-and options, e.g. ARCH=all VERSION=10.99.10 -j2.  Everything after the options
-is passed to scons unchanged; 'kmodbuild build -- -h' lists the variables."""
+and options, e.g. ARCH=all VERSION=10.99.10 -j2.  Every argument but -C TREE
+and -h is passed to scons, in order; 'kmodbuild build -- -h' lists the
+variables."""
 EPILOG = """\
 examples:
   kmodbuild build                          amd64, 10.0, installed into ./stand
   kmodbuild build ARCH=evbarm-aarch64 VERSION=10.99.10
   kmodbuild build -C ~/src/mymods ARCH=all -j2
+  kmodbuild build -Q --quiet                 for CI logs: errors only
 """
+
+#: the names scons looks for (SCons.Script.Main.KnownSConscripts, without importing SCons)
+_SCONSTRUCT_NAMES = ("SConstruct", "Sconstruct", "sconstruct", "SConstruct.py",
+                     "Sconstruct.py", "sconstruct.py")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +35,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    tree = os.path.abspath(args.directory)
+    if not os.path.isdir(tree):
+        raise UsageError(f"-C {args.directory}: no such directory")
     extra = [a for a in args.scons_args if a != "--"]
-    argv = [sys.executable, "-m", "SCons", "-C", os.path.abspath(args.directory), *extra]
+    # scons finds another file itself with -f FILE, or searches upwards with -u/-U/-D
+    searches = any(a in ("-u", "-U", "-D", "--up", "--search-up")
+                   or a.startswith(("-f", "--file", "--makefile", "--sconstruct"))
+                   for a in extra)
+    if not searches and not any(os.path.isfile(os.path.join(tree, name))
+                                for name in _SCONSTRUCT_NAMES):
+        raise UsageError(f"{os.path.join(args.directory, 'SConstruct')}: no such file: "
+                         "not a module tree (pass -C TREE)")
+    argv = [sys.executable, "-m", "SCons", "-C", tree, *extra]
     return subprocess.call(argv)

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise UsageError(f"--root {root}: no such directory")
+    script = _read_script(args.script) if args.script else None
     manifest = Path(args.manifest) if args.manifest else find_manifest(root, target, version)
     if manifest is None:
         print("kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
@@ -150,14 +151,25 @@ def run(args: argparse.Namespace) -> int:
 
     session = Session(factory(config), factory)
     status = 0
-    if args.script or not sys.stdin.isatty():
-        text = Path(args.script).read_text() if args.script else sys.stdin.read()
+    if script is not None or not sys.stdin.isatty():
+        text = script if script is not None else _read_script(None)
         status = _run_script(session, text, args.script or "<stdin>", args.echo)
     else:
         _interactive(session)
     if args.json:
         print(json.dumps(session.kernel.state(), indent=2))
     return status
+
+
+def _read_script(path: str | None) -> str:
+    """The commands of ``path`` (``None``: standard input), or one line saying why not."""
+    where = path if path is not None else "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8") if path is not None else sys.stdin.read()
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--script {where}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise UsageError(f"--script {where}: {e.strerror or e}") from None
 
 
 def _run_script(session: Session, text: str, path: str, echo: bool) -> int:

@@ -55,6 +55,17 @@ def test_cli_bad_command_is_one_line(amd64_tree, tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr and f"{s}:1: unknown command" in res.stderr
 
 
+def test_cli_unreadable_script_is_one_line(amd64_tree, tmp_path: Path) -> None:
+    (tmp_path / "dir.scn").mkdir()
+    (tmp_path / "bin.scn").write_bytes(b"\xff\xfemodload alpha\n")
+    for name, why in (("missing.scn", "No such file or directory"),
+                      ("dir.scn", "Is a directory"), ("bin.scn", "not UTF-8 text (byte 0)")):
+        res = _sim(amd64_tree, "--script", str(tmp_path / name))
+        assert res.returncode == 2, res.stderr
+        assert res.stderr == f"kmodbuild sim: --script {tmp_path / name}: {why}\n"
+        assert res.stdout == ""
+
+
 def test_cli_validate(amd64_tree) -> None:
     res = _sim(amd64_tree, "--validate")
     assert res.returncode == 1
