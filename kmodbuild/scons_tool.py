@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -185,6 +186,19 @@ def add_variables(vars: Variables) -> None:
     vars.Add("KMOD_CACHEDIR", "shared SCons CacheDir: reuse objects and modules built by "
              "other machines or trees", "")
     vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
+
+
+def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
+    """Refuse a bad ``TOOLCHAIN=`` in one line (SCons's own error names a line of the
+    SConstruct too) and warn of variables nobody declared (a typo such as ``ARHC=``)."""
+    tc = arguments.get("TOOLCHAIN")
+    if tc is not None and tc not in ktoolchain.TOOLCHAINS:
+        raise _fail(f"unknown TOOLCHAIN '{tc}'; known: {', '.join(ktoolchain.TOOLCHAINS)}")
+    known = set(vars.keys())
+    for name in arguments:
+        if name not in known:
+            print(f"scons: warning: unknown variable {name}; 'scons -h' lists the variables",
+                  file=sys.stderr)
 
 
 #: the compiler and linker enter the build signatures as their identity
@@ -359,9 +373,13 @@ def configure_wrappers(env: _ENV) -> None:
         wrappers.append("distcc")
         env["ENV"]["DISTCC_HOSTS"] = env["DISTCC_HOSTS"]
     for w in wrappers:
-        if not env.WhereIs(w.split()[0]):
-            pkg = {"ccache": "ccache", "distcc": "distcc"}.get(w.split()[0], w.split()[0])
-            raise _fail(f"{w.split()[0]} not found on PATH: apt-get install {pkg}")
+        prog = w.split()[0]
+        if os.sep in prog:
+            if not (os.path.isfile(prog) and os.access(prog, os.X_OK)):
+                raise _fail(f"CCWRAPPER: {prog}: no such program")
+        elif not env.WhereIs(prog):
+            hint = f": apt-get install {prog}" if prog in ("ccache", "distcc") else ""
+            raise _fail(f"{prog} not found on PATH{hint}")
     env["KMOD_CCWRAPPER"] = " ".join(wrappers)
     if env.get("CCACHE") and env.get("KMOD_TOOLCHAIN", "zig") == "zig":
         # the zig-clang wrapper is rewritten by clean builds: identify the compiler by the
@@ -376,7 +394,13 @@ def configure_wrappers(env: _ENV) -> None:
         if k.startswith(("CCACHE_", "DISTCC_")) or k in ("HOME", "TMPDIR"):
             env["ENV"].setdefault(k, v)
     if env.get("KMOD_CACHEDIR"):
-        env.CacheDir(env["KMOD_CACHEDIR"])
+        try:
+            env.CacheDir(env["KMOD_CACHEDIR"])
+        except (SCons.Errors.SConsEnvironmentError, OSError) as e:
+            cause = e.__cause__ if isinstance(e.__cause__, OSError) else e
+            why = getattr(cause, "strerror", None) or str(cause).rstrip(":")
+            raise _fail(f"KMOD_CACHEDIR {env['KMOD_CACHEDIR']}: cannot use it as a cache "
+                        f"directory: {why}") from None
 
 
 # --------------------------------------------------------------------------- builders

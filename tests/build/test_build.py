@@ -84,6 +84,11 @@ def test_version_directory_rules(tmp_path) -> None:
     (("VERSION=10.99",), "needs its patch level"),
     (("TOOLCHAIN=hostgcc", "ARCH=evbarm-aarch64"), "hostgcc builds only amd64 and i386"),
     (("TOOLCHAIN=gcc", "ARCH=evbmips-mips64eb"), "apt-get install gcc-mips64-linux-gnuabi64"),
+    (("TOOLCHAIN=nope",), "unknown TOOLCHAIN 'nope'; known: zig, clang, gcc, hostgcc"),
+    (("CCWRAPPER=/no/such/ccache",), "CCWRAPPER: /no/such/ccache: no such program"),
+    (("CCWRAPPER=nosuchwrapper",), "nosuchwrapper not found on PATH  Stop."),
+    (("KMOD_CACHEDIR=/proc/no/cache",), "KMOD_CACHEDIR /proc/no/cache: cannot use it as a "
+                                        "cache directory: No such file or directory"),
 ])
 def test_bad_options_give_one_line(tmp_path, args, needle) -> None:
     from tests.conftest import copy_tree
@@ -93,6 +98,15 @@ def test_bad_options_give_one_line(tmp_path, args, needle) -> None:
     err = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and needle in err[0], res.stderr
     assert not (tree / "stand").exists()
+
+
+def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    res = scons(tree, "ARHC=i386", "-n", check=False)       # a typo: built as if not given
+    assert res.returncode == 0, res.stderr
+    assert ("scons: warning: unknown variable ARHC; 'scons -h' lists the variables"
+            in res.stderr.splitlines())
 
 
 def test_host_gcc_toolchain_builds_x86(tmp_path) -> None:
