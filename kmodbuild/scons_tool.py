@@ -188,6 +188,53 @@ def add_variables(vars: Variables) -> None:
     vars.Add(BoolVariable("VERBOSE", "print every command instead of one line per module", False))
 
 
+_HELP_HEAD = """\
+kmodbuild: build, check, install and simulate the kernel modules under sys/modules.
+
+usage: scons [VARIABLE=value ...] [TARGET ...] [-j N] [-s] [-c]
+
+  scons                     amd64 10.0: build, check, install into ./stand, simulate
+  scons ARCH=all -j2        all eight targets
+  scons VERSION=10.99.10    a -current kernel (stand/amd64/10.99.10/modules)
+  scons DESTDIR=/tmp/root   install into /tmp/root/stand/...
+  scons -s                  errors only, for CI logs (VERBOSE=1: every command)
+  scons -c                  remove what the build made
+
+targets (default: check, install and simulate):
+  install        every module that passes its check, into
+                 DESTDIR/stand/MACHINE/VERSION/modules/NAME/NAME.kmod, and METALOG
+  install-debug  NAME.kmod.debug into DESTDIR/usr/libdata/debug/stand/...
+  check          the check of every module (build/MACHINE-ARCH/VERSION/check-report.json)
+                 and the installs of those that pass
+  simulate       load and unload the installed tree in the simulator
+  kernel         the stub kernel and its symbol manifest only
+  sets           reproducible module sets (tar.xz + SHA512) in build/sets
+
+variables (this run's value in brackets):
+"""
+
+_HELP_TAIL = """
+More: README.md and docs/ in the kmodbuild repository.
+"""
+
+
+def help_text(vars: Variables, env: _ENV) -> str:
+    """What ``scons -h`` prints: what the build does, its targets and its variables
+    with this run's values (SCons's own options are behind ``scons -H``)."""
+    import textwrap
+    lines = [_HELP_HEAD]
+    for opt in vars.options:
+        value = env.get(opt.key, opt.default)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        shown = "repository root" if opt.key == "DESTDIR" and value == "#" else value
+        text = f"{opt.help} [{shown}]" if shown not in ("", None) else opt.help
+        lines.append(textwrap.fill(text, width=79, initial_indent=f"  {opt.key:<14} ",
+                                   subsequent_indent=" " * 17) + "\n")
+    lines.append(_HELP_TAIL)
+    return "".join(lines)
+
+
 def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
     """Refuse a bad ``TOOLCHAIN=`` in one line (SCons's own error names a line of the
     SConstruct too) and warn of variables nobody declared (a typo such as ``ARHC=``)."""

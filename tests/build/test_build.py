@@ -153,10 +153,18 @@ def test_netbsdsrcdir_switches_include_paths(tmp_path, built_tree: BuiltTree) ->
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
-    out = scons(tree, "-h").stdout
+    out = scons(tree, "-h", "ARCH=i386", "VERBOSE=1").stdout
     for word in ("ARCH", "VERSION", "TOOLCHAIN", "DESTDIR", "NETBSDSRCDIR", "evbarm-aarch64",
                  "evbmips-mips64eb"):
         assert word in out
+    lines = out.splitlines()
+    # what a newcomer needs first: examples and targets, then the variables with this
+    # run's values; SCons's own option list only behind -H
+    for target in ("install", "install-debug", "check", "simulate", "kernel", "sets"):
+        assert any(ln.startswith(f"  {target} ") for ln in lines), target
+    assert "  scons ARCH=all -j2        all eight targets" in lines
+    assert "comma-separated list, or all [i386]" in out
+    assert "[yes]" in out and "--implicit-cache" not in out
 
 
 def test_clean_removes_build_and_installed_files(tmp_path) -> None:
