@@ -60,7 +60,10 @@ def test_wheel_holds_the_templates(tmp_path: Path) -> None:
 
 def test_editable_install_is_a_plain_path(tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    _pip("install", "-e", str(REPO), "--prefix", str(prefix), cwd=tmp_path)
+    # --ignore-installed: without it pip uninstalls the kmodbuild installed where the
+    # tests run (the README's `pip install -e`) before installing into the prefix
+    _pip("install", "--ignore-installed", "-e", str(REPO), "--prefix", str(prefix),
+         cwd=tmp_path)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix),
                                                     "platbase": str(prefix)}))
     pth = list(site.glob("*.pth"))
@@ -80,4 +83,12 @@ def test_editable_install_is_a_plain_path(tmp_path: Path) -> None:
     assert Path(init) == REPO / "kmodbuild" / "__init__.py"
     assert Path(templates) == REPO / "kmodbuild" / "templates"
     assert (Path(templates) / "module.c.j2").is_file()
+
+
+def test_the_packaging_tests_leave_the_installed_kmodbuild_alone(tmp_path: Path) -> None:
+    site = Path(sysconfig.get_path("purelib"))
+    installed = sorted(p for p in site.glob("*kmodbuild*"))     # dist-info, editable .pth
+    test_editable_install_is_a_plain_path(tmp_path)
+    assert sorted(p for p in site.glob("*kmodbuild*")) == installed
+    assert all(p.exists() for p in installed)
 
