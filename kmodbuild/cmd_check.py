@@ -20,7 +20,8 @@ from kmodbuild.elf import (RECORD_VERSION, module_from_record, module_record, re
                            target_for)
 from kmodbuild.errors import ModuleFormatError, TargetError, UsageError
 from kmodbuild.linkcheck import check_modules, link_verdict, module_name
-from kmodbuild.manifest import KernelManifest, load_manifest, read_manifest_header
+from kmodbuild.manifest import (KernelManifest, find_build_manifest, load_manifest,
+                                read_manifest_header)
 from kmodbuild.model import ModuleObject
 from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
 
@@ -149,7 +150,8 @@ def infer_from_path(paths: Iterable[str]) -> tuple[list[Target], str | None]:
 
 
 def _auto_manifest(paths: Iterable[str]) -> Path | None:
-    # build/<key>/<osrelease>/modules/... -> build/<key>/<osrelease>/kernel/netbsd.syms
+    # build/<key>/<osrelease>/modules/... -> build/<key>/<osrelease>/kernel/netbsd.syms;
+    # [DESTDIR/]stand/<archdir>/<osrelease>/modules/... -> the build's beside it
     for p in sorted({os.path.dirname(os.path.abspath(p)) for p in paths}):
         parts = Path(p).parts
         if "modules" in parts:
@@ -157,6 +159,17 @@ def _auto_manifest(paths: Iterable[str]) -> Path | None:
             cand = Path(*parts[:i]) / "kernel" / "netbsd.syms"
             if cand.is_file():
                 return cand
+        m = _STAND_RE.search(Path(p).as_posix() + "/")
+        if m:
+            stand = Path(Path(p).as_posix()[:m.start() + (m.group(0)[0] == "/")] + "stand")
+            own = stand.parent.name.removeprefix("destdir.")    # build.sh's per-target root
+            for t in TARGETS:
+                if t.kmodulearchdir != m.group(1) or (
+                        stand.parent.name.startswith("destdir.") and t.name != own):
+                    continue
+                found = find_build_manifest(stand, t, m.group(2))
+                if found is not None:
+                    return found
     return None
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
+from kmodbuild.manifest import find_build_manifest
 from kmodbuild.scenario import ScenarioError, Session, StepResult, parse_scenario, run_scenario
 from kmodbuild.simulator import KernelConfig, SimKernel, builtins_in, symbols_from_manifest
 from kmodbuild.simvalidate import find_module_dir, stand_root, validate_tree
@@ -93,15 +94,6 @@ def trusted_hashes(mdir: Path) -> dict[str, str]:
     return {os.path.realpath(p): h for p, h in hashes.items()}
 
 
-def find_manifest(root: Path, target: Target, version: NetBSDVersion) -> Path | None:
-    """``build/<key>/<osrelease>/kernel/netbsd.syms`` next to ROOT or in the current directory."""
-    rel = Path("build") / target.key / version.osrelease / "kernel" / "netbsd.syms"
-    for base in (root.resolve().parent, root.resolve().parent.parent, Path.cwd()):
-        if (base / rel).is_file():
-            return base / rel
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     target = resolve_target(args.machine, args.arch)
     version = NetBSDVersion.parse(args.version)
@@ -109,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UsageError(f"--root {root}: no such directory")
     script = _read_script(args.script) if args.script else None
-    manifest = Path(args.manifest) if args.manifest else find_manifest(root, target, version)
+    manifest = Path(args.manifest) if args.manifest else find_build_manifest(root, target, version.osrelease)
     if manifest is None:
         print("kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
               "kernel symbols will not link (pass --manifest)", file=sys.stderr)

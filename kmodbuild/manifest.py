@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from kmodbuild.atomicfile import replace_if_changed
@@ -369,3 +370,15 @@ def write_if_changed(path: object, text: str) -> bool:
         return replace_if_changed(str(path), text.encode("utf-8"), mode=0o600)
     except OSError as e:
         raise ManifestError(f"cannot write manifest: {e.strerror or e}", path=str(path)) from None
+
+
+def find_build_manifest(root: Path, target: Target, osrelease: str) -> Path | None:
+    """The stub kernel's manifest a build left for the modules installed under ``root``
+    (a ``stand`` directory, or a DESTDIR holding one): ``build/<key>/<osrelease>/kernel/
+    netbsd.syms`` next to ``root``, one level up, or in the current directory."""
+    rel = Path("build") / target.key / osrelease / "kernel" / "netbsd.syms"
+    here = root.resolve()
+    for base in (here.parent, here.parent.parent, Path.cwd()):
+        if (base / rel).is_file():
+            return base / rel
+    return None

@@ -117,6 +117,21 @@ def test_manifest_found_next_to_build_tree(kernel: Path, tmp_path: Path,
                                  "vfs_attach?)\n")
 
 
+def test_manifest_found_for_an_installed_tree(built_tree, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # stand/<MACHINE>/<VERSION>/modules gets the manifest of the build beside it, and the
+    # evbarm tree of build.sh's destdir.evbarm-earmv7hf the one of its own target
+    monkeypatch.chdir(built_tree.root / "sys")          # not found through the cwd
+    for where, key in (("stand/amd64/10.0/modules", "amd64-x86_64"),
+                       ("stand/evbarm/10.0/modules", "evbarm-aarch64"),
+                       ("destdir.evbarm-earmv7hf/stand/evbarm/10.0/modules",
+                        "evbarm-earmv7hf")):
+        assert cli.main(["check", str(built_tree.root / where)]) == 0, where
+        err = capsys.readouterr().err
+        assert err == f"kmodbuild check: using kernel symbol manifest " \
+                      f"{built_tree.manifest(key)}\n", where
+
+
 def test_json_report(kmod_builder: KmodBuilder, tmp_path: Path,
                      capsys: pytest.CaptureFixture[str]) -> None:
     kmod_builder.build("amd64", "j1", module_source("j1"))
@@ -138,8 +153,9 @@ def test_json_report(kmod_builder: KmodBuilder, tmp_path: Path,
         "hint": None}]
 
 
-def test_stand_tree_gives_target_and_version(tmp_path: Path,
+def test_stand_tree_gives_target_and_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)         # no build/ here or beside the tree: no manifest
     stand = tmp_path / "stand" / "amd64" / "10.0"
     b = KmodBuilder(stand)
     b.build("amd64", "old", module_source("old"), version="9.0")
