@@ -128,6 +128,15 @@ def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
     return _FILE_CACHE[key]
 
 
+def read_kernel_manifest(path: Path) -> Any:
+    """The manifest at ``path``, read once for every check of the build.
+
+    Raises:
+        ManifestError: it cannot be read or parsed (a line that names the file).
+    """
+    return _cached(path, load_manifest)
+
+
 def _read_index(index: Path) -> ModuleSet:
     """Stand-ins of every module of the index (their paths are the file names)."""
     try:

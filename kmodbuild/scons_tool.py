@@ -565,6 +565,18 @@ def _finish_installs(env: _ENV, items: list[tuple[str, Any, Any, Any]]) -> None:
         env.Alias("install-debug", dinst)
 
 
+def _read_given_manifest(given: str, path: str) -> None:
+    """``MANIFEST=FILE``: refuse a missing or malformed one before anything is built, in
+    one line (every module's check would otherwise report it, once per job)."""
+    if not os.path.isfile(path):
+        raise _fail(f"MANIFEST={given}: no such file")
+    from kmodbuild import buildcheck
+    try:
+        buildcheck.read_kernel_manifest(Path(path))     # kept for the checks
+    except KmodError as e:
+        raise _fail(e) from None
+
+
 def KmodStubKernel(env: _ENV, sources: list[Any]) -> Any:
     """Build the stub kernel image ``<variant>/kernel/netbsd`` from ``sources`` (sys/kern/*.c).
 
@@ -625,6 +637,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         variant = tenv["KMOD_VARIANT"]
         if tenv.get("KMOD_MANIFEST"):
             tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
+            _read_given_manifest(tenv["KMOD_MANIFEST"], tenv["KMOD_MANIFEST_NODE"].abspath)
             sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
             tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
         elif rebuild_only is not None:

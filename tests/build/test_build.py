@@ -100,6 +100,22 @@ def test_bad_options_give_one_line(tmp_path, args, needle) -> None:
     assert not (tree / "stand").exists()
 
 
+def test_a_bad_manifest_given_is_one_line_before_anything_is_built(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    bad = tmp_path / "bad.syms"
+    bad.write_text("# kmodbuild kernel symbol manifest v1\n# MACHINE=amd64\n"
+                   "# MACHINE_ARCH=x86_64\n# VERSION=10.0\nno fields here\n")
+    for given, needle in ((str(tmp_path / "none.syms"),
+                           f"MANIFEST={tmp_path / 'none.syms'}: no such file"),
+                          (str(bad), f"{bad}:5: ")):
+        res = scons(tree, f"MANIFEST={given}", "-j2", check=False)
+        err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert res.returncode == 2 and len(err) == 1 and needle in err[0], res.stderr
+        assert not (tree / "stand").exists()
+        assert not list((tree / "build").rglob("*.o"))          # nothing compiled
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
