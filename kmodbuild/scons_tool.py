@@ -312,6 +312,22 @@ def exists(env: _ENV) -> bool:
 
 # --------------------------------------------------------------------------- per-target envs
 
+def _check_destdir(given: str, destdir: str) -> None:
+    """``DESTDIR``: a directory the build can create its ``stand/`` in, or one line why
+    not (before anything is built, rather than when the first install fails)."""
+    path = destdir
+    while not os.path.exists(path):          # the nearest part that exists
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if not os.path.isdir(path):
+        raise _fail(f"DESTDIR={given}: {path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        what = "is" if path == destdir else f"cannot be created: {path} is"
+        raise _fail(f"DESTDIR={given}: {what} not writable")
+
+
 def _sys_include_flags(env: _ENV, t: ktarget.Target, variant: str) -> tuple[list[str], list[Any]]:
     """Return (-isystem flags, CPPPATH for the scanner) for our sys/ or a real NetBSD tree."""
     srcdir = env.get("KMOD_NETBSDSRCDIR", "")
@@ -319,8 +335,8 @@ def _sys_include_flags(env: _ENV, t: ktarget.Target, variant: str) -> tuple[list
     if srcdir or kernsrc:
         sysdir = Path(kernsrc) if kernsrc else Path(srcdir) / "sys"
         if not (sysdir / "sys" / "module.h").is_file():
-            raise _fail(
-                f"{sysdir}: not a NetBSD sys/ directory (no sys/module.h); check NETBSDSRCDIR")
+            raise _fail(f"{sysdir}: not a NetBSD sys/ directory (no sys/module.h); check "
+                        f"{'KERNSRCDIR' if kernsrc else 'NETBSDSRCDIR'}")
         common = sysdir.parent / "common" / "include"
         # bsd.klinks.mk: the machine and MACHINE_CPU include links.
         klinks = Path(env.Dir("#build").abspath) / t.key / "klinks"
@@ -367,6 +383,8 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         variant = f"#build/{t.key}/{version.osrelease}"
         inc, cpppath = _sys_include_flags(env, t, variant)
         destdir = env.Dir(env["KMOD_DESTDIR"]).abspath
+        if not SCons.Script.GetOption("clean"):
+            _check_destdir(env["KMOD_DESTDIR"], destdir)
         tenv = env.Clone(
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,

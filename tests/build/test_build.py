@@ -85,6 +85,9 @@ def test_version_directory_rules(tmp_path) -> None:
     (("TOOLCHAIN=hostgcc", "ARCH=evbarm-aarch64"), "hostgcc builds only amd64 and i386"),
     (("TOOLCHAIN=gcc", "ARCH=evbmips-mips64eb"), "apt-get install gcc-mips64-linux-gnuabi64"),
     (("TOOLCHAIN=nope",), "unknown TOOLCHAIN 'nope'; known: zig, clang, gcc, hostgcc"),
+    (("DESTDIR=/dev/null/root",), "DESTDIR=/dev/null/root: /dev/null is not a directory"),
+    (("KERNSRCDIR=/dev",), "/dev: not a NetBSD sys/ directory (no sys/module.h); check "
+                           "KERNSRCDIR"),
     (("CCWRAPPER=/no/such/ccache",), "CCWRAPPER: /no/such/ccache: no such program"),
     (("CCWRAPPER=nosuchwrapper",), "nosuchwrapper not found on PATH  Stop."),
     (("KMOD_CACHEDIR=/proc/no/cache",), "KMOD_CACHEDIR /proc/no/cache: cannot use it as a "
