@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UsageError(f"--root {root}: no such directory")
     script = _read_script(args.script) if args.script else None
-    manifest = Path(args.manifest) if args.manifest else find_build_manifest(root, target, version.osrelease)
+    manifest = Path(args.manifest) if args.manifest \
+        else find_build_manifest(root, target, version.osrelease)
     if manifest is None:
         print("kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
               "kernel symbols will not link (pass --manifest)", file=sys.stderr)
