@@ -388,9 +388,12 @@ def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any,
         raise _NotQuick("simulation failed")                 # SCons reports it
     Path(trec["simulate"]).write_text(result.summary() + "\n")
     if trec["output"] != "quiet":
+        from kmodbuild.simvalidate import strays_note
         emit(f"simulate: {result.summary()}")
-        if getattr(result, "note", None):
-            emit(f"simulate: {result.note}")
+        for note in (getattr(result, "note", None),
+                     strays_note(result, (m["name"] for m in modules))):
+            if note:
+                emit(f"simulate: {note}")
 
 
 def _start_streams(plan: _Plan) -> dict[str, Any]:

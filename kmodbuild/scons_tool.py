@@ -1102,9 +1102,12 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
                            + f"\nsimulate: {result.summary()}")
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
+        from kmodbuild.simvalidate import strays_note
         print(f"simulate: {result.summary()}", flush=True)
-        if getattr(result, "note", None):
-            print(f"simulate: {result.note}", flush=True)
+        for note in (getattr(result, "note", None),
+                     strays_note(result, (name for name, _, _ in env["KMOD_REGISTRY"]))):
+            if note:
+                print(f"simulate: {note}", flush=True)
     return 0
 
 

@@ -80,6 +80,18 @@ class ValidationResult:
                 f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}")
 
 
+def strays_note(result: ValidationResult, built: Iterable[str]) -> str | None:
+    """A line naming the installed modules the simulation loaded that the build does
+    not make (a module since removed from the tree, or installed by hand), or None."""
+    strays = sorted(set(result.order) - set(built))
+    if not strays:
+        return None
+    names = ", ".join(strays[:8]) + (f" and {len(strays) - 8} more" if len(strays) > 8 else "")
+    return (f"{len(strays)} installed module{'s' if len(strays) > 1 else ''} the tree does not "
+            f"build, simulated too: {names} (kmodbuild verify lists them; delete them to "
+            f"leave them out)")
+
+
 def find_module_dir(stand: Path, target: Target, version: NetBSDVersion) -> Path:
     """``<stand>/<KMODULEARCHDIR>/<osrelease>/modules``; ``stand`` may also be a DESTDIR
     (holding ``stand/``)."""

@@ -119,6 +119,25 @@ def test_a_bad_manifest_given_is_one_line_before_anything_is_built(tmp_path) -> 
         assert not list((tree / "build").rglob("*.o"))          # nothing compiled
 
 
+def test_installed_modules_the_tree_no_longer_builds_are_named(tmp_path) -> None:
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    _sh.rmtree(tree / "sys" / "modules" / "hello")     # removed from the tree, still installed
+    line = ("simulate: 1 installed module the tree does not build, simulated too: hello "
+            "(kmodbuild verify lists them; delete them to leave them out)")
+    assert line in scons(tree, "ARCH=amd64").stdout.splitlines()         # SCons's graph
+    src = tree / "sys" / "modules" / "bitbucket" / "bitbucket.c"
+    src.write_text(src.read_text() + "int bitbucket_extra;\n")
+    out = scons(tree, "ARCH=amd64").stdout.splitlines()                  # the quick build
+    assert "[1/1] amd64 bitbucket.kmod" in out and line in out
+    _sh.rmtree(tree / "stand" / "amd64" / "10.0" / "modules" / "hello")
+    src.write_text(src.read_text() + "int bitbucket_more;\n")
+    assert not [ln for ln in scons(tree, "ARCH=amd64").stdout.splitlines()
+                if "does not build" in ln]
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
