@@ -237,15 +237,20 @@ def help_text(vars: Variables, env: _ENV) -> str:
 
 def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
     """Refuse a bad ``TOOLCHAIN=`` in one line (SCons's own error names a line of the
-    SConstruct too) and warn of variables nobody declared (a typo such as ``ARHC=``)."""
+    SConstruct too) and warn of an undeclared variable that looks like a misspelt one
+    (``ARHC=``); others are left alone, for SConscripts that read their own."""
+    import difflib
     tc = arguments.get("TOOLCHAIN")
     if tc is not None and tc not in ktoolchain.TOOLCHAINS:
         raise _fail(f"unknown TOOLCHAIN '{tc}'; known: {', '.join(ktoolchain.TOOLCHAINS)}")
-    known = set(vars.keys())
+    known = list(vars.keys())
     for name in arguments:
-        if name not in known:
-            print(f"scons: warning: unknown variable {name}; 'scons -h' lists the variables",
-                  file=sys.stderr)
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.7)
+        if close:
+            print(f"scons: warning: unknown variable {name} (did you mean {close[0]}?), "
+                  "ignored; 'scons -h' lists the variables", file=sys.stderr)
 
 
 #: the compiler and linker enter the build signatures as their identity
