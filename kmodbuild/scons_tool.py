@@ -937,9 +937,11 @@ def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
         items.append((tenv["KMOD_STAND"], tenv["KMOD_DESTDIR_ABS"], name))
         sources += [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
     targets = [outdir.File(name) for (_, _, name) in items] + [outdir.File("SHA512")]
+    # the entries' mtime is SOURCE_DATE_EPOCH's: another value makes other archives
     sets = env.Command(targets, sources, SCons.Action.Action(
-        _sets_action, "making sets in $TARGET.dir", varlist=["KMOD_ACTIONS"]),
-        KMOD_SET_ITEMS=items)
+        _sets_action, "making sets in $TARGET.dir",
+        varlist=["KMOD_ACTIONS", "KMOD_SOURCE_DATE_EPOCH"]),
+        KMOD_SET_ITEMS=items, KMOD_SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", ""))
     env.Alias("sets", sets)
 
 

@@ -2,7 +2,8 @@
 
 Like NetBSD's ``modules.tgz`` set, an archive holds ``./stand/<MACHINE>/<VERSION>/modules/...``
 with sorted entries and fixed owner (root:wheel, 0:0), modes (0444 files, 0755
-directories) and modification time (``SOURCE_DATE_EPOCH`` or 0), so two builds
+directories) and modification time (``SOURCE_DATE_EPOCH`` or 0; a malformed
+one fails), so two builds
 of the same sources give byte-identical archives.  A ``SHA512`` file beside the
 archives lists their digests in BSD ``cksum -a sha512`` format.
 """
@@ -15,6 +16,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from kmodbuild.errors import UsageError
 from kmodbuild.install import atomic_write
 from kmodbuild.target import NetBSDVersion, Target
 
@@ -26,11 +28,24 @@ def set_name(target: Target, version: NetBSDVersion) -> str:
     return f"modules-{mach}-{version.osrelease}.tar.xz"
 
 
+#: the largest modification time a ustar header holds (11 octal digits): 2242-03-16
+MAX_MTIME = 8 ** 11 - 1
+
+
 def _mtime() -> int:
-    try:
-        return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-    except ValueError:
+    """The entries' modification time: ``SOURCE_DATE_EPOCH``, else 0.
+
+    Raises:
+        UsageError: it is set but not a whole number of seconds that fits the archive
+            (reproducible-builds.org: a malformed value must fail the build).
+    """
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
         return 0
+    if not text.isdigit() or int(text) > MAX_MTIME:
+        raise UsageError(f"SOURCE_DATE_EPOCH={text!r}: expected whole seconds since 1970, "
+                         f"0 to {MAX_MTIME}")
+    return int(text)
 
 
 def make_set(stand_modules: Path, destdir: Path) -> bytes:

@@ -138,6 +138,20 @@ def test_installed_modules_the_tree_no_longer_builds_are_named(tmp_path) -> None
                 if "does not build" in ln]
 
 
+def test_sets_follow_source_date_epoch(tmp_path) -> None:
+    import tarfile
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    sets = tree / "build" / "sets" / "modules-amd64-10.0.tar.xz"
+    for epoch in ("", "1700000000", ""):     # a changed value makes the archive again
+        scons(tree, "ARCH=amd64", "sets", env={"SOURCE_DATE_EPOCH": epoch})
+        with tarfile.open(sets) as tar:
+            assert {m.mtime for m in tar.getmembers()} == {int(epoch or 0)}
+    res = scons(tree, "ARCH=amd64", "sets", env={"SOURCE_DATE_EPOCH": "soon"}, check=False)
+    assert res.returncode == 2 and "SOURCE_DATE_EPOCH='soon': expected whole seconds" \
+        in res.stderr
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")

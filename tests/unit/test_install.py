@@ -159,3 +159,21 @@ def test_sets_are_reproducible(tmp_path: Path) -> None:
     assert all(m.uid == 0 and m.gname == "wheel" and m.mtime == 0 for m in members)
     assert (tmp_path / "sets/SHA512").read_text().startswith(
         "SHA512 (modules-amd64-10.0.tar.xz) = ")
+
+
+def test_sets_take_source_date_epoch_and_refuse_a_malformed_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = tmp_path / "dest"
+    mods = d / "stand/amd64/10.0/modules"
+    (mods / "hello").mkdir(parents=True)
+    (mods / "hello/hello.kmod").write_bytes(b"module bytes")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    out = write_sets([(mods, d, "modules-amd64-10.0.tar.xz")], tmp_path / "sets")
+    with tarfile.open(out[0]) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1700000000}
+    # reproducible-builds.org: a malformed value fails instead of becoming 0
+    for bad in ("abc", "-5", "1.5", str(8 ** 11)):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(KmodError, match=rf"^SOURCE_DATE_EPOCH='{bad}': expected whole "
+                                            r"seconds since 1970, 0 to 8589934591$"):
+            make_set(mods, d)
