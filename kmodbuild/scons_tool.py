@@ -296,6 +296,8 @@ def generate(env: _ENV) -> None:
     env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
         action=_action(_install_action, _install_str, "KMOD_ACTIONS"))
     env["KMOD_ACTIONS"] = ACTIONS_VERSION
+    # KMOD_ABIPROBE (environment) decides what the split writes into NAME.kmod.debug
+    env["KMOD_ABIPROBE_MODE"] = os.environ.get("KMOD_ABIPROBE", "")
     if env.get("SPAWN") is SCons.Platform.posix.subprocess_spawn:   # a user's own stays
         env["SPAWN"] = _spawn
     env.AddMethod(KmodTargetEnvs)
@@ -504,8 +506,8 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
     # object as it was may still change a declaration the module was compiled against
     kmod = env.Command([f"{name}.kmod", f"{name}.kmod.debug"],
                        [full, *objs, *(o.sources[0] for o in objs)],
-                       _action(_split_action, _quiet_str, "KMOD_ACTIONS", "KMOD_CFLAGS",
-                               "KMOD_CPPFLAGS"),
+                       _action(_split_action, _quiet_str, "KMOD_ACTIONS", "KMOD_ABIPROBE_MODE",
+                               "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
                        source_scanner=SCons.Scanner.Selector(
                            {".c": SCons.Scanner.C.CScanner()}))
     with _at_top():

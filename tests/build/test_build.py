@@ -152,6 +152,22 @@ def test_sets_follow_source_date_epoch(tmp_path) -> None:
         in res.stderr
 
 
+def test_kmod_abiprobe_changes_remake_the_debug_files(tmp_path) -> None:
+    from kmodbuild import abiprobe, elfraw
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    debug = tree / "build/amd64-x86_64/10.0/modules/null/null.kmod.debug"
+
+    def view() -> bool:
+        elf = elfraw.read_elf(debug.read_bytes(), str(debug))
+        return elf.get_section_by_name(abiprobe.ABI_SECTION) is not None
+
+    scons(tree, "ARCH=amd64", env={"KMOD_ABIPROBE": "0"})
+    assert not view()                          # KMOD_ABIPROBE=0: no ABI view
+    scons(tree, "ARCH=amd64", env={"KMOD_ABIPROBE": ""})
+    assert view()                              # the default again: the view is written
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
