@@ -93,10 +93,31 @@ def _digest(argv: Sequence[str], entries: Iterable[Sequence[Any]]) -> str:
     return h.hexdigest()
 
 
+def emulator_identity() -> str:
+    """Which CPU emulator the simulation would use: unicorn's ``__init__.py`` with its
+    size and mtime, or ``"none"`` -- installing, upgrading or removing it changes the
+    simulation's answer (modcmd run or not), so it counts as a change of the build's
+    inputs.  A look along ``sys.path``, without importing unicorn."""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("unicorn")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return "none"
+    try:
+        st = os.stat(spec.origin)
+    except OSError:
+        return "none"
+    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def _env_digest(argv: Sequence[str]) -> str:
-    """A digest of the command line and the environment variables the tools read."""
+    """A digest of the command line, the environment variables the tools read and the
+    emulator the simulation would use."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
-    return hashlib.sha256(json.dumps([STAMP_VERSION, list(argv), env]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([STAMP_VERSION, list(argv), env,
+                                      emulator_identity()]).encode()).hexdigest()
 
 
 def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:

@@ -298,6 +298,9 @@ def generate(env: _ENV) -> None:
     env["KMOD_ACTIONS"] = ACTIONS_VERSION
     # KMOD_ABIPROBE (environment) decides what the split writes into NAME.kmod.debug
     env["KMOD_ABIPROBE_MODE"] = os.environ.get("KMOD_ABIPROBE", "")
+    # with unicorn installed or not, the simulation runs modcmd or not: another answer
+    from kmodbuild.fastpath import emulator_identity
+    env["KMOD_EMULATOR"] = emulator_identity()
     if env.get("SPAWN") is SCons.Platform.posix.subprocess_spawn:   # a user's own stays
         env["SPAWN"] = _spawn
     env.AddMethod(KmodTargetEnvs)
@@ -744,7 +747,8 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         tenv.Default(tenv.Alias("install"))
         validate = tenv.Command(f"{variant}/simulate.txt",
                                 [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],
-                                _action(_validate_action, _quiet_str, "KMOD_ACTIONS"))
+                                _action(_validate_action, _quiet_str, "KMOD_ACTIONS",
+                                        "KMOD_EMULATOR"))
         tenv.Default(tenv.Alias("simulate", validate))
         tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
         _quick_target(tenv, gate[0], metalog[0], validate[0])

@@ -168,6 +168,22 @@ def test_kmod_abiprobe_changes_remake_the_debug_files(tmp_path) -> None:
     assert view()                              # the default again: the view is written
 
 
+def test_the_simulation_runs_again_when_the_emulator_comes_or_goes(tmp_path) -> None:
+    import os
+    from tests.conftest import REPO, copy_tree
+    tree = copy_tree(tmp_path / "t")
+    hide = tmp_path / "hide"
+    hide.mkdir()                                # an unicorn that cannot be imported
+    (hide / "unicorn.py").write_text("raise ImportError('hidden by the test')\n")
+    note = "simulate: unicorn is not installed: modcmd is not emulated"
+    scons(tree, "ARCH=amd64")
+    without = scons(tree, "ARCH=amd64", env={"PYTHONPATH": f"{hide}{os.pathsep}{REPO}"})
+    assert any(ln.startswith(note) for ln in without.stdout.splitlines()), without.stdout
+    again = scons(tree, "ARCH=amd64")            # emulated again, not "up to date"
+    assert "simulate: amd64 10.0: 10 modules, 10 loaded" in again.stdout
+    assert not any(ln.startswith(note) for ln in again.stdout.splitlines())
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")

@@ -101,3 +101,19 @@ def test_big_inputs_are_not_digested(tmp_path: Path) -> None:
     small.write_text("x\n")
     hashes = fastpath.input_hashes(fastpath.scan((), [str(big), str(small)]))
     assert set(hashes) == {str(small)}
+
+
+def test_installing_or_removing_the_emulator_is_not_a_noop(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    import importlib.util
+    sys_dir, out, stamp = _tree(tmp_path)
+    before = fastpath.scan([str(sys_dir)])
+    fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
+                         inputs=before, input_roots=[str(sys_dir)])
+    assert fastpath.plan(stamp, ["a"]) == ("noop", ())
+    real = importlib.util.find_spec
+    # unicorn gone: the simulation would not run modcmd any more -- another answer
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "unicorn" else real(name, *a))
+    assert fastpath.emulator_identity() == "none"
+    assert fastpath.plan(stamp, ["a"]) == ("full", ())
