@@ -745,8 +745,12 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         # every report again)
         tenv.Requires(gate, [*installed, metalog])
         tenv.Default(tenv.Alias("install"))
+        # the simulation loads what the kernel would find: also plists and modules this
+        # tree does not install (their changes must simulate again, too)
+        others = _kernel_opens(tenv["KMOD_STAND"], {n for n, _, _ in tenv["KMOD_REGISTRY"]})
         validate = tenv.Command(f"{variant}/simulate.txt",
-                                [*installed, metalog, tenv["KMOD_MANIFEST_NODE"]],
+                                [*installed, metalog, *map(tenv.File, others),
+                                 tenv["KMOD_MANIFEST_NODE"]],     # the manifest last
                                 _action(_validate_action, _quiet_str, "KMOD_ACTIONS",
                                         "KMOD_EMULATOR"))
         tenv.Default(tenv.Alias("simulate", validate))
@@ -931,6 +935,24 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
                              hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
+
+
+def _kernel_opens(module_dir: str, installs: set[str]) -> list[str]:
+    """The files of ``module_dir`` the simulated kernel reads that this build does not
+    install: every ``NAME/NAME.plist``, and ``NAME/NAME.kmod`` of the modules not in
+    ``installs`` (a module removed from the tree, one installed by hand)."""
+    out = []
+    try:
+        with os.scandir(module_dir) as it:
+            names = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []                       # not installed yet
+    for name in names:
+        for f in (f"{name}.plist", *(() if name in installs else (f"{name}.kmod",))):
+            path = os.path.join(module_dir, name, f)
+            if os.path.isfile(path):
+                out.append(path)
+    return out
 
 
 def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:

@@ -184,6 +184,30 @@ def test_the_simulation_runs_again_when_the_emulator_comes_or_goes(tmp_path) -> 
     assert not any(ln.startswith(note) for ln in again.stdout.splitlines())
 
 
+def test_files_the_kernel_reads_beside_the_installs_are_simulated_again(tmp_path) -> None:
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    mods = tree / "stand" / "amd64" / "10.0" / "modules"
+    scons(tree, "ARCH=amd64")
+    plist = mods / "hello" / "hello.plist"            # placed by hand, not by the build
+    plist.write_text("not a property list")
+    res = scons(tree, "ARCH=amd64", check=False)
+    assert res.returncode == 2, res.stdout           # was: "simulate is up to date"
+    assert "hello: load failed: Invalid argument (EINVAL)" in res.stderr
+    plist.unlink()
+    scons(tree, "ARCH=amd64")
+    # a module the tree does not build, installed by hand: its changes count too
+    _sh.copytree(mods / "hello", mods / "extra")
+    (mods / "extra" / "hello.kmod").rename(mods / "extra" / "extra.kmod")
+    assert "simulated too: extra (" in scons(tree, "ARCH=amd64").stdout
+    (mods / "extra" / "extra.kmod").write_bytes(b"garbage")
+    res = scons(tree, "ARCH=amd64", check=False)
+    assert res.returncode == 2 and "extra: load failed" in res.stderr
+    _sh.rmtree(mods / "extra")
+    assert "0 failures" in scons(tree, "ARCH=amd64").stdout
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
