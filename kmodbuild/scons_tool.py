@@ -955,6 +955,18 @@ def _kernel_opens(module_dir: str, installs: set[str]) -> list[str]:
     return out
 
 
+def _files_under(root: str, skip: set[str]) -> list[str]:
+    """The files below ``root`` a set packs (kmodbuild.sets: not hidden, not symbolic
+    links; none when ``root`` does not exist) but those in ``skip``."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        out += [p for p in (os.path.join(dirpath, f) for f in sorted(filenames)
+                            if not f.startswith("."))
+                if p not in skip and not os.path.islink(p)]
+    return out
+
+
 def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
     """``scons sets``: one reproducible modules-<MACHINE>-<VERSION>.tar.xz per target + SHA512."""
     from kmodbuild.sets import set_name
@@ -963,7 +975,11 @@ def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
     for tenv in envs:
         name = set_name(tenv["KMOD_TARGET_OBJ"], tenv["KMOD_VERSION_OBJ"])
         items.append((tenv["KMOD_STAND"], tenv["KMOD_DESTDIR_ABS"], name))
-        sources += [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
+        installs = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
+        # a set holds every file under the modules directory: the build's installs and
+        # whatever else is there (a plist, a module installed by hand)
+        others = _files_under(tenv["KMOD_STAND"], {i.abspath for i in installs})
+        sources += [*installs, *map(env.File, others)]
     targets = [outdir.File(name) for (_, _, name) in items] + [outdir.File("SHA512")]
     # the entries' mtime is SOURCE_DATE_EPOCH's: another value makes other archives
     sets = env.Command(targets, sources, SCons.Action.Action(

@@ -208,6 +208,25 @@ def test_files_the_kernel_reads_beside_the_installs_are_simulated_again(tmp_path
     assert "0 failures" in scons(tree, "ARCH=amd64").stdout
 
 
+def test_sets_hold_what_is_installed_now(tmp_path) -> None:
+    import tarfile
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    sets = tree / "build" / "sets" / "modules-amd64-10.0.tar.xz"
+    plist = tree / "stand" / "amd64" / "10.0" / "modules" / "hello" / "hello.plist"
+
+    def names() -> set[str]:
+        scons(tree, "ARCH=amd64", "sets")
+        with tarfile.open(sets) as tar:
+            return {m.name.rsplit("/", 1)[-1] for m in tar.getmembers()}
+
+    assert "hello.kmod" in names() and "hello.plist" not in names()
+    plist.write_text("<plist/>\n")            # placed by hand: the set takes it in
+    assert "hello.plist" in names()
+    plist.unlink()
+    assert "hello.plist" not in names()
+
+
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
