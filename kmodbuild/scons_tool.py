@@ -879,6 +879,10 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
         files.append(ktoolchain.zig_path())
     except KmodError:
         pass
+    if env.get("KMOD_MANIFEST"):        # MANIFEST=FILE, anywhere: it and its ABI sidecar
+        from kmodbuild.abi import sidecar_path
+        manifest = env.File(env["KMOD_MANIFEST"]).abspath
+        files += [manifest, sidecar_path(manifest)]     # (a missing file is a state too)
     return roots, files
 
 
@@ -908,6 +912,10 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     _FAST["previous_quick"] = extra.get("quick")
     fastpath.remove_stamp(stamp)
     if fastpath.skip_reason(SCons.Script.GetOption):
+        return {}
+    if env.get("KMOD_NETBSDSRCDIR") or env.get("KMOD_KERNSRCDIR"):
+        # headers of a tree outside this one: watching them all would cost every no-op
+        # a walk (and the first build a digest) of a NetBSD sys/; SCons decides instead
         return {}
     sources, files = _fast_inputs(env, sysdir)
     before = fastpath.scan(sources, files)      # inputs as they were when the build began

@@ -276,9 +276,34 @@ def test_netbsdsrcdir_switches_include_paths(tmp_path, built_tree: BuiltTree) ->
     db = json.loads((tree / "compile_commands.json").read_text())
     hello = next(e for e in db if e["file"] == "sys/modules/hello/hello.c")
     assert str(src / "sys") in hello["arguments"]
+    # a header of the other tree changed: built again (the fast path watches only this
+    # tree, so it stands aside for NETBSDSRCDIR), never "everything is up to date"
+    header = src / "sys/arch/amd64/include/kmodtest.h"
+    args = ("ARCH=amd64", f"NETBSDSRCDIR={src}", f"MANIFEST={manifest}", "-j2")
+    scons(tree, *args)                          # the same command line once more
+    header.write_text("#define KMODTEST_MACHINE 43\n")
+    res = scons(tree, *args, check=False)
+    assert res.returncode == 2 and "wrong machine header" in res.stderr, res.stdout
+    header.write_text("#define KMODTEST_MACHINE 42\n")
     # without a manifest there is no stub kernel to check against: one clear line
     bad = scons(tree, "ARCH=amd64", f"NETBSDSRCDIR={src}", check=False)
     assert bad.returncode != 0 and "needs MANIFEST=FILE" in bad.stderr
+
+
+def test_a_manifest_outside_the_tree_is_watched(tmp_path) -> None:
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    manifest = tmp_path / "netbsd.syms"             # a kernel's, kept somewhere else
+    _sh.copy2(tree / "build/amd64-x86_64/10.0/kernel/netbsd.syms", manifest)
+    scons(tree, "ARCH=amd64", f"MANIFEST={manifest}")
+    assert "everything is up to date" in scons(tree, "ARCH=amd64",
+                                               f"MANIFEST={manifest}").stdout
+    manifest.write_text("".join(ln for ln in manifest.read_text().splitlines(True)
+                                if not ln.startswith("printf\t")))    # the kernel changed
+    res = scons(tree, "ARCH=amd64", f"MANIFEST={manifest}", check=False)
+    assert res.returncode == 2 and "needs unknown symbol printf" in res.stderr, res.stdout
 
 
 def test_help_lists_targets_and_variables(tmp_path) -> None:
