@@ -383,6 +383,10 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
         toolchains = [ktoolchain.make_toolchain(t, env["KMOD_TOOLCHAIN"]) for t in targets]
     except KmodError as e:
         raise _fail(e) from None
+    # the programs themselves are inputs of the fast path's stamp (a clang upgraded)
+    _FAST.setdefault("tools", set()).update(
+        path for tc in toolchains for path in ktoolchain.executables(tc, env.WhereIs)
+        if os.path.isabs(path))
     # SCons would hash the compiler binary itself at every clean build: the signatures
     # carry the toolchain's identity instead (IMPLICIT_COMMAND_DEPENDENCIES off)
     tools_ids = ktoolchain.identities(
@@ -933,6 +937,9 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         watched = [f for f in files if not f.startswith(pkg) or f in loaded]
         keep = set(watched)
         inputs = [e for e in before if e[0] in keep or not e[0].startswith(pkg)]
+        tools = sorted(set(_FAST.get("tools", ())) - keep)      # compilers, linkers
+        watched += tools
+        inputs = sorted([*inputs, *fastpath.scan((), tools)])
         extra: dict[str, Any] = {"modules": _DECLARED}
         quick = _quick_data(env, sources, watched, [*outputs, *_FAST["extra_roots"]])
         if quick is not None:

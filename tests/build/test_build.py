@@ -306,6 +306,28 @@ def test_a_manifest_outside_the_tree_is_watched(tmp_path) -> None:
     assert res.returncode == 2 and "needs unknown symbol printf" in res.stderr, res.stdout
 
 
+def test_a_changed_compiler_is_not_a_noop(tmp_path) -> None:
+    import os
+    import shutil as _sh
+    real = _sh.which("gcc")
+    if not (real and _sh.which("ld")):
+        pytest.skip("host gcc/ld not installed")
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    wrap = tmp_path / "bin"
+    wrap.mkdir()
+    gcc = wrap / "gcc"                                   # the compiler TOOLCHAIN=hostgcc finds
+    gcc.write_text(f"#!/bin/sh\nexec {real} \"$@\"\n")
+    gcc.chmod(0o755)
+    env = {"PATH": f"{wrap}{os.pathsep}{os.environ['PATH']}"}
+    scons(tree, "ARCH=amd64", "TOOLCHAIN=hostgcc", env=env)
+    assert "everything is up to date" in scons(tree, "ARCH=amd64", "TOOLCHAIN=hostgcc",
+                                               env=env).stdout
+    gcc.write_text(f"#!/bin/sh\n# upgraded\nexec {real} \"$@\"\n")     # another compiler
+    out = scons(tree, "ARCH=amd64", "TOOLCHAIN=hostgcc", env=env).stdout
+    assert "everything is up to date" not in out, out
+
+
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
