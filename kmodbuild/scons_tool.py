@@ -852,7 +852,7 @@ def _quick_target(env: _ENV, gate: Any, metalog: Any, validate: Any) -> None:
 
 
 def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
-                output_roots: list[str]) -> dict[str, Any] | None:
+                output_roots: list[str], output_files: list[str]) -> dict[str, Any] | None:
     """The records for the stamp, when a quick build could do what this build's next
     partial build would (None: it could not)."""
     if (SCons.Script.COMMAND_LINE_TARGETS or env.get("KMOD_CACHEDIR")
@@ -862,7 +862,8 @@ def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
         return None
     return {"version": quickbuild.RECORD_VERSION, "targets": _QUICK_TARGETS,
             "dirs": _QUICK_DIRS, "prefixes": _PREFIXES, "input_roots": list(input_roots),
-            "input_files": list(input_files), "output_roots": list(output_roots)}
+            "input_files": list(input_files), "output_roots": list(output_roots),
+            "output_files": list(output_files)}
 
 
 # --------------------------------------------------------------------------- no-op fast path
@@ -925,6 +926,8 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     before = fastpath.scan(sources, files)      # inputs as they were when the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
     outputs = [env.Dir("#build").abspath]
+    # outside build/: deleting it must not leave a no-op that does not write it again
+    output_files = [os.path.join(env.Dir("#").abspath, "compile_commands.json")]
     argv = sys.argv[1:]
 
     def record() -> None:
@@ -941,10 +944,11 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         watched += tools
         inputs = sorted([*inputs, *fastpath.scan((), tools)])
         extra: dict[str, Any] = {"modules": _DECLARED}
-        quick = _quick_data(env, sources, watched, [*outputs, *_FAST["extra_roots"]])
+        quick = _quick_data(env, sources, watched, [*outputs, *_FAST["extra_roots"]],
+                            output_files)
         if quick is not None:
             extra["quick"] = quick
-        fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], (),
+        fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], output_files,
                              _FAST["module_root"], inputs=inputs, input_roots=sources,
                              input_files=watched, extra=extra,
                              hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})

@@ -328,6 +328,21 @@ def test_a_changed_compiler_is_not_a_noop(tmp_path) -> None:
     assert "everything is up to date" not in out, out
 
 
+def test_a_deleted_compile_database_is_written_again(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    db = tree / "compile_commands.json"
+    scons(tree, "ARCH=amd64")
+    text = db.read_text()
+    for _ in range(2):                  # after SCons's build, then after a quick build
+        db.unlink()
+        scons(tree, "ARCH=amd64")
+        assert db.read_text() == text
+        src = tree / "sys/modules/hello/hello.c"
+        src.write_text(src.read_text() + "int hello_more;\n")
+        assert "[1/1] amd64 hello.kmod" in scons(tree, "ARCH=amd64").stdout
+
+
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
