@@ -149,6 +149,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
                    for p in (trec["simulate"], str(memo_path(trec["simulate"])))}
         outputs = [e for e in outputs if e[0] not in reports]
         outputs += [e for e in fastpath.scan((), reports) if e[1] >= 0]
+        outputs += fastpath.scan((), quick.get("output_files", ()))     # as write_stamp would
         fastpath.write_stamp(stamp, argv, quick["output_roots"], quick.get("output_files", ()),
                              data["module_root"], inputs=inputs,
                              input_roots=quick["input_roots"],
