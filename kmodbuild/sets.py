@@ -2,10 +2,10 @@
 
 Like NetBSD's ``modules.tgz`` set, an archive holds ``./stand/<MACHINE>/<VERSION>/modules/...``
 with sorted entries and fixed owner (root:wheel, 0:0), modes (0444 files, 0755
-directories) and modification time (``SOURCE_DATE_EPOCH`` or 0; a malformed
-one fails), so two builds
-of the same sources give byte-identical archives.  A ``SHA512`` file beside the
-archives lists their digests in BSD ``cksum -a sha512`` format.
+directories) and modification time (``SOURCE_DATE_EPOCH`` or 0; a malformed one
+fails), so two builds of the same sources give byte-identical archives.  A
+``SHA512`` file beside the archives lists their digests in BSD ``cksum -a
+sha512`` format.
 """
 from __future__ import annotations
 
