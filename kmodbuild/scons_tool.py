@@ -494,10 +494,15 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         raise _fail(
             "KernelModule() needs a per-target environment: use env.KmodTargetEnvs() "
             "or env.KernelTree()")
+    here = f"{env.Dir('.').srcnode().path}/SConscript"
     try:
         validate_module_name(name)
     except KmodError as e:
-        raise _fail(f"{env.Dir('.').srcnode().path}/SConscript: {e}") from None
+        raise _fail(f"{here}: {e}") from None
+    first = _NAMES.setdefault((env["KMOD_TARGET_NAME"], name), here)
+    if first != here:           # both would be NAME/NAME.kmod, and the kernel finds one
+        raise _fail(f"{here}: module name '{name}' is already declared by {first}; "
+                    "module names must be unique")
     if env.get("KMOD_PREBUILT"):
         # a partial build (kmodbuild.fastpath): this module's sources did not change
         kmod = [env.File(f"{name}.kmod"), env.File(f"{name}.kmod.debug")]
@@ -893,6 +898,8 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
 
 #: "TARGET|moddir" -> [[module name, installed?], ...] declared by this run's SConscripts
 _DECLARED: dict[str, list[list[Any]]] = {}
+#: (target, module name) -> the SConscript that declared it
+_NAMES: dict[tuple[str, str], str] = {}
 
 
 def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:

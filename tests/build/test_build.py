@@ -343,6 +343,18 @@ def test_a_deleted_compile_database_is_written_again(tmp_path) -> None:
         assert "[1/1] amd64 hello.kmod" in scons(tree, "ARCH=amd64").stdout
 
 
+def test_two_modules_of_one_name_are_one_line(tmp_path) -> None:
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    _sh.copytree(tree / "sys/modules/hello", tree / "sys/modules/hello2")
+    res = scons(tree, "ARCH=amd64", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and err == [
+        "scons: *** sys/modules/hello2/SConscript: module name 'hello' is already declared "
+        "by sys/modules/hello/SConscript; module names must be unique  Stop."], res.stderr
+
+
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
