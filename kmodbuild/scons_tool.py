@@ -725,9 +725,14 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
                 quick_dirs[d] = _previous_quick_dir(tenv["KMOD_TARGET_NAME"], d)
                 continue
             quick_dirs[d] = []
-            tenv.SConscript(f"{top.path}/modules/{d}/SConscript",
-                            variant_dir=f"{variant}/modules/{d}", duplicate=False,
-                            exports={"env": tenv})
+            script = f"{top.path}/modules/{d}/SConscript"
+            try:
+                tenv.SConscript(script, variant_dir=f"{variant}/modules/{d}",
+                                duplicate=False, exports={"env": tenv})
+            except _SCONS_ERRORS:
+                raise
+            except Exception as e:  # noqa: BLE001 - the module's own Python: one line
+                raise _fail(_script_error(e, tenv.File(script).srcnode())) from None
             _quick_dir_done(tenv, d, tenv.Dir(f"{variant}/modules/{d}"),
                             tenv.Dir(f"{top.path}/modules/{d}"))
         tenv["KMOD_PREBUILT"] = False
@@ -961,6 +966,26 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
                              hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
+
+
+#: what SCons reports in its own words (one line, or a failed build step)
+_SCONS_ERRORS = (SCons.Errors.UserError, SCons.Errors.StopError, SCons.Errors.BuildError,
+                 SCons.Errors.ExplicitExit, SCons.Errors.InternalError)
+
+
+def _script_error(e: Exception, script: Any) -> str:
+    """``FILE:LINE: Type: message`` of an exception raised by a module's SConscript (a
+    typo, a wrong argument): where in the SConscript, not SCons's stack."""
+    path, line, message = script.path, None, str(e)
+    if isinstance(e, SyntaxError) and e.filename == script.abspath:
+        line, message = e.lineno, e.msg
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == script.abspath:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return f"{path}{f':{line}' if line else ''}: {type(e).__name__}: {first}"
 
 
 def _kernel_opens(module_dir: str, installs: set[str]) -> list[str]:

@@ -355,6 +355,25 @@ def test_two_modules_of_one_name_are_one_line(tmp_path) -> None:
         "by sys/modules/hello/SConscript; module names must be unique  Stop."], res.stderr
 
 
+@pytest.mark.parametrize("body,line", [
+    ("env.KernelModule('hello', ['hello.c'\n",
+     "sys/modules/hello/SConscript:1: SyntaxError: '[' was never closed"),
+    ("Import('env')\nenv.KernelModule('hello', ['hello.c'], bogus=1)\n",
+     "sys/modules/hello/SConscript:2: TypeError: KernelModule() got an unexpected keyword "
+     "argument 'bogus'"),
+    ("Import('env')\nenv.KernelModul('hello', ['hello.c'])\n",
+     "sys/modules/hello/SConscript:2: AttributeError: Builder or other environment method "
+     "'KernelModul' not found."),
+])
+def test_a_broken_module_sconscript_is_one_line(tmp_path, body: str, line: str) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    (tree / "sys/modules/hello/SConscript").write_text(body)
+    res = scons(tree, "ARCH=amd64", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and err == [f"scons: *** {line}  Stop."], res.stderr
+
+
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
