@@ -173,14 +173,30 @@ def _auto_manifest(paths: Iterable[str]) -> Path | None:
     return None
 
 
-def make_request(args: argparse.Namespace, lazy: bool = False) -> CheckRequest:
-    """Resolve files, target, version and manifest from the options and the paths.
+def target_groups(files: Sequence[str]) -> dict[str, list[str]]:
+    """``files`` by the modules directory of one target and version they lie in
+    (``stand/<archdir>/<ver>/modules``, ``<MACHINE>-<MACHINE_ARCH>/<ver>/modules``); empty
+    when one of them lies in none (a loose ``.kmod``: the files are checked together)."""
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        text = Path(os.path.abspath(f)).as_posix()
+        m = _STAND_RE.search(text) or _BUILD_RE.search(text)
+        if m is None:
+            return {}
+        groups.setdefault(text[:m.end()].rstrip("/"), []).append(f)
+    return groups
+
+
+def make_request(args: argparse.Namespace, lazy: bool = False,
+                 files: list[str] | None = None) -> CheckRequest:
+    """Resolve files (default: those ``args.paths`` name), target, version and manifest
+    from the options and the paths.
 
     Raises:
         UsageError: bad paths or options, or options that contradict the manifest.
         ManifestError: the manifest cannot be read.
     """
-    files = collect_files(args.paths)
+    files = collect_files(args.paths) if files is None else files
     notes: list[str] = []
     target = get_target(args.arch) if args.arch else None
     version = NetBSDVersion.parse(args.version) if args.version else None
@@ -391,17 +407,32 @@ def run(args: argparse.Namespace) -> int:
             get_target(args.arch)
         if getattr(args, "version", None):
             NetBSDVersion.parse(args.version)
-        request = make_request(args, lazy=bool(cache))
+        files = collect_files(args.paths)
+        groups = {} if (args.arch or args.version or args.manifest) else target_groups(files)
+        if len(groups) > 1 and cache:
+            raise UsageError(f"--cache keeps one target's report; the paths hold modules of "
+                             f"{len(groups)} targets or versions: check them one at a time")
+        # modules of several targets or versions (kmodbuild check build/): each lot
+        # against its own kernel, as if checked one at a time
+        requests = [make_request(args, lazy=bool(cache), files=lot)
+                    for lot in (groups.values() if len(groups) > 1 else [files])]
     except TargetError as e:
         raise UsageError(e.message) from None
-    for note in request.notes:
-        print(f"kmodbuild check: {note}", file=sys.stderr)
-    diags, count = check(request, cache)
+    diags: list[Diagnostic] = []
+    count = 0
+    for request in requests:
+        for note in request.notes:
+            print(f"kmodbuild check: {note}", file=sys.stderr)
+        more, n = check(request, cache)
+        diags += more
+        count += n
+    diags = sort_diagnostics(diags)
     if args.format == "json":
         sys.stdout.write(render_json(diags, count))
     elif args.format in ("junit", "sarif", "github"):
         from kmodbuild.reports import render_report
-        sys.stdout.write(render_report(args.format, diags, [str(f) for f in request.files]))
+        sys.stdout.write(render_report(args.format, diags,
+                                       [str(f) for r in requests for f in r.files]))
     else:
         sys.stdout.write(render_text(diags))
     return 1 if any(d.is_error for d in diags) else 0

@@ -15,6 +15,7 @@ from kmodbuild.manifest import load_manifest
 from kmodbuild.target import get_target
 from kmodbuild.toolchain import make_toolchain
 from tests.check.conftest import KmodBuilder
+from tests.conftest import example_modules
 
 KERNEL_C = r"""
 void printf(const char *fmt, ...) { (void)fmt; }
@@ -130,6 +131,20 @@ def test_manifest_found_for_an_installed_tree(built_tree, monkeypatch: pytest.Mo
         err = capsys.readouterr().err
         assert err == f"kmodbuild check: using kernel symbol manifest " \
                       f"{built_tree.manifest(key)}\n", where
+
+
+def test_a_tree_of_several_targets_is_checked_target_by_target(
+        built_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # build/ holds every target's modules: each lot against its own kernel's manifest
+    # (not every module against the first one's, with a machine error each)
+    assert cli.main(["check", "--format", "json", str(built_tree.root / "build")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["modules"] == 8 * len(example_modules())
+    used = [ln for ln in captured.err.splitlines() if "using kernel symbol manifest" in ln]
+    assert len(used) == 8 and "evbmips-mips64eb" in captured.err
+    assert cli.main(["check", "--cache", str(tmp_path / "c"),
+                     str(built_tree.root / "build")]) == 2
+    assert "the paths hold modules of 8 targets or versions" in capsys.readouterr().err
 
 
 def test_json_report(kmod_builder: KmodBuilder, tmp_path: Path,
