@@ -78,6 +78,14 @@ def resolve_target(machine: str | None, arch: str | None) -> Target:
     return matches[0]
 
 
+def installed_trees(root: Path) -> list[str]:
+    """``MACHINE/VERSION`` of each modules directory under ``root`` (a ``stand``
+    directory, or a DESTDIR holding one), sorted."""
+    base = root / "stand" if not any(root.glob("*/*/modules")) else root
+    return sorted(f"{p.parent.parent.name}/{p.parent.name}"
+                  for p in base.glob("*/*/modules") if p.is_dir())
+
+
 def trusted_hashes(mdir: Path) -> dict[str, str]:
     """``--verify``: real path -> SHA-256 of every file the METALOG beside ``mdir`` records.
 
@@ -101,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UsageError(f"--root {root}: no such directory")
     script = _read_script(args.script) if args.script else None
+    mdir = find_module_dir(root, target, version)
+    if not mdir.is_dir():
+        there = installed_trees(root)
+        what = f"installed here: {', '.join(there)}" if there else "nothing is installed here"
+        if args.validate:           # a tree that is not there does not pass a validation
+            raise UsageError(f"{mdir}: no such directory ({what})")
+        print(f"kmodbuild sim: warning: {mdir}: no such directory ({what}); "
+              "no module can be loaded from it", file=sys.stderr)
     manifest = Path(args.manifest) if args.manifest \
         else find_build_manifest(root, target, version.osrelease)
     if manifest is None:
@@ -121,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
     if manifest is not None:
         from kmodbuild.manifest import load_manifest
         symbols = symbols_from_manifest(load_manifest(manifest))
-    mdir = find_module_dir(root, target, version)
     config = KernelConfig(target, version, symbols=symbols,
                           builtins=builtins_in(builtins, mdir, target),
                           insecure=not args.no_insecure, securelevel=args.securelevel,

@@ -66,6 +66,19 @@ def test_cli_unreadable_script_is_one_line(amd64_tree, tmp_path: Path) -> None:
         assert res.stdout == ""
 
 
+def test_cli_validate_of_a_tree_that_is_not_there_fails(amd64_tree) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-m", "kmodbuild", "sim", "--root", str(amd64_tree.stand),
+            "--machine", "amd64", "--version", "10.99.10", "--manifest",
+            str(amd64_tree.manifest), "--validate"]
+    res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120,
+                         check=False)
+    mdir = amd64_tree.stand / "amd64/10.99.10/modules"
+    assert (res.returncode, res.stdout) == (2, "")       # not "0 modules, 0 failures"
+    assert res.stderr == (f"kmodbuild sim: {mdir}: no such directory (installed here: "
+                          f"amd64/{amd64_tree.version})\n")
+
+
 def test_cli_validate(amd64_tree) -> None:
     res = _sim(amd64_tree, "--validate")
     assert res.returncode == 1
