@@ -77,6 +77,30 @@ def _precise_getmtime(self: Any) -> float | None:
 SCons.Node.FS.Base.getmtime = _precise_getmtime  # type: ignore[method-assign]
 
 
+def _install_decider(dependency: Any, target: Any, prev_ni: Any, repo_node: Any = None) -> bool:
+    """``content-timestamp``, and an installed file changed since SCons installed it
+    (edited, replaced, truncated by hand) is installed again.
+
+    SCons judges a target by its sources only: an altered install stayed as it was,
+    and METALOG, written again from the installed files, then recorded it as the
+    build's (``kmodbuild verify`` found nothing wrong).  The target's state as SCons
+    stored it after the install (size and mtime) against its state now.
+    """
+    try:
+        ninfo = target.get_stored_info().ninfo
+        stamp, size = ninfo.timestamp, ninfo.size
+    except AttributeError:
+        stamp = size = None             # never installed by SCons: its sources decide
+    if stamp is not None:
+        try:
+            st = os.stat(target.abspath)
+        except OSError:
+            st = None                   # missing: SCons installs it anyway
+        if st is not None and (st.st_mtime != stamp or st.st_size != size):
+            return True
+    return bool(dependency.changed_timestamp_then_content(target, prev_ni, repo_node))
+
+
 class _Shared(list):  # type: ignore[type-arg]
     """A list that ``env.Clone()`` shares instead of copying (SCons copies plain lists):
     a module SConscript may clone the environment and still register its module."""
@@ -419,6 +443,10 @@ def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
             CPPPATH=cpppath,
         )
         tenv["KMOD_REGISTRY"] = _Shared()
+        # installs decide with their own decider (an installed file altered by hand)
+        ienv = tenv.Clone()
+        ienv.Decider(_install_decider)
+        tenv["KMOD_INSTALL_ENV"] = ienv
         tenv["KMOD_INDEX_SOURCES"] = _Shared()
         tenv["KMOD_CHECK_REPORTS"] = _Shared()
         tenv["KMOD_INDEX_NODE"] = tenv.File(f"{variant}/modules/exports.json")
@@ -567,7 +595,7 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
         quickbuild.finish_record(record, check[0].abspath, dest.abspath if dest else None)
     if install:
         # the check report is a source: a module that fails its check is not installed
-        inst = env.KmodInstallFile(dest, [kmod[0], check])
+        inst = env.get("KMOD_INSTALL_ENV", env).KmodInstallFile(dest, [kmod[0], check])
         _modules_registry(env).append((name, kmod[0], inst[0]))
         pending = env.get("KMOD_PENDING")
         if pending is not None:          # KernelTree finishes them in one go (speed)
@@ -596,7 +624,7 @@ def _finish_installs(env: _ENV, items: list[tuple[str, Any, Any, Any]]) -> None:
     for name, debug, check, _ in items:
         dbg = env.File(os.path.join(destdir, "usr", "libdata", "debug", rel, name,
                                     f"{name}.kmod.debug"))
-        dinst = env.KmodInstallFile(dbg, [debug, check])
+        dinst = env.get("KMOD_INSTALL_ENV", env).KmodInstallFile(dbg, [debug, check])
         env.Precious(dinst)
         env.NoCache(dinst)
         env.Alias("install-debug", dinst)

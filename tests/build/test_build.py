@@ -374,6 +374,22 @@ def test_a_broken_module_sconscript_is_one_line(tmp_path, body: str, line: str) 
     assert res.returncode == 2 and err == [f"scons: *** {line}  Stop."], res.stderr
 
 
+def test_an_install_altered_by_hand_is_installed_again(tmp_path) -> None:
+    from kmodbuild.metalog import verify
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    built = tree / "build/amd64-x86_64/10.0/modules/hello/hello.kmod"
+    inst = tree / "stand/amd64/10.0/modules/hello/hello.kmod"
+    for damage in (b"garbage", None):          # replaced; one byte changed, same size
+        inst.chmod(0o644)
+        data = built.read_bytes()
+        inst.write_bytes(damage if damage is not None else data[:-1] + b"\xff")
+        out = scons(tree, "ARCH=amd64").stdout
+        assert inst.read_bytes() == built.read_bytes(), out     # not "install is up to date"
+        assert verify(tree)[1] == []       # METALOG records the build's file again
+
+
 def test_help_lists_targets_and_variables(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
