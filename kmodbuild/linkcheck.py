@@ -267,7 +267,8 @@ def check_modinfo(ctx: CheckContext, mod: ModuleObject) -> None:
             ctx.error(mod, f"module name `{name}' longer than {MAXMODNAME}", "module-name",
                       hint=f"{len(name.encode())} characters; at most {MAXMODNAME - 1}")
         if name != stem:
-            ctx.error(mod, f"module name `{name}' does not match the file name {stem}.kmod",
+            ctx.error(mod, f"module name `{name}' does not match the file name "
+                           f"{os.path.basename(mod.path)}",
                       "module-name", hint=f"as a dependency it would fail with: dependency "
                                           f"name mismatch (`{stem}' != `{name}')")
     if mi.module_class <= 0 or mi.module_class >= MODULE_CLASS_MAX:

@@ -189,6 +189,11 @@ def test_names_and_dependency_names() -> None:
     assert out == ["modules/other/other.kmod: module name `real' does not match the file name "
                    "other.kmod (as a dependency it would fail with: dependency name mismatch "
                    "(`other' != `real'))"]
+    # a file not named NAME.kmod (the build's NAME.kmod.full) is named as it is
+    out = run(mod("m", path="modules/m/m.kmod.full"))
+    assert out == ["modules/m/m.kmod.full: module name `m' does not match the file name "
+                   "m.kmod.full (as a dependency it would fail with: dependency name mismatch "
+                   "(`m.kmod' != `m'))"]
 
 
 def test_cycles_and_duplicates() -> None:
