@@ -93,23 +93,28 @@ def _digest(argv: Sequence[str], entries: Iterable[Sequence[Any]]) -> str:
     return h.hexdigest()
 
 
-def emulator_identity() -> str:
-    """Which CPU emulator the simulation would use: unicorn's ``__init__.py`` with its
-    size and mtime, or ``"none"`` -- installing, upgrading or removing it changes the
-    simulation's answer (modcmd run or not), so it counts as a change of the build's
-    inputs.  A look along ``sys.path``, without importing unicorn."""
+def emulator_origin() -> str | None:
+    """unicorn's ``__init__.py`` (None: not installed): a look along ``sys.path``,
+    without importing it."""
     import importlib.util
     try:
         spec = importlib.util.find_spec("unicorn")
     except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin:
-        return "none"
+        return None
+    return spec.origin if spec is not None and spec.origin else None
+
+
+def emulator_identity() -> str:
+    """Which CPU emulator the simulation would use: :func:`emulator_origin` with its
+    size and mtime, or ``"none"`` -- installing, upgrading or removing it changes the
+    simulation's answer (modcmd run or not), so it counts as a change of the build's
+    inputs."""
+    origin = emulator_origin()
     try:
-        st = os.stat(spec.origin)
+        st = os.stat(origin) if origin is not None else None
     except OSError:
-        return "none"
-    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}"
+        st = None
+    return f"{origin}:{st.st_size}:{st.st_mtime_ns}" if st is not None else "none"
 
 
 def _env_digest(argv: Sequence[str]) -> str:

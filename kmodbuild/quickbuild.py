@@ -389,12 +389,9 @@ def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any,
         raise _NotQuick("simulation failed")                 # SCons reports it
     Path(trec["simulate"]).write_text(result.summary() + "\n")
     if trec["output"] != "quiet":
-        from kmodbuild.simvalidate import strays_note
-        emit(f"simulate: {result.summary()}")
-        for note in (getattr(result, "note", None),
-                     strays_note(result, (m["name"] for m in modules))):
-            if note:
-                emit(f"simulate: {note}")
+        from kmodbuild.simvalidate import summary_lines
+        for line in summary_lines(result, (m["name"] for m in modules)):
+            emit(line)
 
 
 def _start_streams(plan: _Plan) -> dict[str, Any]:

@@ -789,7 +789,8 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         tenv.Default(tenv.Alias("install"))
         # the simulation loads what the kernel would find: also plists and modules this
         # tree does not install (their changes must simulate again, too)
-        others = _kernel_opens(tenv["KMOD_STAND"], {n for n, _, _ in tenv["KMOD_REGISTRY"]})
+        from kmodbuild.simvalidate import kernel_reads
+        others = kernel_reads(tenv["KMOD_STAND"], {n for n, _, _ in tenv["KMOD_REGISTRY"]})
         validate = tenv.Command(f"{variant}/simulate.txt",
                                 [*installed, metalog, *map(tenv.File, others),
                                  tenv["KMOD_MANIFEST_NODE"]],     # the manifest last
@@ -1016,39 +1017,9 @@ def _script_error(e: Exception, script: Any) -> str:
     return f"{path}{f':{line}' if line else ''}: {type(e).__name__}: {first}"
 
 
-def _kernel_opens(module_dir: str, installs: set[str]) -> list[str]:
-    """The files of ``module_dir`` the simulated kernel reads that this build does not
-    install: every ``NAME/NAME.plist``, and ``NAME/NAME.kmod`` of the modules not in
-    ``installs`` (a module removed from the tree, one installed by hand)."""
-    out = []
-    try:
-        with os.scandir(module_dir) as it:
-            names = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []                       # not installed yet
-    for name in names:
-        for f in (f"{name}.plist", *(() if name in installs else (f"{name}.kmod",))):
-            path = os.path.join(module_dir, name, f)
-            if os.path.isfile(path):
-                out.append(path)
-    return out
-
-
-def _files_under(root: str, skip: set[str]) -> list[str]:
-    """The files below ``root`` a set packs (kmodbuild.sets: not hidden, not symbolic
-    links; none when ``root`` does not exist) but those in ``skip``."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        out += [p for p in (os.path.join(dirpath, f) for f in sorted(filenames)
-                            if not f.startswith("."))
-                if p not in skip and not os.path.islink(p)]
-    return out
-
-
 def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
     """``scons sets``: one reproducible modules-<MACHINE>-<VERSION>.tar.xz per target + SHA512."""
-    from kmodbuild.sets import set_name
+    from kmodbuild.sets import packed_files, set_name
     outdir = env.Dir("#build/sets")
     items, sources = [], []
     for tenv in envs:
@@ -1057,8 +1028,9 @@ def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
         installs = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
         # a set holds every file under the modules directory: the build's installs and
         # whatever else is there (a plist, a module installed by hand)
-        others = _files_under(tenv["KMOD_STAND"], {i.abspath for i in installs})
-        sources += [*installs, *map(env.File, others)]
+        mine = {i.abspath for i in installs}
+        sources += [*installs, *(env.File(f) for f in packed_files(tenv["KMOD_STAND"])
+                                 if f not in mine)]
     targets = [outdir.File(name) for (_, _, name) in items] + [outdir.File("SHA512")]
     # the entries' mtime is SOURCE_DATE_EPOCH's: another value makes other archives
     sets = env.Command(targets, sources, SCons.Action.Action(
@@ -1232,12 +1204,9 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
                            + f"\nsimulate: {result.summary()}")
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
-        from kmodbuild.simvalidate import strays_note
-        print(f"simulate: {result.summary()}", flush=True)
-        for note in (getattr(result, "note", None),
-                     strays_note(result, (name for name, _, _ in env["KMOD_REGISTRY"]))):
-            if note:
-                print(f"simulate: {note}", flush=True)
+        from kmodbuild.simvalidate import summary_lines
+        for line in summary_lines(result, (name for name, _, _ in env["KMOD_REGISTRY"])):
+            print(line, flush=True)
     return 0
 
 

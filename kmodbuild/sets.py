@@ -48,6 +48,19 @@ def _mtime() -> int:
     return int(text)
 
 
+def _members(stand_modules: Path) -> list[Path]:
+    """What a set packs below ``stand_modules``: its directories and files, not
+    symbolic links, not hidden files (an install's temporary file); sorted."""
+    return [q for q in sorted(stand_modules.rglob("*"))
+            if not q.is_symlink() and not (q.name.startswith(".") and q.is_file())]
+
+
+def packed_files(stand_modules: Path | str) -> list[str]:
+    """The files a set of ``stand_modules`` holds (none when it does not exist): what
+    the set depends on."""
+    return [str(q) for q in _members(Path(stand_modules)) if q.is_file()]
+
+
 def make_set(stand_modules: Path, destdir: Path) -> bytes:
     """The archive bytes for the installed ``stand_modules`` directory.
 
@@ -55,20 +68,19 @@ def make_set(stand_modules: Path, destdir: Path) -> bytes:
     """
     mtime = _mtime()
     stand_modules = Path(stand_modules)
-    paths = [stand_modules, *sorted(stand_modules.rglob("*"))]
+    paths = [*([] if stand_modules.is_symlink() else [stand_modules]),
+             *_members(stand_modules)]
     # every parent from ./stand down, so the archive extracts on its own
     parents: list[Path] = []
     p = stand_modules.parent
     while p != destdir and destdir in p.parents:
         parents.append(p)
         p = p.parent
-    entries = sorted(set(parents) | {q for q in paths if not q.is_symlink()},
+    entries = sorted(set(parents) | set(paths),
                      key=lambda q: q.relative_to(destdir).as_posix())
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for path in entries:
-            if path.name.startswith(".") and path.is_file():
-                continue
             info = tarfile.TarInfo("./" + path.relative_to(destdir).as_posix())
             info.uid = info.gid = 0
             info.uname, info.gname = "root", "wheel"

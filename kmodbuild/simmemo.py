@@ -217,14 +217,11 @@ def identity() -> str:
     global _IDENTITY
     if _IDENTITY is None:
         h = hashlib.sha256(f"{MEMO_VERSION} {sys.version}".encode())
+        from kmodbuild.fastpath import emulator_origin
         roots = [Path(__file__).resolve().parent]
-        try:
-            from importlib.util import find_spec
-            spec = find_spec("unicorn")         # found, not imported
-            if spec is not None and spec.origin:
-                roots.append(Path(spec.origin).parent)
-        except (ImportError, ValueError):
-            pass
+        origin = emulator_origin()          # found, not imported
+        if origin is not None:
+            roots.append(Path(origin).parent)
         for root in roots:
             h.update(f"\n{root}\n".encode())
             for dirpath, dirs, files in os.walk(root):

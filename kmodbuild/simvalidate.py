@@ -10,6 +10,7 @@ and console messages.  It is pure (no printing): the SCons build and
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,30 @@ class ValidationResult:
         return (f"{self.target.name} {self.version}: {len(self.order)} modules, "
                 f"{len(self.loaded)} loaded, {len(self.unloaded)} unloaded, "
                 f"{len(self.failures)} failure{'s' if len(self.failures) != 1 else ''}")
+
+
+def kernel_reads(module_dir: str, installs: set[str]) -> list[str]:
+    """The files of ``module_dir`` the kernel reads that the build does not install:
+    every ``NAME/NAME.plist``, and ``NAME/NAME.kmod`` of the modules not in ``installs``
+    (a module removed from the tree, one installed by hand)."""
+    out = []
+    try:
+        with os.scandir(module_dir) as it:
+            names = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []                       # not installed yet
+    for name in names:
+        for f in (f"{name}.plist", *(() if name in installs else (f"{name}.kmod",))):
+            path = os.path.join(module_dir, name, f)
+            if os.path.isfile(path):
+                out.append(path)
+    return out
+
+
+def summary_lines(result: ValidationResult, built: Iterable[str]) -> list[str]:
+    """What a build prints after its simulation: the summary, the note, the strays."""
+    notes = (result.summary(), result.note, strays_note(result, built))
+    return [f"simulate: {n}" for n in notes if n]
 
 
 def strays_note(result: ValidationResult, built: Iterable[str]) -> str | None:
