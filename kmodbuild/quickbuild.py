@@ -219,6 +219,7 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
            before_simulation: Callable[[], None]) -> None:
     from kmodbuild.target import NetBSDVersion, get_target
     compiles = _Compiles(plan, jobs)
+    links: _Links | None = None
     streams: dict[str, Any] = {}
     try:
         if simulate:
@@ -228,7 +229,9 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
             warm_up()
             streams = _start_streams(plan)
         compiles.finish(emit_err)
-        total = sum(len(rebuilt) for _, _, rebuilt in plan.targets)
+        links = _Links([(trec, rec) for trec, modules, rebuilt in plan.targets
+                        for rec in modules if rec["name"] in rebuilt], jobs)
+        total = len(links.work)
         done = 0
         to_simulate = []
         for trec, modules, rebuilt in plan.targets:
@@ -236,11 +239,12 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
             for rec in modules:
                 if rec["name"] not in rebuilt:
                     continue
-                done += 1
                 if trec["output"] == "compact":
                     width = len(str(total))
-                    emit(f"[{done:>{width}}/{total}] {trec['target']} {rec['name']}.kmod")
-                _link_and_split(trec, rec)
+                    emit(f"[{done + 1:>{width}}/{total}] {trec['target']} {rec['name']}.kmod")
+                links.wait(done)        # the next modules' links run meanwhile
+                done += 1
+                _split(trec, rec)
                 stream = streams.get(trec["target"])
                 if stream is not None:
                     stream.built(rec["name"])
@@ -251,66 +255,117 @@ def _build(plan: _Plan, jobs: int, emit: Emit, emit_err: Emit, simulate: bool,
             _simulate(trec, t, v, emit, streams.pop(trec["target"], None), modules)
     finally:
         compiles.stop()
+        if links is not None:
+            links.stop()
         for stream in streams.values():
             stream.close()
 
 
-def _run(argv: Sequence[str], env: dict[str, str], cwd: str) -> subprocess.CompletedProcess[str]:
+def _popen(argv: Sequence[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str]:
+    """``argv`` started, its output (standard error included) on a pipe."""
     try:
-        return subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True,
-                              check=False)
+        return subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
     except OSError as e:
         raise _NotQuick(str(e)) from None
 
 
 class _Compiles:
-    """The changed sources' compiles, ``jobs`` at a time, started at once."""
+    """The changed sources' compiles, ``jobs`` at a time, started at once; a slot is
+    refilled as soon as any compile ends (waiting for them in the order they started
+    left a core idle a fifth of the time while a long compile held up the queue)."""
 
     def __init__(self, plan: _Plan, jobs: int) -> None:
         self.todo = sorted(plan.compiles.items())
         self.jobs = max(1, jobs)
-        self.running: list[tuple[str, subprocess.Popen[str]]] = []
+        self.running: dict[str, subprocess.Popen[str]] = {}
+        self._start()
+
+    def _start(self) -> list[str]:
+        started = []
+        while self.todo and len(self.running) < self.jobs:
+            obj, (argv, env, cwd) = self.todo.pop(0)
+            self.running[obj] = _popen(argv, env, cwd)
+            started.append(obj)
+        return started
+
+    def finish(self, emit: Emit) -> None:
+        """Wait for every compile; their output goes to ``emit`` (in the objects' order)
+        when all succeed."""
+        import selectors
+        output: dict[str, list[bytes]] = {}
+        failed = ""
+        with selectors.DefaultSelector() as sel:
+
+            def watch(objs: list[str]) -> None:
+                for obj in objs:
+                    output[obj] = []
+                    sel.register(self.running[obj].stdout, selectors.EVENT_READ, obj)  # type: ignore[arg-type]
+
+            watch(list(self.running))
+            while self.running:
+                for key, _ in sel.select():
+                    obj = key.data
+                    chunk = os.read(key.fd, 1 << 16)
+                    if chunk:
+                        output[obj].append(chunk)
+                        continue
+                    sel.unregister(key.fileobj)
+                    proc = self.running.pop(obj)
+                    proc.stdout.close()             # type: ignore[union-attr]
+                    if proc.wait() != 0:
+                        failed = failed or obj
+                    if not failed:
+                        watch(self._start())
+        if failed:
+            raise _NotQuick(f"compile failed: {failed}")   # SCons compiles and reports it
+        for obj in sorted(output):
+            for line in b"".join(output[obj]).decode(errors="replace").splitlines():
+                emit(line)
+
+    def stop(self) -> None:
+        for proc in self.running.values():
+            proc.kill()
+            proc.wait()
+        self.running = {}
+
+
+class _Links:
+    """The rebuilt modules' links, ``jobs`` at a time, in the order of ``work``
+    (``(target record, module record)``): each module's split runs in this process
+    while the next modules link (linked one after the other, a partial build of many
+    modules left a core idle while each module linked)."""
+
+    def __init__(self, work: list[tuple[dict[str, Any], dict[str, Any]]], jobs: int) -> None:
+        self.work = work
+        self.jobs = max(1, jobs)
+        self.started = 0
+        self.running: dict[int, subprocess.Popen[str]] = {}
         self._start()
 
     def _start(self) -> None:
-        while self.todo and len(self.running) < self.jobs:
-            obj, (argv, env, cwd) = self.todo.pop(0)
-            try:
-                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-            except OSError as e:
-                raise _NotQuick(str(e)) from None
-            self.running.append((obj, proc))
+        while self.started < len(self.work) and len(self.running) < self.jobs:
+            trec, rec = self.work[self.started]
+            self.running[self.started] = _popen(rec["link"], trec["env"], trec["top"])
+            self.started += 1
 
-    def finish(self, emit: Emit) -> None:
-        """Wait for every compile; their output goes to ``emit`` when all succeed."""
-        output: list[str] = []
-        failed = ""
-        while self.running:
-            obj, proc = self.running.pop(0)
-            out, _ = proc.communicate()
-            if proc.returncode != 0:
-                failed = failed or obj
-            output += out.splitlines()
-            if not failed:
-                self._start()
-        if failed:
-            raise _NotQuick(f"compile failed: {failed}")   # SCons compiles and reports it
-        for line in output:
-            emit(line)
+    def wait(self, i: int) -> None:
+        """Wait for the link of ``work[i]`` (started before every later one)."""
+        proc = self.running.pop(i)
+        out, _ = proc.communicate()
+        self._start()
+        if proc.returncode != 0 or out:
+            raise _NotQuick(f"link of {self.work[i][1]['name']}")  # SCons shows what it said
 
     def stop(self) -> None:
-        for _, proc in self.running:
+        for proc in self.running.values():
             proc.kill()
             proc.wait()
-        self.running = []
+        self.running = {}
 
 
-def _link_and_split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
+def _split(trec: dict[str, Any], rec: dict[str, Any]) -> None:
     from kmodbuild.abiprobe import split_for_build
-    res = _run(rec["link"], trec["env"], trec["top"])
-    if res.returncode != 0 or res.stdout or res.stderr:
-        raise _NotQuick(f"link of {rec['name']}")          # SCons shows what the linker said
     split_for_build(Path(rec["full"]), Path(rec["kmod"]), Path(rec["debug"]),
                     [(Path(e[0]), Path(e[1])) for e in rec["objects"]], rec["split"],
                     cwd=trec["top"], clang=trec["clang"])
