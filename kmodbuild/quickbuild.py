@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -324,9 +324,7 @@ class _Compiles:
                 emit(line)
 
     def stop(self) -> None:
-        for proc in self.running.values():
-            proc.kill()
-            proc.wait()
+        _kill(self.running.values())
         self.running = {}
 
 
@@ -353,15 +351,22 @@ class _Links:
         """Wait for the link of ``work[i]`` (started before every later one)."""
         proc = self.running.pop(i)
         out, _ = proc.communicate()
-        self._start()
         if proc.returncode != 0 or out:
             raise _NotQuick(f"link of {self.work[i][1]['name']}")  # SCons shows what it said
+        self._start()
 
     def stop(self) -> None:
-        for proc in self.running.values():
-            proc.kill()
-            proc.wait()
+        _kill(self.running.values())
         self.running = {}
+
+
+def _kill(procs: Iterable[subprocess.Popen[str]]) -> None:
+    """Stop commands the quick build no longer waits for (SCons takes over)."""
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _split(trec: dict[str, Any], rec: dict[str, Any]) -> None:

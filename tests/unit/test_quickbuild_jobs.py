@@ -54,12 +54,15 @@ def test_a_failed_compile_shows_nothing_and_hands_over(tmp_path: Path) -> None:
     assert compiles.running == {}
 
 
-def test_links_run_ahead_of_the_splits_and_a_failed_link_hands_over(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_links_run_ahead_of_the_splits_and_a_failed_link_hands_over(tmp_path: Path,
+                                                                     jobs: int) -> None:
     env, top = dict(os.environ), str(tmp_path)
     work = [({"env": env, "top": top}, {"name": n, "link": ["sh", "-c", script]})
             for n, script in [("one", "touch one.linked"), ("two", "touch two.linked"),
-                              ("three", "echo undefined symbol >&2; exit 1")]]
-    links = quickbuild._Links(work, jobs=2)
+                              ("three", "echo undefined symbol >&2; exit 1"),
+                              ("four", "touch four.linked")]]
+    links = quickbuild._Links(work, jobs=jobs)
     try:
         links.wait(0)
         assert (tmp_path / "one.linked").exists()
@@ -69,3 +72,5 @@ def test_links_run_ahead_of_the_splits_and_a_failed_link_hands_over(tmp_path: Pa
     finally:
         links.stop()
     assert links.running == {}
+    if jobs == 1:                           # nothing started after the failed link
+        assert not (tmp_path / "four.linked").exists()
