@@ -125,6 +125,29 @@ def _env_digest(argv: Sequence[str]) -> str:
                                       emulator_identity()]).encode()).hexdigest()
 
 
+def build_argv(argv: Sequence[str], top: str) -> list[str]:
+    """The command line a stamp is kept for: ``argv`` without a ``-C DIR`` (``-CDIR``,
+    ``--directory[=]DIR``) naming ``top``, the directory the build runs in, by an
+    absolute path -- ``kmodbuild build`` runs ``scons -C TREE``, the same build as
+    ``scons`` run in TREE, and the two share one stamp.  Any other ``-C`` (relative,
+    another directory, more than one) stays: that command line keeps a stamp of its
+    own."""
+    found: list[tuple[int, int, str]] = []          # (index, words, directory)
+    for i, a in enumerate(argv):
+        if a in ("-C", "--directory") and i + 1 < len(argv):
+            found.append((i, 2, argv[i + 1]))
+        elif a.startswith("--directory="):
+            found.append((i, 1, a[len("--directory="):]))
+        elif a.startswith("-C") and len(a) > 2:
+            found.append((i, 1, a[2:]))
+    if len(found) != 1:
+        return list(argv)
+    i, words, directory = found[0]
+    if not os.path.isabs(directory) or os.path.realpath(directory) != os.path.realpath(top):
+        return list(argv)
+    return [*argv[:i], *argv[i + words:]]
+
+
 def is_up_to_date(stamp: Path, argv: Sequence[str]) -> bool:
     """True when ``stamp`` was written for this ``argv`` and nothing it watches changed."""
     return plan(stamp, argv) == ("noop", ())

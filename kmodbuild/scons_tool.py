@@ -969,7 +969,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     outputs = [env.Dir("#build").abspath]
     # outside build/: deleting it must not leave a no-op that does not write it again
     output_files = [os.path.join(env.Dir("#").abspath, "compile_commands.json")]
-    argv = sys.argv[1:]
+    argv = fastpath.build_argv(sys.argv[1:], env.Dir("#").abspath)   # as the SConstruct's
 
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:

@@ -29,6 +29,29 @@ def test_noop_takes_the_fast_path(tree: Path) -> None:
     assert UP_TO_DATE in rebuild(tree)
 
 
+def test_scons_in_the_tree_and_kmodbuild_build_share_the_stamp(tmp_path: Path) -> None:
+    """``kmodbuild build`` runs ``scons -C TREE``: the same build as ``scons`` run in the
+    tree, so either one after the other is a no-op (it was a walk of the whole graph)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    tree = copy_tree(tmp_path / "t")
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def in_tree(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "SCons", "ARCH=amd64", *args], cwd=tree,
+                              env=env, capture_output=True, text=True, check=True).stdout
+
+    scons(tree, "ARCH=amd64")                            # -C TREE, as kmodbuild build runs it
+    sconsign = tree / ".sconsign.dblite"
+    before = sconsign.stat().st_mtime_ns
+    assert UP_TO_DATE in in_tree()
+    assert UP_TO_DATE in scons(tree, "ARCH=amd64").stdout
+    assert sconsign.stat().st_mtime_ns == before         # no graph walked
+    assert UP_TO_DATE not in in_tree("-C", ".")          # relative: a stamp of its own
+
+
 @pytest.mark.parametrize("extra", [(), ("-n",)], ids=["fast path", "full graph"])
 def test_no_default_tools_are_initialised(tree: Path, extra: tuple[str, ...]) -> None:
     """The default environment is made without tools: a global call such as ``Dir()``

@@ -117,3 +117,19 @@ def test_installing_or_removing_the_emulator_is_not_a_noop(tmp_path: Path,
                         lambda name, *a: None if name == "unicorn" else real(name, *a))
     assert fastpath.emulator_identity() == "none"
     assert fastpath.plan(stamp, ["a"]) == ("full", ())
+
+
+def test_kmodbuild_builds_minus_c_tree_is_left_out_of_the_stamps_command_line(
+        tmp_path: Path) -> None:
+    top, other = str(tmp_path), str(tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path)
+    out = fastpath.build_argv
+    assert out(["-C", top, "ARCH=amd64"], top) == ["ARCH=amd64"]
+    assert out([f"-C{top}", "-j2"], top) == ["-j2"]
+    assert out([f"--directory={top}"], top) == []
+    assert out(["-Q", "--directory", top], top) == ["-Q"]
+    assert out(["-C", str(tmp_path / "link")], top) == []          # the same directory
+    # another directory, a relative path, two of them, a -C without its directory: kept
+    for argv in (["-C", other], ["-C", "."], ["-C", top, "-C", top], ["A=1", "-C"]):
+        assert out(argv, top) == argv
