@@ -239,3 +239,25 @@ def test_every_target_at_once(tmp_path: Path) -> None:
     assert (quick / ".sconsign.dblite").stat().st_mtime_ns == before
     assert out.stdout.count("hello.kmod") == 8 and out.stdout.count("simulate: ") == 8
     assert _files(quick) == _files(graph)
+
+
+def test_compiler_warnings_are_shown_once_as_scons_shows_them(tmp_path: Path) -> None:
+    """Two modules edited, one with a warning: the quick build (its compiles -j at a time,
+    their output held until all succeed) shows the compiler's words once, as SCons does."""
+    quick, graph = copy_tree(tmp_path / "quick"), copy_tree(tmp_path / "graph")
+    scons(quick, *ARGS)
+    scons(graph, *ARGS, env=OFF)
+    sconsign = quick / ".sconsign.dblite"
+    before = sconsign.stat().st_mtime_ns
+    for tree in (quick, graph):
+        _edit(tree, "Goodbye", "Farewell")
+        null = tree / "sys/modules/null/null.c"
+        null.write_text(null.read_text() + "\nchar null_narrow = 300;\n")
+    out_q = scons(quick, *ARGS)
+    out_g = scons(graph, *ARGS, env=OFF)
+    assert sconsign.stat().st_mtime_ns == before          # the quick path was taken
+    warning = "implicit conversion from 'int' to 'char' changes value from 300 to 44"
+    assert out_q.stderr.count(warning) == 1, out_q.stderr
+    assert [ln for ln in out_q.stderr.splitlines() if "null.c" in ln] == \
+        [ln for ln in out_g.stderr.splitlines() if "null.c" in ln]
+    assert _files(quick) == _files(graph)
