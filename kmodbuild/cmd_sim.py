@@ -81,9 +81,8 @@ def resolve_target(machine: str | None, arch: str | None) -> Target:
 def installed_trees(root: Path) -> list[str]:
     """``MACHINE/VERSION`` of each modules directory under ``root`` (a ``stand``
     directory, or a DESTDIR holding one), sorted."""
-    base = root / "stand" if not any(root.glob("*/*/modules")) else root
     return sorted(f"{p.parent.parent.name}/{p.parent.name}"
-                  for p in base.glob("*/*/modules") if p.is_dir())
+                  for p in stand_root(root).glob("*/*/modules") if p.is_dir())
 
 
 def trusted_hashes(mdir: Path) -> dict[str, str]:
