@@ -19,7 +19,10 @@ times, alternating the two tools in the same run:
 and prints medians, the kmodbuild/make ratio of the wall time and of the CPU
 time (user + system seconds of each tool's whole process tree: on a shared
 machine the wall time of identical full builds varies by 10-25 %, the CPU
-time much less) and the peak memory of each tool.
+time much less), the median of the per-repeat ratios ("paired": each
+repeat runs the two tools back to back, so a machine that slows down or
+speeds up over minutes moves both of a pair alike) and the peak memory of
+each tool.  Each repeat swaps which tool goes first.
 kmodbuild's build also checks every module and simulates loading the tree,
 which make does not do.  With ``--venv`` kmodbuild also runs, in a copy of the
 tree, from a clean virtual environment holding copies of it and of its
@@ -44,8 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kmodbuild.target import NetBSDVersion, get_target  # noqa: E402
-from kmodbuild.toolchain import make_toolchain  # noqa: E402
+from kmodbuild.target import NetBSDVersion, get_target
+from kmodbuild.toolchain import make_toolchain
 
 HEADER = "sys/sys/systm.h"
 
@@ -267,8 +270,9 @@ PACKAGES = ("SCons", "elftools", "jinja2", "markupsafe", "packaging", "unicorn")
 def bench(n: int, repeat: int, jobs: int, workdir: Path,
           venv_python: Path | None = None) -> dict[str, tuple[float, ...]]:
     """Median seconds per scenario and tool (``kmodbuild``, ``make``, and with
-    ``venv_python`` ``kmodbuild-venv``, in a tree of its own), plus ``"peak"``:
-    each tool's peak RSS in KiB."""
+    ``venv_python`` ``kmodbuild-venv``, in a tree of its own), ``"cpu:SCENARIO"``: the
+    CPU seconds, ``"pair:SCENARIO"``: the median of each repeat's ratio of a tool's
+    time to make's, plus ``"peak"``: each tool's peak RSS in KiB."""
     tree = workdir / f"tree-{n}"
     generate(tree, n)
     # make gets a tree of its own (the same files): a scenario's change made for one tool
@@ -310,9 +314,11 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
         clean(tool)
         run(cmd, where, env)
         run(cmd, where, env)
-    for _ in range(repeat):
+    for rep in range(repeat):
+        order = list(tools) if rep % 2 == 0 else list(tools)[::-1]
         for scen, prepare in scenarios.items():
-            for tool, (cmd, env, where) in tools.items():
+            for tool in order:
+                cmd, env, where = tools[tool]
                 prepare(tool)
                 dt, rss, cpu = run(cmd, where, env)
                 results.setdefault((scen, tool), []).append(dt)
@@ -323,6 +329,10 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
     out: dict[str, tuple[float, ...]] = {
         scen: tuple(statistics.median(results[(scen, tool)]) for tool in tools)
         for scen in [*scenarios, *(f"cpu:{s}" for s in scenarios)]}
+    for scen in scenarios:          # each repeat's ratio against make, then their median
+        out[f"pair:{scen}"] = tuple(statistics.median(
+            a / b for a, b in zip(results[(scen, tool)], results[(scen, "make")]))
+            for tool in tools)
     out["peak"] = tuple(float(peak[tool]) for tool in tools)
     return out
 
@@ -356,18 +366,19 @@ def main() -> int:
     print(f"kmodbuild (scons) vs GNU make, amd64, -j{opts.jobs}, median of {opts.repeat}"
           + ("; venv: kmodbuild from a clean virtual environment" if opts.venv else ""))
     print(f"{'modules':>7} {'scenario':<8} {'kmodbuild s':>11} {'make s':>8} {'ratio':>6}"
-          f" {'CPU ratio':>9}"
+          f" {'CPU ratio':>9} {'paired':>6}"
           + (f" {'venv s':>8} {'ratio':>6}" if opts.venv else ""))
     from bench.hoststeal import StealMeter
     for n in opts.n:
         steal = StealMeter()
         rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python)
         for scen, times in rows.items():
-            if scen == "peak" or scen.startswith("cpu:"):
+            if scen == "peak" or scen.startswith(("cpu:", "pair:")):
                 continue
             k, m = times[0], times[1]
             ck, cm = rows[f"cpu:{scen}"][:2]
-            line = f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f} {ck / cm:>9.2f}"
+            line = (f"{n:>7} {scen:<8} {k:>11.3f} {m:>8.3f} {k / m:>6.2f} {ck / cm:>9.2f}"
+                    f" {rows[f'pair:{scen}'][0]:>6.2f}")
             if opts.venv:
                 line += f" {times[2]:>8.3f} {times[2] / m:>6.2f}"
             print(line)
