@@ -47,8 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kmodbuild.target import NetBSDVersion, get_target
-from kmodbuild.toolchain import make_toolchain
+from kmodbuild.target import NetBSDVersion, get_target  # noqa: E402
+from kmodbuild.toolchain import make_toolchain  # noqa: E402
 
 HEADER = "sys/sys/systm.h"
 
