@@ -30,6 +30,11 @@ dependencies (bench/benchvenv.py): the interpreter running this script may
 have ``.pth`` start-up hooks in its site-packages that every build pays for.
 
 Usage: python3 bench/bench_speed.py [-n 100 500] [--repeat 3] [--jobs 2] [--venv]
+                                    [--only full noop edit edit-run touch header]
+
+``--only full --repeat 10`` times ten clean-build pairs and nothing else (about
+eleven minutes at 500 modules): the full build's ratio moves by 5-10 % between
+single pairs on a shared machine, so more pairs say more than more scenarios.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -267,12 +273,17 @@ def edit_modcmd(src: Path) -> None:
 PACKAGES = ("SCons", "elftools", "jinja2", "markupsafe", "packaging", "unicorn")
 
 
+SCENARIOS = ("full", "noop", "edit", "edit-run", "touch", "header")
+
+
 def bench(n: int, repeat: int, jobs: int, workdir: Path,
-          venv_python: Path | None = None) -> dict[str, tuple[float, ...]]:
+          venv_python: Path | None = None,
+          only: Sequence[str] = SCENARIOS) -> dict[str, tuple[float, ...]]:
     """Median seconds per scenario and tool (``kmodbuild``, ``make``, and with
     ``venv_python`` ``kmodbuild-venv``, in a tree of its own), ``"cpu:SCENARIO"``: the
     CPU seconds, ``"pair:SCENARIO"``: the median of each repeat's ratio of a tool's
-    time to make's, plus ``"peak"``: each tool's peak RSS in KiB."""
+    time to make's, plus ``"peak"``: each tool's peak RSS in KiB.  ``only``: the
+    scenarios to time (in the order of :data:`SCENARIOS`)."""
     tree = workdir / f"tree-{n}"
     generate(tree, n)
     # make gets a tree of its own (the same files): a scenario's change made for one tool
@@ -308,6 +319,8 @@ def bench(n: int, repeat: int, jobs: int, workdir: Path,
         "header": lambda tool: header(tool).write_text(header(tool).read_text()
                                                        + f"/* {time.time()} */\n"),
     }
+    assert tuple(scenarios) == SCENARIOS
+    scenarios = {k: v for k, v in scenarios.items() if k in only}
     results: dict[tuple[str, str], list[float]] = {}
     peak = dict.fromkeys(tools, 0)
     for tool, (cmd, env, where) in tools.items():     # each starts from a full build
@@ -343,6 +356,9 @@ def main() -> int:
     ap.add_argument("-n", type=int, nargs="+", default=[100, 500])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                    metavar="SCENARIO", help="time only these scenarios (default: all: "
+                                             + " ".join(SCENARIOS) + ")")
     ap.add_argument("--workdir", default=str(REPO / "bench/out/speed"))
     ap.add_argument("--venv", action="store_true",
                     help="also run kmodbuild from a clean virtual environment holding copies "
@@ -371,7 +387,8 @@ def main() -> int:
     from bench.hoststeal import StealMeter
     for n in opts.n:
         steal = StealMeter()
-        rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python)
+        rows = bench(n, opts.repeat, opts.jobs, Path(opts.workdir), venv_python,
+                     only=opts.only)
         for scen, times in rows.items():
             if scen == "peak" or scen.startswith(("cpu:", "pair:")):
                 continue
