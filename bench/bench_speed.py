@@ -33,7 +33,7 @@ Usage: python3 bench/bench_speed.py [-n 100 500] [--repeat 3] [--jobs 2] [--venv
                                     [--only full noop edit edit-run touch header]
 
 ``--only full --repeat 10`` times ten clean-build pairs and nothing else (about
-eleven minutes at 500 modules): the full build's ratio moves by 5-10 % between
+13 minutes at 500 modules): the full build's ratio moves by 5-10 % between
 single pairs on a shared machine, so more pairs say more than more scenarios.
 """
 from __future__ import annotations
