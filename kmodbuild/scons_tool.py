@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -1298,6 +1299,9 @@ def _install_str(target: list[Any], source: list[Any], env: _ENV) -> str:
 # verbose (VERBOSE=1): every command; quiet (--quiet): errors only.
 
 _PROGRESS = {"total": 0, "done": 0}
+#: numbering and printing a progress line are one step: with -j, two links' lines
+#: numbered first and printed after could come out as [8/10] before [7/10]
+_PROGRESS_LOCK = threading.Lock()
 
 
 def _quiet_unless_verbose(target: list[Any], source: list[Any], env: _ENV) -> str:
@@ -1310,13 +1314,19 @@ def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     mode = env["KMOD_OUTPUT"]
     if mode == "verbose":
         return env.subst("$KMOD_LINKCOM", target=target, source=source)
-    _PROGRESS["done"] += 1
-    if mode == "quiet":
-        return ""
-    total = max(_PROGRESS["total"], _PROGRESS["done"])
-    width = len(str(total))
-    return (f"[{_PROGRESS['done']:>{width}}/{total}] {env['KMOD_TARGET_NAME']} "
-            f"{target[0].name.removesuffix('.full')}")
+    with _PROGRESS_LOCK:
+        _PROGRESS["done"] += 1
+        if mode == "quiet":
+            return ""
+        total = max(_PROGRESS["total"], _PROGRESS["done"])
+        width = len(str(total))
+        line = (f"[{_PROGRESS['done']:>{width}}/{total}] {env['KMOD_TARGET_NAME']} "
+                f"{target[0].name.removesuffix('.full')}")
+        if env.get("PRINT_CMD_LINE_FUNC"):
+            return line                 # a printer of the user's own prints it
+        sys.stdout.write(line + "\n")   # as SCons's own printer does, in numbering order
+        sys.stdout.flush()
+    return ""
 
 
 def _kernel_link_str(target: list[Any], source: list[Any], env: _ENV) -> str:

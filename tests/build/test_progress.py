@@ -1,0 +1,70 @@
+"""The compact progress lines ("[ 7/10] amd64 null.kmod") come out numbered in order.
+
+SCons prints what an action's string function returns after it returns, in
+the worker thread that runs the action: with ``-j`` two links could be
+numbered 7 and 8 and printed 8 first.  scons_tool._link_str numbers and prints
+under one lock and returns nothing for SCons to print.
+"""
+from __future__ import annotations
+
+import random
+import re
+import sys
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kmodbuild import scons_tool
+
+
+class _Env(dict):
+    pass
+
+
+def _link(name: str) -> list[Any]:
+    return [SimpleNamespace(name=f"{name}.kmod.full")]
+
+
+@pytest.fixture
+def progress(monkeypatch, capsys):
+    monkeypatch.setitem(scons_tool._PROGRESS, "total", 40)
+    monkeypatch.setitem(scons_tool._PROGRESS, "done", 0)
+    return capsys
+
+
+def test_lines_from_concurrent_links_come_out_in_numbering_order(progress):
+    env = _Env(KMOD_OUTPUT="compact", KMOD_TARGET_NAME="amd64")
+    rng = random.Random(1)
+    delays = [rng.random() / 500 for _ in range(40)]
+
+    def action(i: int) -> None:
+        # what SCons does with the string: print it after the function returned
+        line = scons_tool._link_str(_link(f"m{i:02d}"), [], env)
+        time.sleep(delays[i])
+        if line:
+            sys.stdout.write(line + "\n")
+
+    threads = [threading.Thread(target=action, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    numbers = [int(m.group(1)) for m in re.finditer(r"^\[ *(\d+)/40\] amd64 m\d\d\.kmod$",
+                                                    progress.readouterr().out, re.MULTILINE)]
+    assert numbers == list(range(1, 41))
+
+
+def test_quiet_counts_without_printing(progress):
+    quiet = _Env(KMOD_OUTPUT="quiet", KMOD_TARGET_NAME="amd64")
+    assert scons_tool._link_str(_link("hello"), [], quiet) == ""
+    assert progress.readouterr().out == "" and scons_tool._PROGRESS["done"] == 1
+
+
+def test_a_printer_of_the_users_own_gets_the_line(progress):
+    env = _Env(KMOD_OUTPUT="compact", KMOD_TARGET_NAME="amd64",
+               PRINT_CMD_LINE_FUNC=lambda *a: None)
+    assert scons_tool._link_str(_link("hello"), [], env) == "[ 1/40] amd64 hello.kmod"
+    assert progress.readouterr().out == ""
