@@ -450,8 +450,12 @@ def _simulate(trec: dict[str, Any], t: Any, v: Any, emit: Emit, stream: Any,
     Path(trec["simulate"]).write_text(result.summary() + "\n")
     if trec["output"] != "quiet":
         from kmodbuild.simvalidate import summary_lines
-        for line in summary_lines(result, (m["name"] for m in modules)):
+        for line in summary_lines(result, (m["name"] for m in modules), _SAID_NOTES):
             emit(line)
+
+
+#: the simulation notes this build printed (each once: see simvalidate.summary_lines)
+_SAID_NOTES: set[str] = set()
 
 
 def _start_streams(plan: _Plan) -> dict[str, Any]:

@@ -1217,9 +1217,14 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
         from kmodbuild.simvalidate import summary_lines
-        for line in summary_lines(result, (name for name, _, _ in env["KMOD_REGISTRY"])):
+        for line in summary_lines(result, (name for name, _, _ in env["KMOD_REGISTRY"]),
+                                  _SAID_NOTES):
             print(line, flush=True)
     return 0
+
+
+#: the simulation notes this build printed (each once: see simvalidate.summary_lines)
+_SAID_NOTES: set[str] = set()
 
 
 #: The simulation streams of this build, by target variant (kmodbuild.simstream).

@@ -99,9 +99,19 @@ def kernel_reads(module_dir: str, installs: set[str]) -> list[str]:
     return out
 
 
-def summary_lines(result: ValidationResult, built: Iterable[str]) -> list[str]:
-    """What a build prints after its simulation: the summary, the note, the strays."""
-    notes = (result.summary(), result.note, strays_note(result, built))
+def summary_lines(result: ValidationResult, built: Iterable[str],
+                  said: set[str] | None = None) -> list[str]:
+    """What a build prints after its simulation: the summary, the note, the strays.
+
+    ``said``: the notes this build printed already, updated -- a note every target
+    shares (unicorn not installed) is printed once, not once per target."""
+    note = result.note
+    if note and said is not None:
+        if note in said:
+            note = None
+        else:
+            said.add(note)
+    notes = (result.summary(), note, strays_note(result, built))
     return [f"simulate: {n}" for n in notes if n]
 
 
