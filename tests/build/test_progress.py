@@ -20,10 +20,6 @@ import pytest
 from kmodbuild import scons_tool
 
 
-class _Env(dict):
-    pass
-
-
 def _link(name: str) -> list[Any]:
     return [SimpleNamespace(name=f"{name}.kmod.full")]
 
@@ -36,7 +32,7 @@ def progress(monkeypatch, capsys):
 
 
 def test_lines_from_concurrent_links_come_out_in_numbering_order(progress):
-    env = _Env(KMOD_OUTPUT="compact", KMOD_TARGET_NAME="amd64")
+    env = {"KMOD_OUTPUT": "compact", "KMOD_TARGET_NAME": "amd64"}
     rng = random.Random(1)
     delays = [rng.random() / 500 for _ in range(40)]
 
@@ -58,13 +54,13 @@ def test_lines_from_concurrent_links_come_out_in_numbering_order(progress):
 
 
 def test_quiet_counts_without_printing(progress):
-    quiet = _Env(KMOD_OUTPUT="quiet", KMOD_TARGET_NAME="amd64")
+    quiet = {"KMOD_OUTPUT": "quiet", "KMOD_TARGET_NAME": "amd64"}
     assert scons_tool._link_str(_link("hello"), [], quiet) == ""
     assert progress.readouterr().out == "" and scons_tool._PROGRESS["done"] == 1
 
 
 def test_a_printer_of_the_users_own_gets_the_line(progress):
-    env = _Env(KMOD_OUTPUT="compact", KMOD_TARGET_NAME="amd64",
-               PRINT_CMD_LINE_FUNC=lambda *a: None)
+    env = {"KMOD_OUTPUT": "compact", "KMOD_TARGET_NAME": "amd64",
+           "PRINT_CMD_LINE_FUNC": lambda *a: None}
     assert scons_tool._link_str(_link("hello"), [], env) == "[ 1/40] amd64 hello.kmod"
     assert progress.readouterr().out == ""
