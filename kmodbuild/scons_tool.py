@@ -10,7 +10,8 @@ as ``tools=['kmod']``)::
     env = Environment(tools=['kmod'])
     env.KernelTree('sys')                       # the whole tree, every ARCH given
 
-or, for a single module in a user's own tree::
+or, for modules in a user's own tree (``KMOD_SYSDIR``: kmodbuild's ``sys``, whose
+headers they compile against and whose ``kern`` makes the stub kernel)::
 
     for tenv in env.KmodTargetEnvs():
         tenv.KernelModule('hello', ['hello.c'])
@@ -23,6 +24,7 @@ of the stub kernel's), ``KMOD_CCWRAPPER``.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -31,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -299,7 +301,7 @@ def generate(env: _ENV) -> None:
         KMOD_TOOLCHAIN=ktoolchain.DEFAULT_TOOLCHAIN,
         KMOD_DESTDIR="#",
         KMOD_SYSDIR="#sys",
-        KMOD_LDSCRIPT="#sys/modules/xldscripts/kmodule",
+        KMOD_LDSCRIPT="$KMOD_SYSDIR/modules/xldscripts/kmodule",
         KMOD_MANIFEST="",
         KMOD_CCWRAPPER="",
         KMOD_CCCOM=_DEFAULT_CCCOM,
@@ -397,6 +399,22 @@ def _sys_include_flags(env: _ENV, t: ktarget.Target, variant: str) -> tuple[list
 
 
 def KmodTargetEnvs(env: _ENV) -> list[_ENV]:
+    """One cloned environment per target in ``KMOD_ARCH`` (``all`` = every target), for a
+    SConstruct of one's own: ``tenv.KernelModule(...)`` in each builds, checks, installs
+    and simulates as :func:`KernelTree` does, against ``KMOD_MANIFEST`` or the stub kernel
+    built from ``$KMOD_SYSDIR/kern``."""
+    _lock_tree(env)
+    configure_wrappers(env)
+    envs = _target_envs(env)
+    kern_srcs = _kernel_sources(env, env.Dir(env["KMOD_SYSDIR"]))
+    for tenv in envs:
+        _target_manifest(tenv, kern_srcs, hint="set KMOD_MANIFEST=FILE, or KMOD_SYSDIR to a "
+                         "sys/ directory with kern/*.c (kmodbuild's own builds a stub kernel)")
+        tenv["KMOD_LATE_STEPS"] = _LateSteps(tenv)
+    return envs
+
+
+def _target_envs(env: _ENV) -> list[_ENV]:
     """One cloned environment per target in ``KMOD_ARCH`` (``all`` = every target)."""
     try:
         targets = ktarget.parse_targets(env["KMOD_ARCH"])
@@ -608,6 +626,9 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
             pending.append((name, kmod[1], check[0], inst[0]))
         else:
             _finish_installs(env, [(name, kmod[1], check[0], inst[0])])
+    late = env.get("KMOD_LATE_STEPS")
+    if late is not None:                # KmodTargetEnvs outside KernelTree
+        late.add(kmod[0], check[0], inst[0] if install else None)
     return kmod
 
 
@@ -646,6 +667,108 @@ def _read_given_manifest(given: str, path: str) -> None:
         buildcheck.read_kernel_manifest(Path(path))     # kept for the checks
     except KmodError as e:
         raise _fail(e) from None
+
+
+def _kernel_sources(env: _ENV, sysdir: Any) -> list[Any]:
+    """The stub kernel's sources: ``sysdir/kern/*.c`` (none: no stub kernel)."""
+    return [env.File(str(p)) for p in sorted(Path(sysdir.abspath, "kern").glob("*.c"))]
+
+
+def _target_manifest(tenv: _ENV, kern_srcs: list[Any], prebuilt: bool = False,
+                     hint: str = "building against NETBSDSRCDIR/KERNSRCDIR needs MANIFEST=FILE"
+                     ) -> None:
+    """Set the target's kernel symbol manifest (``KMOD_MANIFEST_NODE``) and ABI description
+    (``KMOD_KERNEL_ABI_NODE``): the one given, else the stub kernel's (``prebuilt``: as the
+    last build made it, else built from ``kern_srcs``)."""
+    variant = tenv["KMOD_VARIANT"]
+    if tenv.get("KMOD_MANIFEST"):
+        tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
+        _read_given_manifest(tenv["KMOD_MANIFEST"], tenv["KMOD_MANIFEST_NODE"].abspath)
+        sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
+        tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
+    elif prebuilt:
+        tenv["KMOD_MANIFEST_NODE"] = tenv.File(f"{variant}/kernel/netbsd.syms")
+        tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(f"{variant}/kernel/netbsd.abi")
+    elif kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
+        kernel = tenv.KmodStubKernel(kern_srcs)
+        syms = tenv.Command([f"{variant}/kernel/netbsd.syms", f"{variant}/kernel/netbsd.abi"],
+                            kernel, _action(_manifest_action, _manifest_str,
+                                            "KMOD_ACTIONS", "KMOD_TARGET_NAME",
+                                            "KMOD_OSRELEASE"))
+        tenv.Alias("kernel", [kernel, syms])
+        tenv["KMOD_MANIFEST_NODE"] = syms[0]
+        tenv["KMOD_KERNEL_ABI_NODE"] = syms[1]
+    else:
+        raise _fail(f"no kernel symbol manifest: {hint} (make one with "
+                    "'kmodbuild manifest /netbsd -o FILE')")
+
+
+def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
+    """Declare what follows a target's modules: exports index, check gate, METALOG and the
+    simulation (sources: the modules registered so far).  Returns (gate, METALOG,
+    simulation) nodes."""
+    variant = tenv["KMOD_VARIANT"]
+    index = tenv.Command(tenv["KMOD_INDEX_NODE"], tenv["KMOD_INDEX_SOURCES"],
+                         _action(_index_action, _quiet_str, "KMOD_ACTIONS",
+                                 "KMOD_TARGET_NAME"))
+    tenv.Precious(index)             # not removed first: rewritten only if it changed
+    gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],
+                        _action(_check_gate_action, _quiet_str, "KMOD_ACTIONS"))
+    tenv.Default(tenv.Alias("check", gate))
+    installed = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
+    stand_version_dir = Path(tenv["KMOD_STAND"]).parent
+    metalog = tenv.Command(str(stand_version_dir / "METALOG"), installed,
+                           _action(_metalog_action, _metalog_str, "KMOD_ACTIONS"))
+    tenv.Precious(metalog)
+    tenv.NoCache(metalog)
+    tenv.Alias("install", metalog)
+    # the gate fails the build last, after every module that passed is installed:
+    # an order-only prerequisite, so that it reruns only when a check report
+    # changed (an edit that leaves a module's report as it was does not read
+    # every report again)
+    tenv.Requires(gate, [*installed, metalog])
+    tenv.Default(tenv.Alias("install"))
+    # the simulation loads what the kernel would find: also plists and modules this
+    # tree does not install (their changes must simulate again, too)
+    from kmodbuild.simvalidate import kernel_reads
+    others = kernel_reads(tenv["KMOD_STAND"], {n for n, _, _ in tenv["KMOD_REGISTRY"]})
+    validate = tenv.Command(f"{variant}/simulate.txt",
+                            [*installed, metalog, *map(tenv.File, others),
+                             tenv["KMOD_MANIFEST_NODE"]],
+                            _action(_validate_action, _quiet_str, "KMOD_ACTIONS",
+                                    "KMOD_EMULATOR"))
+    tenv.Default(tenv.Alias("simulate", validate))
+    tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
+    return gate[0], metalog[0], validate[0]
+
+
+class _LateSteps:
+    """The steps after the modules of a target of :func:`KmodTargetEnvs` used outside
+    :func:`KernelTree` (nobody says when the last module is declared): declared with the
+    first module (:func:`_target_steps`), each later one added to their sources, as
+    SCons's ``multi`` builders add theirs."""
+
+    def __init__(self, tenv: _ENV) -> None:
+        self.tenv = tenv
+        self.nodes: tuple[Any, Any, Any] | None = None
+
+    def add(self, kmod: Any, check: Any, inst: Any) -> None:
+        if self.nodes is None:
+            self.nodes = _target_steps(self.tenv)
+            return
+        gate, metalog, validate = self.nodes
+        _add_sources(self.tenv["KMOD_INDEX_NODE"], kmod)
+        _add_sources(gate, check)
+        if inst is not None:
+            _add_sources(metalog, inst)
+            _add_sources(validate, inst)
+            self.tenv.Requires(gate, inst)
+
+
+def _add_sources(node: Any, source: Any) -> None:
+    """Add ``source`` to a declared node's sources (what a ``multi`` builder does)."""
+    node.get_executor().add_sources([source])
+    node.add_source([source])
 
 
 def KmodStubKernel(env: _ENV, sources: list[Any]) -> Any:
@@ -702,30 +825,11 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         previous = {}
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
     moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
-    kern_srcs = [env.File(str(p)) for p in sorted(Path(top.abspath, "kern").glob("*.c"))]
-    envs = env.KmodTargetEnvs()
+    kern_srcs = _kernel_sources(env, top)
+    envs = _target_envs(env)
     for tenv in envs:
         variant = tenv["KMOD_VARIANT"]
-        if tenv.get("KMOD_MANIFEST"):
-            tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
-            _read_given_manifest(tenv["KMOD_MANIFEST"], tenv["KMOD_MANIFEST_NODE"].abspath)
-            sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
-            tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
-        elif rebuild_only is not None:
-            tenv["KMOD_MANIFEST_NODE"] = tenv.File(f"{variant}/kernel/netbsd.syms")
-            tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(f"{variant}/kernel/netbsd.abi")
-        elif kern_srcs and not tenv.get("KMOD_NETBSDSRCDIR") and not tenv.get("KMOD_KERNSRCDIR"):
-            kernel = tenv.KmodStubKernel(kern_srcs)
-            syms = tenv.Command([f"{variant}/kernel/netbsd.syms", f"{variant}/kernel/netbsd.abi"],
-                                kernel, _action(_manifest_action, _manifest_str,
-                                                "KMOD_ACTIONS", "KMOD_TARGET_NAME",
-                                                "KMOD_OSRELEASE"))
-            tenv.Alias("kernel", [kernel, syms])
-            tenv["KMOD_MANIFEST_NODE"] = syms[0]
-            tenv["KMOD_KERNEL_ABI_NODE"] = syms[1]
-        else:
-            raise _fail("no kernel symbol manifest: building against NETBSDSRCDIR/KERNSRCDIR "
-                        "needs MANIFEST=FILE (make one with 'kmodbuild manifest /netbsd -o FILE')")
+        _target_manifest(tenv, kern_srcs, prebuilt=rebuild_only is not None)
         if rebuild_only is not None and previous:
             # a partial build: the other modules' files are final now, so the simulation
             # starts at once, from the modules the last build declared, and waits only
@@ -773,38 +877,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
         tenv["KMOD_MODDIR"] = ""
         _finish_installs(tenv, tenv["KMOD_PENDING"])
         tenv["KMOD_PENDING"] = None
-        index = tenv.Command(tenv["KMOD_INDEX_NODE"], tenv["KMOD_INDEX_SOURCES"],
-                             _action(_index_action, _quiet_str, "KMOD_ACTIONS",
-                                     "KMOD_TARGET_NAME"))
-        tenv.Precious(index)             # not removed first: rewritten only if it changed
-        gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],
-                            _action(_check_gate_action, _quiet_str, "KMOD_ACTIONS"))
-        tenv.Default(tenv.Alias("check", gate))
-        installed = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
-        stand_version_dir = Path(tenv["KMOD_STAND"]).parent
-        metalog = tenv.Command(str(stand_version_dir / "METALOG"), installed,
-                               _action(_metalog_action, _metalog_str, "KMOD_ACTIONS"))
-        tenv.Precious(metalog)
-        tenv.NoCache(metalog)
-        tenv.Alias("install", metalog)
-        # the gate fails the build last, after every module that passed is installed:
-        # an order-only prerequisite, so that it reruns only when a check report
-        # changed (an edit that leaves a module's report as it was does not read
-        # every report again)
-        tenv.Requires(gate, [*installed, metalog])
-        tenv.Default(tenv.Alias("install"))
-        # the simulation loads what the kernel would find: also plists and modules this
-        # tree does not install (their changes must simulate again, too)
-        from kmodbuild.simvalidate import kernel_reads
-        others = kernel_reads(tenv["KMOD_STAND"], {n for n, _, _ in tenv["KMOD_REGISTRY"]})
-        validate = tenv.Command(f"{variant}/simulate.txt",
-                                [*installed, metalog, *map(tenv.File, others),
-                                 tenv["KMOD_MANIFEST_NODE"]],     # the manifest last
-                                _action(_validate_action, _quiet_str, "KMOD_ACTIONS",
-                                        "KMOD_EMULATOR"))
-        tenv.Default(tenv.Alias("simulate", validate))
-        tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
-        _quick_target(tenv, gate[0], metalog[0], validate[0])
+        _quick_target(tenv, *_target_steps(tenv))
     _declare_sets(env, envs)
     if rebuild_only is None:
         _write_compile_commands(env)
@@ -953,6 +1026,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     """
     import atexit
     import sys
+
     from kmodbuild import fastpath
     stamp = Path(env.Dir("#build").abspath, ".fastpath.json")
     extra = fastpath.read_extra(stamp)
@@ -1179,8 +1253,7 @@ def _check_gate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     except KmodError as e:
         raise _action_fail(e) from None
     if env["KMOD_OUTPUT"] != "quiet":
-        for line in warnings:
-            print(line, flush=True)
+        _say(warnings)
     if errors:
         raise _action_fail("\n".join(errors) + f"\ncheck: {len(errors)} error(s) in "
                            f"{env['KMOD_TARGET_NAME']} modules; those modules were not installed")
@@ -1200,9 +1273,9 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     verbose = env["KMOD_OUTPUT"] == "verbose"
     try:
         result = build_answer(stream, target[0].abspath, Path(env["KMOD_STAND"]).parents[2],
-                              t, v, Path(source[-1].abspath),
+                              t, v, Path(env["KMOD_MANIFEST_NODE"].abspath),
                               dict(stream.modules) if stream is not None else {},
-                              say=(lambda line: print(line, flush=True)) if verbose else None)
+                              say=(lambda line: _say([line])) if verbose else None)
     except KmodError as e:
         raise _action_fail(e) from None
     if not result.ok:
@@ -1211,9 +1284,9 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
         from kmodbuild.simvalidate import summary_lines
-        for line in summary_lines(result, (name for name, _, _ in env["KMOD_REGISTRY"]),
-                                  _SAID_NOTES):
-            print(line, flush=True)
+        with _PROGRESS_LOCK:            # a note two targets share: said once
+            _say(summary_lines(result, (name for name, _, _ in env["KMOD_REGISTRY"]),
+                               _SAID_NOTES), locked=True)
     return 0
 
 
@@ -1326,6 +1399,17 @@ def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
         sys.stdout.write(line + "\n")   # as SCons's own printer does, in numbering order
         sys.stdout.flush()
     return ""
+
+
+def _say(lines: Iterable[str], locked: bool = False) -> None:
+    """Print whole lines from an action: with -j, two targets' lines printed at once came
+    out run together (``... 0 failuressimulate: evbarm-earmv7hf ...``); ``locked``: the
+    caller holds the output lock."""
+    text = "".join(f"{line}\n" for line in lines)
+    if text:
+        with contextlib.nullcontext() if locked else _PROGRESS_LOCK:
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
 
 def _kernel_link_str(target: list[Any], source: list[Any], env: _ENV) -> str:

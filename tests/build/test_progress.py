@@ -7,6 +7,7 @@ under one lock and returns nothing for SCons to print.
 """
 from __future__ import annotations
 
+import io
 import random
 import re
 import sys
@@ -64,3 +65,31 @@ def test_a_printer_of_the_users_own_gets_the_line(progress):
            "PRINT_CMD_LINE_FUNC": lambda *a: None}
     assert scons_tool._link_str(_link("hello"), [], env) == "[ 1/40] amd64 hello.kmod"
     assert progress.readouterr().out == ""
+
+
+class _SlowStdout(io.StringIO):
+    """A terminal slow enough that another thread runs between two writes."""
+
+    def write(self, s: str) -> int:
+        time.sleep(0.0005)
+        return super().write(s)
+
+
+def test_lines_of_concurrent_actions_come_out_whole(monkeypatch):
+    """Two targets' simulations ending at once (ARCH=all -j2) printed
+    ``... 0 failuressimulate: evbarm-earmv7hf ...``: print() writes the line and its
+    newline apart.  _say writes whole lines under the output lock."""
+    out = _SlowStdout()
+    monkeypatch.setattr(sys, "stdout", out)
+    lines = [f"simulate: t{i} 10.0: 10 modules, 10 loaded, 10 unloaded, 0 failures"
+             for i in range(20)]
+    threads = [threading.Thread(target=scons_tool._say, args=([line, f"note {i}"],))
+               for i, line in enumerate(lines)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = out.getvalue().splitlines()
+    assert sorted(got) == sorted([*lines, *(f"note {i}" for i in range(20))])
+    for i in range(20):                 # each action's lines together
+        assert got[got.index(lines[i]) + 1] == f"note {i}"
