@@ -475,7 +475,8 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
     """Validate and render the files of a new module ``<tree>/<name>/``; nothing is written.
 
     Raises:
-        UsageError: unknown class, or ``tree`` or ``templates_dir`` is not a directory.
+        UsageError: unknown class, ``tree`` is not a directory ``sys/modules`` (beside
+            ``sys/sys/module.h``) or ``templates_dir`` is not a directory.
         ModuleNameError: a bad name, an existing module, a clash with a kernel name.
         DependencyError: a bad ``requires`` list.
         TemplateError: a template fails (template file and line).
@@ -489,6 +490,11 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
     tree = Path(tree)
     if not tree.is_dir():
         raise UsageError(f"--tree {tree}: no such directory (pass --tree SRCTOP/sys/modules)")
+    # the module tree is sys/modules: the kernel names a new module must not clash with
+    # are declared in sys/**/*.h (a tree elsewhere would have its parent's files read)
+    if not (tree.resolve().parent / "sys" / "module.h").is_file():
+        raise UsageError(f"--tree {tree}: not a module tree: no sys/module.h beside it "
+                         "(pass --tree SRCTOP/sys/modules)")
     directory = tree / name
     if (directory / "SConscript").exists() and not overwrite:
         raise ModuleNameError(f"module `{name}' already exists", path=_display(directory),

@@ -380,6 +380,18 @@ def test_missing_tree_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no such directory" in one_line_error(capsys)
 
 
+def test_a_tree_outside_sys_is_a_usage_error(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory not under SRCTOP/sys: its parent's headers are not the kernel's (every
+    *.h below /tmp was read, for minutes, with --tree /tmp/x)."""
+    (tmp_path / "x").mkdir()
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "a.h").write_text("int unrelated;\n")
+    assert new(tmp_path / "x", "xyz", "--class", "misc") == 2
+    assert "not a module tree: no sys/module.h beside it" in one_line_error(capsys)
+    assert list((tmp_path / "x").iterdir()) == []
+
+
 def test_output_and_files(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert new(tree, "xyzfs", "--class", "vfs") == 0
     out = capsys.readouterr().out.splitlines()
