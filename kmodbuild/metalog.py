@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kmodbuild.errors import KmodError
+from kmodbuild.errors import KmodError, UsageError
 
 METALOG_NAME = "METALOG"
 _HEADER = "#mtree v2.0\n# kmodbuild install record: path type mode size sha256\n"
@@ -118,13 +118,16 @@ def verify(destdir: Path) -> tuple[int, list[Finding]]:
     Returns (number of files recorded, findings sorted by path).
 
     Raises:
-        KmodError: no METALOG found, or one is malformed.
+        UsageError: ``destdir`` is not a directory holding a METALOG (not an install root).
+        KmodError: a METALOG is malformed.
     """
     destdir = Path(destdir)
+    if not destdir.is_dir():
+        raise UsageError("no such directory (pass the DESTDIR holding stand/)", path=destdir)
     logs = sorted(destdir.glob("stand/*/*/" + METALOG_NAME))
     if not logs:
-        raise KmodError("no stand/<MACHINE>/<VERSION>/METALOG found; install with scons first",
-                        path=destdir)
+        raise UsageError("no stand/<MACHINE>/<VERSION>/METALOG found; install with scons first",
+                         path=destdir)
     findings: list[Finding] = []
     count = 0
     for log in logs:

@@ -177,3 +177,14 @@ def test_sets_take_source_date_epoch_and_refuse_a_malformed_one(
         with pytest.raises(KmodError, match=rf"^SOURCE_DATE_EPOCH='{bad}': expected whole "
                                             r"seconds since 1970, 0 to 8589934591$"):
             make_set(mods, d)
+
+
+def test_verify_of_a_directory_that_is_not_an_install_root_is_a_usage_error(
+        tmp_path: Path, capsys) -> None:
+    """README's exit-code table: verify exits 2 on a usage error (it said 1, "files
+    differ", for a DESTDIR that does not exist)."""
+    from kmodbuild import cli
+    assert cli.main(["verify", str(tmp_path / "nosuch")]) == 2
+    assert "nosuch: no such directory" in capsys.readouterr().err
+    assert cli.main(["verify", str(tmp_path)]) == 2
+    assert "no stand/<MACHINE>/<VERSION>/METALOG found" in capsys.readouterr().err
