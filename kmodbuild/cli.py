@@ -42,7 +42,7 @@ examples:
   kmodbuild build ARCH=all -j2            build, check and install every target
   kmodbuild check stand/amd64/10.0/modules
   kmodbuild manifest build/amd64-x86_64/10.0/kernel/netbsd -o netbsd.syms
-  kmodbuild sim --root stand --machine amd64 --version 10.0 --script boot.scn
+  kmodbuild sim --root stand --version 10.0 --script sys/modules/example.scn
   kmodbuild new xyzfs --class vfs
 Run 'kmodbuild COMMAND --help' for the options of one command.
 """

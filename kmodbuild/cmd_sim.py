@@ -22,9 +22,9 @@ the 'sim>' prompt; see docs/simulator.md for the command language."""
 EPILOG = """\
 examples:
   kmodbuild sim --root stand --machine amd64 --version 10.0
-  kmodbuild sim --root stand --machine amd64 --version 10.0 --script boot.scn --json
+  kmodbuild sim --root stand --version 10.0 --script sys/modules/example.scn --json
   echo 'modload hello' | kmodbuild sim --root stand --version 10.0
-  kmodbuild sim --root stand --arch evbarm-aarch64 --version 10.99.10 --validate
+  kmodbuild sim --root stand --arch evbarm-aarch64 --version 10.0 --validate   (after scons ARCH=all)
 """
 
 

@@ -418,7 +418,7 @@ def _arm(ko: Any, base: int, r: Relocation, isrela: bool, local: bool) -> bool:
 
 
 # --------------------------------------------------------------------------- riscv64
-# The accepted set is revision 1.5's (2023, the NetBSD 10 branch; see
+# The accepted set is revision 1.6's (2024, the 2023 rewrite; see
 # kmodbuild.target): 1.3's list plus PCREL_LO12_S, HI20 and the RVC types.
 # Instruction fields are filled per the RISC-V psABI (1.3's encoders were
 # broken: PCREL_HI20 ANDed the immediate with the opcode bits).

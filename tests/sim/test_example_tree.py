@@ -1,9 +1,14 @@
 """The simulator on the example tree the build makes (tests/conftest.py ``built_tree``).
 
 Validates the installed amd64 tree the way the default ``scons`` run does and
-plays the null/layerfs dependency and ffs boot scenarios on the real modules.
+plays sys/modules/example.scn (the null/layerfs dependency and ffs boot) on the real
+modules, with and without modcmd on an emulated CPU.
 """
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 from kmodbuild.scenario import Session, parse_scenario, run_scenario
 from kmodbuild.simulator import KernelConfig, SimKernel, symbols_from_manifest
@@ -11,30 +16,8 @@ from kmodbuild.simvalidate import stand_root, validate_tree
 from kmodbuild.manifest import load_manifest
 from kmodbuild.target import NetBSDVersion, get_target
 
-SCENARIO = """\
-modload null
-modstat
-> NAME             CLASS    SOURCE   FLAG  REFS    SIZE REQUIRES 
->~ layerfs          misc     filesys  a        1 +[0-9]+ -
->~ null             vfs      filesys  -        0 +[0-9]+ layerfs
-expect loaded null layerfs
-modunload layerfs
-> modunload: layerfs: Device busy
-expect error EBUSY
-modunload null layerfs
-mount -t ffs
-expect loaded ffs
-boot root=ffs
-> no file system for wd0a (dev 0x0)
-> supported file systems:
-> cannot mount root, error = 79
-expect error EFTYPE
-bootcfg load=ffs
-boot root=ffs
-> Loading /stand/amd64/10.0/modules/ffs/ffs.kmod
-> kern.module.path=/stand/amd64/10.0/modules
-expect loaded ffs
-"""
+#: the scenario the docs show (docs/simulator.md, `kmodbuild sim --script`)
+SCENARIO_FILE = Path(__file__).resolve().parents[2] / "sys" / "modules" / "example.scn"
 
 
 def test_validate_installed_example_tree(built_tree) -> None:
@@ -52,5 +35,18 @@ def test_example_modules_scenario(built_tree) -> None:
     stand = stand_root(built_tree.root / "stand")
     kernel = SimKernel(KernelConfig(target, version, symbols=syms), stand)
     session = Session(kernel, lambda cfg: SimKernel(cfg, stand))
-    result = run_scenario(parse_scenario(SCENARIO, "<example>"), session)
+    result = run_scenario(parse_scenario(SCENARIO_FILE.read_text(), str(SCENARIO_FILE)),
+                          session)
     assert result.ok, "\n".join(result.problems)
+
+
+@pytest.mark.parametrize("emulate", ["--emulate", "--no-emulate"])
+def test_the_documented_scenario_command(built_tree, emulate, capsys, monkeypatch) -> None:
+    """docs/simulator.md's `kmodbuild sim ... --script sys/modules/example.scn`."""
+    if emulate == "--emulate":
+        pytest.importorskip("unicorn")
+    from kmodbuild import cli
+    monkeypatch.chdir(built_tree.root)
+    assert cli.main(["sim", "--root", "stand", "--machine", "amd64", "--version",
+                     built_tree.version, "--script", str(SCENARIO_FILE), emulate]) == 0
+    assert "ok (9 steps)" in capsys.readouterr().err
