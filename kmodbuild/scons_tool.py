@@ -52,7 +52,7 @@ from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.errors import KmodError
-from kmodbuild.install import install_file, remove_installed, validate_module_name
+from kmodbuild.install import install_file, remove_installed, safe_dest, validate_module_name
 
 #: Bumped whenever the check, manifest or install logic changes, so that
 #: function actions (whose signature is only their own bytecode) re-run.
@@ -262,6 +262,12 @@ def help_text(vars: Variables, env: _ENV) -> str:
     return "".join(lines)
 
 
+#: the BoolVariables of add_variables, and the words SCons's BoolVariable takes
+_BOOL_VARIABLES = ("CCACHE", "VERBOSE")
+_BOOL_WORDS = frozenset({"y", "yes", "true", "t", "1", "on", "all",
+                         "n", "no", "false", "f", "0", "off", "none"})
+
+
 def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
     """Refuse a bad ``TOOLCHAIN=`` in one line (SCons's own error names a line of the
     SConstruct too) and warn of an undeclared variable that looks like a misspelt one
@@ -270,6 +276,11 @@ def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
     tc = arguments.get("TOOLCHAIN")
     if tc is not None and tc not in ktoolchain.TOOLCHAINS:
         raise _fail(f"unknown TOOLCHAIN '{tc}'; known: {', '.join(ktoolchain.TOOLCHAINS)}")
+    for name in _BOOL_VARIABLES:        # SCons's own error is three lines
+        value = arguments.get(name)
+        if value is not None and value.lower() not in _BOOL_WORDS:
+            raise _fail(f"{name}={value}: not a yes/no value (1, 0, yes, no, true, false, "
+                        "on, off)")
     known = list(vars.keys())
     for name in arguments:
         if name in known:
@@ -460,6 +471,13 @@ def _target_envs(env: _ENV) -> list[_ENV]:
             KMOD_DESTDIR_ABS=destdir,
             CPPPATH=cpppath,
         )
+        if not SCons.Script.GetOption("clean"):
+            # a symlink on the way to stand/: refused now, before SCons makes the
+            # directories of the installs through it (the install itself refuses, later)
+            try:
+                safe_dest(Path(destdir), os.path.relpath(tenv["KMOD_STAND"], destdir))
+            except KmodError as e:
+                raise _fail(e) from None
         tenv["KMOD_REGISTRY"] = _Shared()
         # installs decide with their own decider (an installed file altered by hand)
         ienv = tenv.Clone()
@@ -657,16 +675,35 @@ def _finish_installs(env: _ENV, items: list[tuple[str, Any, Any, Any]]) -> None:
         env.Alias("install-debug", dinst)
 
 
-def _read_given_manifest(given: str, path: str) -> None:
-    """``MANIFEST=FILE``: refuse a missing or malformed one before anything is built, in
-    one line (every module's check would otherwise report it, once per job)."""
+def _given_manifest_path(env: _ENV) -> str:
+    """``MANIFEST=FILE`` as an absolute path (relative: to the top directory); one line
+    when it names a directory (SCons's own lookup of it as a file is a traceback)."""
+    given = env["KMOD_MANIFEST"]
+    path = env.Entry(given).abspath
+    if os.path.isdir(path):
+        raise _fail(f"MANIFEST={given}: is a directory, not a manifest file")
+    return path
+
+
+def _read_given_manifest(given: str, path: str, t: ktarget.Target,
+                         version: ktarget.NetBSDVersion) -> None:
+    """``MANIFEST=FILE``: refuse a missing or malformed one, or one of a kernel the
+    target's modules could not load into, before anything is built, in one line (every
+    module's check would otherwise report it, once per job)."""
     if not os.path.isfile(path):
         raise _fail(f"MANIFEST={given}: no such file")
     from kmodbuild import buildcheck
     try:
-        buildcheck.read_kernel_manifest(Path(path))     # kept for the checks
+        manifest = buildcheck.read_kernel_manifest(Path(path))     # kept for the checks
     except KmodError as e:
         raise _fail(e) from None
+    if manifest.key != t.key:
+        raise _fail(f"MANIFEST={given}: the manifest of a {manifest.machine} "
+                    f"{manifest.machine_arch} kernel; ARCH={t.name} builds for {t.machine} "
+                    f"{t.machine_arch}")
+    if not ktarget.compatible(version.number, manifest.netbsd_version):
+        raise _fail(f"MANIFEST={given}: the manifest of a {manifest.version} kernel; modules "
+                    f"built for VERSION={version} do not load into it (spec §3.2)")
 
 
 def _kernel_sources(env: _ENV, sysdir: Any) -> list[Any]:
@@ -682,8 +719,10 @@ def _target_manifest(tenv: _ENV, kern_srcs: list[Any], prebuilt: bool = False,
     last build made it, else built from ``kern_srcs``)."""
     variant = tenv["KMOD_VARIANT"]
     if tenv.get("KMOD_MANIFEST"):
-        tenv["KMOD_MANIFEST_NODE"] = tenv.File(tenv["KMOD_MANIFEST"])
-        _read_given_manifest(tenv["KMOD_MANIFEST"], tenv["KMOD_MANIFEST_NODE"].abspath)
+        path = _given_manifest_path(tenv)
+        _read_given_manifest(tenv["KMOD_MANIFEST"], path, tenv["KMOD_TARGET_OBJ"],
+                             tenv["KMOD_VERSION_OBJ"])
+        tenv["KMOD_MANIFEST_NODE"] = tenv.File(path)
         sidecar = _abi_sidecar(tenv["KMOD_MANIFEST_NODE"].abspath)
         tenv["KMOD_KERNEL_ABI_NODE"] = tenv.File(sidecar) if sidecar else None
     elif prebuilt:
@@ -1004,7 +1043,7 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
         pass
     if env.get("KMOD_MANIFEST"):        # MANIFEST=FILE, anywhere: it and its ABI sidecar
         from kmodbuild.abi import sidecar_path
-        manifest = env.File(env["KMOD_MANIFEST"]).abspath
+        manifest = _given_manifest_path(env)
         files += [manifest, sidecar_path(manifest)]     # (a missing file is a state too)
     return roots, files
 
@@ -1353,6 +1392,10 @@ def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     try:
         if any(sev == "error" for sev, _ in _report_problems(report.abspath)):
             remove_installed(Path(destdir), rel)
+            try:                # SCons made NAME/ for the install: not left empty
+                os.rmdir(os.path.dirname(dest.abspath))
+            except OSError:
+                pass            # not empty (the user's files), or gone
         else:
             install_file(Path(kmod.abspath), Path(destdir), rel, 0o444)
     except KmodError as e:

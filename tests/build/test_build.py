@@ -92,6 +92,8 @@ def test_version_directory_rules(tmp_path) -> None:
     (("CCWRAPPER=nosuchwrapper",), "nosuchwrapper not found on PATH  Stop."),
     (("KMOD_CACHEDIR=/proc/no/cache",), "KMOD_CACHEDIR /proc/no/cache: cannot use it as a "
                                         "cache directory: No such file or directory"),
+    (("VERBOSE=maybe",), "VERBOSE=maybe: not a yes/no value"),
+    (("CCACHE=",), "CCACHE=: not a yes/no value"),
 ])
 def test_bad_options_give_one_line(tmp_path, args, needle) -> None:
     from tests.conftest import copy_tree
@@ -117,6 +119,33 @@ def test_a_bad_manifest_given_is_one_line_before_anything_is_built(tmp_path) -> 
         assert res.returncode == 2 and len(err) == 1 and needle in err[0], res.stderr
         assert not (tree / "stand").exists()
         assert not list((tree / "build").rglob("*.o"))          # nothing compiled
+
+
+@pytest.mark.parametrize("header, needle", [
+    (None, "is a directory, not a manifest file"),
+    ("# MACHINE=sparc64\n# MACHINE_ARCH=sparc64\n# VERSION=10.0\n"
+     "# __NetBSD_Version__=1000000000\n",
+     "the manifest of a sparc64 sparc64 kernel; ARCH=amd64 builds for amd64 x86_64"),
+    ("# MACHINE=amd64\n# MACHINE_ARCH=x86_64\n# VERSION=9.0\n"
+     "# __NetBSD_Version__=900000000\n",
+     "the manifest of a 9.0 kernel; modules built for VERSION=10.0 do not load into it"),
+])
+def test_a_manifest_of_another_kernel_is_one_line(tmp_path, header, needle) -> None:
+    """MANIFEST= naming a directory was a SCons traceback; one of another target's or
+    version's kernel was accepted, and every module "passed" a check against it."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    given = tmp_path / "k.syms"
+    if header is None:
+        given.mkdir()
+    else:
+        given.write_text("# kmodbuild kernel symbol manifest v1\n" + header
+                         + "printf\tfunc\t16\t-\n")
+    res = scons(tree, "ARCH=amd64", f"MANIFEST={given}", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(err) == 1 and needle in err[0], res.stderr
+    assert f"MANIFEST={given}: " in err[0]
+    assert not (tree / "stand").exists()
 
 
 def test_installed_modules_the_tree_no_longer_builds_are_named(tmp_path) -> None:
@@ -437,8 +466,8 @@ def test_failed_check_blocks_install_and_reports_every_module(tmp_path) -> None:
     assert "hello.kmod: needs unknown symbol printff (did you mean printf?)" in res.stderr
     assert "ffs.kmod: needs unknown symbol ffs_bogus" in res.stderr
     stand = tree / "stand/amd64/10.0/modules"
-    assert not (stand / "hello/hello.kmod").exists()
-    assert not (stand / "ffs/ffs.kmod").exists()
+    assert not (stand / "hello").exists()            # no empty NAME/ either
+    assert not (stand / "ffs").exists()
     assert (stand / "null/null.kmod").is_file()      # the good modules are installed
 
 
@@ -508,3 +537,18 @@ def test_install_debug_is_declared_only_when_asked_for(tmp_path) -> None:
     assert debug.is_file()
     scons(tree, "ARCH=amd64", "-c", "install-debug")
     assert not debug.exists()
+
+
+def test_a_symlink_on_the_way_to_stand_is_refused_before_anything_is_made(tmp_path) -> None:
+    """DESTDIR/stand a symlink: the install refused it, but SCons had already made the
+    modules' directories through it, outside DESTDIR."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "root" / "stand").symlink_to(tmp_path / "elsewhere")
+    res = scons(tree, f"DESTDIR={tmp_path / 'root'}", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(err) == 1, res.stderr
+    assert "stand: refusing to follow a symlink under DESTDIR" in err[0]
+    assert list((tmp_path / "elsewhere").iterdir()) == []
