@@ -11,8 +11,12 @@ HELP = "report modified, missing and unexpected files under DESTDIR/stand"
 DESCRIPTION = """\
 Every install writes stand/<MACHINE>/<VERSION>/METALOG (path, mode, size and
 SHA-256 of each installed file).  verify re-reads the files and reports any
-that were modified, are missing, or were never installed.  Exit status: 0 when
-the tree matches, 1 when anything differs, 2 on usage errors."""
+that were modified, are missing, or were never installed, and any
+stand/<MACHINE>/<VERSION> holding modules but no METALOG (an interrupted
+install).  The trees of targets sharing a MACHINE (DESTDIR/destdir.<MACHINE>-
+<MACHINE_ARCH>, e.g. evbarm-earmv7hf) are verified with DESTDIR; each can also
+be verified on its own.  Exit status: 0 when the tree matches, 1 when anything
+differs or a METALOG is unreadable or malformed, 2 on usage errors."""
 EPILOG = """\
 examples:
   kmodbuild verify                 the repository's own stand/

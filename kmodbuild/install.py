@@ -2,8 +2,9 @@
 
 Every file is written to a temporary name in its destination directory,
 flushed to disk and renamed into place, so a killed install leaves either the
-old file or the new one, never a partial one.  Paths are resolved without
-following a symlink out of DESTDIR.
+old file or the new one, never a partial one (and perhaps its temporary file,
+``.NAME.XXXXXXXX.tmp``, which the next install of NAME removes).  Paths are
+resolved without following a symlink out of DESTDIR.
 """
 from __future__ import annotations
 
@@ -71,8 +72,13 @@ def safe_dest(destdir: Path, relpath: Path | str) -> Path:
     return cur
 
 
-def atomic_write(dest: Path, data: bytes, mode: int = 0o444) -> None:
+def atomic_write(dest: Path, data: bytes, mode: int = 0o444, *,
+                 remove_stale: bool = True) -> None:
     """Write ``data`` to ``dest`` atomically (temporary file + fsync + rename).
+
+    Then, with ``remove_stale``, removes the temporaries an earlier, killed write
+    of ``dest`` left (:func:`remove_stale_temporaries`); pass False where two
+    processes may write ``dest`` at once (no lock serialises them).
 
     Raises:
         InstallError: the file could not be written (the message names it).
@@ -100,7 +106,46 @@ def atomic_write(dest: Path, data: bytes, mode: int = 0o444) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    if remove_stale:
+        remove_stale_temporaries(dest)
     _fsync_dir(dest.parent)
+
+
+#: the random part ``tempfile.mkstemp`` puts in a name: 8 of ``[a-z0-9_]``
+_MKSTEMP_RANDOM = "[a-z0-9_]{8}"
+
+
+def _temporary_pattern(dest: Path) -> re.Pattern[str]:
+    """The names :func:`atomic_write` gives ``dest``'s temporary files:
+    ``.NAME.XXXXXXXX.tmp`` (``mkstemp(prefix=".NAME.", suffix=".tmp")``)."""
+    return re.compile(rf"\.{re.escape(dest.name)}\.{_MKSTEMP_RANDOM}\.tmp")
+
+
+def remove_stale_temporaries(dest: Path) -> list[Path]:
+    """Remove the temporary files of ``dest`` that a killed :func:`atomic_write` left
+    beside it (``.NAME.XXXXXXXX.tmp``); returns them.
+
+    Called after ``dest`` was written or found up to date.  Only regular files
+    whose whole name is that pattern, for this ``dest``, are removed: a
+    temporary of another file never matches (the random part has no dot).
+    Installs into one tree are serialised (``build/.lock``), so no live writer
+    owns them.  Failures are ignored: a leftover is harmless until the next install.
+    """
+    dest = Path(dest)
+    pattern = _temporary_pattern(dest)
+    removed = []
+    try:
+        entries = list(os.scandir(dest.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
 
 
 def install_file(src: Path, destdir: Path, relpath: Path | str, mode: int = 0o444) -> Path:
@@ -138,6 +183,8 @@ def _install(src: Path, destdir: Path, relpath: Path | str, mode: int) -> tuple[
         unchanged = False
     if not unchanged:
         atomic_write(dest, data, mode)
+    else:
+        remove_stale_temporaries(dest)
     return dest, not unchanged
 
 

@@ -9,14 +9,16 @@ sha512`` format.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import lzma
 import os
+import stat
 import tarfile
 from pathlib import Path
 
-from kmodbuild.errors import UsageError
+from kmodbuild.errors import KmodError, UsageError
 from kmodbuild.install import atomic_write
 from kmodbuild.target import NetBSDVersion, Target
 
@@ -89,26 +91,54 @@ def make_set(stand_modules: Path, destdir: Path) -> bytes:
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             else:
-                data = path.read_bytes()
+                data = _read_regular(path)
                 info.size, info.mode = len(data), 0o444
                 tar.addfile(info, io.BytesIO(data))
     return lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
                          preset=6)
 
 
+def _read_regular(path: Path) -> bytes:
+    """The contents of the regular file ``path``.  A FIFO, socket, device or symlink
+    put under stand/ is refused without waiting on it (opening a FIFO blocks).
+
+    Raises:
+        KmodError: ``path: not a regular file``, or ``path: cannot read: ...``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise KmodError("not a regular file", path=path) from None
+        raise KmodError(f"cannot read: {e.strerror or e}", path=path) from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise KmodError("not a regular file", path=path)
+            return f.read()
+        except OSError as e:
+            raise KmodError(f"cannot read: {e.strerror or e}", path=path) from None
+
+
 def write_sets(items: list[tuple[Path, Path, str]], outdir: Path) -> list[Path]:
     """Write each ``(stand_modules, destdir, name)`` set into ``outdir`` plus ``SHA512``.
 
     Returns the archive paths.  Files are written atomically.
+
+    Raises:
+        KmodError: a file under stand/ that is not a regular file or cannot be read
+            (nothing is written), or ``outdir`` cannot be written.
     """
     outdir = Path(outdir)
+    archives = [(outdir / name, make_set(stand_modules, destdir))
+                for stand_modules, destdir, name in items]      # every one read first
     written = []
-    for stand_modules, destdir, name in items:
-        data = make_set(stand_modules, destdir)
-        atomic_write(outdir / name, data, 0o644)
-        written.append(outdir / name)
+    for path, data in archives:     # `kmodbuild package` holds no lock: another may write too
+        atomic_write(path, data, 0o644, remove_stale=False)
+        written.append(path)
     sums = sorted(p for p in outdir.glob("modules-*.tar.xz"))
-    text = "".join(f"SHA512 ({p.name}) = {hashlib.sha512(p.read_bytes()).hexdigest()}\n"
+    text = "".join(f"SHA512 ({p.name}) = {hashlib.sha512(_read_regular(p)).hexdigest()}\n"
                    for p in sums)
-    atomic_write(outdir / "SHA512", text.encode(), 0o644)
+    atomic_write(outdir / "SHA512", text.encode(), 0o644, remove_stale=False)
     return written
