@@ -332,7 +332,7 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
         names = sorted(built)
         if memo["names"] != names or module_names(mdir) != names:
             return None, "the module list changed"
-        if links_above(stand_root(stand), mdir):
+        if links_above(stand_root(stand, target), mdir):
             return None, f"a directory above {mdir} is a symbolic link"
         moved = changed_since(memo["dirs"], memo["files"])
         if moved is not None:

@@ -226,7 +226,7 @@ def run_stream(config: dict[str, Any], inp: IO[str] | None = None) -> dict[str, 
     built: dict[str, str] = dict(config["modules"])
     names = sorted(built)
     mdir = find_module_dir(stand, target, version)
-    if links_above(stand_root(stand), mdir):
+    if links_above(stand_root(stand, target), mdir):
         raise _GiveUp(f"a directory above {mdir} is a symbolic link")
     tree = _Tree(mdir, built, set(config.get("pending", ())), inp)
     parsed: dict[Any, Any] = {}     # (file, key) -> ModuleObject: read once for both uses
@@ -518,7 +518,7 @@ class SimStream:
             return "the installed modules are not the ones simulated"
         if answer["manifest"] != file_key(str(self.manifest)):
             return "the kernel manifest changed"
-        if links_above(stand_root(self.stand), mdir):
+        if links_above(stand_root(self.stand, self.target), mdir):
             return f"a directory above {mdir} is a symbolic link"
         stood_in: dict[str, list[Any]] = answer["stood_in"]
         moved = changed_since(answer["dirs"], answer["files"])

@@ -127,18 +127,37 @@ def strays_note(result: ValidationResult, built: Iterable[str]) -> str | None:
             f"leave them out)")
 
 
+def target_stand(root: Path, target: Target) -> Path:
+    """The stand directory of ``target`` given ``root``, a stand directory or a DESTDIR.
+
+    A target sharing its KMODULEARCHDIR with the primary one (evbarm-earmv7hf beside
+    evbarm-aarch64) is installed under ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>/stand``
+    (:func:`kmodbuild.target.stand_dir`): given the DESTDIR or its ``stand``, that one
+    (``root/stand/evbarm`` holds the other target's modules).
+    """
+    root = Path(root)
+    if not target.primary:
+        for destdir in (root, root.parent):
+            own = destdir / f"destdir.{target.key}" / "stand"
+            if own.is_dir():
+                return own
+    return root
+
+
 def find_module_dir(stand: Path, target: Target, version: NetBSDVersion) -> Path:
     """``<stand>/<KMODULEARCHDIR>/<osrelease>/modules``; ``stand`` may also be a DESTDIR
-    (holding ``stand/``)."""
-    stand = Path(stand)
+    (holding ``stand/``); for a target sharing its KMODULEARCHDIR, its own tree
+    (:func:`target_stand`)."""
+    stand = target_stand(Path(stand), target)
     if not (stand / target.kmodulearchdir).is_dir() and (stand / "stand").is_dir():
         stand = stand / "stand"
     return stand / target.kmodulearchdir / version.osrelease / "modules"
 
 
-def stand_root(stand: Path) -> Path:
-    """The directory standing for ``/stand`` given a stand dir or a DESTDIR."""
-    stand = Path(stand)
+def stand_root(stand: Path, target: Target | None = None) -> Path:
+    """The directory standing for ``/stand`` given a stand dir or a DESTDIR (with
+    ``target``: that target's own, :func:`target_stand`)."""
+    stand = Path(stand) if target is None else target_stand(Path(stand), target)
     return stand / "stand" if (stand / "stand").is_dir() else stand
 
 
@@ -269,7 +288,7 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
             modcmd.coverage = coverage        # type: ignore[attr-defined]
         else:
             coverage.unsupported = "a modcmd strategy that does not tell what it runs"
-    kernel = SimKernel(config, stand_root(Path(stand)), reader=reader, modcmd=modcmd)
+    kernel = SimKernel(config, stand_root(Path(stand), target), reader=reader, modcmd=modcmd)
     get_machine = getattr(modcmd, "get_machine", None)
     if get_machine is not None:
         result.emulated = get_machine() is not None

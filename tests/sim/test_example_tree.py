@@ -50,3 +50,14 @@ def test_the_documented_scenario_command(built_tree, emulate, capsys, monkeypatc
     assert cli.main(["sim", "--root", "stand", "--machine", "amd64", "--version",
                      built_tree.version, "--script", str(SCENARIO_FILE), emulate]) == 0
     assert "ok (9 steps)" in capsys.readouterr().err
+
+
+def test_a_target_sharing_its_machine_is_simulated_from_its_own_tree(built_tree) -> None:
+    """evbarm-earmv7hf is installed under DESTDIR/destdir.evbarm-earmv7hf/stand; given the
+    DESTDIR's stand (or the DESTDIR), the simulation took stand/evbarm -- the aarch64
+    modules -- and refused every one (unsupported machine 183)."""
+    target = get_target("evbarm-earmv7hf")
+    for root in (built_tree.root / "stand", built_tree.root):
+        res = validate_tree(root, target, built_tree.version, built_tree.manifest(target.key))
+        assert res.order and res.ok, "\n".join(str(f) for f in res.failures)
+        assert "destdir.evbarm-earmv7hf" in str(res.module_dir)
