@@ -331,6 +331,10 @@ def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
     else:
         suspects = list(facts.undefined)
     required: set[str] | None = None
+    # a required module that is not found is reported once (check_modinfo): the kernel
+    # stops at loading it, and the symbols it may provide cannot be judged without it
+    absent = mod.modinfo is not None and any(
+        r != name and r not in ctx.by_name for r in mod.modinfo.requires)
     for sym, bind in suspects:
         if bind == STB_WEAK:
             ctx.error(mod, f"has undefined weak symbol {sym}", "weak-undefined", symbol=sym,
@@ -348,7 +352,7 @@ def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
                            f"require", "not-required", symbol=sym,
                       hint=f"add {mods[0]} to the requirements")
             continue
-        if kernel is None:
+        if kernel is None or absent:
             continue
         ctx.error(mod, f"needs unknown symbol {sym}", "undefined-symbol", symbol=sym,
                   hint=SYMBOL_HINTS.get(sym) or ctx.did_you_mean(sym))
