@@ -13,7 +13,7 @@ registers them and turns errors into exit codes:
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kmodbuild import __version__
 from kmodbuild.errors import KmodError, UsageError
@@ -85,27 +85,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command, run = "check", None
-    if argv[:1] == ["check"] and "linux" in argv[1:] + [a.partition("=")[2] for a in argv]:
-        # the Linux check runs its lean path (docs/linux.md, "Speed") before the parser
-        # loads every command; options that path does not know fall through to it
-        from kmodbuild.linux.command import quick_main, quick_parse_check
-        if quick_parse_check(argv):
-            run = lambda: quick_main(argv)  # noqa: E731
-    if run is None:
-        first = next((a for a in argv if not a.startswith("-")), None)
-        parser = build_parser(first if first in COMMANDS else None)
-        if first == "build":
-            # every option kmodbuild does not know is scons's (-j2, -Q, -k ...), in order
-            args, unknown = parser.parse_known_args(argv)
-            args.scons_args = [*unknown, *getattr(args, "scons_args", [])]
-        else:
-            args = parser.parse_args(argv)
-        if not getattr(args, "_run", None):
-            parser.print_help()
-            return 2
-        command, run = args.command, lambda: args._run(args)
+    command = "check"
+    # Everything, the parser and the subcommand's import included, runs inside the
+    # handlers: a Ctrl-C (or a bad input) at any moment ends with one line, not a traceback.
     try:
+        command, run = _dispatch(argv)
+        if run is None:
+            return 2
         return int(run())
     except UsageError as e:
         print(f"kmodbuild {command}: {e}", file=sys.stderr)
@@ -124,6 +110,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kmodbuild: internal error; this is a kmodbuild bug, please report it with the "
               "traceback above", file=sys.stderr)
         return 2
+
+
+def _dispatch(argv: list[str]) -> tuple[str, Callable[[], object] | None]:
+    """The command's name and a callable running it (``None``: help printed, exit 2)."""
+    if argv[:1] == ["check"] and "linux" in argv[1:] + [a.partition("=")[2] for a in argv]:
+        # the Linux check runs its lean path (docs/linux.md, "Speed") before the parser
+        # loads every command; options that path does not know fall through to it
+        from kmodbuild.linux.command import quick_main, quick_parse_check
+        if quick_parse_check(argv):
+            return "check", lambda: quick_main(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
+    if first == "build":
+        # every option kmodbuild does not know is scons's (-j2, -Q, -k ...), in order
+        args, unknown = parser.parse_known_args(argv)
+        args.scons_args = [*unknown, *getattr(args, "scons_args", [])]
+    else:
+        args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return "check", None
+    return args.command, lambda: args._run(args)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

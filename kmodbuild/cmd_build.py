@@ -18,8 +18,8 @@ EPILOG = """\
 examples:
   kmodbuild build                          amd64, 10.0, installed into ./stand
   kmodbuild build ARCH=evbarm-aarch64 VERSION=10.99.10
-  kmodbuild build -C ~/src/mymods ARCH=all -j2
-  kmodbuild build -Q --quiet                 for CI logs: errors only
+  cd sys && kmodbuild build -C .. ARCH=all -j2    -C: the tree holding the SConstruct
+  kmodbuild build -Q --quiet               for CI logs: errors only
 """
 
 #: the names scons looks for (SCons.Script.Main.KnownSConscripts, without importing SCons)
@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     tree = os.path.abspath(args.directory)
     if not os.path.isdir(tree):
-        raise UsageError(f"-C {args.directory}: no such directory")
+        raise UsageError(f"-C {args.directory}: " + ("not a directory" if os.path.exists(tree)
+                                                     else "no such directory"))
     extra = [a for a in args.scons_args if a != "--"]
     # scons finds another file itself with -f FILE, or searches upwards with -u/-U/-D
     searches = any(a in ("-u", "-U", "-D", "--up", "--search-up")

@@ -38,11 +38,14 @@ the path (stand/<arch>/<version>/modules, build/<MACHINE>-<MACHINE_ARCH>/<versio
 else the first module's ELF header.  Required modules not given are looked up
 next to the given ones (<modules>/<dep>/<dep>.kmod).
 
-examples:
-  kmodbuild check --manifest netbsd.syms sys/modules/xyzfs/xyzfs.kmod
+examples (in a tree built with scons):
+  kmodbuild check --manifest build/amd64-x86_64/10.0/kernel/netbsd.syms \\
+      build/amd64-x86_64/10.0/modules/hello/hello.kmod
   kmodbuild check stand/amd64/10.0/modules
-  kmodbuild check --format json --arch evbarm-aarch64 --version 10.99.10 build/
+  kmodbuild check --format json build/      every target and version built, each against
+                                            its own kernel's manifest
   kmodbuild check --flavor linux --symvers Module.symvers /lib/modules/6.1.0-56-amd64
+                                            (a Linux system's modules; docs/linux.md)
 """
 
 _STAND_RE = re.compile(r"(?:^|/)stand/([^/]+)/([0-9][0-9.]*)/modules(?:/|$)")
@@ -62,11 +65,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "github are CI reports, see kmodbuild.reports)")
     p.add_argument("--flavor", choices=("netbsd", "linux"), default="netbsd",
                    help="NetBSD .kmod modules (default) or Linux .ko modules (docs/linux.md)")
+    p.add_argument("--cache", metavar="FILE",
+                   help="result cache: unchanged modules are not read again, an unchanged "
+                        "tree not at all (docs/check.md)")
     try:
         from kmodbuild.linux.command import add_linux_arguments
     except ImportError:         # a build without the Linux checker
         return
-    add_linux_arguments(p)
+    add_linux_arguments(_LinuxOptions(p))  # type: ignore[arg-type]
+
+
+class _LinuxOptions:
+    """``parser`` as :func:`~kmodbuild.linux.command.add_linux_arguments` sees it for
+    ``check``: there ``--cache`` is a general option (both flavours use it; registered by
+    :func:`add_arguments`), and ``--jobs`` says it does nothing for NetBSD modules."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._parser = parser
+
+    def add_argument_group(self, *args: object, **kwargs: object) -> _LinuxOptions:
+        group = self._parser.add_argument_group(*args, **kwargs)  # type: ignore[arg-type]
+        return _LinuxOptions(group)  # type: ignore[arg-type]
+
+    def add_argument(self, *names: str, **kwargs: object) -> object:
+        if "--cache" in names:
+            return None
+        if "--jobs" in names:
+            kwargs["help"] = f"{kwargs.get('help', '')}; --flavor linux only"
+        return self._parser.add_argument(*names, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -28,7 +28,7 @@ Existing files are never overwritten without --force."""
 EPILOG = """\
 examples:
   kmodbuild new xyzfs --class vfs              sys/modules/xyzfs/{xyzfs.c,SConscript,xyzfs.scn}
-  kmodbuild new exec_xyz --class exec --requires compat_xyz
+  kmodbuild new exec_xyz --class exec --requires compat_demo
   kmodbuild new --list-classes
 then:
   scons                                        (or: kmodbuild build) build, check, install

@@ -20,7 +20,7 @@ sections 2, 3 and 5) over the modules installed in ROOT/<MACHINE>/<VERSION>/
 modules.  Commands come from --script, from standard input, or are typed at
 the 'sim>' prompt; see docs/simulator.md for the command language."""
 EPILOG = """\
-examples:
+examples (in a tree built with scons):
   kmodbuild sim --root stand --machine amd64 --version 10.0
   kmodbuild sim --root stand --version 10.0 --script sys/modules/example.scn --json
   echo 'modload hello' | kmodbuild sim --root stand --version 10.0
@@ -32,15 +32,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default="stand", metavar="DIR",
                    help="the installed /stand directory, or a DESTDIR holding stand/ "
                    "(default: stand)")
-    p.add_argument("--machine", default=None, help="MACHINE (default: amd64)")
+    p.add_argument("--machine", default=None,
+                   help="MACHINE (default: the --manifest's, else amd64)")
     p.add_argument("--arch", default=None, metavar="TARGET",
                    help="target name or MACHINE-MACHINE_ARCH (evbarm-aarch64, ...)")
-    p.add_argument("--version", default="10.0", help="kernel version: 10.0 or 10.99.10")
+    p.add_argument("--version", default=None,
+                   help="kernel version: 10.0 or 10.99.10 (default: the --manifest's, else 10.0)")
     p.add_argument("--manifest", default=None, metavar="FILE",
                    help="kernel symbol manifest (default: build/<key>/<version>/kernel/netbsd.syms "
-                   "beside ROOT)")
-    p.add_argument("--builtin", action="append", default=[], metavar="NAME[:CLASS]",
-                   help="modules built into the kernel (comma-separated; repeatable)")
+                   "beside ROOT); its MACHINE and VERSION must be the simulated kernel's")
+    p.add_argument("--builtin", action="append", default=[], metavar="NAME[:CLASS[:REQUIRED]]",
+                   help="modules built into the kernel (comma-separated; repeatable); a bare "
+                   "NAME takes class and requirement from the installed NAME.kmod")
     p.add_argument("--securelevel", type=int, default=None, help="securelevel after boot")
     p.add_argument("--no-insecure", action="store_true",
                    help="a kernel without options INSECURE (securelevel 1 once multi-user)")
@@ -101,23 +104,74 @@ def trusted_hashes(mdir: Path) -> dict[str, str]:
     return {os.path.realpath(p): h for p, h in hashes.items()}
 
 
+def resolve_kernel(args: argparse.Namespace
+                   ) -> tuple[Target, NetBSDVersion, Path | None, str, str | None]:
+    """The simulated kernel's target and version, its manifest (``None``: none found),
+    where target and version came from ("" for the options or the defaults) and why the
+    options contradict the manifest (``None``: they do not).
+
+    The manifest describes the kernel: without ``--arch``/``--machine`` or
+    ``--version`` its header supplies them; an option that names another target
+    or version than the header is to be refused, as ``kmodbuild check`` refuses it
+    (the caller does, after saying whether the tree is there at all).
+
+    Raises:
+        UsageError: unknown target or version.
+        ManifestError: the manifest's header cannot be read.
+    """
+    from kmodbuild.errors import TargetError
+    from kmodbuild.manifest import read_manifest_header
+    try:
+        target = resolve_target(args.machine, args.arch) \
+            if args.machine or args.arch else None
+        version = NetBSDVersion.parse(args.version) if args.version else None
+        origin = ""
+        conflict = None
+        if args.manifest:
+            manifest: Path | None = Path(args.manifest)
+        else:
+            manifest = find_build_manifest(Path(args.root), target or resolve_target(None, None),
+                                           (version or NetBSDVersion.parse("10.0")).osrelease)
+        if manifest is not None:
+            header = read_manifest_header(manifest)
+            mt = header.get_target()
+            if target is not None and target != mt:
+                option = f"--arch {args.arch}" if args.arch else f"--machine {args.machine}"
+                conflict = (f"{option} contradicts the manifest {manifest} "
+                            f"(MACHINE={header.machine} MACHINE_ARCH={header.machine_arch})")
+            elif version is not None and version != header.version:
+                conflict = (f"--version {args.version} contradicts the manifest {manifest} "
+                            f"(VERSION {header.version})")
+            else:
+                if target is None or version is None:
+                    origin = f"the kernel of the manifest {manifest}"
+                target, version = mt, header.version
+    except TargetError as e:
+        raise UsageError(e.message) from None
+    return (target or resolve_target(None, None), version or NetBSDVersion.parse("10.0"),
+            manifest, origin, conflict)
+
+
 def run(args: argparse.Namespace) -> int:
-    target = resolve_target(args.machine, args.arch)
-    version = NetBSDVersion.parse(args.version)
     root = Path(args.root)
     if not root.is_dir():
-        raise UsageError(f"--root {root}: no such directory")
+        raise UsageError(f"--root {root}: " + ("not a directory" if root.exists()
+                                               else "no such directory"))
+    target, version, manifest, origin, conflict = resolve_kernel(args)
     script = _read_script(args.script) if args.script else None
     mdir = find_module_dir(root, target, version)
     if not mdir.is_dir():
         there = installed_trees(root)
         what = f"installed here: {', '.join(there)}" if there else "nothing is installed here"
+        if origin:
+            what += f"; {target.name} {version} is {origin}"
         if args.validate:           # a tree that is not there does not pass a validation
             raise UsageError(f"{mdir}: no such directory ({what})")
-        print(f"kmodbuild sim: warning: {mdir}: no such directory ({what}); "
-              "no module can be loaded from it", file=sys.stderr)
-    manifest = Path(args.manifest) if args.manifest \
-        else find_build_manifest(root, target, version.osrelease)
+        if conflict is None:
+            print(f"kmodbuild sim: warning: {mdir}: no such directory ({what}); "
+                  "no module can be loaded from it", file=sys.stderr)
+    if conflict is not None:
+        raise UsageError(conflict)
     if manifest is None:
         print("kmodbuild sim: warning: no kernel symbol manifest found; modules that use "
               "kernel symbols will not link (pass --manifest)", file=sys.stderr)
@@ -140,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
                           builtins=builtins_in(builtins, mdir, target),
                           insecure=not args.no_insecure, securelevel=args.securelevel,
                           autoload=not args.no_autoload, verbose=args.verbose)
-    stand = stand_root(root)
+    stand = stand_root(root, target)
 
     notes: list[str] = []
 

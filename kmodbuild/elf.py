@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar, overload
@@ -501,12 +502,20 @@ def read_file(path: str) -> bytes:
     """The whole file at ``path`` (``os.read`` directly: half the cost of ``open()`` for
     the small files modules are).
 
+    A FIFO, device or socket named like a module is refused, not read: opening
+    a FIFO for reading would wait for a writer forever.
+
     Raises:
         OSError: as ``open()`` would.
+        ModuleFormatError: ``path`` is not a regular file.
     """
-    fd = os.open(path, os.O_RDONLY)
+    # O_NONBLOCK: opening a FIFO returns at once (no effect on a regular file's reads)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            raise ModuleFormatError("not a regular file", path=path)  # (read: EISDIR)
+        size = st.st_size
         first = os.read(fd, size)
         if len(first) == size:          # the usual case: one system call
             return first
@@ -630,8 +639,7 @@ def read_kernel(path: object) -> KernelImage:
     """
     spath = str(path)
     try:
-        with open(spath, "rb") as f:
-            data = f.read()
+        data = read_file(spath)         # a FIFO is refused, not waited on
         elf = raw.read_elf(data, spath)
         if elf.header.e_type not in (raw.ET_EXEC, raw.ET_DYN):
             raise ModuleFormatError(

@@ -202,10 +202,15 @@ class Session:
                 root = value
             elif key == "cfg" and eq:
                 path = Path(value) if Path(value).is_absolute() else self.cwd / value
+                if path.exists() and not path.is_file() and not path.is_dir():
+                    raise ScenarioError(f"boot: {value}: not a regular file")   # a FIFO
                 try:
-                    loads += simboot.parse_bootcfg(path.read_text())
+                    loads += simboot.parse_bootcfg(path.read_text(encoding="utf-8"))
                 except OSError as e:
-                    raise ScenarioError(f"boot: {value}: {e.strerror}") from None
+                    raise ScenarioError(f"boot: {value}: {e.strerror or e}") from None
+                except UnicodeDecodeError as e:
+                    raise ScenarioError(f"boot: {value}: not UTF-8 text (byte {e.start})"
+                                        ) from None
             elif key == "load" and eq:
                 loads.append(value)
             elif a in ("single", "-s"):
@@ -349,7 +354,8 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     """Split a scenario into commands and their expectations.
 
     Raises:
-        ScenarioError: an expectation before the first command, or a bad ``expect``.
+        ScenarioError: an expectation before the first command, or a bad ``expect``
+            (an unknown keyword or errno name), with the file and line.
     """
     out: list[ScenarioLine] = [ScenarioLine(0, "")]
     is_test = False
@@ -375,7 +381,13 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
             words = stripped.split(None, 2)
             if len(words) < 2 or words[1] not in ("loaded", "order", "error"):
                 raise ScenarioError("expect loaded|order|error ...", path=path, line=lineno)
-            out[-1].checks.append((lineno, words[1], words[2] if len(words) > 2 else ""))
+            arg = words[2] if len(words) > 2 else ""
+            if words[1] == "error":
+                try:        # said here, with the line, not when the check is reached
+                    parse_errno(arg.strip() or "0")
+                except ScenarioError as e:
+                    raise ScenarioError(e.message, path=path, line=lineno) from None
+            out[-1].checks.append((lineno, words[1], arg))
             continue
         out.append(ScenarioLine(lineno, stripped))
     if out[0].expected:
@@ -450,6 +462,11 @@ def run_scenario(scenario: Scenario, session: Session,
                 res = session.execute(sl.command)
             except ScenarioError as e:
                 raise ScenarioError(e.message, path=scenario.path, line=sl.lineno) from None
+            except KmodError as e:
+                if e.path is not None:      # about another file: that file's line
+                    raise
+                raise ScenarioError(e.message, path=scenario.path, line=sl.lineno,
+                                    hint=e.hint) from None
             output, last_error = res.output, res.error
         problems: list[str] = []
         where = f"{scenario.path}:{sl.lineno}"

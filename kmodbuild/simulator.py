@@ -673,8 +673,16 @@ class SimKernel:
             return 0, None
         ppath = kpath[:-5] + ".plist" if kpath.endswith(".kmod") else kpath + ".plist"
         host = self.host_path(ppath)
-        if not host.exists():
+        try:
+            mode = host.stat().st_mode
+        except OSError:
             return 0, None                       # ENOENT is fine
+        if not stat.S_ISREG(mode):
+            # never opened: a FIFO would wait for a writer forever.  A directory reads
+            # as EISDIR in the kernel; anything else reads as no dictionary at all.
+            error = K.EISDIR if stat.S_ISDIR(mode) else EINVAL
+            self.module_print(f"plist load returned error {error} for `{kpath}'")
+            return error, None
         data = host.read_bytes()
         if len(data) >= PLIST_MAX:
             self.module_print(f"plist load returned error {EFBIG} for `{kpath}'")

@@ -563,14 +563,74 @@ def _context(name: str, mc: ModuleClass, tree: Path, requires: tuple[str, ...]) 
 def write_skeleton(plan: SkeletonPlan) -> list[Path]:
     """Write every file of ``plan`` atomically (mode 0644); returns their paths.
 
+    All or nothing: a destination that cannot be a file (a directory, a symlink)
+    is refused before anything is written, and when a write fails half-way the
+    files this call wrote are removed again -- or, where ``--force`` replaced a
+    file, given back their old contents -- and the directories it made are
+    removed: a module is never left half-written.
+
     Raises:
-        InstallError: a file could not be written.
+        InstallError: a file could not be written (nothing was, or all was undone).
     """
-    written = []
     for f in plan.files:
-        atomic_write(f.path, f.text.encode("utf-8"), FILE_MODE)
-        written.append(f.path)
+        if f.path.is_symlink() or (f.path.exists() and not f.path.is_file()):
+            what = "a symlink" if f.path.is_symlink() else \
+                "a directory" if f.path.is_dir() else "not a regular file"
+            raise InstallError(f"{what}; refusing to replace it", path=f.path,
+                               hint="no file of the module was written")
+    made = _missing_directories(plan.directory)
+    old: dict[Path, tuple[bytes, int] | None] = {}
+    written: list[Path] = []
+    try:
+        for f in plan.files:
+            try:
+                old[f.path] = (f.path.read_bytes(), f.path.stat().st_mode & 0o7777) \
+                    if f.path.is_file() else None
+            except OSError as e:
+                raise InstallError(f"cannot read the file to replace: {e.strerror or e}",
+                                   path=f.path) from None
+            atomic_write(f.path, f.text.encode("utf-8"), FILE_MODE)
+            written.append(f.path)
+    except InstallError as e:
+        undone = _undo_writes(written, old, made)
+        what = "the file written before it was" if len(written) == 1 else \
+            f"the {len(written)} files written before it were"
+        raise InstallError(e.message, path=e.path, hint=(
+            "no file of the module was written" if not written else
+            f"{what} {'removed or restored' if undone else 'NOT all undone: check them'}")
+                           ) from None
     return written
+
+
+def _missing_directories(directory: Path) -> list[Path]:
+    """``directory`` and those of its parents that do not exist yet, deepest first."""
+    out: list[Path] = []
+    d = Path(directory)
+    while not d.exists() and d != d.parent:
+        out.append(d)
+        d = d.parent
+    return out
+
+
+def _undo_writes(written: Sequence[Path], old: Mapping[Path, tuple[bytes, int] | None],
+                 made: Sequence[Path]) -> bool:
+    """Put back what :func:`write_skeleton` changed; False if something could not be."""
+    ok = True
+    for path in reversed(written):
+        before = old.get(path)
+        try:
+            if before is None:
+                path.unlink()
+            else:
+                atomic_write(path, before[0], before[1])
+        except (OSError, InstallError):
+            ok = False
+    for d in made:                          # deepest first; only if left empty
+        try:
+            d.rmdir()
+        except OSError:
+            break
+    return ok
 
 
 def render_skeleton(name: str, module_class: str | ModuleClass, dest: Path | str, *,

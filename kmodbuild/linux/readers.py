@@ -104,15 +104,18 @@ def load_kernel(symvers: str) -> KernelMessage:
     """Parse Module.symvers: ``(vmlinux, invalid rows, key, None)`` or, when it cannot
     be read, ``(None, [], None, message)``."""
     from kmodbuild.errors import ManifestError
-    from kmodbuild.linux.symvers import parse_symvers
+    from kmodbuild.linux.symvers import NOT_SYMVERS, has_rows, parse_symvers, read_text
     try:
-        with open(symvers, encoding="utf-8", errors="surrogateescape", newline="") as f:
-            key = key_of(os.fstat(f.fileno()))
-            text = f.read()
+        text, st = read_text(symvers)       # (a FIFO is refused, not waited on)
+        key = key_of(st)
     except OSError as e:
         return None, [], None, ManifestError(f"cannot read Module.symvers: {e.strerror or e}",
                                              path=symvers).message
+    except ManifestError as e:
+        return None, [], None, e.message
     parsed = parse_symvers(text, symvers)
+    if not has_rows(parsed):        # depmod skips bad lines; a file of nothing else is refused
+        return None, [], None, ManifestError(NOT_SYMVERS, path=symvers).message
     return parsed.vmlinux, parsed.invalid, key, None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from itertools import repeat
 
 from kmodbuild.errors import ManifestError
@@ -27,6 +28,8 @@ from kmodbuild.errors import ManifestError
 # strtok leaves in the field).
 _VMLINUX_ROW = re.compile(r"^[ \t]*([^ \t\n]+)[ \t]+([^ \t\n]+)[ \t]+vmlinux(?=[ \t]|\Z)", re.M)
 _ANY_ROW = re.compile(r"^[ \t]*[^ \t\n]+[ \t]+([^ \t\n]+)[ \t]+([^ \t\n]+)", re.M)
+# The first field of a line of three fields or more (a row, if it is a CRC).
+_ROW_START = re.compile(r"^[ \t]*([^ \t\n]+)[ \t]+[^ \t\n]+[ \t]+[^ \t\n]", re.M)
 _CRC = re.compile(r"([+-]?)(?:0[xX])?([0-9a-fA-F]+)")
 _U64 = 1 << 64
 _AFTER_NUL = re.compile(r"\0[^\n]*")
@@ -190,16 +193,53 @@ def parse_symvers(text: str, path: str = "Module.symvers") -> Symvers:
     return Symvers(path, vmlinux, invalid, text)
 
 
+#: What a file with not one Module.symvers row is told (``FILE: ...``).
+NOT_SYMVERS = "not a Module.symvers (no CRC lines)"
+
+
+def has_rows(parsed: Symvers) -> bool:
+    """True when at least one line of ``parsed`` is a Module.symvers row: three fields or
+    more, the first a CRC ``strtoull`` reads whole -- a kernel's vmlinux row or a
+    module's (an external module's Module.symvers lists only its own exports).
+
+    depmod skips a malformed line without a word, and so does :func:`parse_symvers`;
+    a file with no row at all, though, is not a Module.symvers (another file passed
+    by mistake): every symbol would be reported unknown.
+    """
+    if parsed.vmlinux:
+        return True
+    return any(parse_crc(m.group(1)) is not None for m in _ROW_START.finditer(parsed.text))
+
+
+def read_text(path: str) -> tuple[str, os.stat_result]:
+    """The text of the file at ``path`` and its ``fstat``; a FIFO or a device is refused,
+    not waited on (``O_NONBLOCK``: opening a FIFO returns at once).
+
+    Raises:
+        OSError: as ``open()`` would (a directory: when read).
+        ManifestError: ``path`` is not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            raise ManifestError("not a regular file", path=path)
+        return f.read(), st
+
+
 def read_symvers(path: str | os.PathLike[str]) -> Symvers:
     """Read and parse the Module.symvers at ``path``.
 
     Raises:
-        ManifestError: the file cannot be read.
+        ManifestError: the file cannot be read, is not a regular file, or has no row at
+            all (:func:`has_rows`).
     """
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-            text = f.read()
+        text = read_text(path)[0]
     except OSError as e:
         raise ManifestError(f"cannot read Module.symvers: {e.strerror or e}", path=path) from e
-    return parse_symvers(text, path)
+    parsed = parse_symvers(text, path)
+    if not has_rows(parsed):
+        raise ManifestError(NOT_SYMVERS, path=path)
+    return parsed
