@@ -19,11 +19,13 @@ returns.
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.errors import ManifestError, TargetError
@@ -297,6 +299,25 @@ def _check_header(header: Mapping[str, tuple[str, int]], path: str, lineno: int)
                             f"(expected {version.number})", path=path, line=nline)
 
 
+def _open_regular(spath: str) -> BinaryIO:
+    """The manifest file opened for reading; a FIFO (or device) is refused, not waited
+    on (opening a FIFO for reading blocks until a writer comes).
+
+    Raises:
+        ManifestError: it cannot be opened, or is not a regular file.
+    """
+    try:
+        fd = os.open(spath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise ManifestError(f"cannot read manifest: {e.strerror or e}", path=spath) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        why = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ManifestError(f"cannot read manifest: {why}", path=spath)
+    return os.fdopen(fd, "rb")
+
+
 def load_manifest(path: object) -> KernelManifest:
     """Read and parse the manifest file at ``path``.
 
@@ -304,11 +325,8 @@ def load_manifest(path: object) -> KernelManifest:
         ManifestError: unreadable, not UTF-8, or invalid (with the line).
     """
     spath = str(path)
-    try:
-        with open(spath, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest: {e.strerror or e}", path=spath) from None
+    with _open_regular(spath) as f:
+        data = f.read()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -325,11 +343,8 @@ def read_manifest_header(path: object) -> KernelManifest:
         ManifestError: as :func:`load_manifest` for any problem in the header part.
     """
     spath = str(path)
-    try:
-        with open(spath, "rb") as f:
-            head = f.read(8192)
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest: {e.strerror or e}", path=spath) from None
+    with _open_regular(spath) as f:
+        head = f.read(8192)
     lines = head.split(b"\n")
     header: dict[str, tuple[str, int]] = {}
     for lineno, raw in enumerate(lines[:-1], start=1):

@@ -14,12 +14,17 @@ package, else the ``zstd`` program).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.linux.facts import KoFacts, pack_crcs, unpack_crcs
 from kmodbuild.linux.names import module_suffix
 from kmodbuild.linux.quickelf import CRC_INVALID, MALFORMED, Reader, fast_extract
+
+#: a FIFO named like a module is opened without waiting for a writer (and then refused);
+#: O_NONBLOCK changes nothing for a regular file's reads
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 __all__ = ["CRC_INVALID", "KoFacts", "Outcome", "Read", "pack_crcs", "read_ko", "read_ko_bytes",
            "read_ko_many", "read_ko_stat", "read_many", "unpack_crcs"]
@@ -92,11 +97,13 @@ def read_ko_stat(path: str) -> tuple[KoFacts, os.stat_result]:
             raise _fail(path, f"cannot read: {e.strerror or e}") from e
         return read_ko_bytes(_decompress_file(path, suffix), path), st
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror or e}") from e
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(path, "not a regular file")
         size = st.st_size
         start = size - TAIL_BYTES if size > TAIL_BYTES else 0
         tail = os.pread(fd, size - start, start)
@@ -194,7 +201,7 @@ def _read_window(paths: Sequence[str]) -> list[Read]:
                 results[i] = _outcome(path)
                 continue
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, _OPEN_FLAGS)
             except OSError as e:
                 results[i] = (_fail(path, f"cannot read: {e.strerror or e}"), None, None, None)
                 continue
@@ -203,6 +210,10 @@ def _read_window(paths: Sequence[str]) -> list[Read]:
             except OSError as e:
                 os.close(fd)
                 results[i] = (_fail(path, f"cannot read: {e.strerror or e}"), None, None, None)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                results[i] = (_fail(path, "not a regular file"), st, None, None)
                 continue
             size = st.st_size
             if size <= ADVISE_WHOLE_BELOW:

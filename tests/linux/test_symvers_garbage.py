@@ -97,3 +97,17 @@ def test_a_fifo_as_symvers_is_refused_not_waited_on(moddir: Path, tmp_path: Path
         assert res.stderr == f"{fifo}: not a regular file\n"
     with pytest.raises(ManifestError, match="not a regular file"):
         read_symvers(fifo)
+
+
+def test_a_fifo_named_ko_in_a_tree_is_refused_not_waited_on(tmp_path) -> None:
+    """check --flavor linux DIR with a FIFO x.ko in it waited for a writer forever."""
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "kernel").mkdir()
+    os.mkfifo(tmp_path / "kernel" / "x.ko")
+    res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--flavor", "linux",
+                          str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert f"{tmp_path / 'kernel' / 'x.ko'}: not a valid kernel module: not a regular file" \
+        in res.stdout

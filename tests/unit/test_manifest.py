@@ -113,3 +113,19 @@ def test_write_if_changed(tmp_path: Path) -> None:
     assert write_if_changed(p, text + "# changed\n") is True
     assert p.read_text().endswith("# changed\n")
     assert [f.name for f in p.parent.iterdir()] == ["netbsd.syms"]
+
+
+@pytest.mark.parametrize("what", ["fifo", "directory"])
+def test_a_manifest_that_is_not_a_file_is_one_line(tmp_path, built_tree, what) -> None:
+    """check --manifest FIFO waited for a writer forever (open() of a FIFO blocks)."""
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "netbsd.syms"
+    os.mkfifo(path) if what == "fifo" else path.mkdir()
+    res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--manifest", str(path),
+                          str(built_tree.kmod("amd64-x86_64", "hello"))],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode in (1, 2)
+    why = "not a regular file" if what == "fifo" else "Is a directory"
+    assert res.stderr.strip() == f"{path}: cannot read manifest: {why}"
