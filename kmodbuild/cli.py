@@ -12,6 +12,8 @@ registers them and turns errors into exit codes:
 """
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -92,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         command, run = _dispatch(argv)
         if run is None:
             return 2
-        return int(run())
+        code = int(run())
+        sys.stdout.flush()              # a write error is reported here, not at exit
+        return code
     except UsageError as e:
         print(f"kmodbuild {command}: {e}", file=sys.stderr)
         return 2
@@ -102,14 +106,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kmodbuild: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:         # `kmodbuild check | head`: nothing more to say
+        _silence_stdout()
         return 1
-    except Exception:  # noqa: BLE001 - the last line of defence: a bug, not bad input
-        import traceback
-        traceback.print_exc()
-        print("kmodbuild: internal error; this is a kmodbuild bug, please report it with the "
-              "traceback above", file=sys.stderr)
+    except OSError as e:
+        if e.errno not in _OUTPUT_ERRNOS:
+            return _internal_error()
+        # the report could not be written (a full disk under `> report.sarif`); what is
+        # left in stdout's buffer must not fail again, with a traceback, at exit
+        _silence_stdout()
+        print(f"kmodbuild {command}: cannot write the output: {e.strerror}", file=sys.stderr)
         return 2
+    except Exception:  # noqa: BLE001 - the last line of defence: a bug, not bad input
+        return _internal_error()
+
+
+#: errors of writing the output (disk full, quota, file too large, I/O error)
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _internal_error() -> int:
+    """The last line of defence: a bug, not bad input."""
+    import traceback
+    traceback.print_exc()
+    print("kmodbuild: internal error; this is a kmodbuild bug, please report it with the "
+          "traceback above", file=sys.stderr)
+    return 2
 
 
 def _dispatch(argv: list[str]) -> tuple[str, Callable[[], object] | None]:

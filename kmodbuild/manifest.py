@@ -291,7 +291,7 @@ def _check_header(header: Mapping[str, tuple[str, int]], path: str, lineno: int)
     except TargetError as e:
         raise ManifestError(e.message, path=path, line=vline) from None
     ntext, nline = header["__NetBSD_Version__"]
-    if not ntext.isdigit():
+    if not (ntext.isascii() and ntext.isdigit()):
         raise ManifestError(f"__NetBSD_Version__ {ntext!r} is not a number", path=path,
                             line=nline)
     if int(ntext) != version.number:

@@ -61,7 +61,7 @@ _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 def split_location(path: str) -> tuple[str, int | None]:
     """``("file", line)`` from a diagnostic path written ``file:line``; line ``None`` if absent."""
     m = _LINE_SUFFIX.match(path)
-    if m and m.group(1):
+    if m and m.group(1) and not os.path.lexists(path):     # a file named `netbsd.syms:12`
         return m.group(1), int(m.group(2))
     return path, None
 
@@ -117,7 +117,9 @@ def render_junit(diags: Sequence[Diagnostic], files: Sequence[str] = (),
 def artifact_uri(path: str) -> str:
     """A SARIF ``artifactLocation.uri``: relative paths stay relative (forward
     slashes, percent-encoded), absolute ones become ``file://`` URIs."""
-    norm = path.replace(os.sep, "/")
+    # bytes: a file name that is not UTF-8 (surrogate-escaped by Python) is quoted byte
+    # by byte, as a URI of it must be (quote() of its str form raised UnicodeEncodeError)
+    norm = os.fsencode(path.replace(os.sep, "/"))
     if os.path.isabs(path):
         return "file://" + urllib.parse.quote(norm)
     return urllib.parse.quote(norm)

@@ -180,7 +180,7 @@ class Session:
         return _event("syscall", args[0], simevents.syscall(self.kernel, args[0]))
 
     def _tick(self, args: list[str]) -> CommandResult:
-        if len(args) != 1 or not args[0].isdigit():
+        if len(args) != 1 or not _number(args[0]):
             raise ScenarioError("usage: tick seconds")
         self.kernel.tick(int(args[0]))
         return CommandResult([])
@@ -241,7 +241,7 @@ class Session:
         return self._sysctl(["-w", f"kern.securelevel={args[0]}"])
 
     def _uid(self, args: list[str]) -> CommandResult:
-        if len(args) != 1 or not args[0].isdigit():
+        if len(args) != 1 or not _number(args[0]):
             raise ScenarioError("usage: uid N")
         self.kernel.euid = int(args[0])
         return CommandResult([])
@@ -278,7 +278,7 @@ class Session:
 
     def _kernel(self, args: list[str]) -> CommandResult:
         cfg = self.kernel.config
-        if args[:1] == ["syscall"] and len(args) == 4 and args[1].isdigit():
+        if args[:1] == ["syscall"] and len(args) == 4 and _number(args[1]):
             calls = dict(cfg.syscalls)
             calls[int(args[1])] = (args[2], args[3])
             return self._rebuild(replace(cfg, syscalls=calls))
@@ -294,6 +294,11 @@ class Session:
         raise ScenarioError("usage: kernel syscall NUM NAME MODULE | execformat TYPE MODULE | "
                             "exec-autoload MODULE | device NODE DRIVER | insecure yes|no")
 
+
+
+def _number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
 
 def _event(what: str, arg: str, error: int) -> CommandResult:
     return CommandResult([f"{what}: {arg}: {K.strerror(error)}"] if error else [], error)
@@ -321,7 +326,7 @@ def parse_errno(text: str) -> int:
     Raises:
         ScenarioError: unknown name.
     """
-    if text.isdigit():
+    if _number(text):
         return int(text)
     code = K.ERRNO_BY_NAME.get(text.upper())
     if code is None:

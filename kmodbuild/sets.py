@@ -44,7 +44,7 @@ def _mtime() -> int:
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not text:
         return 0
-    if not text.isdigit() or int(text) > MAX_MTIME:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_MTIME:
         raise UsageError(f"SOURCE_DATE_EPOCH={text!r}: expected whole seconds since 1970, "
                          f"0 to {MAX_MTIME}")
     return int(text)

@@ -50,3 +50,18 @@ def test_scenario(path: Path, sim_trees) -> None:
     assert scenario.is_test, f"{path} states no expectation"
     result = run_scenario(scenario, tree.session())
     assert result.ok, "\n".join(result.problems)
+
+
+
+@pytest.mark.parametrize("line", ["tick \u00b2", "uid \u00b2", "expect error \u00b2"])
+def test_a_number_that_is_not_ascii_is_one_line_not_a_traceback(built_tree, tmp_path, line,
+                                                                capsys) -> None:
+    """`tick ²`: str.isdigit() took it and int() refused it, with a traceback."""
+    from kmodbuild import cli
+    script = tmp_path / "t.scn"
+    script.write_text(line + "\n")
+    code = cli.main(["sim", "--root", str(built_tree.root / "stand"), "--version",
+                     built_tree.version, "--no-emulate", "--script", str(script)])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "Traceback" not in err and "internal error" not in err
+    assert f"{script}:1" in err

@@ -426,3 +426,20 @@ def test_new_undoes_a_write_that_fails_half_way(tree: Path, tmp_path: Path,
     assert _new("hello", "--class", "misc", "--force") == 1
     assert "was removed or restored" in one_line(capsys.readouterr().err)
     assert {p.name: p.read_bytes() for p in mdir.iterdir()} == before
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_report_that_cannot_be_written_is_one_line(built_tree) -> None:
+    """`kmodbuild check --format sarif ... > abi.sarif` on a full disk was a traceback and
+    "this is a kmodbuild bug"."""
+    import subprocess
+    import sys
+    modules = built_tree.root / "build" / "amd64-x86_64" / built_tree.version / "modules"
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--format", "sarif",
+                              str(modules)], stdout=full, stderr=subprocess.PIPE, text=True,
+                             timeout=120)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+    assert res.stderr.splitlines()[-1] == \
+        "kmodbuild check: cannot write the output: No space left on device"

@@ -171,8 +171,9 @@ def test_sets_take_source_date_epoch_and_refuse_a_malformed_one(
     out = write_sets([(mods, d, "modules-amd64-10.0.tar.xz")], tmp_path / "sets")
     with tarfile.open(out[0]) as tar:
         assert {m.mtime for m in tar.getmembers()} == {1700000000}
-    # reproducible-builds.org: a malformed value fails instead of becoming 0
-    for bad in ("abc", "-5", "1.5", str(8 ** 11)):
+    # reproducible-builds.org: a malformed value fails instead of becoming 0 (and "²" or
+    # Arabic-Indic digits, which str.isdigit() takes)
+    for bad in ("abc", "-5", "1.5", str(8 ** 11), "\u00b2", "\u0661\u0662\u0663"):
         monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
         with pytest.raises(KmodError, match=rf"^SOURCE_DATE_EPOCH='{bad}': expected whole "
                                             r"seconds since 1970, 0 to 8589934591$"):

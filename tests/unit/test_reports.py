@@ -107,3 +107,20 @@ def test_render_report_dispatch(fmt: str) -> None:
 def test_render_report_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown report format"):
         render_report("xml", DIAGS)
+
+
+def test_a_file_name_that_is_not_utf8_is_a_byte_quoted_uri() -> None:
+    """A module under a non-UTF-8 name made `check --format sarif` a traceback."""
+    import os
+    name = os.fsdecode(b"m/lat\xff.kmod")
+    assert artifact_uri(name) == "m/lat%FF.kmod"
+    assert artifact_uri("/" + name) == "file:///m/lat%FF.kmod"
+
+
+def test_a_file_whose_name_ends_in_a_number_is_not_split(tmp_path) -> None:
+    """`netbsd.syms:12` that exists is a file name, not netbsd.syms at line 12."""
+    odd = tmp_path / "netbsd.syms:12"
+    odd.write_text("")
+    assert split_location(str(odd)) == (str(odd), None)
+    assert split_location(str(tmp_path / "netbsd.syms:12:3")) == (str(odd), 3)
+    assert split_location(str(tmp_path / "other.syms:7")) == (str(tmp_path / "other.syms"), 7)
