@@ -172,9 +172,11 @@ def plan(stamp: Path, argv: Sequence[str]) -> tuple[str, tuple[str, ...]]:
 
     * ``("noop", ())``: nothing watched changed (inputs touched with their
       contents unchanged count as unchanged);
-    * ``("partial", dirs)``: only existing ``.c`` files of these module
-      directories changed (nothing added, removed, or outside them): the build
-      may take every other module's products as they are;
+    * ``("partial", dirs)``: only existing ``.c`` files of module directories
+      changed (nothing added, removed, or outside them), each one the last build
+      compiled and no compile includes; ``dirs``: the module directories
+      whose modules compile them.  The build may take every other module's
+      products as they are;
     * ``("full", ())``: anything else, or no usable stamp.
 
     The stamp lists what it watches, so a SConstruct can call this before
@@ -210,6 +212,13 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
     changed: list[str] = []
     touched: list[str] = []
     prefix = module_root.rstrip("/") + "/"
+    # who compiles which .c (a module may compile another directory's file), and the .c
+    # files some compile #includes: those take the full walk (kmodbuild.scons_tool)
+    extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}
+    sources = extra.get("sources")
+    included = extra.get("included_c")
+    if not isinstance(sources, dict) or not isinstance(included, list):
+        sources, included = {}, []
     for path, entry in now.items():
         was = old[path]
         if entry == was:
@@ -219,9 +228,11 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
             continue
         rel = path[len(prefix):] if path.startswith(prefix) else ""
         parts = rel.split("/")
-        if len(parts) != 2 or not parts[1].endswith(".c"):
+        users = sources.get(path)
+        if len(parts) != 2 or not parts[1].endswith(".c") or not isinstance(users, list) \
+                or not users or path in included:
             return Decision("full")
-        dirs.add(parts[0])
+        dirs.update(map(str, users))
         changed.append(path)
     return Decision("partial" if dirs else "noop", tuple(sorted(dirs)), tuple(changed),
                     tuple(touched), tuple(entries), data)

@@ -28,13 +28,16 @@ simulation that fails or cannot run -- and :func:`rebuild` answers ``False``:
 the caller then runs SCons as before, which redoes the work and reports the
 problem in its words (with what the removed stamp recorded:
 :data:`HANDED_OVER`).  SCons's signature database does not learn of what
-was built here, so the next build that walks the graph (a header or
-SConscript changed) compiles these modules once more: redundant, never
-stale, since each such node's sources then differ from what the database
-recorded.
+was built here: a source edited, quick-built and then put back as SCons last
+saw it would look unchanged to SCons while the object on disk is the edit's.
+So the modules rebuilt here are listed in ``build/.quick-dirty.json``
+(:func:`write_dirty`, before any file is written) and the next build that
+walks the graph rebuilds them and re-checks and re-installs their target's
+modules whatever the database says, then takes them off the list.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
@@ -124,6 +127,9 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return False                    # another build holds the tree: SCons waits for it
     try:
         fastpath.remove_stamp(stamp)
+        # before any file is written: an interrupted quick build leaves them listed too
+        write_dirty(Path(stamp).parent, read_dirty(Path(stamp).parent) | {
+            f"{trec['target']}|{d}" for trec, _, _ in plan.targets for d in decision.dirs})
         HANDED_OVER[:] = [data]             # until the build is done
         if on_start is not None:
             on_start()
@@ -159,6 +165,49 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return True
     finally:
         os.close(lock)
+
+
+# --------------------------------------------------------------------------- dirty modules
+# SCons's signature database does not learn of what a quick build wrote: after one, an
+# object on disk may be the compile of a source SCons never saw.  Put that source back
+# as SCons last saw it (an edit undone) and SCons's next walk of the graph would take
+# the object -- the quick build's -- as up to date.  So a quick build first lists the
+# modules it rebuilds (``target|module directory``); the next SCons build rebuilds their
+# steps and re-checks and re-installs their target's modules whatever its database says
+# (scons_tool), and takes a module off the list once it has compiled it.
+
+#: the list's file, in build/
+DIRTY_NAME = ".quick-dirty.json"
+
+
+def read_dirty(build_dir: Path | str) -> set[str]:
+    """The modules (``target|module directory``) quick builds rebuilt since SCons last
+    compiled them; an unreadable list counts as every module (``{"*"}``)."""
+    path = Path(build_dir) / DIRTY_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError):
+        return {"*"}
+    keys = data.get("modules") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return {"*"}
+    return set(keys)
+
+
+def write_dirty(build_dir: Path | str, keys: Iterable[str]) -> None:
+    """Replace the list (none left: the file goes)."""
+    from kmodbuild.atomicfile import replace_if_changed
+    path = Path(build_dir) / DIRTY_NAME
+    keys = sorted(set(keys))
+    if not keys:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    replace_if_changed(str(path), (json.dumps({"modules": keys}) + "\n").encode())
 
 
 def _lock(path: Path) -> int | None:

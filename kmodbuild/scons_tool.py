@@ -592,6 +592,14 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
                        _action(_split_action, _quiet_str, "KMOD_ACTIONS", "KMOD_ABIPROBE_MODE",
                                "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
                        source_scanner=_C_SPLIT_SCANNER)
+    key = f"{env['KMOD_TARGET_NAME']}|{env.get('KMOD_MODDIR', '')}"
+    if key in _DIRTY["keys"] or "*" in _DIRTY["keys"]:
+        env.AlwaysBuild(objs, full, kmod)   # a quick build wrote them: see _arrange_dirty
+        _DIRTY["compiled"].add(key)
+    for obj in objs:                        # the fast path's record of who compiles what
+        _SOURCES.setdefault(obj.sources[0].srcnode().abspath, set()).add(
+            env.get("KMOD_MODDIR", ""))
+        _OBJECTS.append(obj)
     with _at_top():
         commands = _record_compile_commands(env, objs)
         if env.get("KMOD_MODDIR"):
@@ -644,6 +652,8 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
             pending.append((name, kmod[1], check[0], inst[0]))
         else:
             _finish_installs(env, [(name, kmod[1], check[0], inst[0])])
+    if _dirty_target(env):
+        env.AlwaysBuild(check, *([inst] if install else []))
     late = env.get("KMOD_LATE_STEPS")
     if late is not None:                # KmodTargetEnvs outside KernelTree
         late.add(kmod[0], check[0], inst[0] if install else None)
@@ -756,8 +766,10 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
     tenv.Default(tenv.Alias("check", gate))
     installed = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
     stand_version_dir = Path(tenv["KMOD_STAND"]).parent
-    metalog = tenv.Command(str(stand_version_dir / "METALOG"), installed,
-                           _action(_metalog_action, _metalog_str, "KMOD_ACTIONS"))
+    # with the installs' decider: a METALOG altered by hand is written again
+    metalog = tenv.get("KMOD_INSTALL_ENV", tenv).Command(
+        str(stand_version_dir / "METALOG"), installed,
+        _action(_metalog_action, _metalog_str, "KMOD_ACTIONS"))
     tenv.Precious(metalog)
     tenv.NoCache(metalog)
     tenv.Alias("install", metalog)
@@ -778,6 +790,8 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
                                     "KMOD_EMULATOR"))
     tenv.Default(tenv.Alias("simulate", validate))
     tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
+    if _dirty_target(tenv):
+        tenv.AlwaysBuild(index, gate, metalog, validate)
     return gate[0], metalog[0], validate[0]
 
 
@@ -860,6 +874,8 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
     _store_only_changes()
     _keep_action_signatures()
     previous = _fast_path(env, sysdir)
+    _DIRTY["full"] = _FAST["declared_all"] = rebuild_only is None
+    _arrange_dirty(env)
     if rebuild_only is None:
         previous = {}
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
@@ -1027,6 +1043,67 @@ def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
 
 _FAST: dict[str, Any] = {}
 
+#: quick builds' modules awaiting SCons (kmodbuild.quickbuild.read_dirty), those this
+#: build compiles, and whether it declares every module's compiles (not a partial build)
+_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set(), "full": False}
+#: every compiled source -> the module directories whose modules compile it; the objects
+_SOURCES: dict[str, set[str]] = {}
+_OBJECTS: list[Any] = []
+
+
+def _source_records(previous: dict[str, Any]) -> dict[str, Any]:
+    """For the stamp (kmodbuild.fastpath.decide): every compiled ``.c`` with the module
+    directories compiling it, and the ``.c`` files a compile includes (SCons's
+    scanner found them).  A partial build declared only some compiles: the others are
+    the last build's.  ``{}`` when that is not known (the next change walks the graph)."""
+    included = {n.abspath for obj in _OBJECTS for n in (obj.implicit or ())
+                if n.abspath.endswith(".c")}
+    sources = {p: set(d) for p, d in _SOURCES.items()}
+    if not _FAST.get("declared_all"):
+        old, old_included = previous.get("sources"), previous.get("included_c")
+        if not isinstance(old, dict) or not isinstance(old_included, list):
+            return {}
+        compiled = {d for dirs in _SOURCES.values() for d in dirs}
+        for path, dirs in old.items():
+            kept = {d for d in dirs if d not in compiled}
+            if kept:
+                sources.setdefault(path, set()).update(kept)
+        included.update(old_included)
+    return {"sources": {p: sorted(d) for p, d in sorted(sources.items())},
+            "included_c": sorted(included)}
+
+
+def _dirty_target(env: _ENV) -> bool:
+    """Does a module of ``env``'s target wait for SCons after a quick build?  Then every
+    check, install, index, gate, METALOG and simulation of the target runs again: the
+    quick build may have rewritten any of them from files SCons's database never saw."""
+    keys = _DIRTY["keys"]
+    return bool(keys) and ("*" in keys or any(k.split("|", 1)[0] == env["KMOD_TARGET_NAME"]
+                                              for k in keys))
+
+
+def _arrange_dirty(env: _ENV) -> None:
+    """Read the quick builds' list (kmodbuild.quickbuild) and, when this build succeeds,
+    take off it the modules this build compiled."""
+    import atexit
+    build_dir = env.Dir("#build").abspath
+    _DIRTY["keys"] = quickbuild.read_dirty(build_dir)
+    if not _DIRTY["keys"] or SCons.Script.GetOption("clean") \
+            or SCons.Script.GetOption("no_exec"):
+        return
+
+    def clear() -> None:
+        if SCons.Script.GetBuildFailures():
+            return
+        left = {k for k in _DIRTY["keys"] if k not in _DIRTY["compiled"]}
+        if "*" in left:                 # an unreadable list: gone once all was compiled
+            left = set() if _DIRTY["full"] else left
+        try:
+            quickbuild.write_dirty(build_dir, left)
+        except OSError:
+            pass                        # kept: the next build re-runs those steps again
+    atexit.register(clear)
+
 
 def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
     import kmodbuild
@@ -1073,6 +1150,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     if not extra and quickbuild.HANDED_OVER:     # a quick build removed it, then gave up
         extra = quickbuild.HANDED_OVER[0].get("extra") or {}
         known = fastpath.known_hashes(quickbuild.HANDED_OVER[0])
+    previous_extra = extra
     previous = extra.get("modules", {})
     _FAST["previous_quick"] = extra.get("quick")
     fastpath.remove_stamp(stamp)
@@ -1103,7 +1181,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         tools = sorted(set(_FAST.get("tools", ())) - keep)      # compilers, linkers
         watched += tools
         inputs = sorted([*inputs, *fastpath.scan((), tools)])
-        extra: dict[str, Any] = {"modules": _DECLARED}
+        extra: dict[str, Any] = {"modules": _DECLARED, **_source_records(previous_extra)}
         quick = _quick_data(env, sources, watched, [*outputs, *_FAST["extra_roots"]],
                             output_files)
         if quick is not None:

@@ -20,7 +20,7 @@ def _files(tree: Path) -> dict[str, bytes]:
         for p in sorted((tree / top).rglob("*")):
             rel = p.relative_to(tree).as_posix()
             if p.is_file() and not p.name.startswith((".sconsign", ".fastpath", ".lock",
-                                                       ".exports-cache")) \
+                                                       ".exports-cache", ".quick-dirty")) \
                     and not p.name.endswith(".memo"):   # paths and file states: the tree's
                 out[rel] = p.read_bytes()
     return out
