@@ -362,7 +362,13 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
     if not isinstance(doc, dict) or doc.get("format") != ABI_FORMAT:
         raise AbiError(f"not a kmodbuild ABI description (no \"format\": \"{ABI_FORMAT}\")",
                        path=path)
-    if doc.get("version") != ABI_VERSION or doc.get("hash") != HASH_NAME:
+    version = doc.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        # "1" (or true, or 1.0) equals nothing this reader writes, yet prints like 1
+        raise AbiError(f"ABI description version {json.dumps(version)} "
+                       f"({_json_type(version)}): \"version\" must be the number "
+                       f"{ABI_VERSION}", path=path, hint="regenerate it with this kmodbuild")
+    if version != ABI_VERSION or doc.get("hash") != HASH_NAME:
         raise AbiError(f"ABI description version {doc.get('version')} ({doc.get('hash')}); "
                        f"this kmodbuild reads version {ABI_VERSION} ({HASH_NAME})", path=path,
                        hint="regenerate it with this kmodbuild")
@@ -374,6 +380,47 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
         raise AbiError(f"malformed ABI description ({type(e).__name__}: {e})",
                        path=path) from None
     return AbiInfo(symbols, types, meta)
+
+
+def _json_type(value: object) -> str:
+    """``a string``, ``a boolean``, ... : what a JSON value is, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", float: "a fractional number", list: "an array",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def check_sidecar(info: AbiInfo, hashes: Mapping[str, str | None], path: str,
+                  manifest: str) -> None:
+    """Refuse a kernel description that was not made with the manifest it lies next to.
+
+    The manifest's hash column (``hashes``: name -> hash or ``None``) and the
+    description's per-symbol hashes come from one run (``kmodbuild manifest
+    --abi``, the build): every hashed symbol of the one is described by the
+    other, with the same hash.  A stale ``netbsd.abi`` -- an old kernel's
+    next to a new manifest -- would otherwise describe the old types, and a
+    module compiled against them would pass as compatible.
+
+    Raises:
+        AbiError: the first differing symbol (by name), naming ``path`` and
+            ``manifest`` (the manifest's file name).
+    """
+    bad = [n for n, s in info.symbols.items() if (s.hash or None) != (hashes.get(n) or None)]
+    bad += [n for n, h in hashes.items() if h and n not in info.symbols]
+    if not bad:
+        return
+    name = min(bad)
+    s = info.symbols.get(name)
+    mine, theirs = (s.hash or None) if s is not None else None, hashes.get(name) or None
+    if s is None:
+        text = f"{name} is not described here, hash {theirs} in {manifest}"
+    elif mine is None:
+        text = f"{name} has no hash here, {theirs} in {manifest}"
+    else:
+        text = f"{name} has hash {mine} here, {theirs or 'none'} in {manifest}"
+    raise AbiError(f"stale: {text}", path=path, symbol=name,
+                   hint=f"it does not describe the kernel of {manifest}: write both again, "
+                        "kmodbuild manifest KERNEL -o FILE.syms --abi FILE.abi")
 
 
 def load_abi(path: object) -> AbiInfo:

@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from kmodbuild import abi, debugsplit
 from kmodbuild import elfraw as raw
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic
 from kmodbuild.elf import read_debug_info
-from kmodbuild.errors import ModuleFormatError
+from kmodbuild.errors import KmodError, ModuleFormatError
 
 #: Name of the section of ``NAME.kmod.debug`` holding the module's ABI view (JSON).
 ABI_SECTION = ".kmodbuild.abi"
@@ -272,15 +273,47 @@ def _probed_view(objects: Sequence[tuple[Path, Path]], compile_prefix: Sequence[
     return merged
 
 
-def read_module_abi(debug: Path, used: Sequence[str] | None = None) -> abi.AbiInfo | None:
+class DebugMismatchError(ModuleFormatError):
+    """A ``NAME.kmod.debug`` whose CRC-32 is not the one the module's ``.gnu_debuglink``
+    records: the debug file of another module, or of another build of this one."""
+
+
+def module_debuglink(mod: Any) -> tuple[str, int] | None:
+    """``(debug file name, CRC-32)`` from the ``.gnu_debuglink`` section of a module
+    (a ``ModuleObject``; one without its image, a result cache's, is read again from
+    its path), or ``None`` when it has none (or it cannot be read: the module's own
+    reading reports that)."""
+    try:
+        if getattr(mod, "image", b""):
+            sec = mod.get_section_by_name(debugsplit.DEBUGLINK_SECTION)
+            if sec is None:
+                return None
+            data, little = mod.section_data(sec.index), mod.little_endian
+        else:
+            elf = raw.read_elf_file(str(mod.path))
+            rsec = elf.get_section_by_name(debugsplit.DEBUGLINK_SECTION)
+            if rsec is None:
+                return None
+            data, little = elf.section_data(rsec), elf.little_endian
+    except (ModuleFormatError, OSError, IndexError):
+        return None
+    return debugsplit.parse_gnu_debuglink(data, little)
+
+
+def read_module_abi(debug: Path, used: Sequence[str] | None = None, *,
+                    module: Any = None) -> abi.AbiInfo | None:
     """A module's ABI view from its ``NAME.kmod.debug``.
 
     The probe's description in :data:`ABI_SECTION` when present and valid;
     else one made from the module's own DWARF: the functions it declares and
     every named type it defines (:func:`kmodbuild.abi.abi_from_debug_info`).
-    ``None`` when the file has neither.
+    ``None`` when the file has neither.  With ``module`` (its ``ModuleObject``)
+    the file's CRC-32 must be the one the module's ``.gnu_debuglink`` records,
+    when it has one (the split writes both: another module's debug file, or an
+    older build's, would describe types this module was not compiled against).
 
     Raises:
+        DebugMismatchError: the CRC-32 differs.
         ModuleFormatError: the file cannot be read.
     """
     spath = str(debug)
@@ -288,6 +321,14 @@ def read_module_abi(debug: Path, used: Sequence[str] | None = None) -> abi.AbiIn
         data = Path(debug).read_bytes()
     except OSError as e:
         raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=spath) from None
+    link = module_debuglink(module) if module is not None else None
+    if link is not None:
+        crc = zlib.crc32(data)
+        if crc != link[1]:
+            raise DebugMismatchError(
+                f"{Path(spath).name} does not match {Path(str(module.path)).name} "
+                f"(debuglink CRC-32 {link[1]:08x}, {Path(spath).name} {crc:08x})", path=spath,
+                hint="the debug file of another module or another build of it")
     elf = raw.read_elf(data, spath)
     sec = elf.get_section_by_name(ABI_SECTION)
     if sec is not None and sec.type != raw.SHT_NOBITS:
@@ -325,14 +366,48 @@ def find_debug_file(kmod: Path) -> Path | None:
 # --------------------------------------------------------------------------- checking
 
 _KERNEL_ABI_CACHE: dict[tuple[str, int, int], abi.AbiInfo] = {}
+#: (sidecar key, manifest key) pairs found to agree (:func:`kmodbuild.abi.check_sidecar`).
+_VERIFIED: set[tuple[tuple[str, int, int], tuple[str, int, int]]] = set()
 
 
-def load_kernel_abi(path: Path) -> abi.AbiInfo:
+def _file_key(path: object) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(str(path))
+    except OSError:
+        return None
+    return (os.path.abspath(str(path)), st.st_size, st.st_mtime_ns)
+
+
+def manifest_for_sidecar(path: object) -> str | None:
+    """The manifest a ``netbsd.abi`` belongs to (the inverse of
+    :func:`kmodbuild.abi.sidecar_path`: ``netbsd.syms``, else ``netbsd``), when one
+    lies there and starts like a manifest; else ``None``."""
+    from kmodbuild.manifest import read_manifest_header
+    spath = str(path)
+    if not spath.endswith(".abi"):
+        return None
+    for cand in (spath[:-4] + ".syms", spath[:-4]):
+        if not os.path.isfile(cand):
+            continue
+        try:
+            read_manifest_header(cand)
+        except KmodError:
+            continue
+        return cand
+    return None
+
+
+def load_kernel_abi(path: Path, manifest: Any = None) -> abi.AbiInfo:
     """The kernel's ABI description at ``path`` (``netbsd.abi``), cached by size and
     mtime: a build checks every module against the same one.
 
+    It must agree with its manifest's hash column (:func:`kmodbuild.abi.check_sidecar`):
+    ``manifest`` (a :class:`~kmodbuild.manifest.KernelManifest`), else the one
+    next to it (:func:`manifest_for_sidecar`; none there: not checked).  The
+    answer is cached too, by both files' size and mtime.
+
     Raises:
-        AbiError: unreadable or invalid.
+        AbiError: unreadable, invalid, or stale (it describes another kernel).
     """
     try:
         st = os.stat(path)
@@ -344,8 +419,31 @@ def load_kernel_abi(path: Path) -> abi.AbiInfo:
     if info is None:
         if len(_KERNEL_ABI_CACHE) > 16:
             _KERNEL_ABI_CACHE.clear()
+            _VERIFIED.clear()
         info = _KERNEL_ABI_CACHE[key] = abi.load_abi(path)
+    _verify_sidecar(str(path), key, info, manifest)
     return info
+
+
+def _verify_sidecar(path: str, key: tuple[str, int, int], info: abi.AbiInfo,
+                    manifest: Any) -> None:
+    from kmodbuild.manifest import load_manifest
+    mpath = getattr(manifest, "path", None) if manifest is not None \
+        else manifest_for_sidecar(path)
+    if manifest is None and mpath is None:
+        return
+    mkey = _file_key(mpath) if mpath else None
+    if mkey is not None and (key, mkey) in _VERIFIED:
+        return
+    if manifest is None:
+        try:
+            manifest = load_manifest(mpath)
+        except KmodError:
+            return              # not this check's to report: the manifest's reader does
+    abi.check_sidecar(info, {n: s.abihash for n, s in manifest.symbols.items()}, path,
+                      os.path.basename(str(mpath)) if mpath else "the manifest")
+    if mkey is not None:
+        _VERIFIED.add((key, mkey))
 
 
 def module_abi_diagnostics(mod: Any, kernel: abi.AbiInfo | None,
@@ -370,7 +468,11 @@ def module_abi_diagnostics(mod: Any, kernel: abi.AbiInfo | None,
     if not used:
         return []
     try:
-        view = read_module_abi(Path(debug), used)
+        view = read_module_abi(Path(debug), used, module=mod)
+    except DebugMismatchError as e:       # judged as a module without debug information
+        return [Diagnostic(WARNING, path, e.message, None,
+                           f"{debug} is another module's or another build's; the module's "
+                           "ABI is not checked", "abi-debug")]
     except ModuleFormatError as e:
         return [Diagnostic(WARNING, path, f"cannot read the module's debug information: "
                            f"{e.message}", None, str(debug), "abi-debug")]
@@ -381,18 +483,22 @@ def module_abi_diagnostics(mod: Any, kernel: abi.AbiInfo | None,
     return abi.check_module_hashes(path, view, hashes or {}, used)
 
 
-def kernel_abi_for_manifest(manifest_path: str | None) -> abi.AbiInfo | None:
+def kernel_abi_for_manifest(manifest_path: str | None,
+                            manifest: Any = None) -> abi.AbiInfo | None:
     """The ``netbsd.abi`` sidecar next to a manifest, or ``None`` if there is none.
 
+    ``manifest`` is the manifest at ``manifest_path`` when already read: the
+    sidecar must agree with its hash column (:func:`load_kernel_abi`).
+
     Raises:
-        AbiError: the sidecar exists but cannot be read.
+        AbiError: the sidecar exists but cannot be read, or is stale.
     """
     if not manifest_path:
         return None
     side = abi.sidecar_path(manifest_path)
     if not os.path.isfile(side):
         return None
-    return load_kernel_abi(Path(side))
+    return load_kernel_abi(Path(side), manifest)
 
 
 # --------------------------------------------------------------------------- kernels
@@ -434,7 +540,7 @@ def abi_check_modules(modules: Sequence[Any], manifest: Any,
     if mpath and probed is not None:
         probed.append(abi.sidecar_path(str(mpath)))
     try:
-        kernel = kernel_abi_for_manifest(str(mpath) if mpath else None)
+        kernel = kernel_abi_for_manifest(str(mpath) if mpath else None, manifest)
     except abi.AbiError as e:
         return [Diagnostic(ERROR, e.path or "", e.message, None, e.hint, "abi-description")]
     hashes = {n: s.abihash for n, s in manifest.symbols.items() if s.abihash}

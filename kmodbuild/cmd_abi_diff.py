@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kmodbuild import abi
+from kmodbuild.diagnostics import WARNING, Diagnostic
 from kmodbuild.errors import KmodError, UsageError
 from kmodbuild.manifest import KernelManifest, ManifestSymbol, load_manifest
 
@@ -49,26 +50,74 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="report format (default: text)")
 
 
+#: SARIF descriptions of the rules abi-diff uses beyond kmodbuild.reports' table.
+RULE_DESCRIPTIONS = {
+    "abi-debug": "A module's NAME.kmod.debug cannot be used (it is not the module's): "
+                 "the module is assumed broken by every change of a symbol it uses.",
+}
+
+
 def _load(path: str) -> tuple[KernelManifest, abi.AbiInfo | None]:
     from kmodbuild.abiprobe import kernel_abi_for_manifest
     try:
         manifest = load_manifest(path)
-        return manifest, kernel_abi_for_manifest(path)
+        return manifest, kernel_abi_for_manifest(path, manifest)
     except KmodError as e:
         raise UsageError(str(e)) from None
 
 
-def _read_modules(paths: Sequence[str], new: KernelManifest) -> list[abi.ModuleUse]:
-    from kmodbuild.abiprobe import find_debug_file, read_module_abi
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _foreign(mod: Any, target: Any) -> str | None:
+    """What ``mod`` is when ``target``'s kernel would not load it (as check's ``machine``
+    rule judges: byte order, machine, ELF class), else ``None``."""
+    from kmodbuild.elf import machine_name, target_for
+    if mod.little_endian == target.little_endian and mod.elfclass == target.elfclass \
+            and mod.e_machine in target.accepted_machines:
+        return None
+    own = target_for(mod.e_machine, mod.elfclass, mod.little_endian)
+    if own is not None:
+        return f"{_article(own.name)} {own.name} module"
+    what = (f"{machine_name(mod.e_machine)} ELF{mod.elfclass} "
+            f"{'little' if mod.little_endian else 'big'}-endian")
+    return f"{_article(what.lower())} {what} object, which no NetBSD port kmodbuild knows loads"
+
+
+def _read_modules(paths: Sequence[str], new: KernelManifest,
+                  warnings: list[Diagnostic] | None = None) -> list[abi.ModuleUse]:
+    """The modules' uses and views.  A module the manifests' kernels would not load (another
+    target's) is a usage error; a ``NAME.kmod.debug`` that is not the module's (its
+    CRC-32 differs from the module's debuglink) a warning appended to ``warnings``, and
+    the module has no view (assumed broken by every change it uses)."""
+    from kmodbuild.abiprobe import DebugMismatchError, find_debug_file, read_module_abi
     from kmodbuild.cmd_check import collect_files
     from kmodbuild.elf import read_module
+    try:
+        target = new.get_target()
+    except KmodError as e:
+        raise UsageError(f"{new.path}: {e.message}") from None
     out = []
     for f in collect_files(paths):
         try:
             mod = read_module(f)
+            foreign = _foreign(mod, target)
+            if foreign is not None:
+                raise UsageError(f"{foreign}; the manifests are of {target.name} kernels",
+                                 path=f)
             used = frozenset(s for s, _ in mod.get_facts().undefined)
             debug = find_debug_file(f)  # type: ignore[arg-type]
-            view = read_module_abi(debug, sorted(used)) if debug is not None else None
+            try:
+                view = read_module_abi(debug, sorted(used), module=mod) \
+                    if debug is not None else None
+            except DebugMismatchError as e:
+                view = None
+                if warnings is not None:
+                    warnings.append(Diagnostic(
+                        WARNING, str(f), e.message, None,
+                        f"{debug} is another module's or another build's; the module is "
+                        "assumed broken by every change of a symbol it uses", "abi-debug"))
         except KmodError as e:
             raise UsageError(str(e)) from None
         version = mod.modinfo.version if mod.modinfo is not None else None
@@ -153,14 +202,24 @@ def run(args: argparse.Namespace) -> int:
     if old.key != new.key:
         raise UsageError(f"{args.old} is for {old.key}, {args.new} for {new.key}: compare "
                          f"manifests of one target")
-    modules = _read_modules(args.modules, new) if args.modules is not None else None
+    warnings: list[Diagnostic] = []
+    modules = _read_modules(args.modules, new, warnings) if args.modules is not None else None
     diff = abi.diff_manifests(old, new, old_abi, new_abi, modules)
+    if args.format in ("text", "json"):
+        for w in warnings:              # not part of the report's schema: on stderr
+            print(f"kmodbuild abi-diff: {w.render()}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(render_json(diff, old, new, old_abi, new_abi))
     elif args.format == "text":
         sys.stdout.write(render_text(diff, old, new))
     else:
-        from kmodbuild.reports import render_report
+        from kmodbuild.reports import render_github, render_junit, render_sarif
         files = [m.path for m in diff.modules] if diff.modules is not None else [str(new.path)]
-        sys.stdout.write(render_report(args.format, diff.diagnostics(str(new.path)), files))
+        diags = diff.diagnostics(str(new.path)) + warnings
+        if args.format == "junit":
+            sys.stdout.write(render_junit(diags, files, name="kmodbuild abi-diff"))
+        elif args.format == "sarif":
+            sys.stdout.write(render_sarif(diags, descriptions=RULE_DESCRIPTIONS))
+        else:
+            sys.stdout.write(render_github(diags))
     return diff.exit_status()

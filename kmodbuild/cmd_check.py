@@ -239,8 +239,10 @@ def make_request(args: argparse.Namespace, lazy: bool = False,
             raise UsageError(f"--arch {target.name} contradicts the manifest {manifest.path} "
                              f"(MACHINE={manifest.machine} MACHINE_ARCH={manifest.machine_arch})")
         target = mt
-        if version is None:
-            version = manifest.version
+        if version is not None and version != manifest.version:
+            raise UsageError(f"--version {args.version} contradicts the manifest "
+                             f"{manifest.path} (VERSION {manifest.version})")
+        version = manifest.version
     if target is None or version is None:
         candidates, osrelease = infer_from_path(files)
         if version is None and osrelease:
@@ -296,8 +298,19 @@ def find_available(modules: Sequence[ModuleObject], target: Target | None,
     return extra
 
 
+#: Rules of the header checks: a module failing one gets no further check (docs/check.md).
+HEADER_RULES = frozenset({"format", "machine"})
+#: SARIF descriptions of the ABI rules the check adds that kmodbuild.reports does not know
+#: (it describes abi-mismatch and abi-hash).
+ABI_RULES = {
+    "abi-debug": "the module's NAME.kmod.debug cannot be read or is not the module's",
+    "abi-description": "the netbsd.abi next to the manifest cannot be read or does not "
+                       "describe the manifest's kernel",
+}
+
 #: Result-cache tag: bump when the check's results could change for the same inputs.
-CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/3"   # 2: ABI checks (docs/abi.md); 3: "load"
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/4"   # 2: ABI checks (docs/abi.md); 3: "load";
+#                                                  4: stale netbsd.abi, debuglink CRC-32
 
 
 def _key_of(path: str) -> tuple[int, int, int] | None:
@@ -349,9 +362,13 @@ def _check_read(request: CheckRequest, modules: list[ModuleObject], diags: list[
     available = find_available(modules, target, probed)
     diags.extend(check_modules(modules, request.manifest, target, request.version,
                                available=available))
-    # ABI mismatches: each module's NAME.kmod.debug against the manifest's netbsd.abi
+    # ABI mismatches: each module's NAME.kmod.debug against the manifest's netbsd.abi --
+    # not for a module the header checks stopped (another target's: its types are not
+    # the kernel's to compare; docs/check.md)
     from kmodbuild.abiprobe import abi_check_modules
-    diags.extend(abi_check_modules(modules, request.manifest, probed))
+    stopped = {d.path for d in diags if d.rule in HEADER_RULES}
+    diags.extend(abi_check_modules([m for m in modules if m.path not in stopped],
+                                   request.manifest, probed))
     return sort_diagnostics(diags), len(request.files), probed
 
 
@@ -455,7 +472,11 @@ def run(args: argparse.Namespace) -> int:
     diags = sort_diagnostics(diags)
     if args.format == "json":
         sys.stdout.write(render_json(diags, count))
-    elif args.format in ("junit", "sarif", "github"):
+    elif args.format == "sarif":
+        from kmodbuild.linkcheck import RULES
+        from kmodbuild.reports import render_sarif
+        sys.stdout.write(render_sarif(diags, descriptions={**RULES, **ABI_RULES}))
+    elif args.format in ("junit", "github"):
         from kmodbuild.reports import render_report
         sys.stdout.write(render_report(args.format, diags,
                                        [str(f) for r in requests for f in r.files]))

@@ -103,6 +103,19 @@ def gnu_debuglink(filename: str, debug_data: bytes, little_endian: bool) -> byte
     return name + struct.pack("<I" if little_endian else ">I", zlib.crc32(debug_data))
 
 
+def parse_gnu_debuglink(data: bytes, little_endian: bool) -> tuple[str, int] | None:
+    """``(debug file name, CRC-32)`` from a ``.gnu_debuglink`` section's contents (the
+    inverse of :func:`gnu_debuglink`); ``None`` when they are not shaped like one."""
+    nul = data.find(b"\0")
+    if nul <= 0:
+        return None
+    at = (nul + 4) & ~3
+    if len(data) < at + 4:
+        return None
+    crc = struct.unpack_from("<I" if little_endian else ">I", data, at)[0]
+    return data[:nul].decode("utf-8", "replace"), crc
+
+
 def _uleb(value: int) -> bytes:
     out = bytearray()
     while True:

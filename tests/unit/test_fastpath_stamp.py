@@ -17,11 +17,18 @@ def _tree(tmp_path: Path) -> tuple[Path, Path, Path]:
     return tmp_path / "sys", out, tmp_path / "build" / ".fastpath.json"
 
 
+def _who_compiles(sys_dir: Path, **more: object) -> dict[str, object]:
+    """What a build records for the partial decision: m/m.c compiled by m's module."""
+    return {"sources": {str(sys_dir / "modules" / "m" / "m.c"): ["m"]}, "included_c": [],
+            **more}
+
+
 def test_unchanged_tree_is_a_noop(tmp_path: Path) -> None:
     sys_dir, out, stamp = _tree(tmp_path)
     before = fastpath.scan([str(sys_dir)])
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
-                         inputs=before, input_roots=[str(sys_dir)])
+                         inputs=before, input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir))
     assert fastpath.plan(stamp, ["a"]) == ("noop", ())
     assert fastpath.plan(stamp, ["b"]) == ("full", ())
 
@@ -33,14 +40,16 @@ def test_source_edited_while_the_build_ran_is_not_a_noop(tmp_path: Path) -> None
     c.write_text("int y;\n")                     # edited after the build read it
     os.utime(c, ns=(1, 1))
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
-                         inputs=before, input_roots=[str(sys_dir)])
+                         inputs=before, input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir))
     assert fastpath.plan(stamp, ["a"]) == ("partial", ("m",))
 
 
 def test_output_changed_after_the_build_is_not_a_noop(tmp_path: Path) -> None:
     sys_dir, out, stamp = _tree(tmp_path)
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
-                         inputs=fastpath.scan([str(sys_dir)]), input_roots=[str(sys_dir)])
+                         inputs=fastpath.scan([str(sys_dir)]), input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir))
     (out / "m.o").unlink()
     assert fastpath.plan(stamp, ["a"]) == ("full", ())
 
@@ -51,6 +60,7 @@ def _stamp_with_hashes(tmp_path: Path) -> tuple[Path, Path, Path]:
     before = fastpath.scan([str(sys_dir)])
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
                          inputs=before, input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir),
                          hashes=fastpath.input_hashes(before))
     return sys_dir, out, stamp
 
@@ -86,7 +96,8 @@ def test_inputs_are_digested_as_the_build_read_them(tmp_path: Path) -> None:
     c = sys_dir / "modules" / "m" / "m.c"
     c.write_text("int y;\n")
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
-                         inputs=before, input_roots=[str(sys_dir)], hashes=hashes)
+                         inputs=before, input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir), hashes=hashes)
     assert fastpath.plan(stamp, ["a"]) == ("partial", ("m",))
     known = fastpath.known_hashes(stamp)
     assert fastpath.input_hashes(before, known) == hashes        # reused, not read
@@ -109,7 +120,8 @@ def test_installing_or_removing_the_emulator_is_not_a_noop(tmp_path: Path,
     sys_dir, out, stamp = _tree(tmp_path)
     before = fastpath.scan([str(sys_dir)])
     fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
-                         inputs=before, input_roots=[str(sys_dir)])
+                         inputs=before, input_roots=[str(sys_dir)],
+                         extra=_who_compiles(sys_dir))
     assert fastpath.plan(stamp, ["a"]) == ("noop", ())
     real = importlib.util.find_spec
     # unicorn gone: the simulation would not run modcmd any more -- another answer
@@ -133,3 +145,33 @@ def test_kmodbuild_builds_minus_c_tree_is_left_out_of_the_stamps_command_line(
     # another directory, a relative path, two of them, a -C without its directory: kept
     for argv in (["-C", other], ["-C", "."], ["-C", top, "-C", top], ["A=1", "-C"]):
         assert out(argv, top) == argv
+
+
+def _edited_stamp(tmp_path: Path, **extra: object) -> Path:
+    sys_dir, out, stamp = _tree(tmp_path)
+    fastpath.write_stamp(stamp, ["a"], [str(out)], (), str(sys_dir / "modules"),
+                         inputs=fastpath.scan([str(sys_dir)]), input_roots=[str(sys_dir)],
+                         extra=extra)
+    c = sys_dir / "modules" / "m" / "m.c"
+    c.write_text("int y;\n")
+    os.utime(c, ns=(1, 1))
+    return stamp
+
+
+def test_an_edit_is_partial_only_for_a_source_the_last_build_compiled(tmp_path: Path) -> None:
+    """A stamp without the record of who compiles what (an older one), a .c nobody
+    compiled, a .c some compile #includes: SCons walks the graph."""
+    def m_c(case: str) -> str:
+        return str(tmp_path / case / "sys" / "modules" / "m" / "m.c")
+    cases = {"old": {}, "nobody": {"sources": {}, "included_c": []},
+             "included": {"sources": {m_c("included"): ["m"]},
+                          "included_c": [m_c("included")]}}
+    for case, extra in cases.items():
+        assert fastpath.plan(_edited_stamp(tmp_path / case, **extra), ["a"]) == ("full", ()), \
+            case
+
+
+def test_an_edit_of_a_source_two_directories_compile_rebuilds_both(tmp_path: Path) -> None:
+    m_c = str(tmp_path / "sys" / "modules" / "m" / "m.c")
+    stamp = _edited_stamp(tmp_path, sources={m_c: ["m", "other"]}, included_c=[])
+    assert fastpath.plan(stamp, ["a"]) == ("partial", ("m", "other"))
