@@ -165,7 +165,10 @@ def module_names(module_dir: Path) -> list[str]:
     """Names of the modules installed in ``module_dir`` (``NAME/NAME.kmod``), sorted."""
     if not module_dir.is_dir():
         return []
-    return sorted(p.name for p in module_dir.iterdir() if (p / f"{p.name}.kmod").is_file())
+    # not is_file(): a FIFO or a directory named NAME.kmod is a module the kernel would
+    # try to load (and refuse); skipping it hid it from the simulation
+    return sorted(p.name for p in module_dir.iterdir()
+                  if os.path.lexists(p / f"{p.name}.kmod"))
 
 
 def module_requires(read: Callable[[Path], Any], path: Path) -> tuple[str, ...]:

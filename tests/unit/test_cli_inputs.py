@@ -443,3 +443,24 @@ def test_a_report_that_cannot_be_written_is_one_line(built_tree) -> None:
     assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
     assert res.stderr.splitlines()[-1] == \
         "kmodbuild check: cannot write the output: No space left on device"
+
+
+def test_validate_reports_a_fifo_module_instead_of_skipping_it(built_tree, tmp_path,
+                                                              capsys) -> None:
+    """A FIFO NAME/NAME.kmod under stand was left out of `sim --validate` (listed with
+    is_file()): the kernel would try it and refuse it."""
+    import shutil
+    from kmodbuild import cli
+    stand = tmp_path / "stand"
+    shutil.copytree(built_tree.root / "stand" / "amd64", stand / "amd64")
+    for p in stand.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (stand / "amd64" / built_tree.version / "modules" / "fifo").mkdir()
+    os.mkfifo(stand / "amd64" / built_tree.version / "modules" / "fifo" / "fifo.kmod")
+    code = cli.main(["sim", "--root", str(stand), "--version", built_tree.version,
+                     "--manifest", str(built_tree.manifest("amd64-x86_64")), "--validate",
+                     "--no-emulate"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "fifo: load failed" in out.out + out.err
+    assert "not a regular file" in out.out + out.err
