@@ -127,10 +127,13 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         return False                    # another build holds the tree: SCons waits for it
     try:
         fastpath.remove_stamp(stamp)
-        # before any file is written: an interrupted quick build leaves them listed too
-        write_dirty(Path(stamp).parent, read_dirty(Path(stamp).parent) | {
-            f"{trec['target']}|{d}" for trec, _, _ in plan.targets for d in decision.dirs})
         HANDED_OVER[:] = [data]             # until the build is done
+        # before any file is written: an interrupted quick build leaves them listed too
+        try:
+            write_dirty(Path(stamp).parent, read_dirty(Path(stamp).parent) | {
+                f"{trec['target']}|{d}" for trec, _, _ in plan.targets for d in decision.dirs})
+        except OSError:
+            return False                # unlisted, it must not build: SCons does
         if on_start is not None:
             on_start()
         # the inputs as the build is about to read them (kmodbuild.fastpath.input_hashes)
