@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,10 @@ def atomic_write(dest: Path, data: bytes, mode: int = 0o444, *,
     _fsync_dir(dest.parent)
 
 
+#: a temporary older than this (seconds) is a killed write's; a younger one may be a live
+#: write of another tree's build into the same DESTDIR (the build lock is per tree)
+STALE_AFTER = 60
+
 #: the random part ``tempfile.mkstemp`` puts in a name: 8 of ``[a-z0-9_]``
 _MKSTEMP_RANDOM = "[a-z0-9_]{8}"
 
@@ -127,12 +132,14 @@ def remove_stale_temporaries(dest: Path) -> list[Path]:
 
     Called after ``dest`` was written or found up to date.  Only regular files
     whose whole name is that pattern, for this ``dest``, are removed: a
-    temporary of another file never matches (the random part has no dot).
-    Installs into one tree are serialised (``build/.lock``), so no live writer
-    owns them.  Failures are ignored: a leftover is harmless until the next install.
+    temporary of another file never matches (the random part has no dot), and
+    only one older than :data:`STALE_AFTER` seconds: installs of one tree are
+    serialised (``build/.lock``), but two trees may install into one DESTDIR.
+    Failures are ignored: a leftover is harmless until the next install.
     """
     dest = Path(dest)
     pattern = _temporary_pattern(dest)
+    now = time.time()
     removed = []
     try:
         entries = list(os.scandir(dest.parent))
@@ -140,7 +147,8 @@ def remove_stale_temporaries(dest: Path) -> list[Path]:
         return removed
     for entry in entries:
         try:
-            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) \
+                    and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:

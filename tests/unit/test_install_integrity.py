@@ -11,14 +11,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from kmodbuild.cli import main
 from kmodbuild.errors import KmodError
-from kmodbuild.install import atomic_write, install_file
-from kmodbuild.metalog import file_entry, parse, recorded_hashes, render, sha256_of, verify
+from kmodbuild.install import STALE_AFTER, atomic_write, install_file
+from kmodbuild.metalog import (
+    file_entry,
+    parse,
+    recorded_hashes,
+    render,
+    sha256_of,
+    verify,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 V = "stand/amd64/10.0"
@@ -233,7 +241,23 @@ def _stale(dest: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.write(fd, b"half a modu")
     os.close(fd)
+    old = time.time() - STALE_AFTER - 5          # killed a while ago
+    os.utime(name, (old, old))
     return Path(name)
+
+
+def test_a_young_temporary_may_be_a_live_write_and_stays(tmp_path: Path) -> None:
+    """Two trees' builds may install into one DESTDIR at once (the lock is per tree):
+    a temporary younger than STALE_AFTER is left alone."""
+    d = tmp_path / "d"
+    src = tmp_path / "m.kmod"
+    src.write_bytes(b"one")
+    out = install_file(src, d, "stand/amd64/10.0/modules/m/m.kmod")
+    fd, live = tempfile.mkstemp(prefix=".m.kmod.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    src.write_bytes(b"two")
+    install_file(src, d, "stand/amd64/10.0/modules/m/m.kmod")
+    assert Path(live).exists()
 
 
 @pytest.mark.parametrize("same", [False, True], ids=["new-contents", "unchanged"])
