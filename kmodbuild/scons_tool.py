@@ -761,6 +761,7 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
                          _action(_index_action, _quiet_str, "KMOD_ACTIONS",
                                  "KMOD_TARGET_NAME"))
     tenv.Precious(index)             # not removed first: rewritten only if it changed
+    tenv.Clean(index, index[0].File(".exports-cache.json"))    # its cache (_index_action)
     gate = tenv.Command(f"{variant}/check-report.json", tenv["KMOD_CHECK_REPORTS"],
                         _action(_check_gate_action, _quiet_str, "KMOD_ACTIONS"))
     tenv.Default(tenv.Alias("check", gate))

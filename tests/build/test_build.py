@@ -449,6 +449,7 @@ def test_clean_removes_build_and_installed_files(tmp_path) -> None:
     scons(tree, "ARCH=i386", "-c")
     assert not (tree / "stand/i386/10.0/modules/hello/hello.kmod").exists()
     assert not (tree / "build/i386-i386/10.0/modules/hello/hello.kmod").exists()
+    assert not (tree / "build/i386-i386/10.0/modules/.exports-cache.json").exists()
 
 
 def test_failed_check_blocks_install_and_reports_every_module(tmp_path) -> None:
