@@ -8,12 +8,15 @@ resolved without following a symlink out of DESTDIR.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from kmodbuild.errors import InstallError, ModuleNameError
 
@@ -212,6 +215,35 @@ def remove_installed(destdir: Path, relpath: Path | str) -> bool:
     except OSError as e:
         raise InstallError(f"cannot remove: {e.strerror}", path=dest) from None
     return True
+
+
+class NotRegularFile(OSError):
+    """An installed path that is a FIFO, device, socket, directory or symlink."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(0, "not a regular file", str(path))
+
+
+def open_installed(path: str | Path) -> BinaryIO:
+    """The installed regular file ``path`` opened for reading, without waiting on a FIFO
+    (opening one blocks until a writer comes) and without following a symlink.
+
+    Raises:
+        NotRegularFile: it is not a regular file.
+        OSError: it cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:          # O_NOFOLLOW on a symlink
+            raise NotRegularFile(path) from None
+        raise
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise NotRegularFile(path)
+    return f
 
 
 def _unlink_quietly(path: str | Path) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
+from kmodbuild.install import open_installed
 
 METALOG_NAME = "METALOG"
 _HEADER = "#mtree v2.0\n# kmodbuild install record: path type mode size sha256\n"
@@ -280,11 +281,7 @@ def verify(destdir: Path) -> tuple[int, list[Finding]]:
 def _digest(path: Path) -> tuple[str, int]:
     """(sha256, size) of the regular file ``path``; never blocks on a FIFO or device
     put there meanwhile, never follows a symlink.  Raises ``OSError``."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-                 | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise OSError(0, "not a regular file")
+    with open_installed(path) as f:
         h, size = hashlib.sha256(), 0
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)

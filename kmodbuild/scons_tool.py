@@ -875,7 +875,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
     _store_only_changes()
     _keep_action_signatures()
     previous = _fast_path(env, sysdir)
-    _DIRTY["full"] = _FAST["declared_all"] = rebuild_only is None
+    _FAST["declared_all"] = rebuild_only is None
     _arrange_dirty(env)
     if rebuild_only is None:
         previous = {}
@@ -1044,9 +1044,9 @@ def _quick_data(env: _ENV, input_roots: list[str], input_files: list[str],
 
 _FAST: dict[str, Any] = {}
 
-#: quick builds' modules awaiting SCons (kmodbuild.quickbuild.read_dirty), those this
-#: build compiles, and whether it declares every module's compiles (not a partial build)
-_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set(), "full": False}
+#: quick builds' modules awaiting SCons (kmodbuild.quickbuild.read_dirty), and those this
+#: build compiles
+_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set()}
 #: every compiled source -> the module directories whose modules compile it; the objects
 _SOURCES: dict[str, set[str]] = {}
 _OBJECTS: list[Any] = []
@@ -1098,7 +1098,7 @@ def _arrange_dirty(env: _ENV) -> None:
             return
         left = {k for k in _DIRTY["keys"] if k not in _DIRTY["compiled"]}
         if "*" in left:                 # an unreadable list: gone once all was compiled
-            left = set() if _DIRTY["full"] else left
+            left = set() if _FAST.get("declared_all") else left
         try:
             quickbuild.write_dirty(build_dir, left)
         except OSError:

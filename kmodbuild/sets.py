@@ -9,17 +9,15 @@ sha512`` format.
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import lzma
 import os
-import stat
 import tarfile
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
-from kmodbuild.install import atomic_write
+from kmodbuild.install import NotRegularFile, atomic_write, open_installed
 from kmodbuild.target import NetBSDVersion, Target
 
 
@@ -106,19 +104,12 @@ def _read_regular(path: Path) -> bytes:
         KmodError: ``path: not a regular file``, or ``path: cannot read: ...``.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_CLOEXEC", 0))
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise KmodError("not a regular file", path=path) from None
-        raise KmodError(f"cannot read: {e.strerror or e}", path=path) from None
-    with os.fdopen(fd, "rb") as f:
-        try:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise KmodError("not a regular file", path=path)
+        with open_installed(path) as f:
             return f.read()
-        except OSError as e:
-            raise KmodError(f"cannot read: {e.strerror or e}", path=path) from None
+    except NotRegularFile:
+        raise KmodError("not a regular file", path=path) from None
+    except OSError as e:
+        raise KmodError(f"cannot read: {e.strerror or e}", path=path) from None
 
 
 def write_sets(items: list[tuple[Path, Path, str]], outdir: Path) -> list[Path]:

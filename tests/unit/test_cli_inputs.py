@@ -374,13 +374,17 @@ def _new(*args: str) -> int:
     return cli.main(["new", *args, "--tree", "sys/modules"])     # (in the tree)
 
 
-def test_new_force_is_all_or_nothing(tree: Path, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def work(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the built tree's sources and amd64 build, the current directory."""
     work = tmp_path / "w"
     shutil.copytree(tree / "sys", work / "sys", symlinks=True)
     shutil.copytree(tree / "build" / KEY, work / "build" / KEY, symlinks=True)
     monkeypatch.chdir(work)
+    return work
+
+
+def test_new_force_is_all_or_nothing(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mdir = work / "sys" / "modules" / "abcfs"
     mdir.mkdir()
     (mdir / "abcfs.c").write_text("/* mine */\n")
@@ -394,15 +398,11 @@ def test_new_force_is_all_or_nothing(tree: Path, tmp_path: Path,
     assert sorted(p.name for p in mdir.iterdir()) == ["SConscript", "abcfs.c"]
 
 
-def test_new_undoes_a_write_that_fails_half_way(tree: Path, tmp_path: Path,
+def test_new_undoes_a_write_that_fails_half_way(work: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     from kmodbuild import skeleton
     from kmodbuild.errors import InstallError
-    work = tmp_path / "w"
-    shutil.copytree(tree / "sys", work / "sys", symlinks=True)
-    shutil.copytree(tree / "build" / KEY, work / "build" / KEY, symlinks=True)
-    monkeypatch.chdir(work)
     real = skeleton.atomic_write
     calls: list[Path] = []
 
