@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kmodbuild.diagnostics import Diagnostic
-from kmodbuild.elf import read_kernel, read_module
+from kmodbuild.elf import error_rule, read_kernel, read_module
 from kmodbuild.errors import KmodError, ModuleFormatError
 from kmodbuild.linkcheck import ModuleSet, check_modules
 from kmodbuild.manifest import load_manifest, manifest_from_kernel
@@ -161,9 +161,9 @@ def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
     """
     kmod = Path(kmod)
     try:
-        mod = read_module(kmod)
+        mod = read_module(kmod, target)     # the target's checks first (spec §1.1)
     except ModuleFormatError as e:
-        return [Diagnostic.from_error(e, "format", kmod)]
+        return [Diagnostic.from_error(e, error_rule(e), kmod)]
     kernel = _cached(manifest, load_manifest)
     others = _cached(Path(index), _read_index).without(kmod.name)
     diags = check_modules([mod], kernel, target, version, available=others)

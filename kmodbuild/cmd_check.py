@@ -16,8 +16,8 @@ from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 from kmodbuild.diagnostics import ERROR, Diagnostic, render_json, render_text, sort_diagnostics
-from kmodbuild.elf import (RECORD_VERSION, module_from_record, module_record, read_module,
-                           target_for)
+from kmodbuild.elf import (RECORD_VERSION, error_rule, module_from_record, module_record,
+                           read_module, target_for)
 from kmodbuild.errors import ModuleFormatError, TargetError, UsageError
 from kmodbuild.linkcheck import check_modules, link_verdict, module_name
 from kmodbuild.manifest import (KernelManifest, find_build_manifest, load_manifest,
@@ -309,8 +309,10 @@ ABI_RULES = {
 }
 
 #: Result-cache tag: bump when the check's results could change for the same inputs.
-CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/4"   # 2: ABI checks (docs/abi.md); 3: "load";
-#                                                  4: stale netbsd.abi, debuglink CRC-32
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/5"   # 2: ABI checks (docs/abi.md); 3: "load";
+#                                                  4: stale netbsd.abi, debuglink CRC-32;
+#                                                  5: modules read as the target's kernel
+#                                                  reads them (the cache keeps one target's)
 
 
 def _key_of(path: str) -> tuple[int, int, int] | None:
@@ -341,9 +343,11 @@ def check(request: CheckRequest, cache: str | None = None) -> tuple[list[Diagnos
         diags: list[Diagnostic] = []
         for f in request.files:
             try:
-                modules.append(read_module(f))
+                # as the target's kernel reads it: its checks 2, 4 and 5 (byte order,
+                # machine, class) come before the later ones (spec §1.1)
+                modules.append(read_module(f, request.target))
             except ModuleFormatError as e:
-                diags.append(Diagnostic.from_error(e, "format"))
+                diags.append(Diagnostic.from_error(e, error_rule(e)))
         return _check_read(request, modules, diags)[:2]
     finally:
         if gc_was_enabled:
@@ -358,6 +362,16 @@ def _check_read(request: CheckRequest, modules: list[ModuleObject], diags: list[
             target = target_for(m.e_machine, m.elfclass, m.little_endian)
             if target is not None:
                 break
+        if target is not None and diags:
+            # ``diags`` holds the files the reader refused without a target: read them
+            # again as the inferred target's kernel reads them (spec §1.1's order; the
+            # kernel never looks at EI_CLASS and EI_DATA)
+            refused, diags[:] = list(diags), []
+            for d in refused:
+                try:
+                    modules.append(read_module(d.path, target))
+                except ModuleFormatError as e:
+                    diags.append(Diagnostic.from_error(e, error_rule(e)))
     probed: list[str] = []
     available = find_available(modules, target, probed)
     diags.extend(check_modules(modules, request.manifest, target, request.version,
@@ -385,7 +399,9 @@ def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], 
                    os.path.abspath(mpath) if mpath else None, _key_of(mpath) if mpath else None,
                    request.target.name if request.target else None,
                    str(request.version) if request.version else None)
-    rc = ResultCache.load(cache, CACHE_TAG)
+    # modules are read for the target: another target's run starts a new cache
+    rc = ResultCache.load(cache, CACHE_TAG if request.target is None
+                          else f"{CACHE_TAG}/{request.target.name}")
     if rc.unchanged(keys):
         summary = rc.summary(summary_key)
         if summary is not None and all(_key_of(p) == (tuple(k) if k else None)
@@ -402,14 +418,14 @@ def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], 
             if value[0] == "error":
                 diags.append(Diagnostic(ERROR, str(f), *value[1:]))
                 continue
-            mod = module_from_record(str(f), value[1])
+            mod = module_from_record(str(f), value[1], request.target)
             if mod is not None:
                 modules.append(replace(mod, link_verdict=tuple(value[2]) if value[2] else None))
                 continue
         try:
-            mod = read_module(f)
+            mod = read_module(f, request.target)
         except ModuleFormatError as e:
-            d = Diagnostic.from_error(e, "format")
+            d = Diagnostic.from_error(e, error_rule(e))
             diags.append(d)
             if key is not None:
                 rc.store(name, key, ("error", d.message, d.symbol, d.hint, d.rule))

@@ -148,9 +148,25 @@ def target_for(e_machine: int, elfclass: int, little_endian: bool) -> Target | N
     return None
 
 
-def _kobj(path: str, message: str, hint: str | None = None) -> ModuleFormatError:
+class TargetMismatchError(ModuleFormatError):
+    """kobj_load refuses the file for the target it was read for: its byte order
+    (check 2), ``e_machine`` (check 4) or ELF class (check 5) is not the kernel's
+    (spec §1.1, §2.5).  ``rule`` names the check's rule (docs/check.md)."""
+
+    rule = "machine"
+
+
+def error_rule(err: ModuleFormatError) -> str:
+    """The check rule of a reader error: ``machine`` for :class:`TargetMismatchError`,
+    else ``format``."""
+    return getattr(err, "rule", "format")
+
+
+def _kobj(path: str, message: str, hint: str | None = None, *,
+          mismatch: bool = False) -> ModuleFormatError:
     # kobj_load's prefix (spec §3.11) without the function/line part.
-    return ModuleFormatError("linker error: " + message, path=path, hint=hint)
+    cls = TargetMismatchError if mismatch else ModuleFormatError
+    return cls("linker error: " + message, path=path, hint=hint)
 
 
 def _endian(le: bool) -> str:
@@ -166,28 +182,47 @@ def _bswap(value: int, size: int) -> int:
 def check_header(elf_data: bytes, path: str, target: Target | None) -> raw.ElfHeader:
     """kobj_load checks 1-5 (spec §1.1) on the file header, as ``target``'s kernel sees it.
 
-    With ``target`` ``None`` the machine check is skipped and the file's own
-    class and byte order are assumed.
+    With a ``target`` the header is decoded as that kernel reads it, natively: in its
+    class and byte order, whatever ``EI_CLASS`` and ``EI_DATA`` say (the kernel never
+    looks at them; a file of the other byte order fails check 2, one of the other class
+    check 5, and the hints say why from those bytes).  With ``target`` ``None`` the
+    machine check is skipped and the file's own class and byte order are used -- they
+    must be valid to read the file at all (docs/check.md, "Deviations").
 
     Raises:
         ModuleFormatError: ``linker error: not an ELF object``, ``unsupported
             file version N``, ``unsupported file type N``, ``unsupported
-            machine N`` or ``bad sizes`` (with a hint saying why).
+            machine N`` or ``bad sizes`` (with a hint saying why); a
+            :class:`TargetMismatchError` when the target's byte order, machine or
+            class is the reason.
     """
     if elf_data[:4] != raw.ELFMAG:
         raise _kobj(path, "not an ELF object")
-    hdr = raw.parse_header(elf_data, path)
-    swap = target is not None and hdr.little_endian != target.little_endian
-    swap_hint = None
-    if swap and target is not None:
-        swap_hint = (f"{_endian(hdr.little_endian)} object; {target.name} kernels are "
-                     f"{_endian(target.little_endian)}")
+    if target is None:
+        hdr = raw.parse_header(elf_data, path)
+        declared_cls: int | None = hdr.elfclass
+        declared_le: bool | None = hdr.little_endian
+    else:
+        hdr = raw.parse_header(elf_data, path, elfclass=target.elfclass,
+                               little_endian=target.little_endian)
+        declared_cls = raw.ident_class(elf_data)
+        declared_le = raw.ident_little_endian(elf_data)
     # 2. e_ident[EI_VERSION], then e_version (read in the kernel's byte order).
+    swapped = target is not None and (
+        declared_le is not None and declared_le != target.little_endian
+        or declared_le is None and hdr.e_version != raw.EV_CURRENT
+        and _bswap(hdr.e_version, 4) == raw.EV_CURRENT)
+    swap_hint = None
+    if swapped and target is not None:
+        other = not target.little_endian
+        swap_hint = (f"{_endian(other)} object; {target.name} kernels are "
+                     f"{_endian(target.little_endian)}")
     if hdr.ei_version != raw.EV_CURRENT:
-        raise _kobj(path, f"unsupported file version {hdr.ei_version}", swap_hint)
-    e_version = _bswap(hdr.e_version, 4) if swap else hdr.e_version
-    if e_version != raw.EV_CURRENT:
-        raise _kobj(path, f"unsupported file version {e_version}", swap_hint)
+        raise _kobj(path, f"unsupported file version {hdr.ei_version}", swap_hint,
+                    mismatch=swapped)
+    if hdr.e_version != raw.EV_CURRENT:
+        raise _kobj(path, f"unsupported file version {hdr.e_version}", swap_hint,
+                    mismatch=swapped)
     # 3. ET_REL only.
     if hdr.e_type != raw.ET_REL:
         kind = _ET_NAMES.get(hdr.e_type, "unknown type")
@@ -197,22 +232,22 @@ def check_header(elf_data: bytes, path: str, target: Target | None) -> raw.ElfHe
     if target is not None and hdr.e_machine not in target.accepted_machines:
         wanted = " or ".join(machine_name(m) for m in sorted(target.accepted_machines))
         raise _kobj(path, f"unsupported machine {hdr.e_machine}",
-                    f"{machine_name(hdr.e_machine)} object; {target.name} kernels load {wanted}")
+                    f"{machine_name(hdr.e_machine)} object; {target.name} kernels load {wanted}",
+                    mismatch=True)
     # 5. sizes; EI_CLASS is never checked, a class mismatch shows up here (derived).
-    cls = target.elfclass if target is not None else hdr.elfclass
+    cls = hdr.elfclass
     if (hdr.e_shnum == 0 or hdr.e_shnum > ELF_MAXSHNUM or hdr.e_shoff == 0
-            or hdr.e_shentsize != raw.SHDR_SIZE[cls]
-            or hdr.elfclass != cls):
-        hint = None
-        if hdr.elfclass != cls and target is not None:
-            hint = f"ELF{hdr.elfclass} object; {target.name} kernels load ELF{cls}"
+            or hdr.e_shentsize != raw.SHDR_SIZE[cls]):
+        other_class = target is not None and declared_cls is not None and declared_cls != cls
+        if other_class and target is not None:
+            hint = f"ELF{declared_cls} object; {target.name} kernels load ELF{cls}"
         elif hdr.e_shnum == 0 or hdr.e_shoff == 0:
             hint = "no section header table"
         elif hdr.e_shnum > ELF_MAXSHNUM:
             hint = f"{hdr.e_shnum} sections, at most {ELF_MAXSHNUM}"
         else:
             hint = f"e_shentsize {hdr.e_shentsize}, expected {raw.SHDR_SIZE[cls]}"
-        raise _kobj(path, "bad sizes", hint)
+        raise _kobj(path, "bad sizes", hint, mismatch=other_class)
     return hdr
 
 
@@ -316,9 +351,9 @@ class _PointerReader:
         at a place no relocation changes."""
         return self.elf.read_word(self.elf.get_section(sec_index), offset, self.ptrsize)
 
-    def string(self, ptr: Pointer) -> str:
-        """The NUL-terminated string a module-local pointer points to."""
-        return self.elf.read_cstring(self.elf.get_section(ptr.section), ptr.offset)
+    def string(self, ptr: Pointer) -> bytes:
+        """The bytes of the NUL-terminated string a module-local pointer points to."""
+        return self.elf.read_cbytes(self.elf.get_section(ptr.section), ptr.offset)
 
 
 def _not_loaded(elf: RawElf, index: int) -> str | None:
@@ -385,7 +420,7 @@ def _fetch_info(elf: RawElf, symtab: RawSection, ptrsize: int,
     version = elf.read_word(msec, base + layout["version"], 4)
     mclass = elf.read_word(msec, base + layout["class"], 4, signed=True)
     modcmd, _ = reader.resolve(msec.index, base + layout["modcmd"])
-    strings: dict[str, str | None] = {}
+    strings: dict[str, bytes | None] = {}
     for field in ("name", "required"):
         ptr, psym = reader.resolve(msec.index, base + layout[field])
         if ptr is None:
@@ -406,7 +441,10 @@ def _fetch_info(elf: RawElf, symtab: RawSection, ptrsize: int,
         if unloaded:
             return None, f"mi_{field} points outside the module ({unloaded})"
         strings[field] = reader.string(ptr)
-    return ModInfo(version, mclass, strings["name"], strings["required"], modcmd, loc), None
+    name, required = strings["name"], strings["required"]
+    return ModInfo(version, mclass, None if name is None else raw.decode_name(name),
+                   None if required is None else raw.decode_name(required), modcmd, loc,
+                   name, required), None
 
 
 # --------------------------------------------------------------------------- read_module
@@ -537,9 +575,11 @@ def read_module(path: object, target: Target | None = None, *,
     """Read the ``.kmod`` at ``path`` (or the bytes ``data``) as ``target``'s kernel would.
 
     The header checks run in ``kobj_load`` order (spec §1.1).  With ``target``
-    the kernel's view applies (machine, class and byte order); without it only
-    the target-independent checks run, and the caller can judge the machine
-    later (``kmodbuild check`` does, to report it with the other problems).
+    the kernel's view applies: the header is decoded in its class and byte order
+    (``EI_CLASS``/``EI_DATA`` are not looked at) and its machine, byte order and
+    class are judged before the later checks (a :class:`TargetMismatchError` says
+    so); without it only the target-independent checks run, and the caller can
+    judge the machine later (:func:`kmodbuild.linkcheck.check_header`).
     A missing or malformed modinfo does not raise: it is described in
     ``ModuleObject.modinfo_error`` in the kernel's words.  Symbols, sections
     and relocation entries are decoded on first use; ``facts`` and each
@@ -566,7 +606,7 @@ def read_module(path: object, target: Target | None = None, *,
 # --------------------------------------------------------------------------- records
 
 #: Bumped whenever :func:`module_record`'s layout or the reader's results change.
-RECORD_VERSION = 1
+RECORD_VERSION = 2     # 2: mi_name / mi_required bytes
 
 
 def module_record(mod: ModuleObject) -> tuple[Any, ...]:
@@ -582,7 +622,8 @@ def module_record(mod: ModuleObject) -> tuple[Any, ...]:
         mc = mi.modcmd
         mi_t = (mi.version, mi.module_class, mi.name, mi.required,
                 None if mc is None else (mc.section, mc.offset, mc.symbol),
-                (mi.location.section, mi.location.offset, mi.location.symbol))
+                (mi.location.section, mi.location.offset, mi.location.symbol),
+                mi.name_bytes, mi.required_bytes)
     f = mod.get_facts()
     return (RECORD_VERSION, mod.elfclass, mod.little_endian, mod.e_machine, mod.e_type, mi_t,
             mod.modinfo_error, (tuple(f.undefined), tuple(sorted(f.exports)), tuple(f.common)),
@@ -590,9 +631,11 @@ def module_record(mod: ModuleObject) -> tuple[Any, ...]:
                   for rs in mod.relocation_sections))
 
 
-def module_from_record(path: str, record: tuple[Any, ...]) -> ModuleObject | None:
+def module_from_record(path: str, record: tuple[Any, ...],
+                       target: Target | None = None) -> ModuleObject | None:
     """The :class:`ModuleObject` of a :func:`module_record`, or ``None`` if the record is
-    from another version.  ``image`` is empty; the lazy parts re-read ``path``."""
+    from another version.  ``image`` is empty; the lazy parts re-read ``path`` (for
+    ``target``, as the record was read)."""
     if not record or record[0] != RECORD_VERSION:
         return None
     _, elfclass, le, machine, e_type, mi_t, mi_error, facts, relsecs = record
@@ -600,14 +643,15 @@ def module_from_record(path: str, record: tuple[Any, ...]) -> ModuleObject | Non
 
     def full() -> ModuleObject:
         if not loaded:
-            loaded.append(read_module(path))
+            loaded.append(read_module(path, target))
         return loaded[0]
 
     modinfo = None
     if mi_t is not None:
-        version, mclass, name, required, mc, loc = mi_t
+        version, mclass, name, required, mc, loc, name_b, required_b = mi_t
         modinfo = ModInfo(version, mclass, name, required,
-                          None if mc is None else Pointer(*mc), Pointer(*loc))
+                          None if mc is None else Pointer(*mc), Pointer(*loc), name_b,
+                          required_b)
     rs_objs = tuple(RelocationSection(
         index, name, target, is_rela,
         LazyTuple(lambda k=k: tuple(full().relocation_sections[k].relocations)),  # type: ignore[arg-type]

@@ -210,6 +210,12 @@ def _decode(raw: bytes) -> str:
     return _CTRL_CHARS.sub(_escape_char, text) if _CTRL_CHARS.search(text) else text
 
 
+def decode_name(raw: bytes) -> str:
+    """``raw`` (bytes of a name or string in the file) as one-line text: invalid UTF-8
+    and control characters escaped (``\\xNN``), as every name the reader returns."""
+    return _decode(raw)
+
+
 def string_map(table: bytes) -> dict[int, str]:
     """Map the offset of every NUL-terminated string of ``table`` to the string.
 
@@ -230,23 +236,39 @@ def string_map(table: bytes) -> dict[int, str]:
 
 # --------------------------------------------------------------------------- parsing steps
 
-def parse_header(data: bytes, path: str) -> ElfHeader:
+def ident_class(data: bytes) -> int | None:
+    """``EI_CLASS`` of ``data`` as 32 or 64, or ``None`` (unknown value, or too short)."""
+    return {ELFCLASS32: 32, ELFCLASS64: 64}.get(data[EI_CLASS]) if len(data) > EI_CLASS \
+        else None
+
+
+def ident_little_endian(data: bytes) -> bool | None:
+    """``EI_DATA`` of ``data``: True for LSB, False for MSB, ``None`` for anything else."""
+    return {ELFDATA2LSB: True, ELFDATA2MSB: False}.get(data[EI_DATA]) if len(data) > EI_DATA \
+        else None
+
+
+def parse_header(data: bytes, path: str, *, elfclass: int | None = None,
+                 little_endian: bool | None = None) -> ElfHeader:
     """Decode the ELF header of ``data``.
 
     Checks only what is needed to decode it: the magic, a known ``EI_CLASS``
     and ``EI_DATA``, and that the header fits in the file.  Version, type and
     machine are left to the caller (the kernel checks them in its own order).
+    ``elfclass`` / ``little_endian`` decode the file as that class and byte order
+    whatever its ``EI_CLASS`` / ``EI_DATA`` say (a kernel reads the header natively
+    and never looks at them, spec §1.1); the returned header then carries those.
 
     Raises:
         ModuleFormatError: ``not an ELF object`` (magic), unknown class or data
-            encoding, or a file shorter than its header.
+            encoding (unless forced), or a file shorter than its header.
     """
     if len(data) < EI_NIDENT or data[:4] != ELFMAG:
         raise _fail(path, "not an ELF object")
-    cls = {ELFCLASS32: 32, ELFCLASS64: 64}.get(data[EI_CLASS])
+    cls = elfclass if elfclass is not None else ident_class(data)
     if cls is None:
         raise _fail(path, f"unsupported ELF class {data[EI_CLASS]}")
-    le = {ELFDATA2LSB: True, ELFDATA2MSB: False}.get(data[EI_DATA])
+    le = little_endian if little_endian is not None else ident_little_endian(data)
     if le is None:
         raise _fail(path, f"unsupported ELF data encoding {data[EI_DATA]}")
     st = _EHDR[cls, le]
@@ -672,6 +694,22 @@ class RawElf:
                 return ""
             raise _fail(self.path, f"offset {offset:#x} is outside section {self._label(sec)}")
         return self._cstring(self.section_data(sec), offset, sec)
+
+    def read_cbytes(self, sec: RawSection, offset: int) -> bytes:
+        """The bytes of the NUL-terminated string at ``offset`` inside ``sec``, undecoded
+        (:meth:`read_cstring` escapes control characters and odd bytes for display; a
+        length the kernel measures is measured here).
+
+        Raises:
+            ModuleFormatError: offset outside the section, or no NUL before its end.
+        """
+        if sec.type == SHT_NOBITS:
+            if 0 <= offset < sec.size:
+                return b""
+            raise _fail(self.path, f"offset {offset:#x} is outside section {self._label(sec)}")
+        data = self.section_data(sec)
+        self._cstring(data, offset, sec)          # the same checks and messages
+        return data[offset:data.find(b"\0", offset)]
 
     # ---- notes ---------------------------------------------------------
 

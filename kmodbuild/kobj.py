@@ -485,6 +485,15 @@ def kobj_load(module: ModuleObject, target: Target, name: str, module_map: Modul
 
     sizes, placed = _region_layout(secs)
     kinds = [(idx, kind) for idx, (kind, _) in placed.items()]
+    for idx, kind in kinds:
+        s = secs[idx]
+        if s.addralign == 0 and sizes[kind]:
+            # kobj_load's alignmask is sh_addralign - 1 = -1: "base += -1; base &= ~-1"
+            # makes the cursor 0, so the section (and those after it) would be copied to
+            # address 0 -- unless nothing of its region has a byte (spec §2.1, derived)
+            raise _fail(ko, "kobj_load", f"section {s.name or idx} has sh_addralign 0: "
+                                         f"kobj_load would place it at address 0 (its "
+                                         f"alignment mask, sh_addralign - 1, is -1)")
     if sizes["text"] == 0:
         raise _fail(ko, "kobj_load", "no text")
     if max(sizes.values()) > MAX_ALLOC:
@@ -702,6 +711,7 @@ def dry_link(module: ModuleObject, target: Target, name: str,
                            f"linked, not {modinfo[0]}, {modinfo[1]} as in the file")
                 return message, "a relocation writes over the modinfo record"
         kobj_affix(ko, name, module_map, ksyms)
+        skipped = _skipped_relocation(module)
     except LoadError as e:
         message = e.message.split("]: ", 1)[-1]
         causes = [line.split("]: linker error: ", 1)[-1] for line in console]
@@ -710,6 +720,32 @@ def dry_link(module: ModuleObject, target: Target, name: str,
     except ModuleFormatError as e:
         return e.message, None
     kobj_unload(ko, module_map, ksyms)
+    return skipped
+
+
+def _skipped_relocation(module: ModuleObject) -> tuple[str, str] | None:
+    """The first relocation kobj would apply whose symbol index is not below the symbol
+    count, as :func:`dry_link`'s ``(message, cause)``; ``None`` when there is none.
+
+    kobj_relocate() (subr_kobj.c 1.76) skips such an entry silently and loads the
+    module with its place unrelocated; the check refuses the file instead, in
+    kobj_sym_lookup()'s words (spec §2.3) -- docs/check.md, "Deviations"."""
+    secs = module.sections
+    nsym = len(module.symbols)
+    for want_rela in (False, True):
+        for rs in module.relocation_sections:
+            if rs.is_rela != want_rela or rs.target >= len(secs) \
+                    or secs[rs.target].type != SHT_PROGBITS:
+                continue
+            for r in rs.relocations:
+                if r.sym >= nsym:
+                    kind = "rela" if want_rela else "rel"
+                    place = secs[rs.target].name or f"section {rs.target}"
+                    return (f"linker error: unresolved {kind} relocation @{r.offset:#x} "
+                            f"type={r.type} symidx={r.sym}",
+                            f"symbol index {r.sym} out of range: {rs.name} holds it, for "
+                            f"{place}+{r.offset:#x}; kobj_relocate would skip the entry and "
+                            f"leave that place unrelocated")
     return None
 
 
@@ -766,7 +802,8 @@ def _amd64_clean(module: ModuleObject, page: int) -> bool:
         return False
     entry = struct.Struct("<IBBH").unpack_from
     # kobj_load's layout, as offsets from each region's start
-    if any(s.addralign > page for s in secs if s.type in (SHT_PROGBITS, SHT_NOBITS)):
+    if any(s.addralign > page or s.addralign == 0
+           for s in secs if s.type in (SHT_PROGBITS, SHT_NOBITS)):
         return False
     sizes, placed = _region_layout(secs)
     if not sizes["text"] or max(sizes.values()) > MAX_ALLOC:
@@ -804,8 +841,10 @@ def _amd64_clean(module: ModuleObject, page: int) -> bool:
             return False                # near the modinfo record: the link will tell
         for j in set(map(rshift, infos, repeat(32))) - checked:
             checked.add(j)
-            if j == 0 or j == SHN_ABS or j >= nsym:
-                continue                # index 0 and the SHN_ABS quirk; out of range: skipped
+            if j >= nsym:
+                return False            # out of range: kobj skips it, the check refuses it
+            if j == 0 or j == SHN_ABS:
+                continue                # index 0 and the SHN_ABS quirk
             name, info, _, shndx = entry(symtab, 24 * j)
             if shndx != SHN_UNDEF or (info >> 4 == STB_GLOBAL and 0 < name < len(strings)
                                       and strings[name]):

@@ -565,7 +565,8 @@ def _riscv(ko: Any, base: int, r: Relocation, isrela: bool, local: bool) -> bool
 
 # --------------------------------------------------------------------------- sparc64
 # Table-driven like sys/arch/sparc64/sparc64/kobj_machdep.c: value = A (+S)
-# (-P) (+B), shifted right, masked into the field; no overflow checks.
+# (-P) (+B), shifted right, masked into the field; no overflow checks.  The masks are the
+# psABI's (the kernel's bitmask table, one entry short, shifts those of types 45 and up).
 # (flags, field size in bits, right shift, field mask); flags: S symbol, P pc-relative.
 
 def _bm(bits: int) -> int:
@@ -585,6 +586,15 @@ _SPARC_TABLE: dict[int, tuple[str, int, int, int]] = {
     43: ("S", 32, 0, _bm(7)), 44: ("S", 32, 0, _bm(5)), 45: ("S", 32, 0, _bm(6)),
     46: ("SP", 64, 0, M64), 48: ("S", 32, 10, _bm(22)), 49: ("S", 32, 0, _bm(13)),
     50: ("S", 32, 22, _bm(22)), 51: ("S", 32, 12, _bm(10)), 52: ("S", 32, 0, _bm(12)),
+    # The rest of the kernel's table (kmodbuild.target: everything up to UA16 but JMP_SLOT,
+    # COPY and UA*): the GOT types use the addend alone (_RF_G, no symbol: there is no
+    # GOT), the PLT types likewise (_RF_A, no symbol), GLOB_DAT stores S+A in the low word
+    # of a 64-bit place, GLOB_JMP a 32-bit word, REGISTER a 64-bit one.
+    13: ("", 32, 0, _bm(10)), 14: ("", 32, 0, _bm(13)), 15: ("", 32, 10, _bm(22)),
+    20: ("S", 64, 0, _bm(32)), 24: ("", 32, 0, _bm(32)), 25: ("", 32, 10, _bm(22)),
+    26: ("", 32, 0, _bm(10)), 27: ("P", 32, 0, _bm(32)), 28: ("P", 32, 10, _bm(22)),
+    29: ("P", 32, 0, _bm(10)), 42: ("S", 32, 0, _bm(32)), 47: ("", 64, 0, M64),
+    53: ("S", 64, 0, M64),
 }
 
 

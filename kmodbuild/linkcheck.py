@@ -23,8 +23,8 @@ from kmodbuild import depgraph
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
 from kmodbuild.elf import machine_name, target_for
 from kmodbuild.errors import ModuleFormatError
-from kmodbuild.model import (MODULE_CLASS_MAX, SHT_PROGBITS, STB_WEAK, ModuleObject,
-                             parse_required)
+from kmodbuild.model import (MODULE_CLASS_MAX, SHN_UNDEF, SHT_PROGBITS, STB_WEAK,
+                             ModuleObject, parse_required, parse_required_bytes)
 from kmodbuild.target import NetBSDVersion, Target, compatible
 
 MAXMODNAME = 32                 # sys/module.h (spec §1.4)
@@ -52,7 +52,8 @@ RULES: dict[str, str] = {
     "duplicate-module": "two modules with the same mi_name (§3.3 step 9)",
     "undefined-symbol": "an undefined global that neither the kernel nor a module provides (§2.2)",
     "not-required": "an undefined global provided only by a module not required (§2.3)",
-    "weak-undefined": "an undefined weak reference (§2.3: not supported)",
+    "weak-undefined": "an undefined weak symbol a relocation kobj applies uses (§2.3: not "
+                      "supported)",
     "common-symbol": "a SHN_COMMON symbol (§2.3: not supported)",
     "redefined": "a global defined twice, by the kernel or another module (§2.2)",
     "relocation-type": "a relocation type the target's kobj_reloc does not handle (§2.4)",
@@ -68,10 +69,35 @@ RELOC_HINTS: dict[str, str] = {
     "evbarm-aarch64": "build with -march=armv8-a+nofp+nosimd and without -fpic",
     "evbarm-earmv7hf": "build with -fno-pic -fno-unwind-tables",
     "riscv-riscv64": "build with -mno-relax -mcmodel=medany",
-    "sparc64": "build with -mcmodel=medlow (gcc) or -mcmodel=small (clang)",
+    # every type a code model makes (HI22/LO10, H44/M44/L44, HH22/HM10/LM22) and even the
+    # -fpic GOT types are in kobj_reloc's table: no -mcmodel= helps (RELOC_TYPE_HINTS)
     "evbppc-powerpc": "build with -mlongcall (gcc: also -mno-pltseq)",
     "evbmips-mips64eb": "build with -mabi=64 -mno-abicalls -mlong-calls -G0",
 }
+
+
+#: What to change for one refused type, where it is not the target's :data:`RELOC_HINTS`
+#: (``None``: no advice).
+RELOC_TYPE_HINTS: dict[str, dict[int, str | None]] = {
+    "sparc64": {
+        19: "a dynamic linker's relocation: link the module with ld -r",
+        21: "a dynamic linker's relocation: link the module with ld -r",
+        **dict.fromkeys((23, 54, 55), "an address stored at an unaligned place, as in a "
+                                      "__packed structure: kobj_reloc refuses the unaligned "
+                                      "UA* types; align it"),
+        **dict.fromkeys(range(56, 80), "thread-local storage: a module cannot have "
+                                       "__thread variables"),
+        **dict.fromkeys(range(80, 85), "build without -fpic/-fPIC"),
+    },
+}
+
+
+def reloc_hint(target: Target, rtype: int) -> str | None:
+    """The advice printed with a refused relocation type ``rtype`` of ``target``."""
+    per_type = RELOC_TYPE_HINTS.get(target.name)
+    if per_type is not None:
+        return per_type.get(rtype)
+    return RELOC_HINTS.get(target.name)
 
 
 #: Hints for undefined symbols that betray a wrong compiler flag.
@@ -138,10 +164,12 @@ def file_stem(path: str) -> str:
 def check_header(ctx: CheckContext, mod: ModuleObject) -> bool:
     """kobj_load checks 2, 4 and 5 against the target (spec §1.1); False stops the module.
 
-    :func:`kmodbuild.elf.read_module` without a target has already applied
-    the target-independent checks; this adds the kernel's view: its byte
-    order (a swapped ``e_version`` fails check 2), its machines (check 4) and
-    its ``sizeof(Elf_Shdr)`` (check 5, which catches a wrong ELF class).
+    A module :func:`kmodbuild.elf.read_module` read for the target has passed them
+    already, in kobj_load's order (``kmodbuild check`` reads so whenever it knows the
+    target); one read without a target has passed only the target-independent checks,
+    and this adds the kernel's view: its byte order (a swapped ``e_version`` fails
+    check 2), its machines (check 4) and its ``sizeof(Elf_Shdr)`` (check 5, which
+    catches a wrong ELF class).
     """
     t = ctx.target
     if t is None:
@@ -214,7 +242,7 @@ def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
             rname = f"{t.reloc_names[rtype]} ({rtype})" if rtype in t.reloc_names else rtype
             ctx.error(mod, f"unsupported relocation type {rname}"
                            f"{where}{against}{more}", "relocation-type", symbol=sym,
-                      hint=RELOC_HINTS.get(t.name))
+                      hint=reloc_hint(t, rtype))
 
 
 def link_verdict(mod: ModuleObject, target: Target | None = None) -> tuple[Any, ...] | None:
@@ -263,9 +291,10 @@ def check_modinfo(ctx: CheckContext, mod: ModuleObject) -> None:
     if name is None:
         ctx.error(mod, "modinfo has no name (mi_name is NULL)", "module-name")
     else:
-        if len(name.encode()) >= MAXMODNAME:
+        size = len(mi.raw_name or b"")          # the kernel's strlen(), not the shown text
+        if size >= MAXMODNAME:
             ctx.error(mod, f"module name `{name}' longer than {MAXMODNAME}", "module-name",
-                      hint=f"{len(name.encode())} characters; at most {MAXMODNAME - 1}")
+                      hint=f"{size} characters; at most {MAXMODNAME - 1}")
         if name != stem:
             ctx.error(mod, f"module name `{name}' does not match the file name "
                            f"{os.path.basename(mod.path)}",
@@ -291,8 +320,12 @@ def check_required(ctx: CheckContext, mod: ModuleObject) -> None:
         return
     name = mod.modinfo.name or file_stem(mod.path)
     tokens = parse_required(text)
-    if any(c.isspace() for c in text):
-        spaced = [t for t in tokens if t != t.strip()]
+    # measured on the bytes the kernel reads: the text escapes control characters (a tab
+    # shows as \x09, four characters, and no longer looks like white space)
+    raw = mod.modinfo.raw_required or b""
+    raw_tokens = parse_required_bytes(raw)
+    if any(c in _C_SPACE for c in raw):
+        spaced = [t for t, r in zip(tokens, raw_tokens) if r != r.strip()]
         asks = f"; the kernel asks for `{spaced[0]}'" if spaced else ""
         ctx.error(mod, f"required module list `{text}' contains white space{asks}",
                   "required-syntax", hint="write it as \"a,b\" without spaces")
@@ -306,10 +339,10 @@ def check_required(ctx: CheckContext, mod: ModuleObject) -> None:
         else:
             ctx.warning(mod, f"required module list `{text}' has a stray comma",
                         "required-syntax")
-    for tok in tokens:
-        if len(tok.encode()) + 1 >= MAXMODNAME:
+    for tok, raw_tok in zip(tokens, raw_tokens):
+        if len(raw_tok) + 1 >= MAXMODNAME:
             ctx.error(mod, f"required module name `{text}' longer than {MAXMODNAME}",
-                      "required-name", hint=f"`{tok}' has {len(tok.encode())} characters; "
+                      "required-name", hint=f"`{tok}' has {len(raw_tok)} characters; "
                                             f"dependency names are limited to {MAXMODNAME - 2}")
         if tok == name:
             ctx.error(mod, f"self-dependency detected for `{name}'", "self-dependency")
@@ -318,6 +351,35 @@ def check_required(ctx: CheckContext, mod: ModuleObject) -> None:
             ctx.error(mod, f"requires unknown module `{tok}'", "unknown-module",
                       hint=f"did you mean {m[0]}?" if m else
                       f"{tok}/{tok}.kmod not found among the modules checked or next to them")
+
+
+#: C's isspace() in the "C" locale: space, \t, \n, \v, \f, \r (what ``bytes.strip()``
+#: removes).
+_C_SPACE = frozenset(b" \t\n\v\f\r")
+
+
+def relocated_weak_undefined(mod: ModuleObject) -> set[str] | None:
+    """Names of the undefined weak symbols some relocation kobj applies uses -- one in a
+    table for a SHT_PROGBITS section (spec §2.1) -- or ``None`` when the tables cannot be
+    decoded.  Only those fail: kobj_checksyms() looks at STB_GLOBAL symbols alone, and
+    kobj_sym_lookup() refuses a weak one when a relocation asks for it (§2.2, §2.3)."""
+    try:
+        symbols = mod.symbols
+        weak = {i for i, s in enumerate(symbols)
+                if s.bind == STB_WEAK and s.shndx == SHN_UNDEF and s.name}
+        if not weak:
+            return set()
+        sections = mod.sections
+        used: set[str] = set()
+        for rs in mod.relocation_sections:
+            if not 0 <= rs.target < len(sections) or sections[rs.target].type != SHT_PROGBITS:
+                continue
+            for r in rs.relocations:
+                if r.sym in weak:
+                    used.add(symbols[r.sym].name)
+        return used
+    except ModuleFormatError:
+        return None
 
 
 def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
@@ -335,8 +397,13 @@ def check_symbols(ctx: CheckContext, mod: ModuleObject, name: str) -> None:
     # stops at loading it, and the symbols it may provide cannot be judged without it
     absent = mod.modinfo is not None and any(
         r != name and r not in ctx.by_name for r in mod.modinfo.requires)
+    weak_used: set[str] | None = None
     for sym, bind in suspects:
         if bind == STB_WEAK:
+            if weak_used is None:
+                weak_used = relocated_weak_undefined(mod)
+            if weak_used is not None and sym not in weak_used:
+                continue                # no relocation asks for it: kobj never looks it up
             ctx.error(mod, f"has undefined weak symbol {sym}", "weak-undefined", symbol=sym,
                       hint="kobj: weak symbol not supported; declare it without "
                            "__weak or define it")
@@ -390,14 +457,29 @@ def check_cycles(ctx: CheckContext, judged: Iterable[ModuleObject]) -> None:
         reach.add(n)
         todo.extend(ctx.graph[n])
     sub = {n: ctx.graph[n] for n in reach}
-    for cycle in depgraph.find_cycles(sub):
-        for member in cycle[:-1]:
+    # one shortest cycle per judged member of a component: linear in the graph for each
+    # (every cycle of the component traced from every member was cubic for a build that
+    # checks an N-module ring one module at a time)
+    for comp in depgraph.strongly_connected(sub):
+        if len(comp) < 2:
+            continue                    # a module requiring itself: check_required says so
+        for member in comp:
             mod = ctx.by_name.get(member)
             if mod is None or id(mod) not in judged_ids:
                 continue
-            path = depgraph.cycle_of(ctx.graph, member) or cycle
+            path = depgraph.cycle_of(sub, member) or [member, member]
             ctx.error(mod, f"circular dependency detected for `{member}'", "dependency-cycle",
-                      hint=" -> ".join(path))
+                      hint=cycle_text(path))
+
+
+def cycle_text(path: Sequence[str], most: int = 12) -> str:
+    """``a -> b -> a``; a cycle of more than ``most`` names shows its first and last
+    names around a count, so that N modules on one ring print N lines, not N**2 names."""
+    if len(path) <= most:
+        return " -> ".join(path)
+    head, tail = path[:5], path[-3:]
+    return (" -> ".join(head) + f" -> ... ({len(path) - len(head) - len(tail)} more) ... -> "
+            + " -> ".join(tail))
 
 
 # --------------------------------------------------------------------------- entry point

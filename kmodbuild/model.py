@@ -112,7 +112,11 @@ class ModInfo:
     """The module's ``modinfo_t`` (spec §1.3), read through ``link_set_modules``.
 
     ``name``/``required`` are ``None`` when the pointer is NULL (or cannot be
-    followed); ``modcmd`` is where ``mi_modcmd`` points.
+    followed); ``modcmd`` is where ``mi_modcmd`` points.  ``name`` and ``required``
+    are text for messages (control characters and invalid UTF-8 escaped, ``\\x09``);
+    ``name_bytes``/``required_bytes`` are the bytes the kernel reads, which its length
+    and white-space rules measure (spec §1.5, §3.3 step 4) -- ``None`` when not known
+    (a record made by hand: then the text is measured).
     """
 
     version: int
@@ -121,6 +125,23 @@ class ModInfo:
     required: str | None
     modcmd: Pointer | None
     location: Pointer          # where the modinfo record itself lives
+    name_bytes: bytes | None = None
+    required_bytes: bytes | None = None
+
+    @property
+    def raw_name(self) -> bytes | None:
+        """``mi_name`` as the kernel reads it (the text encoded when the bytes are unknown)."""
+        if self.name_bytes is not None or self.name is None:
+            return self.name_bytes
+        return self.name.encode()
+
+    @property
+    def raw_required(self) -> bytes | None:
+        """``mi_required`` as the kernel reads it (the text encoded when the bytes are
+        unknown)."""
+        if self.required_bytes is not None or self.required is None:
+            return self.required_bytes
+        return self.required.encode()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -136,13 +157,24 @@ def parse_required(text: str | None) -> tuple[str, ...]:
     """
     if not text:
         return ()
-    out: list[str] = []
+    return tuple(_split_required(text, ","))
+
+
+def parse_required_bytes(raw: bytes | None) -> tuple[bytes, ...]:
+    """:func:`parse_required` on the bytes the kernel reads (whose tokens it measures)."""
+    if not raw:
+        return ()
+    return tuple(_split_required(raw, b","))
+
+
+def _split_required(text: Any, comma: Any) -> list[Any]:
+    out: list[Any] = []
     i = 0
     n = len(text)
     while i < n:
-        if text[i] == ",":
+        if text[i:i + 1] == comma:
             i += 1
-        j = text.find(",", i)
+        j = text.find(comma, i)
         if j < 0:
             j = n
         token = text[i:j]
@@ -150,7 +182,7 @@ def parse_required(text: str | None) -> tuple[str, ...]:
             break
         out.append(token)
         i = j
-    return tuple(out)
+    return out
 
 
 @dataclass(frozen=True)

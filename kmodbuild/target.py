@@ -72,13 +72,30 @@ _SPARC_RELOCS = {0: "R_SPARC_NONE", 1: "R_SPARC_8", 2: "R_SPARC_16", 3: "R_SPARC
                  15: "R_SPARC_GOT22", 16: "R_SPARC_PC10", 17: "R_SPARC_PC22",
                  18: "R_SPARC_WPLT30", 19: "R_SPARC_COPY", 20: "R_SPARC_GLOB_DAT",
                  21: "R_SPARC_JMP_SLOT", 22: "R_SPARC_RELATIVE", 23: "R_SPARC_UA32",
+                 24: "R_SPARC_PLT32", 25: "R_SPARC_HIPLT22", 26: "R_SPARC_LOPLT10",
+                 27: "R_SPARC_PCPLT32", 28: "R_SPARC_PCPLT22", 29: "R_SPARC_PCPLT10",
                  30: "R_SPARC_10", 31: "R_SPARC_11", 32: "R_SPARC_64", 33: "R_SPARC_OLO10",
                  34: "R_SPARC_HH22", 35: "R_SPARC_HM10", 36: "R_SPARC_LM22",
                  37: "R_SPARC_PC_HH22", 38: "R_SPARC_PC_HM10", 39: "R_SPARC_PC_LM22",
-                 40: "R_SPARC_WDISP16", 41: "R_SPARC_WDISP19", 43: "R_SPARC_7", 44: "R_SPARC_5",
-                 45: "R_SPARC_6", 46: "R_SPARC_DISP64", 48: "R_SPARC_HIX22", 49: "R_SPARC_LOX10",
+                 40: "R_SPARC_WDISP16", 41: "R_SPARC_WDISP19", 42: "R_SPARC_GLOB_JMP",
+                 43: "R_SPARC_7", 44: "R_SPARC_5", 45: "R_SPARC_6", 46: "R_SPARC_DISP64",
+                 47: "R_SPARC_PLT64", 48: "R_SPARC_HIX22", 49: "R_SPARC_LOX10",
                  50: "R_SPARC_H44", 51: "R_SPARC_M44", 52: "R_SPARC_L44", 53: "R_SPARC_REGISTER",
-                 54: "R_SPARC_UA64", 55: "R_SPARC_UA16"}
+                 54: "R_SPARC_UA64", 55: "R_SPARC_UA16",
+                 **{56 + i: f"R_SPARC_TLS_{n}" for i, n in enumerate((
+                     "GD_HI22", "GD_LO10", "GD_ADD", "GD_CALL", "LDM_HI22", "LDM_LO10",
+                     "LDM_ADD", "LDM_CALL", "LDO_HIX22", "LDO_LOX10", "LDO_ADD", "IE_HI22",
+                     "IE_LO10", "IE_LD", "IE_LDX", "IE_ADD", "LE_HIX22", "LE_LOX10", "DTPMOD32",
+                     "DTPMOD64", "DTPOFF32", "DTPOFF64", "TPOFF32", "TPOFF64"))},
+                 80: "R_SPARC_GOTDATA_HIX22", 81: "R_SPARC_GOTDATA_LOX10",
+                 82: "R_SPARC_GOTDATA_OP_HIX22", 83: "R_SPARC_GOTDATA_OP_LOX10",
+                 84: "R_SPARC_GOTDATA_OP"}
+#: sparc64's kobj_reloc() is table-driven (spec §2.4): its tables cover the types up to
+#: R_SPARC_UA16 (55; in the revisions read the bitmask table is one entry short, a comma
+#: missing after _BM(6), so UA16 is out of its range) and it refuses JMP_SLOT, COPY and
+#: the unaligned UA* types; every other type of the table is applied (GOT*, GLOB_DAT,
+#: the PLT types and REGISTER included).
+_SPARC_REFUSED = frozenset({19, 21, 23, 54, 55})
 _PPC_RELOCS = {0: "R_PPC_NONE", 1: "R_PPC_ADDR32", 2: "R_PPC_ADDR24", 3: "R_PPC_ADDR16",
                4: "R_PPC_ADDR16_LO", 5: "R_PPC_ADDR16_HI", 6: "R_PPC_ADDR16_HA",
                10: "R_PPC_REL24", 11: "R_PPC_REL14", 18: "R_PPC_PLTREL24", 22: "R_PPC_RELATIVE",
@@ -212,10 +229,7 @@ TARGETS: tuple[Target, ...] = (
        pointer_size=8, rela=True, rel_ok=False, rela_ok=True,
        cflags=("-mcmodel=small",), gcc_cflags=("-mcmodel=medlow",),
        reloc_names=_SPARC_RELOCS,
-       accepted_relocs=frozenset(set(_SPARC_RELOCS) - _names(
-           _SPARC_RELOCS, "R_SPARC_GOT10", "R_SPARC_GOT13", "R_SPARC_GOT22", "R_SPARC_COPY",
-           "R_SPARC_GLOB_DAT", "R_SPARC_JMP_SLOT", "R_SPARC_UA32", "R_SPARC_UA64",
-           "R_SPARC_UA16", "R_SPARC_REGISTER"))),
+       accepted_relocs=frozenset(range(56)) - _SPARC_REFUSED),
     _t(name="evbppc-powerpc", machine="evbppc", machine_arch="powerpc",
        triple="powerpc-unknown-netbsd", gnu_triple="powerpc-linux-gnu", elfclass=32,
        little_endian=False, e_machine=EM_PPC, accepted_machines=frozenset({EM_PPC}),

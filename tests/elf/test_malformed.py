@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from kmodbuild import elfraw
-from kmodbuild.elf import read_kernel, read_module
+from kmodbuild.elf import TargetMismatchError, error_rule, read_kernel, read_module
 from kmodbuild.errors import ModuleFormatError
-from kmodbuild.target import get_target
+from kmodbuild.target import Target, get_target
 
 AMD64 = get_target("amd64")
 
@@ -165,18 +165,53 @@ def test_patched(what: str, patch: Callable[[Patch], Patch], message: str, hint:
     assert text.startswith("bad.kmod: ") and "\n" not in text
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "linker error: not an ELF object"),
-    (b"MZ\x90\x00" + bytes(100), "linker error: not an ELF object"),
-    (b"\x7fELF", "not an ELF object"),
-    (b"\x7fELF\x02\x01\x01" + bytes(30), "truncated ELF header (37 bytes)"),
-    (b"\x7fELF\x03\x01\x01" + bytes(60), "unsupported ELF class 3"),
-    (b"\x7fELF\x02\x07\x01" + bytes(60), "unsupported ELF data encoding 7"),
+@pytest.mark.parametrize("data,message,target", [
+    (b"", "linker error: not an ELF object", AMD64),
+    (b"MZ\x90\x00" + bytes(100), "linker error: not an ELF object", AMD64),
+    (b"\x7fELF", "not an ELF object", AMD64),
+    (b"\x7fELF\x02\x01\x01" + bytes(30), "truncated ELF header (37 bytes)", AMD64),
+    # without a target the reader needs EI_CLASS and EI_DATA to decode the file at all
+    (b"\x7fELF\x03\x01\x01" + bytes(60), "unsupported ELF class 3", None),
+    (b"\x7fELF\x02\x07\x01" + bytes(60), "unsupported ELF data encoding 7", None),
+    # the amd64 kernel never looks at them: it reads its own Elf64_Ehdr (spec §1.1)
+    (b"\x7fELF\x03\x01\x01" + bytes(60), "linker error: unsupported file version 0", AMD64),
+    (b"\x7fELF\x02\x07\x01" + bytes(60), "linker error: unsupported file version 0", AMD64),
 ])
-def test_not_elf(data: bytes, message: str) -> None:
+def test_not_elf(data: bytes, message: str, target: Target | None) -> None:
     with pytest.raises(ModuleFormatError) as exc:
-        read_module("x.kmod", AMD64, data=data)
+        read_module("x.kmod", target, data=data)
     assert exc.value.message.endswith(message)
+
+
+@pytest.mark.parametrize("index,value", [(4, 3), (4, 0), (4, 1), (5, 7), (5, 2)],
+                         ids=["class-3", "class-0", "class-32", "data-7", "data-msb"])
+def test_the_kernel_never_looks_at_ei_class_or_ei_data(index: int, value: int,
+                                                       sample_kmods: dict[str, Path]) -> None:
+    """kobj_load reads the header as its own Elf_Ehdr (spec §1.1: EI_CLASS is never
+    checked): an amd64 module with a damaged EI_CLASS or EI_DATA still loads on amd64."""
+    data = bytearray(sample_kmods["amd64"].read_bytes())
+    data[index] = value
+    good = read_module(sample_kmods["amd64"], AMD64)
+    mod = read_module("odd.kmod", AMD64, data=bytes(data))
+    assert (mod.elfclass, mod.little_endian, mod.e_machine) == (64, True, 62)
+    assert mod.modinfo == good.modinfo
+    assert [s.name for s in mod.symbols] == [s.name for s in good.symbols]
+    if (index, value) in ((4, 3), (4, 0), (5, 7)):      # without a target: unreadable
+        with pytest.raises(ModuleFormatError) as exc:
+            read_module("odd.kmod", data=bytes(data))
+        assert "unsupported ELF" in exc.value.message
+
+
+def test_the_target_decides_how_the_header_is_read(sample_kmods: dict[str, Path]) -> None:
+    """A big-endian module whose EI_DATA is damaged still fails amd64's check 2 (its
+    e_version is 0x01000000 in amd64's byte order), as a machine problem."""
+    data = bytearray(sample_kmods["sparc64"].read_bytes())
+    data[5] = 9
+    with pytest.raises(TargetMismatchError) as exc:
+        read_module("be.kmod", AMD64, data=bytes(data))
+    assert exc.value.message == "linker error: unsupported file version 16777216"
+    assert exc.value.hint == "big-endian object; amd64 kernels are little-endian"
+    assert error_rule(exc.value) == "machine"
 
 
 def test_truncated_real_module(sample_kmods: dict[str, Path]) -> None:
@@ -187,15 +222,36 @@ def test_truncated_real_module(sample_kmods: dict[str, Path]) -> None:
 
 
 def test_wrong_byte_order_and_class_for_target(sample_kmods: dict[str, Path]) -> None:
-    with pytest.raises(ModuleFormatError) as exc:
+    with pytest.raises(TargetMismatchError) as exc:
         read_module(sample_kmods["sparc64"], AMD64)
     assert exc.value.message == "linker error: unsupported file version 16777216"
     assert exc.value.hint == "big-endian object; amd64 kernels are little-endian"
-    with pytest.raises(ModuleFormatError) as exc:
+    with pytest.raises(TargetMismatchError) as exc:
         read_module(sample_kmods["i386"], AMD64)
     assert exc.value.message == "linker error: unsupported machine 3"
+    # an ELF32 object that claims x86-64: amd64's check 5 (e_shentsize read from its
+    # Elf64_Ehdr) fails, and EI_CLASS says why
+    data = bytearray(sample_kmods["i386"].read_bytes())
+    struct.pack_into("<H", data, 18, 62)
+    with pytest.raises(TargetMismatchError) as exc:
+        read_module("x32.kmod", AMD64, data=bytes(data))
+    assert (exc.value.message, exc.value.hint) == (
+        "linker error: bad sizes", "ELF32 object; amd64 kernels load ELF64")
     # Without a target only the target-independent checks run.
     assert read_module(sample_kmods["sparc64"]).e_machine == 43
+
+
+def test_target_checks_come_before_the_later_ones(sample_kmods: dict[str, Path]) -> None:
+    """kobj_load's check 4 (machine) comes before check 8 (shstrndx): an i386 module with
+    a bad e_shstrndx is an i386 module to the amd64 kernel (spec §1.1)."""
+    data = Patch(sample_kmods["i386"].read_bytes()).header("e_shstrndx", 99).bytes()
+    with pytest.raises(TargetMismatchError) as exc:
+        read_module("i386.kmod", AMD64, data=data)
+    assert exc.value.message == "linker error: unsupported machine 3"
+    with pytest.raises(ModuleFormatError) as exc:
+        read_module("i386.kmod", get_target("i386"), data=data)
+    assert exc.value.message == "linker error: bad shstrndx"
+    assert error_rule(exc.value) == "format"
 
 
 def test_missing_file(tmp_path: Path) -> None:
