@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from kmodbuild.errors import KmodError
+from kmodbuild.metalog import metalog_path
 from kmodbuild.sets import set_name, write_sets
 from kmodbuild.target import NetBSDVersion, parse_targets, stand_dir
 
 HELP = "write reproducible module sets (tar.xz + SHA512) from an installed tree"
 DESCRIPTION = """\
 Pack each installed stand/<MACHINE>/<VERSION>/modules tree into
-modules-<MACHINE>-<VERSION>.tar.xz with sorted entries, owner root:wheel,
-fixed modes and mtime (SOURCE_DATE_EPOCH, default 0), plus a SHA512 file.
-Two builds of the same sources give byte-identical sets.  'scons sets' does
-the same as part of a build."""
+modules-<MACHINE>-<VERSION>.tar.xz (a target sharing its MACHINE adds its
+MACHINE_ARCH: modules-evbarm-earmv7hf-10.0.tar.xz) with sorted entries, owner
+root:wheel, fixed modes and mtime (SOURCE_DATE_EPOCH, default 0), plus a SHA512
+file listing the sets written.  A set holds exactly the files the tree's METALOG
+records: a tree without a METALOG, or that does not verify against it (see
+'kmodbuild verify'), is refused with one line and exit 1, and nothing is
+written.  Two builds of the same sources give byte-identical sets.  'scons sets'
+does the same as part of a build."""
 EPILOG = """\
 examples:
   kmodbuild package                            amd64 10.0 from ./stand into build/sets
@@ -35,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
     items = []
     for t in parse_targets(args.arch):
         mods = stand_dir(destdir, t, version)
-        if not mods.is_dir():
+        if not os.path.lexists(mods) and not os.path.lexists(metalog_path(mods.parent)):
             raise KmodError("no installed modules here; run scons first", path=mods)
-        root = mods.parents[3]
-        items.append((mods, root, set_name(t, version)))
+        # the target's own root: DESTDIR, or DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>
+        items.append((mods, mods.parents[3], set_name(t, version)))
+    # write_sets verifies each tree against its METALOG first and packs what it records
     for path in write_sets(items, Path(args.output)):
         print(path)
     return 0

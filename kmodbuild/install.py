@@ -3,8 +3,10 @@
 Every file is written to a temporary name in its destination directory,
 flushed to disk and renamed into place, so a killed install leaves either the
 old file or the new one, never a partial one (and perhaps its temporary file,
-``.NAME.XXXXXXXX.tmp``, which the next install of NAME removes).  Paths are
-resolved without following a symlink out of DESTDIR.
+``.NAME.XXXXXXXX.tmp``, which the next install of NAME, or the next METALOG
+written for its directory, removes once it is stale).  Paths are resolved
+without following a symlink out of DESTDIR, and the directories an install
+puts a file in are mode 0755 whatever the umask (as NetBSD's mtree makes them).
 """
 from __future__ import annotations
 
@@ -68,12 +70,69 @@ def safe_dest(destdir: Path, relpath: Path | str) -> Path:
     rel = Path(relpath)
     if rel.is_absolute() or ".." in rel.parts:
         raise InstallError(f"refusing to install outside DESTDIR: {relpath}", path=destdir)
-    cur = root
-    for part in rel.parts:
+    link = symlink_in_path(root, rel)
+    if link is not None:
+        raise InstallError("refusing to follow a symlink under DESTDIR", path=link)
+    return root.joinpath(*rel.parts)
+
+
+def symlink_in_path(root: Path, relpath: Path | str,
+                    known: dict[Path, bool] | None = None) -> Path | None:
+    """The first of ``root/a``, ``root/a/b``, ... ``root/relpath`` that is a symbolic
+    link (``lstat`` from ``root`` down; ``root`` itself is not looked at), or None.
+
+    What :func:`safe_dest` refuses to install through and ``kmodbuild verify``
+    reports.  ``known`` caches answers per path across calls (many files share their
+    directories).
+    """
+    cur = Path(root)
+    for part in Path(relpath).parts:
         cur = cur / part
-        if cur.is_symlink():
-            raise InstallError("refusing to follow a symlink under DESTDIR", path=cur)
-    return cur
+        is_link = known.get(cur) if known is not None else None
+        if is_link is None:
+            is_link = cur.is_symlink()
+            if known is not None:
+                known[cur] = is_link
+        if is_link:
+            return cur
+    return None
+
+
+#: the mode of every directory an install puts a file in (NetBSD's mtree: 0755)
+DIR_MODE = 0o755
+
+
+def make_dirs(destdir: Path, reldir: Path | str) -> None:
+    """Make ``destdir/reldir`` and every directory between, mode :data:`DIR_MODE`
+    whatever the umask; an existing one of another mode is set to it (as ``mtree -U``
+    sets the directories of a NetBSD DESTDIR).  ``destdir`` itself is made if it is
+    missing, but its mode is left alone.
+
+    A mode that cannot be set (a directory of another owner) is left as it is:
+    ``kmodbuild verify`` reports it against the METALOG's record.
+
+    Raises:
+        InstallError: a directory cannot be made (the message names it).
+    """
+    cur = Path(destdir)
+    try:
+        cur.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InstallError(f"cannot create directory: {e.strerror}", path=cur) from None
+    for part in Path(reldir).parts:
+        cur = cur / part
+        try:
+            cur.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise InstallError(f"cannot create directory: {e.strerror}", path=cur) from None
+        try:
+            st = cur.lstat()
+            if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != DIR_MODE:
+                os.chmod(cur, DIR_MODE)
+        except OSError:
+            pass
 
 
 def atomic_write(dest: Path, data: bytes, mode: int = 0o444, *,
@@ -129,6 +188,21 @@ def _temporary_pattern(dest: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(dest.name)}\.{_MKSTEMP_RANDOM}\.tmp")
 
 
+#: the name of a temporary of any file (``.NAME.XXXXXXXX.tmp``)
+_ANY_TEMPORARY = re.compile(rf"\..+\.{_MKSTEMP_RANDOM}\.tmp", re.DOTALL)
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one :func:`atomic_write` gives its temporary files."""
+    return _ANY_TEMPORARY.fullmatch(name) is not None
+
+
+def is_stale(st: os.stat_result, now: float | None = None) -> bool:
+    """Whether a temporary with this ``lstat`` is a killed write's (older than
+    :data:`STALE_AFTER`), not possibly another build's live one."""
+    return (time.time() if now is None else now) - st.st_mtime > STALE_AFTER
+
+
 def remove_stale_temporaries(dest: Path) -> list[Path]:
     """Remove the temporary files of ``dest`` that a killed :func:`atomic_write` left
     beside it (``.NAME.XXXXXXXX.tmp``); returns them.
@@ -141,17 +215,28 @@ def remove_stale_temporaries(dest: Path) -> list[Path]:
     Failures are ignored: a leftover is harmless until the next install.
     """
     dest = Path(dest)
-    pattern = _temporary_pattern(dest)
+    return _remove_stale(dest.parent, _temporary_pattern(dest))
+
+
+def remove_stale_temporaries_in(directory: Path) -> list[Path]:
+    """Remove the stale temporaries of any file in ``directory`` (``.NAME.XXXXXXXX.tmp``
+    regular files older than :data:`STALE_AFTER`): a killed install's, whatever file it
+    was writing; returns them.  A younger one may be another tree's live write and
+    stays.  Failures are ignored."""
+    return _remove_stale(Path(directory), _ANY_TEMPORARY)
+
+
+def _remove_stale(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
     now = time.time()
     removed = []
     try:
-        entries = list(os.scandir(dest.parent))
+        entries = list(os.scandir(directory))
     except OSError:
         return removed
     for entry in entries:
         try:
             if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) \
-                    and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    and is_stale(entry.stat(follow_symlinks=False), now):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:
@@ -182,6 +267,7 @@ def install_changed(src: Path, destdir: Path, relpath: Path | str, mode: int = 0
 
 def _install(src: Path, destdir: Path, relpath: Path | str, mode: int) -> tuple[Path, bool]:
     dest = safe_dest(destdir, relpath)
+    make_dirs(Path(destdir).resolve(), Path(relpath).parent)
     try:
         data = Path(src).read_bytes()
     except OSError as e:

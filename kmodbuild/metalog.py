@@ -3,24 +3,37 @@
 After an install, ``$DESTDIR/stand/<MACHINE>/<VERSION>/METALOG`` lists every
 installed file, one line each, sorted, in NetBSD's METALOG (mtree) syntax::
 
+    ./stand/amd64/10.0/modules/hello type=dir mode=0755
     ./stand/amd64/10.0/modules/hello/hello.kmod type=file mode=0444 size=1600 sha256=9f...
 
+and every directory on the way to them (``./stand`` down), mode 0755 as the
+installer makes them (:func:`kmodbuild.install.make_dirs`).
 Paths are relative to DESTDIR -- for a target sharing its MACHINE, installed
 under ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>/``, relative to the top DESTDIR
 (``./destdir.evbarm-earmv7hf/stand/evbarm/10.0/...``).  :func:`verify` compares a
-tree with its METALOGs and reports modified, missing and unexpected files, and
-modules installed without a METALOG.
+tree with its METALOGs and reports modified, missing and unexpected files
+(a symbolic link on the way to a recorded file, the stale temporary of an
+interrupted install), and modules installed without a METALOG;
+:func:`verify_log` does it for one METALOG (what ``kmodbuild package`` checks
+before it packs a set).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
-from kmodbuild.install import open_installed
+from kmodbuild.install import (
+    DIR_MODE,
+    is_stale,
+    is_temporary_name,
+    open_installed,
+    symlink_in_path,
+)
 
 METALOG_NAME = "METALOG"
 _HEADER = "#mtree v2.0\n# kmodbuild install record: path type mode size sha256\n"
@@ -28,14 +41,18 @@ _HEADER = "#mtree v2.0\n# kmodbuild install record: path type mode size sha256\n
 
 @dataclass(frozen=True)
 class Entry:
-    """One file record: ``path`` is DESTDIR-relative with a leading ``./``."""
+    """One record: ``path`` is DESTDIR-relative with a leading ``./``; ``type`` is
+    ``file`` or ``dir`` (a directory has no size or digest)."""
 
     path: str
     mode: int
-    size: int
-    sha256: str
+    size: int = 0
+    sha256: str = ""
+    type: str = "file"
 
     def line(self) -> str:
+        if self.type == "dir":
+            return f"{_escape(self.path)} type=dir mode={self.mode:04o}"
         return (f"{_escape(self.path)} type=file mode={self.mode:04o} size={self.size} "
                 f"sha256={self.sha256}")
 
@@ -67,8 +84,21 @@ def file_entry(destdir: Path, path: Path) -> Entry:
 
 
 def render(entries: list[Entry]) -> str:
-    """The METALOG text for ``entries`` (sorted by path)."""
-    return _HEADER + "".join(e.line() + "\n" for e in sorted(entries, key=lambda e: e.path))
+    """The METALOG text for ``entries`` and every directory on the way to them, from
+    the first component of their paths down (``type=dir mode=0755``, as the installer
+    makes them), sorted by path."""
+    records = {e.path: e for e in entries}
+    for e in entries:
+        parts = e.path[2:].split("/")
+        for i in range(1, len(parts)):
+            d = "./" + "/".join(parts[:i])
+            records.setdefault(d, Entry(d, DIR_MODE, type="dir"))
+    return _HEADER + "".join(records[k].line() + "\n" for k in sorted(records))
+
+
+def files(entries: list[Entry]) -> list[Entry]:
+    """The file records of ``entries`` (not the directories)."""
+    return [e for e in entries if e.type == "file"]
 
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -79,8 +109,9 @@ def parse(text: str, path: Path) -> list[Entry]:
     """Parse a METALOG written by :func:`render`.
 
     Every record must be complete: a ``./`` path without ``..``, then ``type=file``,
-    ``mode=`` (octal), ``size=`` (decimal) and ``sha256=`` (64 hex digits), each once,
-    and a newline at its end (a METALOG cut short ends in the middle of a line).
+    ``mode=`` (octal), ``size=`` (decimal) and ``sha256=`` (64 hex digits), or
+    ``type=dir`` and ``mode=`` alone, each once, and a newline at its end (a METALOG
+    cut short ends in the middle of a line).
 
     Raises:
         KmodError: ``path:line: malformed METALOG line (why)``.
@@ -120,15 +151,21 @@ def _parse_line(line: str, path: Path, lineno: int) -> Entry:
         if key in kw:
             _malformed(path, lineno, f"{key}= given twice")
         kw[key] = value
-    for key in _KEYWORDS:
+    kind = kw.get("type", "file")
+    for key in _KEYWORDS if kind == "file" else _KEYWORDS[:2]:
         if key not in kw:
             _malformed(path, lineno, f"no {key}=")
-    if kw["type"] != "file":
-        _malformed(path, lineno, "type must be file")
-    mode, size, digest = kw["mode"], kw["size"], kw["sha256"]
+    if kind not in ("file", "dir"):
+        _malformed(path, lineno, "type must be file or dir")
+    mode = kw["mode"]
     if not mode or len(mode) > 5 or any(c not in "01234567" for c in mode) \
             or int(mode, 8) > 0o7777:
         _malformed(path, lineno, "mode must be octal, at most 7777")
+    if kind == "dir":
+        if "size" in kw or "sha256" in kw:
+            _malformed(path, lineno, "a directory has no size= or sha256=")
+        return Entry(name, int(mode, 8), type="dir")
+    size, digest = kw["size"], kw["sha256"]
     if not size.isascii() or not size.isdigit():
         _malformed(path, lineno, "size must be a whole number of bytes")
     if len(digest) != 64 or not set(digest) <= _HEX:
@@ -161,7 +198,7 @@ def entry_base(log: Path, entries: list[Entry]) -> Path:
     """
     root = Path(log).absolute().parents[3]      # root/stand/MACHINE/VERSION/METALOG
     if root.name.startswith("destdir.") and (
-            not entries or entries[0].path.startswith(f"./{root.name}/")):
+            not entries or (entries[0].path + "/").startswith(f"./{root.name}/")):
         return root.parent
     return root
 
@@ -173,27 +210,35 @@ def metalog_path(stand_version_dir: Path) -> Path:
 
 def record_tree(destdir: Path, modules_dir: Path) -> str:
     """METALOG text for every file under ``modules_dir`` (a stand/.../modules directory)."""
-    files = sorted(p for p in modules_dir.rglob("*") if p.is_file() and not p.is_symlink()
+    found = sorted(p for p in modules_dir.rglob("*") if p.is_file() and not p.is_symlink()
                    and not p.name.startswith("."))
-    return render([file_entry(destdir, p) for p in files])
+    return render([file_entry(destdir, p) for p in found])
 
 
 #: what a finding of each kind says (``kind`` itself is what ``--format json`` gives)
-_KIND_TEXT = {"no-metalog": "modules installed but no METALOG"}
+_KIND_TEXT = {"no-metalog": "modules installed but no METALOG",
+              "stale-temporary": "stale temporary of an interrupted install; run scons"}
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One verification problem: ``kind`` is modified, missing, unexpected, unreadable or
-    no-metalog (a stand/MACHINE/VERSION directory holding modules but no METALOG)."""
+    """One verification problem: ``kind`` is modified, missing, unexpected, unreadable,
+    stale-temporary (what a killed install left, older than
+    :data:`kmodbuild.install.STALE_AFTER`) or no-metalog (a stand/MACHINE/VERSION
+    directory holding modules but no METALOG)."""
 
     kind: str
     path: str
     detail: str = ""
 
+    @property
+    def what(self) -> str:
+        """What is wrong, without the path: ``modified (contents differ)``."""
+        return _KIND_TEXT.get(self.kind, self.kind) + (f" ({self.detail})" if self.detail
+                                                         else "")
+
     def __str__(self) -> str:
-        return (f"{self.path}: {_KIND_TEXT.get(self.kind, self.kind)}"
-                + (f" ({self.detail})" if self.detail else ""))
+        return f"{self.path}: {self.what}"
 
 
 def _install_roots(destdir: Path) -> list[Path]:
@@ -210,9 +255,10 @@ def _rel(destdir: Path, p: Path, recorded: str = "") -> str:
     """``p`` as ``./path`` relative to ``destdir``; ``recorded`` (the METALOG's own
     spelling) for a recorded file outside it."""
     try:
-        return "./" + p.relative_to(destdir).as_posix()
+        rel = p.relative_to(destdir).as_posix()
     except ValueError:
         return recorded or p.as_posix()
+    return "." if rel == "." else "./" + rel
 
 
 def verify(destdir: Path) -> tuple[int, list[Finding]]:
@@ -245,37 +291,121 @@ def verify(destdir: Path) -> tuple[int, list[Finding]]:
                 findings.append(Finding("no-metalog", _rel(top, vdir.absolute())))
     count = 0
     for log in logs:
-        entries = read_metalog(log)
-        base = entry_base(log, entries)
-        count += len(entries)
-        recorded = {base / e.path[2:] for e in entries}
-        for e in entries:
-            p = base / e.path[2:]
-            rel = _rel(top, p, e.path)
+        n, found = verify_log(log, top)
+        count += n
+        findings += found
+    # every METALOG of a DESTDIR records ./stand: a problem with it is said once
+    return count, sorted(dict.fromkeys(findings), key=lambda f: (f.path, f.kind))
+
+
+def verify_log(log: Path, top: Path | None = None) -> tuple[int, list[Finding]]:
+    """Check the files one METALOG records, and the files beside them in its
+    ``modules`` directory that it does not record.
+
+    Returns (number of files recorded, findings).  Paths in findings are relative to
+    ``top`` (default: the directory its paths are relative to, :func:`entry_base`).
+    Each recorded path is looked at from that directory down without following a
+    symbolic link (``NAME: modified (symlink in path: X)``); an unrecorded symbolic
+    link is ``unexpected (symlink)`` and not followed; a temporary a killed install
+    left is ``stale-temporary`` once it is older than STALE_AFTER.
+
+    Raises:
+        KmodError: the METALOG cannot be read or is malformed.
+    """
+    log = Path(log).absolute()
+    entries = read_metalog(log)
+    base = entry_base(log, entries)
+    top = base if top is None else Path(top).absolute()
+    links: dict[Path, bool] = {}
+    findings: list[Finding] = []
+    recorded = {base.joinpath(e.path[2:]) for e in entries}
+    for e in entries:
+        p = base.joinpath(e.path[2:])
+        rel = _rel(top, p, e.path)
+        link = symlink_in_path(base, Path(e.path[2:]).parent, links)
+        if link is not None:
+            findings.append(Finding("modified", rel, f"symlink in path: {_rel(top, link)}"))
+            continue
+        problem = _check_entry(e, p)
+        if problem is not None:
+            findings.append(Finding(problem[0], rel, problem[1]))
+    root = log.parents[3]               # root/stand/MACHINE/VERSION/METALOG
+    modules = log.parent / "modules"
+    link = symlink_in_path(root, modules.relative_to(root), links)
+    if link is not None:                # what it holds is reported above
+        if link not in recorded:        # else: "modified (symlink)" above
+            findings.append(Finding("unexpected", _rel(top, link), "symlink"))
+    else:
+        now = time.time()
+        for p, st in _unrecorded(modules, recorded, findings, top):
+            findings.append(_unrecorded_finding(_rel(top, p), p.name, st, now))
+    return len(files(entries)), findings
+
+
+def _check_entry(e: Entry, p: Path) -> tuple[str, str] | None:
+    """(kind, detail) of what is wrong with the recorded ``e`` at ``p``, or None."""
+    try:
+        st = p.lstat()
+    except OSError:
+        return ("missing", "")
+    if stat.S_ISLNK(st.st_mode):
+        return ("modified", "symlink")
+    if e.type == "dir":
+        if not stat.S_ISDIR(st.st_mode):
+            return ("modified", "not a directory")
+    elif not stat.S_ISREG(st.st_mode):
+        return ("modified", "not a regular file")
+    else:
+        try:
+            digest, size = _digest(p)
+        except OSError as err:
+            return ("unreadable", err.strerror or str(err))
+        if digest != e.sha256 or size != e.size:
+            return ("modified", "contents differ")
+    if stat.S_IMODE(st.st_mode) != e.mode:
+        return ("modified", f"mode {stat.S_IMODE(st.st_mode):04o}, expected {e.mode:04o}")
+    return None
+
+
+def _unrecorded(modules: Path, recorded: set[Path], findings: list[Finding],
+                top: Path) -> list[tuple[Path, os.stat_result]]:
+    """Everything under ``modules`` but its directories that is not ``recorded``, with its
+    ``lstat``, sorted; symbolic links are not followed.  A directory that cannot be
+    listed is an ``unreadable`` finding."""
+    out: list[tuple[Path, os.stat_result]] = []
+    stack = [modules]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                found = list(it)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            findings.append(Finding("unreadable", _rel(top, d), err.strerror or str(err)))
+            continue
+        for entry in found:
+            p = d / entry.name
             try:
-                st = p.lstat()
+                st = entry.stat(follow_symlinks=False)
             except OSError:
-                findings.append(Finding("missing", rel))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                findings.append(Finding("modified", rel, "not a regular file"))
-                continue
-            try:
-                digest, size = _digest(p)
-            except OSError as err:
-                findings.append(Finding("unreadable", rel, err.strerror or str(err)))
-                continue
-            if digest != e.sha256 or size != e.size:
-                findings.append(Finding("modified", rel, "contents differ"))
-            elif st.st_mode & 0o7777 != e.mode:
-                findings.append(Finding("modified", rel,
-                                        f"mode {st.st_mode & 0o7777:04o}, expected {e.mode:04o}"))
-        for p in sorted((log.parent / "modules").rglob("*")):
-            if p.is_dir() and not p.is_symlink():
-                continue
-            if p.absolute() not in recorded:
-                findings.append(Finding("unexpected", _rel(top, p.absolute())))
-    return count, sorted(findings, key=lambda f: (f.path, f.kind))
+                continue                # gone meanwhile
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(p)
+            elif p not in recorded:
+                out.append((p, st))
+    return sorted(out, key=lambda x: x[0])
+
+
+def _unrecorded_finding(rel: str, name: str, st: os.stat_result, now: float) -> Finding:
+    if stat.S_ISLNK(st.st_mode):
+        return Finding("unexpected", rel, "symlink")
+    if stat.S_ISREG(st.st_mode) and is_temporary_name(name):
+        if is_stale(st, now):
+            return Finding("stale-temporary", rel)
+        return Finding("unexpected", rel, "temporary of an install in progress or just "
+                                          "interrupted")
+    return Finding("unexpected", rel)
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -312,4 +442,4 @@ def recorded_hashes(modules_dir: Path) -> dict[str, str]:
         return {}
     entries = read_metalog(log)
     base = entry_base(log, entries)
-    return {os.path.normpath(base / e.path[2:]): e.sha256 for e in entries}
+    return {os.path.normpath(base / e.path[2:]): e.sha256 for e in files(entries)}

@@ -483,9 +483,12 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
 
 
 def _write_metalog(trec: dict[str, Any], modules: list[dict[str, Any]]) -> None:
-    from kmodbuild.install import atomic_write
+    from kmodbuild.install import atomic_write, remove_stale_temporaries_in
     from kmodbuild.metalog import file_entry, render
     destdir = Path(trec["destdir"])
+    for m in modules:                   # a killed install's leftovers, as SCons's step does
+        if m["installed"]:
+            remove_stale_temporaries_in(Path(m["installed"]).parent)
     text = render([file_entry(destdir, Path(m["installed"])) for m in modules
                    if m["installed"] and os.path.isfile(m["installed"])])
     atomic_write(Path(trec["metalog"]), text.encode(), 0o644)

@@ -52,11 +52,12 @@ from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.errors import KmodError
-from kmodbuild.install import install_file, remove_installed, safe_dest, validate_module_name
+from kmodbuild.install import (install_file, is_temporary_name, remove_installed, safe_dest,
+                               validate_module_name)
 
 #: Bumped whenever the check, manifest or install logic changes, so that
 #: function actions (whose signature is only their own bytecode) re-run.
-ACTIONS_VERSION = "2"
+ACTIONS_VERSION = "3"
 
 _ENV = Any  # SCons environments are untyped
 
@@ -774,6 +775,8 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
     tenv.Precious(metalog)
     tenv.NoCache(metalog)
     tenv.Alias("install", metalog)
+    if not SCons.Script.GetOption("clean") and _stale_temporaries(installed):
+        tenv.AlwaysBuild(metalog)       # a killed install's leftovers: removed by the step
     # the gate fails the build last, after every module that passed is installed:
     # an order-only prerequisite, so that it reruns only when a check report
     # changed (an edit that leaves a module's report as it was does not read
@@ -868,7 +871,16 @@ def KernelTree(env: _ENV, sysdir: str = "sys",
             gc.enable()
 
 
+def _refuse_dollar(path: str, what: str) -> None:
+    """SCons expands ``$NAME`` in file names and commands: a ``$`` in a path would name
+    another file (``/tmp/a$b`` is ``/tmp/a`` with ``b`` unset) -- one line instead."""
+    if "$" in path:
+        raise _fail(f"{path}: {what} contains '$', which SCons expands in file names "
+                    "and commands; rename it")
+
+
 def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -> list[Any]:
+    _refuse_dollar(env.Dir("#").abspath, "the tree's path")
     _lock_tree(env)
     configure_wrappers(env)
     _arrange_quick_exit()                   # before the stamp's exit handler: runs after it
@@ -880,7 +892,10 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
     if rebuild_only is None:
         previous = {}
     top = env.Dir(sysdir if sysdir.startswith("#") else "#" + sysdir)
+    _refuse_dollar(top.abspath, "the sys/ directory's path")
     moddirs = sorted(p.parent.name for p in Path(top.abspath, "modules").glob("*/SConscript"))
+    for d in moddirs:
+        _refuse_dollar(os.path.join(top.abspath, "modules", d), "a module directory's name")
     kern_srcs = _kernel_sources(env, top)
     envs = _target_envs(env)
     for tenv in envs:
@@ -1164,7 +1179,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     sources, files = _fast_inputs(env, sysdir)
     before = fastpath.scan(sources, files)      # inputs as they were when the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
-    outputs = [env.Dir("#build").abspath]
+    build_dir = env.Dir("#build").abspath
     # outside build/: deleting it must not leave a no-op that does not write it again
     output_files = [os.path.join(env.Dir("#").abspath, "compile_commands.json")]
     argv = fastpath.build_argv(sys.argv[1:], env.Dir("#").abspath)   # as the SConstruct's
@@ -1172,6 +1187,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     def record() -> None:
         if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
             return
+        outputs = _stamp_output_roots(build_dir, SCons.Script.COMMAND_LINE_TARGETS)
         # of kmodbuild's own files, only those this build imported can have changed its
         # result: editing, say, the Linux checker must not cost the next no-op its fast path
         loaded = fastpath.imported_files("kmodbuild")
@@ -1187,12 +1203,39 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
                             output_files)
         if quick is not None:
             extra["quick"] = quick
-        fastpath.write_stamp(stamp, argv, [*outputs, *_FAST["extra_roots"]], output_files,
+        roots = [*outputs, *_FAST["extra_roots"]]
+        made = fastpath.scan([r for r in roots if r not in sources],
+                             [f for f in output_files if f not in watched])
+        if any(is_temporary_name(os.path.basename(e[0])) for e in made):
+            # another build's install in progress, or a killed one's too young to remove:
+            # no stamp, so that the next run walks the graph and removes it once stale
+            return
+        fastpath.write_stamp(stamp, argv, roots, output_files,
                              _FAST["module_root"], inputs=inputs, input_roots=sources,
                              input_files=watched, extra=extra,
-                             hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes})
+                             hashes={e[0]: hashes[e[0]] for e in inputs if e[0] in hashes},
+                             outputs=made)
     atexit.register(record)
     return previous if isinstance(previous, dict) else {}
+
+
+def _stamp_output_roots(build_dir: str, targets: Sequence[str]) -> list[str]:
+    """What under ``build/`` the stamp watches: everything but ``build/sets`` unless this
+    command line makes the sets -- ``kmodbuild package`` writes there (its default
+    output) without being a part of this build, and must not cost its next no-op the
+    fast path."""
+    def wants_sets(t: str) -> bool:
+        parts = Path(t).parts
+        return t in (".", "sets") or "sets" in parts
+    if any(wants_sets(str(t)) for t in targets):
+        return [build_dir]
+    try:
+        with os.scandir(build_dir) as it:
+            # its directories: the files beside them are the stamp, the lock and the
+            # quick build's list of modules SCons must redo -- bookkeeping, not outputs
+            return sorted(e.path for e in it if e.name != "sets" and e.is_dir())
+    except OSError:
+        return [build_dir]
 
 
 #: what SCons reports in its own words (one line, or a failed build step)
@@ -1216,19 +1259,25 @@ def _script_error(e: Exception, script: Any) -> str:
 
 
 def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
-    """``scons sets``: one reproducible modules-<MACHINE>-<VERSION>.tar.xz per target + SHA512."""
-    from kmodbuild.sets import packed_files, set_name
+    """``scons sets``: one reproducible modules-<MACHINE>-<VERSION>.tar.xz per target + SHA512.
+
+    What ``kmodbuild package`` writes, byte for byte: entry names relative to the
+    target's own root (``DESTDIR/destdir.evbarm-earmv7hf`` for a target sharing its
+    MACHINE), the files the METALOG records, refused when the tree does not verify.
+    """
+    from kmodbuild.sets import set_name, watched_files
     outdir = env.Dir("#build/sets")
     items, sources = [], []
     for tenv in envs:
         name = set_name(tenv["KMOD_TARGET_OBJ"], tenv["KMOD_VERSION_OBJ"])
-        items.append((tenv["KMOD_STAND"], tenv["KMOD_DESTDIR_ABS"], name))
+        stand = Path(tenv["KMOD_STAND"])
+        items.append((str(stand), str(stand.parents[3]), name))
         installs = [inst for (_, _, inst) in tenv["KMOD_REGISTRY"]]
-        # a set holds every file under the modules directory: the build's installs and
-        # whatever else is there (a plist, a module installed by hand)
+        # a set holds what the METALOG records; any other file there (a plist, a module
+        # installed by hand or no longer built) makes it again, and it is refused
         mine = {i.abspath for i in installs}
-        sources += [*installs, *(env.File(f) for f in packed_files(tenv["KMOD_STAND"])
-                                 if f not in mine)]
+        sources += [*installs, env.File(str(stand.parent / "METALOG")),
+                    *(env.File(f) for f in watched_files(stand) if f not in mine)]
     targets = [outdir.File(name) for (_, _, name) in items] + [outdir.File("SHA512")]
     # the entries' mtime is SOURCE_DATE_EPOCH's: another value makes other archives
     sets = env.Command(targets, sources, SCons.Action.Action(
@@ -1249,13 +1298,19 @@ def _sets_action(target: list[Any], source: list[Any], env: _ENV) -> int:
 
 
 def _metalog_action(target: list[Any], source: list[Any], env: _ENV) -> int:
-    from kmodbuild.install import atomic_write
+    """Write the METALOG of the installed ``source`` (and their directories), then
+    remove the stale temporaries a killed install left in those directories."""
+    from kmodbuild.install import atomic_write, make_dirs, remove_stale_temporaries_in
     from kmodbuild.metalog import file_entry, render
     destdir = Path(env["KMOD_DESTDIR_ABS"])
+    log = Path(target[0].abspath)
     try:
-        text = render([file_entry(destdir, Path(s.abspath)) for s in source
-                       if os.path.isfile(s.abspath)])
-        atomic_write(Path(target[0].abspath), text.encode(), 0o644)
+        installed = [Path(s.abspath) for s in source if os.path.isfile(s.abspath)]
+        text = render([file_entry(destdir, p) for p in installed])
+        make_dirs(destdir, os.path.relpath(log.parent, destdir))     # 0755, as recorded
+        atomic_write(log, text.encode(), 0o644)
+        for d in sorted({p.parent for p in installed}):
+            remove_stale_temporaries_in(d)
     except OSError as e:
         raise _action_fail(f"{target[0].path}: cannot record the install: {e}") from None
     except KmodError as e:
@@ -1265,6 +1320,21 @@ def _metalog_action(target: list[Any], source: list[Any], env: _ENV) -> int:
 
 def _metalog_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     return f"record {target[0].path}" if env["KMOD_OUTPUT"] == "verbose" else ""
+
+
+def _stale_temporaries(installed: list[Any]) -> bool:
+    """Whether a directory of the ``installed`` nodes holds an install's temporary
+    older than STALE_AFTER (the METALOG step removes them)."""
+    from kmodbuild.install import is_stale, is_temporary_name
+    for d in sorted({os.path.dirname(n.abspath) for n in installed}):
+        try:
+            with os.scandir(d) as it:
+                if any(is_temporary_name(e.name) and e.is_file(follow_symlinks=False)
+                       and is_stale(e.stat(follow_symlinks=False)) for e in it):
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 # --------------------------------------------------------------------------- check

@@ -1,11 +1,14 @@
 """kmodbuild.sets - reproducible module sets: ``modules-<MACHINE>-<VERSION>.tar.xz``.
 
 Like NetBSD's ``modules.tgz`` set, an archive holds ``./stand/<MACHINE>/<VERSION>/modules/...``
-with sorted entries and fixed owner (root:wheel, 0:0), modes (0444 files, 0755
-directories) and modification time (``SOURCE_DATE_EPOCH`` or 0; a malformed one
-fails), so two builds of the same sources give byte-identical archives.  A
-``SHA512`` file beside the archives lists their digests in BSD ``cksum -a
-sha512`` format.
+-- exactly the files the install's METALOG records and the directories on the way
+to them -- with sorted entries and fixed owner (root:wheel, 0:0), modes (0444
+files, 0755 directories) and modification time (``SOURCE_DATE_EPOCH`` or 0; a
+malformed one fails), so two builds of the same sources give byte-identical
+archives.  A tree that does not verify against its METALOG (a file modified,
+missing or not recorded, a symbolic link on the way, no METALOG) is refused with
+one line and no set is written.  A ``SHA512`` file beside the archives lists the
+digests of those one run wrote, in BSD ``cksum -a sha512`` format.
 """
 from __future__ import annotations
 
@@ -13,11 +16,18 @@ import hashlib
 import io
 import lzma
 import os
+import stat
 import tarfile
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
-from kmodbuild.install import NotRegularFile, atomic_write, open_installed
+from kmodbuild.install import (
+    NotRegularFile,
+    atomic_write,
+    is_temporary_name,
+    open_installed,
+)
+from kmodbuild.metalog import Entry, entry_base, metalog_path, read_metalog, verify_log
 from kmodbuild.target import NetBSDVersion, Target
 
 
@@ -48,52 +58,110 @@ def _mtime() -> int:
     return int(text)
 
 
-def _members(stand_modules: Path) -> list[Path]:
-    """What a set packs below ``stand_modules``: its directories and files, not
-    symbolic links, not hidden files (an install's temporary file); sorted."""
-    return [q for q in sorted(stand_modules.rglob("*"))
-            if not q.is_symlink() and not (q.name.startswith(".") and q.is_file())]
-
-
-def packed_files(stand_modules: Path | str) -> list[str]:
-    """The files a set of ``stand_modules`` holds (none when it does not exist): what
-    the set depends on."""
-    return [str(q) for q in _members(Path(stand_modules)) if q.is_file()]
+def watched_files(stand_modules: Path | str) -> list[str]:
+    """The regular files under ``stand_modules`` (symbolic links not followed, an
+    install's temporaries left out): what ``scons sets`` watches, so that a file put
+    there by hand makes the set again -- and is refused, as the METALOG does not
+    record it."""
+    out: list[str] = []
+    for dirpath, _, filenames in os.walk(stand_modules):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not is_temporary_name(name) and os.path.isfile(path) \
+                    and not os.path.islink(path):
+                out.append(path)
+    return sorted(out)
 
 
 def make_set(stand_modules: Path, destdir: Path) -> bytes:
-    """The archive bytes for the installed ``stand_modules`` directory.
+    """The archive bytes for the installed ``stand_modules`` directory: the files its
+    METALOG (``stand_modules/../METALOG``) records and their directories.
 
-    Entry names are relative to ``destdir`` (``./stand/amd64/10.0/modules/...``).
+    Entry names are relative to ``destdir``, the target's own install root
+    (``./stand/amd64/10.0/modules/...``; for a target sharing its MACHINE,
+    ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>``).
+
+    Raises:
+        KmodError: no METALOG, or one that cannot be read or is malformed; the tree
+            does not verify against it (the first problem, and how many there are);
+            a recorded file outside ``stand_modules``, or one changed while it was read.
     """
     mtime = _mtime()
-    stand_modules = Path(stand_modules)
-    paths = [*([] if stand_modules.is_symlink() else [stand_modules]),
-             *_members(stand_modules)]
-    # every parent from ./stand down, so the archive extracts on its own
-    parents: list[Path] = []
-    p = stand_modules.parent
-    while p != destdir and destdir in p.parents:
-        parents.append(p)
-        p = p.parent
-    entries = sorted(set(parents) | set(paths),
-                     key=lambda q: q.relative_to(destdir).as_posix())
+    stand_modules, destdir = Path(stand_modules).absolute(), Path(destdir).absolute()
+    entries = _verified_entries(stand_modules, destdir)
+    # every directory from ./stand down to modules/, so the archive extracts on its own
+    dirs: set[Path] = {stand_modules, *(p for p in stand_modules.parents
+                                        if destdir in p.parents)}
+    recorded_files: list[tuple[Path, Entry]] = []
+    for path, e in entries:
+        if e.type == "dir":
+            dirs.add(path)
+        else:
+            recorded_files.append((path, e))
+            dirs.update(p for p in path.parents if destdir in p.parents)
+    members = sorted([*((p, None) for p in dirs), *recorded_files],
+                     key=lambda m: m[0].relative_to(destdir).as_posix())
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path in entries:
+        for path, entry in members:
             info = tarfile.TarInfo("./" + path.relative_to(destdir).as_posix())
             info.uid = info.gid = 0
             info.uname, info.gname = "root", "wheel"
             info.mtime = mtime
-            if path.is_dir():
+            if entry is None:
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             else:
                 data = _read_regular(path)
+                if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+                    raise KmodError("changed while the set was made; make it again",
+                                    path=path)
                 info.size, info.mode = len(data), 0o444
                 tar.addfile(info, io.BytesIO(data))
     return lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
                          preset=6)
+
+
+def _verified_entries(stand_modules: Path, destdir: Path) -> list[tuple[Path, Entry]]:
+    """The records of the METALOG beside ``stand_modules`` with their paths, once the
+    tree verifies against it; only what lies in ``stand_modules`` or on the way to it.
+
+    Raises:
+        KmodError: see :func:`make_set`.
+    """
+    log = metalog_path(stand_modules.parent)
+    try:
+        st = log.lstat()
+    except OSError:
+        raise KmodError("missing: nothing records what was installed", path=log,
+                        hint="install with scons first") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise KmodError("not a regular file", path=log)
+    _, findings = verify_log(log, destdir)
+    if findings:
+        first = min(findings, key=lambda f: f.path)
+        where = (destdir if first.path == "." else destdir.joinpath(first.path[2:])
+                 if first.path.startswith("./") else first.path)
+        n = len(set(findings))
+        raise KmodError(f"{first.what}; not packing a tree that does not verify", path=where,
+                        hint=f"{n} problem{'s' if n > 1 else ''}; kmodbuild verify "
+                             f"{destdir} lists {'them' if n > 1 else 'it'}")
+    entries = read_metalog(log)
+    base = entry_base(log, entries)
+    out = []
+    for e in entries:
+        path = base.joinpath(e.path[2:])
+        if path == destdir or (e.type == "dir" and path in stand_modules.parents):
+            continue                    # ./destdir.X, ./stand ...: made from the path
+        if stand_modules != path and stand_modules not in path.parents:
+            raise KmodError(f"records {e.path}, which is not under "
+                            f"{_rel(destdir, stand_modules)}: not packing it", path=log)
+        out.append((path, e))
+    return out
+
+
+def _rel(destdir: Path, p: Path) -> str:
+    return "./" + p.relative_to(destdir).as_posix() if destdir in p.parents else str(p)
 
 
 def _read_regular(path: Path) -> bytes:
@@ -113,13 +181,17 @@ def _read_regular(path: Path) -> bytes:
 
 
 def write_sets(items: list[tuple[Path, Path, str]], outdir: Path) -> list[Path]:
-    """Write each ``(stand_modules, destdir, name)`` set into ``outdir`` plus ``SHA512``.
+    """Write each ``(stand_modules, destdir, name)`` set into ``outdir`` plus ``SHA512``
+    (the digests of the sets written now).
 
-    Returns the archive paths.  Files are written atomically.
+    ``destdir`` is the target's own install root (``stand_modules.parents[3]``).
+    Returns the archive paths.  Files are written atomically; every set is made, and
+    its tree verified, before any is written.
 
     Raises:
-        KmodError: a file under stand/ that is not a regular file or cannot be read
-            (nothing is written), or ``outdir`` cannot be written.
+        KmodError: a tree without a METALOG or that does not verify against it, a
+            file under stand/ that is not a regular file or cannot be read (nothing
+            is written), or ``outdir`` cannot be written.
     """
     outdir = Path(outdir)
     archives = [(outdir / name, make_set(stand_modules, destdir))
@@ -128,8 +200,7 @@ def write_sets(items: list[tuple[Path, Path, str]], outdir: Path) -> list[Path]:
     for path, data in archives:     # `kmodbuild package` holds no lock: another may write too
         atomic_write(path, data, 0o644, remove_stale=False)
         written.append(path)
-    sums = sorted(p for p in outdir.glob("modules-*.tar.xz"))
-    text = "".join(f"SHA512 ({p.name}) = {hashlib.sha512(_read_regular(p)).hexdigest()}\n"
-                   for p in sums)
+    text = "".join(f"SHA512 ({path.name}) = {hashlib.sha512(data).hexdigest()}\n"
+                   for path, data in sorted(archives, key=lambda a: a[0].name))
     atomic_write(outdir / "SHA512", text.encode(), 0o644, remove_stale=False)
     return written

@@ -242,8 +242,12 @@ def test_files_the_kernel_reads_beside_the_installs_are_simulated_again(tmp_path
     assert "0 failures" in scons(tree, "ARCH=amd64").stdout
 
 
-def test_sets_hold_what_is_installed_now(tmp_path) -> None:
+def test_sets_hold_what_the_metalog_records(tmp_path) -> None:
+    """A set is the METALOG's files: a file placed by hand (not recorded) makes
+    `scons sets` refuse in one line instead of packing it; once it is gone, the set
+    is made again without it."""
     import tarfile
+
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
     sets = tree / "build" / "sets" / "modules-amd64-10.0.tar.xz"
@@ -255,10 +259,14 @@ def test_sets_hold_what_is_installed_now(tmp_path) -> None:
             return {m.name.rsplit("/", 1)[-1] for m in tar.getmembers()}
 
     assert "hello.kmod" in names() and "hello.plist" not in names()
-    plist.write_text("<plist/>\n")            # placed by hand: the set takes it in
-    assert "hello.plist" in names()
+    plist.write_text("<plist/>\n")            # placed by hand: not recorded, refused
+    res = scons(tree, "ARCH=amd64", "sets", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(err) == 1, res.stderr
+    assert f"{plist}: unexpected; not packing a tree that does not verify" in err[0]
+    assert not sets.exists()
     plist.unlink()
-    assert "hello.plist" not in names()
+    assert "hello.plist" not in names() and "hello.kmod" in names()
 
 
 def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
@@ -553,3 +561,20 @@ def test_a_symlink_on_the_way_to_stand_is_refused_before_anything_is_made(tmp_pa
     assert res.returncode == 2 and len(err) == 1, res.stderr
     assert "stand: refusing to follow a symlink under DESTDIR" in err[0]
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["tree", "module"])
+def test_a_dollar_in_a_path_is_refused_in_one_line(tmp_path, where) -> None:
+    """SCons expands ``$name`` in file names: a tree at /x/a$b compiled the kernel of /x/a
+    and installed there; a module directory he$lo was a missing SConscript and a stray
+    traceback line."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / ("a$b" if where == "tree" else "t"))
+    if where == "module":
+        (tree / "sys/modules/hello").rename(tree / "sys/modules/he$lo")
+    res = scons(tree, check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(err) == 1, res.stderr
+    assert "contains '$', which SCons expands" in err[0]
+    assert ("a$b" if where == "tree" else "he$lo") in err[0]
+    assert not (tree / "stand").exists()

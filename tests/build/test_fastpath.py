@@ -240,3 +240,47 @@ def test_stamp_watches_the_kmodbuild_files_the_build_imported(tree: Path) -> Non
     assert {"kmodbuild/scons_tool.py", "kmodbuild/fastpath.py", "kmodbuild/target.py",
             "kmodbuild/toolchain.py"} <= names, names
     assert not any(n.startswith("kmodbuild/linux/") or n == "linux/check.py" for n in names)
+
+
+def test_packaging_the_tree_keeps_the_next_noop_on_the_fast_path(tree: Path) -> None:
+    """``kmodbuild package`` writes build/sets (its default output), which a plain build
+    does not make: the next ``scons`` walked the whole graph (4 s for 500 modules)."""
+    import subprocess
+    import sys
+    rebuild(tree)
+    assert UP_TO_DATE in rebuild(tree)
+    subprocess.run([sys.executable, "-m", "kmodbuild", "package"], cwd=tree, check=True,
+                   capture_output=True)
+    assert (tree / "build/sets").is_dir()
+    assert UP_TO_DATE in rebuild(tree)
+
+
+def test_a_build_of_the_sets_watches_them(tree: Path) -> None:
+    rebuild(tree, "sets")
+    assert UP_TO_DATE in rebuild(tree, "sets")
+    for f in (tree / "build/sets").glob("modules-amd64-*.tar.xz"):
+        f.unlink()
+    out = rebuild(tree, "sets")
+    assert UP_TO_DATE not in out and "making sets" in out
+    assert list((tree / "build/sets").glob("modules-amd64-*.tar.xz"))
+
+
+def test_no_stamp_while_an_install_temporary_is_there(tree: Path) -> None:
+    """A killed install's temporary younger than a minute stays (it may be another tree's
+    live write); a stamp recorded with it kept every later no-op from looking again, and
+    verify failed on it for good.  No stamp while one is there: the next build walks
+    the graph, and its METALOG step removes the temporary once it is stale."""
+    rebuild(tree)
+    temp = tree / "stand/amd64/10.0/modules/hello/.hello.kmod.k1ll3d_x.tmp"
+    temp.write_bytes(b"half a modu")
+    try:
+        rebuild(tree)
+        assert not (tree / "build/.fastpath.json").exists()
+        old = os.path.getmtime(temp) - 300
+        os.utime(temp, (old, old))
+        assert UP_TO_DATE not in rebuild(tree)
+        assert not temp.exists()
+        assert (tree / "build/.fastpath.json").exists()
+        assert UP_TO_DATE in rebuild(tree)
+    finally:
+        temp.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import pytest
 from kmodbuild.linux import kofile, treecache
 from kmodbuild.linux.check import check_linux
 from kmodbuild.resultcache import RACY_NS, ResultCache, file_key
-from tests.linux.conftest import KoBuilder, KoSpec, old_mtime
+from tests.linux.conftest import KoBuilder, KoSpec
 
 OLD = (10, time.time_ns() - 10 * RACY_NS, 7)
 

@@ -16,7 +16,6 @@ import pytest
 
 from kmodbuild.linux import kofile
 from kmodbuild.linux.check import check_linux
-from tests.linux.conftest import old_mtime
 from tests.linux.debian_tree import DebianKernel
 from tests.linux.parity import assert_parity
 

@@ -15,7 +15,7 @@ import pytest
 
 from kmodbuild.errors import InstallError, KmodError, ModuleNameError
 from kmodbuild.install import install_file, safe_dest, validate_module_name
-from kmodbuild.metalog import parse, render, file_entry, verify
+from kmodbuild.metalog import file_entry, files, parse, render, verify
 from kmodbuild.sets import make_set, write_sets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +126,7 @@ def test_metalog_round_trip_and_verify(tmp_path: Path) -> None:
     entries = [file_entry(d, p) for p in sorted(mods.rglob("*.kmod"))]
     text = render(entries)
     assert "b\\040w" in text                     # mtree escapes white space
-    assert parse(text, Path("METALOG")) == sorted(entries, key=lambda e: e.path)
+    assert files(parse(text, Path("METALOG"))) == sorted(entries, key=lambda e: e.path)
     (d / "stand/amd64/10.0/METALOG").write_text(text)
     assert verify(d) == (2, [])
     os.chmod(mods / "a/a.kmod", 0o644)
@@ -141,11 +141,18 @@ def test_metalog_parse_errors_name_file_and_line(tmp_path: Path) -> None:
               + "\n./b type=file mode=zz\n", Path("M"))
 
 
-def test_sets_are_reproducible(tmp_path: Path) -> None:
+def _install_hello(tmp_path: Path) -> tuple[Path, Path]:
+    """DESTDIR with hello.kmod installed and recorded in its METALOG: (DESTDIR, modules)."""
     d = tmp_path / "dest"
-    mods = d / "stand/amd64/10.0/modules"
-    (mods / "hello").mkdir(parents=True)
-    (mods / "hello/hello.kmod").write_bytes(b"module bytes")
+    src = tmp_path / "hello.kmod"
+    src.write_bytes(b"module bytes")
+    hello = install_file(src, d, "stand/amd64/10.0/modules/hello/hello.kmod")
+    (d / "stand/amd64/10.0/METALOG").write_text(render([file_entry(d, hello)]))
+    return d, d / "stand/amd64/10.0/modules"
+
+
+def test_sets_are_reproducible(tmp_path: Path) -> None:
+    d, mods = _install_hello(tmp_path)
     one = make_set(mods, d)
     os.utime(mods / "hello/hello.kmod", (12345, 12345))
     assert make_set(mods, d) == one
@@ -163,10 +170,7 @@ def test_sets_are_reproducible(tmp_path: Path) -> None:
 
 def test_sets_take_source_date_epoch_and_refuse_a_malformed_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    d = tmp_path / "dest"
-    mods = d / "stand/amd64/10.0/modules"
-    (mods / "hello").mkdir(parents=True)
-    (mods / "hello/hello.kmod").write_bytes(b"module bytes")
+    d, mods = _install_hello(tmp_path)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     out = write_sets([(mods, d, "modules-amd64-10.0.tar.xz")], tmp_path / "sets")
     with tarfile.open(out[0]) as tar:
