@@ -8,8 +8,19 @@ from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
 from kmodbuild.manifest import find_build_manifest
-from kmodbuild.scenario import ScenarioError, Session, StepResult, parse_scenario, run_scenario
-from kmodbuild.simulator import KernelConfig, SimKernel, builtins_in, symbols_from_manifest
+from kmodbuild.scenario import (
+    ScenarioError,
+    Session,
+    StepResult,
+    parse_scenario,
+    run_scenario,
+)
+from kmodbuild.simulator import (
+    KernelConfig,
+    SimKernel,
+    builtins_in,
+    symbols_from_manifest,
+)
 from kmodbuild.simvalidate import find_module_dir, stand_root, validate_tree
 from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
 
@@ -211,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
         return kernel
 
     session = Session(factory(config), factory)
+    for line in session.kernel.take_console():   # a --builtin the kernel refused at boot
+        print(line)
     status = 0
     if script is not None or not sys.stdin.isatty():
         text = script if script is not None else _read_script(None)

@@ -21,6 +21,7 @@ The core runs commands and returns their output lines; it prints nothing.
 """
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable
@@ -32,7 +33,13 @@ from kmodbuild import kobj as K
 from kmodbuild import simboot, simevents
 from kmodbuild.errors import KmodError, LoadError
 from kmodbuild.modstat_format import format_exists, format_modstat
-from kmodbuild.simulator import CMD_NAMES, KernelConfig, SimKernel, builtins_in
+from kmodbuild.simulator import (
+    CMD_NAMES,
+    KernelConfig,
+    SimKernel,
+    _shortened,
+    builtins_in,
+)
 
 
 class ScenarioError(KmodError):
@@ -96,7 +103,13 @@ class Session:
             raise ScenarioError(f"unknown command {words[0]!r}; commands: "
                                 f"{', '.join(self.commands)}")
         self.kernel.take_console()
-        result = handler(words[1:])
+        try:
+            result = handler(words[1:])
+        except RecursionError:
+            # the simulator loads dependency chains in a loop; a modcmd that loads a
+            # module whose modcmd loads another... (emulated) still nests calls
+            raise ScenarioError(f"{words[0]}: calls nested too deeply for the simulator "
+                                "(modcmds loading modules loading modules...)") from None
         result.output[:0] = self.kernel.take_console()
         return result
 
@@ -202,12 +215,13 @@ class Session:
                 root = value
             elif key == "cfg" and eq:
                 path = Path(value) if Path(value).is_absolute() else self.cwd / value
-                if path.exists() and not path.is_file() and not path.is_dir():
-                    raise ScenarioError(f"boot: {value}: not a regular file")   # a FIFO
                 try:
+                    if path.exists() and not path.is_file() and not path.is_dir():
+                        raise ScenarioError(f"boot: {value}: not a regular file")   # a FIFO
                     loads += simboot.parse_bootcfg(path.read_text(encoding="utf-8"))
                 except OSError as e:
-                    raise ScenarioError(f"boot: {value}: {e.strerror or e}") from None
+                    raise ScenarioError(f"boot: {_shortened(value)}: {e.strerror or e}"
+                                        ) from None
                 except UnicodeDecodeError as e:
                     raise ScenarioError(f"boot: {value}: not UTF-8 text (byte {e.start})"
                                         ) from None
@@ -374,6 +388,11 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
             body = line[1 + len(mark):]
             if body.startswith("~"):
                 item = "~" + body[1:].lstrip()
+                try:
+                    _regex(item[1:])
+                except re.error as e:
+                    raise ScenarioError(f"bad regular expression {item[1:]!r}: {e}",
+                                        path=path, line=lineno) from None
             else:
                 item = body[1:] if body.startswith(" ") else body
             out[-1].expected.append(mark + item if mark else item)
@@ -427,26 +446,51 @@ class ScenarioResult:
         return [p for s in self.steps for p in s.problems]
 
 
+@functools.lru_cache(maxsize=1024)
+def _regex(text: str) -> re.Pattern[str]:
+    return re.compile(text)
+
+
 def _line_matches(e: str, a: str) -> bool:
-    return bool(re.fullmatch(e[1:], a)) if e.startswith("~") else e == a
+    return _regex(e[1:]).fullmatch(a) is not None if e.startswith("~") else e == a
 
 
 def _match(expected: list[str], actual: list[str]) -> bool:
     """``actual`` against ``expected`` items: exact, ``~regex``, ``?item`` (0 or 1 line),
-    ``*item`` (0 or more lines)."""
-    def go(i: int, j: int) -> bool:
-        if i == len(expected):
-            return j == len(actual)
-        e = expected[i]
-        if e[:1] in ("?", "*"):
-            item = e[1:]
-            if go(i + 1, j):
-                return True
-            if j < len(actual) and _line_matches(item, actual[j]):
-                return go(i + (1 if e[0] == "?" else 0), j + 1)
+    ``*item`` (0 or more lines).
+
+    Run as a set of positions in ``expected`` (an NFA), one actual line at a time:
+    each (item, line) pair is tried at most once, so any mix of ``?`` and ``*`` items
+    is O(len(expected) * len(actual)) with no recursion.
+    """
+    n = len(expected)
+
+    def closure(states: set[int]) -> set[int]:
+        # an optional item may match nothing: the next one is reachable too
+        todo = list(states)
+        while todo:
+            i = todo.pop()
+            if i < n and expected[i][:1] in ("?", "*") and i + 1 not in states:
+                states.add(i + 1)
+                todo.append(i + 1)
+        return states
+
+    states = closure({0})
+    for line in actual:
+        after: set[int] = set()
+        for i in states:
+            if i == n:
+                continue
+            e = expected[i]
+            if e[:1] in ("?", "*"):
+                if _line_matches(e[1:], line):
+                    after.add(i + 1 if e[0] == "?" else i)
+            elif _line_matches(e, line):
+                after.add(i + 1)
+        if not after:
             return False
-        return j < len(actual) and _line_matches(e, actual[j]) and go(i + 1, j + 1)
-    return go(0, 0)
+        states = closure(after)
+    return n in states
 
 
 def run_scenario(scenario: Scenario, session: Session,

@@ -15,9 +15,15 @@ from pathlib import Path
 
 from kmodbuild import kobj as K
 from kmodbuild.kobj import EEXIST, EFTYPE, ENOENT
-from kmodbuild.simulator import (MODFLG_MUST_FORCE, MODULE_CLASS_ANY, MODULE_CLASS_DRIVER,
-                                 MODULE_CLASS_SECMODEL, MODULE_CLASS_VFS, MODULE_SOURCE_BOOT,
-                                 SimKernel)
+from kmodbuild.simulator import (
+    MODFLG_MUST_FORCE,
+    MODULE_CLASS_ANY,
+    MODULE_CLASS_DRIVER,
+    MODULE_CLASS_SECMODEL,
+    MODULE_CLASS_VFS,
+    MODULE_SOURCE_BOOT,
+    SimKernel,
+)
 
 #: init_main.c order of module_init_class() calls (spec §3.6).
 INIT_CLASS_ORDER = (MODULE_CLASS_SECMODEL, MODULE_CLASS_VFS, MODULE_CLASS_DRIVER,
@@ -74,8 +80,7 @@ def boot(kernel: SimKernel, loads: Sequence[str], root_fstype: str | None, *,
         if not entry or entry in seen:
             continue
         seen.append(entry)
-        kpath = next((p for p in _loader_path(kernel, entry) if kernel.host_path(p).is_file()),
-                     None)
+        kpath = next((p for p in _loader_path(kernel, entry) if _is_file(kernel, p)), None)
         if kpath is None:
             con.append(f"WARNING: couldn't open {entry.split()[0]} ({K.strerror(ENOENT)})")
             failed += 1
@@ -103,6 +108,15 @@ def boot(kernel: SimKernel, loads: Sequence[str], root_fstype: str | None, *,
         kernel.securelevel = 1         # init(8) going multi-user
     kernel.boot_state = {"loads": list(loads), "root": root_fstype, "error": 0}
     return 0
+
+
+def _is_file(kernel: SimKernel, kpath: str) -> bool:
+    """Whether the boot loader finds a file at ``kpath``.  libsa's file systems answer
+    ENOENT for a name component too long (ufs.c), so a host error is "not there"."""
+    try:
+        return kernel.host_path(kpath).is_file()
+    except OSError:
+        return False
 
 
 def module_prime(kernel: SimKernel, name: str, host: Path) -> int:
@@ -140,6 +154,11 @@ def module_init_class(kernel: SimKernel, cls: int) -> None:
         if mod is None:
             break
         if mod.flags & MODFLG_MUST_FORCE or kernel.do_builtin(mod, mod.name)[0] != 0:
+            kernel.builtins.remove(mod)
+            failed.append(mod)
+        elif mod in kernel.builtins:
+            # initialised, yet still listed (cannot happen since module_init() drops a
+            # second built-in of a name): set aside all the same, so the loop ends
             kernel.builtins.remove(mod)
             failed.append(mod)
     while True:

@@ -16,20 +16,37 @@ Boot is in :mod:`kmodbuild.simboot`, the autoload events in
 """
 from __future__ import annotations
 
+import errno as _host_errno
 import hashlib
 import os
 import plistlib
 import stat
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from kmodbuild import kobj as K
 from kmodbuild.errors import KmodError, LoadError, ModuleFormatError
-from kmodbuild.kobj import (EBUSY, EDEADLK, EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOEXEC,
-                            ENOTTY, EOPNOTSUPP, EPERM, EPROGMISMATCH, EFBIG, Kobj, Ksyms,
-                            ModuleMap)
+from kmodbuild.kobj import (
+    EBUSY,
+    EDEADLK,
+    EEXIST,
+    EFBIG,
+    EINVAL,
+    ENAMETOOLONG,
+    ENOENT,
+    ENOEXEC,
+    ENOMEM,
+    ENOTTY,
+    EOPNOTSUPP,
+    EPERM,
+    EPROGMISMATCH,
+    Kobj,
+    Ksyms,
+    ModuleMap,
+)
 from kmodbuild.model import MODULE_CLASS_MAX, MODULE_CLASS_NAMES, ModuleObject
 from kmodbuild.target import NetBSDVersion, Target, compatible
 
@@ -44,6 +61,8 @@ MODULE_CMD_INIT, MODULE_CMD_FINI, MODULE_CMD_STAT, MODULE_CMD_AUTOUNLOAD = 0, 1,
 CMD_NAMES = {"INIT": 0, "FINI": 1, "STAT": 2, "AUTOUNLOAD": 3}
 MAXMODNAME = 32
 MAXPATHLEN = 1024
+NAME_MAX = 255                 # one path component (namei: ENAMETOOLONG beyond)
+MAXPROPSLEN = 4096             # sys_module.c: a modload props blob larger is ENOMEM
 PLIST_MAX = 8191               # module_load_plist_vfs(): buffer of 8192 with the NUL
 _LOADED_LOG_KEEP = 4096        # SimKernel.loaded_log: at least this many recent changes
 CLASS_BY_NAME = {v: k for k, v in MODULE_CLASS_NAMES.items()}
@@ -183,10 +202,50 @@ class KernelConfig:
 
 Reader = Callable[[str, Target], ModuleObject]
 
+#: One level of module_do_load()/module_do_builtin() as a generator: it yields the
+#: generator of a nested level (a dependency) and is sent that level's result, so a
+#: chain of any depth runs in a loop (SimKernel._run_steps), not in Python's stack.
+Steps = Generator["Steps", tuple[int, "Module | None"], tuple[int, "Module | None"]]
+
+
+def host_errno(e: OSError) -> int:
+    """The NetBSD errno for a host file-system error (ENAMETOOLONG is 63 there, 36 on
+    Linux); one NetBSD does not name the same way reads as EIO."""
+    name = _host_errno.errorcode.get(e.errno or 0, "")
+    return K.ERRNO_BY_NAME.get(name, 5)
+
+
+def namei_check(kpath: str) -> int:
+    """namei()'s length rules for kernel path ``kpath``: 0, or ENAMETOOLONG when the
+    path is MAXPATHLEN bytes or longer or one of its components is over NAME_MAX."""
+    raw = kpath.encode("utf-8", "surrogateescape")
+    if len(raw) >= MAXPATHLEN or any(len(c) > NAME_MAX for c in raw.split(b"/")):
+        return ENAMETOOLONG
+    return 0
+
+
+def props_length(props: Mapping[str, Any]) -> int:
+    """The length of the props blob modload(8) passes: the dictionary externalized as
+    XML (prop_dictionary_externalize(); plistlib writes the same format)."""
+    try:
+        return len(plistlib.dumps(dict(props), fmt=plistlib.FMT_XML))
+    except (TypeError, ValueError, OverflowError):
+        # a value plistlib refuses (a control character): count its text at least
+        return sum(len(str(k).encode()) + len(str(v).encode()) + 40
+                   for k, v in props.items()) + 200
+
 
 def _default_reader(path: str, target: Target) -> ModuleObject:
     from kmodbuild.elf import read_module
     return read_module(path, target)
+
+
+def _BUILTIN_PROBLEM(line: str) -> bool:
+    """A boot line about a built-in the kernel's description gets wrong (a duplicate
+    name, a built-in requiring itself): shown even by a kernel made booted."""
+    return line.startswith("WARNING: module error: ") and (
+        (line.startswith("builtin ", 23) and " failed: " in line)
+        or "circular dependency detected for built-in" in line)
 
 
 def _plain_below(root: str, rel: str) -> bool:
@@ -245,7 +304,9 @@ class SimKernel:
         if booted:
             from kmodbuild.simboot import boot
             boot(self, [], None)
-            self.console.clear()
+            # the boot's lines are not shown, but those saying the kernel's description
+            # is wrong (a built-in refused) are
+            self.console[:] = [line for line in self.console if _BUILTIN_PROBLEM(line)]
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -267,9 +328,16 @@ class SimKernel:
         # list without comparing all of it at each step.
         self.loaded_log: list[tuple[bool, Module]] = []
         self.loaded_log_base = 0
-        self.builtins: list[Module] = [
-            Module(b.name, b.module_class, cfg.version.number, b.required, MODULE_SOURCE_KERNEL,
-                   exports=b.exports) for b in cfg.builtins]
+        # module_init(): each built-in onto module_builtins; a second one of a name is
+        # refused (EEXIST, spec §3.6), said once the console is cleared below
+        self.builtins: list[Module] = []
+        duplicates: list[str] = []
+        for b in cfg.builtins:
+            if any(m.name == b.name for m in self.builtins):
+                duplicates.append(b.name)
+                continue
+            self.builtins.append(Module(b.name, b.module_class, cfg.version.number, b.required,
+                                        MODULE_SOURCE_KERNEL, exports=b.exports))
         self.bootlist: list[Module] = []
         self.autoload_on = cfg.autoload
         self.autotime = cfg.autotime
@@ -283,7 +351,17 @@ class SimKernel:
         self.fs_loading = False          # module_load_vfs_init() ran
         self.mounts: list[str] = []
         self._pend_stack: list[list[Module]] = []
+        #: modules whose modcmd is under way, outermost first: they cannot load or
+        #: unload themselves (EEXIST / EBUSY, spec §3.5)
+        self.modcmd_running: list[Module] = []
+        self._builtin_busy: list[Module] = []     # module_do_builtin() under way
+        #: the dependency chain of the last load refused with EDEADLK (mi_names, from the
+        #: top-level module to the one met again, or to one requiring itself twice);
+        #: read by kmodbuild.simvalidate
+        self.last_cycle: list[str] = []
         self.console.clear()
+        for name in duplicates:
+            self.module_error(f"builtin {name} failed: {EEXIST}")
         attach = getattr(self.modcmd_strategy, "attach", None)
         if attach is not None:         # a strategy with kernel state (emulation) restarts too
             attach(self)
@@ -312,11 +390,21 @@ class SimKernel:
         return self._by_name.get(name)
 
     def run_modcmd(self, mod: Module, cmd: int) -> int:
-        """``mi_modcmd(cmd)``: the fault map first, then the strategy."""
+        """``mi_modcmd(cmd)``: the fault map first, then the strategy.  While it runs,
+        ``mod`` is on :attr:`modcmd_running`."""
         fault = self.faults.get((mod.name, cmd))
         if fault is not None:
             return fault
-        return self.modcmd_strategy.run(mod, cmd)
+        running = self.modcmd_running
+        running.append(mod)
+        try:
+            return self.modcmd_strategy.run(mod, cmd)
+        finally:
+            if running and running[-1] is mod:
+                running.pop()
+
+    def _modcmd_running(self, name: str) -> Module | None:
+        return next((m for m in self.modcmd_running if m.name == name), None)
 
     # ------------------------------------------------------------------ permissions
     def kauth_module(self, autoload: bool) -> int:
@@ -331,8 +419,11 @@ class SimKernel:
     def modctl_load(self, filename: str, flags: int = 0,
                     props: Mapping[str, Any] | None = None) -> int:
         """MODCTL_LOAD (modload(8)): 0 or the errno."""
-        if len(filename) >= MAXPATHLEN:
+        if len(filename.encode("utf-8", "surrogateescape")) >= MAXPATHLEN:
             return ENAMETOOLONG
+        # sys_module.c handle_modctl_load(): the props blob before module_load()
+        if props is not None and props_length(props) > MAXPROPSLEN:
+            return ENOMEM
         if self.lookup(filename) is not None:              # §3.3 module_load step 1
             self.module_print(f"requested module `{filename}' already loaded")
             return EEXIST
@@ -447,9 +538,11 @@ class SimKernel:
     def verify_file(self, host: Path, koname: str) -> int:
         """``--verify``, veriexec-style with the install's METALOG as the fingerprint table:
         0, or EPERM when the file's SHA-256 is not the one recorded at install."""
-        if self.verify_hashes is None or not host.is_file():
+        if self.verify_hashes is None:
             return 0
         try:
+            if not host.is_file():
+                return 0
             digest = hashlib.sha256(host.read_bytes()).hexdigest()
         except OSError:
             return 0                        # load_object() reports it
@@ -472,13 +565,19 @@ class SimKernel:
         return mo
 
     def load_object(self, host: Path, koname: str) -> tuple[int, Kobj | None]:
-        """Read the host file ``host`` and ``kobj_load()`` it: (0, kobj) or (errno, None)."""
-        if not host.exists():
-            return ENOENT, None
-        if host.is_dir():
-            return K.EISDIR, None
+        """Read the host file ``host`` and ``kobj_load()`` it: (0, kobj) or (errno, None).
+
+        A host error (a name too long for the host's file system, EACCES) is the errno
+        the kernel's namei() or VOP_READ() gives for it (:func:`host_errno`).
+        """
         try:
+            if not host.exists():
+                return ENOENT, None
+            if host.is_dir():
+                return K.EISDIR, None
             mo = self.read_module(host)
+        except OSError as e:
+            return host_errno(e), None
         except ModuleFormatError as e:
             text = e.message[len("linker error: "):] if e.message.startswith("linker error: ") \
                 else e.message
@@ -516,8 +615,10 @@ class SimKernel:
             modcmd = ko.rd(mi + 8, psize)
             pname = ko.rd(mi + (16 if psize == 8 else 12), psize)
             preq = ko.rd(mi + (24 if psize == 8 else 16), psize)
-            name = ko.read_cstring(pname, MAXMODNAME + 1)
-            required = ko.read_cstring(preq) if preq else None
+            # both to their NUL, bounded by the region (spec §1.5: mi_required has no
+            # length limit; a name of 32 or more is refused whole in module_do_load)
+            name = ko.read_cstring(pname, sys.maxsize)
+            required = ko.read_cstring(preq, sys.maxsize) if preq else None
         except LoadError:
             self.module_error(f"modinfo of `{ko.name}' points outside the module")
             return ENOEXEC, None
@@ -526,7 +627,46 @@ class SimKernel:
 
     def do_load(self, name: str, isdep: bool, flags: int, props: dict[str, Any] | None,
                 module_class: int, autoload: bool) -> tuple[int, Module | None]:
-        """``module_do_load()`` (spec §3.3 steps 1-19): (errno, module)."""
+        """``module_do_load()`` (spec §3.3 steps 1-19): (errno, module).
+
+        A dependency chain of any depth: each level is a generator (:data:`Steps`)
+        run by :meth:`_run_steps` in a loop, not a Python call per level.
+        """
+        return self._run_steps(self._load_steps(name, isdep, flags, props, module_class,
+                                                autoload))
+
+    @staticmethod
+    def _run_steps(first: Steps) -> tuple[int, Module | None]:
+        """Run a generator of :data:`Steps` and the levels it yields, innermost first;
+        an exception unwinds level by level (each one's ``finally`` runs)."""
+        stack = [first]
+        value: tuple[int, Module | None] | None = None
+        failure: BaseException | None = None
+        while True:
+            top = stack[-1]
+            try:
+                if failure is not None:
+                    nested = top.throw(failure)
+                else:
+                    nested = top.send(value)  # type: ignore[arg-type]
+            except StopIteration as stop:
+                stack.pop()
+                failure = None
+                if not stack:
+                    return stop.value  # type: ignore[no-any-return]
+                value = stop.value
+                continue
+            except BaseException as e:     # passed on to the level below
+                stack.pop()
+                if not stack:
+                    raise
+                failure, value = e, None
+                continue
+            stack.append(nested)
+            value = failure = None
+
+    def _load_steps(self, name: str, isdep: bool, flags: int, props: dict[str, Any] | None,
+                    module_class: int, autoload: bool) -> Steps:
         # 1. a disabled or not yet initialised built-in of this name
         for b in self.builtins:
             if b.name == name:
@@ -534,17 +674,18 @@ class SimKernel:
                     if not autoload:
                         self.module_error(f"use -f to reinstate builtin module `{name}'")
                     return EPERM, None
-                return self.do_builtin(None, name)
+                return (yield self._builtin_steps(None, name))
         if not isdep:
             self._pend_stack.append([])
         try:
-            return self._do_load(name, isdep, flags, props, module_class, autoload)
+            return (yield from self._do_load(name, isdep, flags, props, module_class,
+                                             autoload))
         finally:
             if not isdep:
                 self._pend_stack.pop()
 
     def _do_load(self, name: str, isdep: bool, flags: int, props: dict[str, Any] | None,
-                 module_class: int, autoload: bool) -> tuple[int, Module | None]:
+                 module_class: int, autoload: bool) -> Steps:
         pending = self._pend_stack[-1]
         filedict: dict[str, Any] | None = None
         # 2. the boot-loader list
@@ -552,9 +693,11 @@ class SimKernel:
         if mod is not None:
             self.bootlist.remove(mod)
         else:
-            # 3. already loaded, else read it from the file system
+            # 3. already loaded, else read it from the file system.  A module whose
+            # modcmd is under way counts as loaded: its INIT cannot load it again
+            # (module.9; the kernel would recurse without end)
             existing = self.lookup(name)
-            if existing is not None:
+            if existing is not None or self._modcmd_running(name) is not None:
                 self.module_print(f"{'dependent' if isdep else 'requested'} module `{name}' "
                                   f"already loaded")
                 return EEXIST, existing
@@ -562,12 +705,15 @@ class SimKernel:
             koname = K.kobj_setname(kpath, self.module_base) if kpath else name
             ko = None
             if not error:
+                error = namei_check(kpath)
+            if not error:
                 error = self.verify_file(self.host_path(kpath), koname)
             if not error:
                 error, ko = self.load_object(self.host_path(kpath), koname)
             if error or ko is None:
-                self.module_print(f"Cannot {'auto' if autoload else ''}load kernel object "
-                                  f"`{name}' error={error}")
+                if self.fs_loading:     # before mountroot the hook is eopnotsupp: no message
+                    self.module_print(f"Cannot {'auto' if autoload else ''}load kernel object "
+                                      f"`{name}' error={error}")
                 return error, None
             error, filedict = self._load_plist(kpath, flags, autoload)
             if error:
@@ -577,8 +723,8 @@ class SimKernel:
             if error or mod is None:
                 K.kobj_unload(ko, self.module_map, self.ksyms)
                 return error, None
-        error = self._check_and_link(mod, name, isdep, flags, props, filedict, module_class,
-                                     pending)
+        error = yield from self._check_and_link(mod, name, isdep, flags, props, filedict,
+                                                module_class, pending)
         if error:
             if mod in pending:
                 pending.remove(mod)
@@ -596,7 +742,8 @@ class SimKernel:
 
     def _check_and_link(self, mod: Module, name: str, isdep: bool, flags: int,
                         props: dict[str, Any] | None, filedict: dict[str, Any] | None,
-                        module_class: int, pending: list[Module]) -> int:
+                        module_class: int, pending: list[Module]
+                        ) -> Generator[Steps, tuple[int, Module | None], int]:
         """Steps 4-16 of module_do_load(); 0 or the errno (the caller unloads)."""
         kver = self.config.version.number
         if len(mod.name) >= MAXMODNAME:                                       # 4
@@ -617,10 +764,13 @@ class SimKernel:
         if isdep and mod.name != name:                                         # 8
             self.module_error(f"dependency name mismatch (`{name}' != `{mod.name}')")
             return ENOENT
-        if mod.source == MODULE_SOURCE_FILESYS and self.lookup(mod.name) is not None:  # 9
+        if mod.source == MODULE_SOURCE_FILESYS and (                           # 9
+                self.lookup(mod.name) is not None
+                or self._modcmd_running(mod.name) is not None):
             self.module_error(f"module with name `{mod.name}' already loaded")
             return EEXIST
         if any(p.name == mod.name for p in pending):                           # 10
+            self.last_cycle = [p.name for p in pending] + [mod.name]
             self.module_error(f"circular dependency detected for `{mod.name}'")
             return EDEADLK
         pending.append(mod)
@@ -630,9 +780,11 @@ class SimKernel:
                                   f"{MAXMODNAME}")
                 return EINVAL
             if dep == mod.name:
+                self.last_cycle = [p.name for p in pending] + [mod.name]
                 self.module_error(f"self-dependency detected for `{mod.name}'")
                 return EDEADLK
-            error, dmod = self.do_load(dep, True, flags, None, MODULE_CLASS_ANY, True)
+            error, dmod = yield self._load_steps(dep, True, flags, None, MODULE_CLASS_ANY,
+                                                 True)
             if error not in (0, EEXIST) or dmod is None:
                 self.module_error(f"recursive load failed for `{mod.name}' (`{dep}' "
                                   f"required), error {error}")
@@ -683,7 +835,12 @@ class SimKernel:
             error = K.EISDIR if stat.S_ISDIR(mode) else EINVAL
             self.module_print(f"plist load returned error {error} for `{kpath}'")
             return error, None
-        data = host.read_bytes()
+        try:
+            data = host.read_bytes()
+        except OSError as e:                     # EACCES...: the kernel's VOP_READ error
+            error = host_errno(e)
+            self.module_print(f"plist load returned error {error} for `{kpath}'")
+            return error, None
         if len(data) >= PLIST_MAX:
             self.module_print(f"plist load returned error {EFBIG} for `{kpath}'")
             return EFBIG, None
@@ -716,7 +873,15 @@ class SimKernel:
         log.append((added, mod))
 
     def do_builtin(self, parent: Module | None, name: str) -> tuple[int, Module | None]:
-        """``module_do_builtin()`` (spec §3.6): initialise a built-in and its requirements."""
+        """``module_do_builtin()`` (spec §3.6): initialise a built-in and its requirements.
+
+        A built-in met again while its requirements are initialised (one requiring
+        itself, two requiring each other) is EDEADLK, where the kernel would recurse
+        without end.
+        """
+        return self._run_steps(self._builtin_steps(parent, name))
+
+    def _builtin_steps(self, parent: Module | None, name: str) -> Steps:
         mod = next((b for b in self.builtins if b.name == name), None)
         loaded = self.lookup(name)
         if loaded is not None:
@@ -725,12 +890,19 @@ class SimKernel:
             pname = parent.name if parent is not None else name
             self.module_error(f"built-in module {pname} can't find builtin dependency `{name}'")
             return ENOENT, None
-        reqs: list[Module] = []
-        for dep in _required_tokens(mod.required):
-            error, dmod = self.do_builtin(mod, dep[:MAXMODNAME - 1])
-            if error or dmod is None:
-                return error, None
-            reqs.append(dmod)
+        if any(b is mod for b in self._builtin_busy):
+            self.module_error(f"circular dependency detected for built-in module `{name}'")
+            return EDEADLK, None
+        self._builtin_busy.append(mod)
+        try:
+            reqs: list[Module] = []
+            for dep in _required_tokens(mod.required):
+                error, dmod = yield self._builtin_steps(mod, dep[:MAXMODNAME - 1])
+                if error or dmod is None:
+                    return error, None
+                reqs.append(dmod)
+        finally:
+            self._builtin_busy.remove(mod)
         error = self.run_modcmd(mod, MODULE_CMD_INIT)
         if error:
             self.module_error(f"built-in module {mod.name} failed its MODULE_CMD_INIT, "
@@ -748,6 +920,9 @@ class SimKernel:
         if mod is None:
             self.module_error(f"module `{name}' not found")
             return ENOENT
+        if any(m is mod for m in self.modcmd_running):     # its own modcmd (module.9)
+            self.module_print(f"module `{name}' busy (its modcmd is running)")
+            return EBUSY
         if mod.refcnt != 0:
             self.module_print(f"module `{name}' busy ({mod.refcnt} refs)")
             return EBUSY
@@ -780,10 +955,25 @@ class SimKernel:
 
     # ------------------------------------------------------------------ time
     def tick(self, seconds: int) -> None:
-        """Let ``seconds`` pass; the auto-unload thread runs once a second (spec §3.7)."""
-        for _ in range(max(0, int(seconds))):
-            self.now += 1
-            self.module_thread_pass()
+        """Let ``seconds`` pass; the auto-unload thread runs once a second (spec §3.7).
+
+        A pass does something only for a module whose auto-unload time has come, so
+        time jumps from one such time to the next (``tick 99999999999999999999`` is
+        as quick as ``tick 10``); a pass that loads a module (a modcmd) is followed.
+        """
+        end = self.now + max(0, int(seconds))
+        while self.now < end:
+            due = [m.autotime for m in self.loaded if m.autotime != 0
+                   and m.flags & MODFLG_AUTO_LOADED and m.source != MODULE_SOURCE_KERNEL]
+            # the first second at which a pass has something to do (one due already:
+            # the next pass)
+            when = max(self.now + 1, min(due)) if due else end
+            if when > end:
+                self.now = end
+                break
+            self.now = when
+            if due:
+                self.module_thread_pass()
 
     def module_thread_pass(self) -> None:
         """One walk of ``module_thread()``: newest first, one AUTOUNLOAD attempt per module."""
@@ -951,14 +1141,31 @@ def builtins_in(names: Iterable[str], module_dir: Path, target: Target,
             out.append(parse_builtin(text))
             continue
         path = module_dir / text / f"{text}.kmod"
-        if not path.exists():
+        try:
+            if namei_check(f"{text}/{text}.kmod"):
+                raise OSError(_host_errno.ENAMETOOLONG, os.strerror(_host_errno.ENAMETOOLONG))
+            there = path.exists()
+        except OSError as e:
+            raise LoadError(f"builtin {_shortened(text)!r}: cannot look for its module file: "
+                            f"{K.strerror(host_errno(e))}", host_errno(e)) from None
+        if not there:
             raise LoadError(f"builtin {text!r}: no {path} to read its class from; "
                             f"write {text}:CLASS", ENOENT)
-        spec = builtin_from_module(read(str(path), target))
+        try:
+            spec = builtin_from_module(read(str(path), target))
+        except OSError as e:
+            raise LoadError(f"builtin {text!r}: cannot read {path}: {K.strerror(host_errno(e))}",
+                            host_errno(e)) from None
         if spec is None:
             raise LoadError(f"builtin {text!r}: cannot read the modinfo of {path}", ENOEXEC)
         out.append(spec)
     return tuple(out)
+
+
+def _shortened(text: str, keep: int = 40) -> str:
+    """``text``, or its first ``keep`` characters and how long it is (a name of 300
+    characters in a one-line message)."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 
 def validate_tree(*args: Any, **kwargs: Any) -> Any:

@@ -33,6 +33,34 @@ from kmodbuild.target import NetBSDVersion, Target
 #: The console line of a module whose modcmd the emulator does not run
 #: (kmodbuild.emulate.strategy: the module does not fit, or unicorn cannot run it).
 _DECLINED = "emulate: module `"
+#: A load or unload whose calls nested deeper than Python allows (modcmds loading
+#: modules whose modcmds load modules...; dependency chains themselves run in a loop).
+_TOO_DEEP = ("the simulator's calls nested too deeply (modcmds loading modules whose "
+             "modcmds load modules...): not simulated")
+#: A failure shows at most this many of the kernel's lines (the first and the last).
+MAX_MESSAGES = 10
+
+
+def _shorten(messages: Sequence[str], keep: int = MAX_MESSAGES) -> tuple[str, ...]:
+    """``messages``, or the first and last of them around a count of those left out
+    (the load of the top of a chain of 2,000 modules that fails at the bottom prints
+    a line per module)."""
+    if len(messages) <= keep:
+        return tuple(messages)
+    head, tail = keep - keep // 3 - 1, keep // 3
+    return (*messages[:head], f"... ({len(messages) - head - tail} more lines)",
+            *messages[-tail:])
+
+
+def _path_text(names: Sequence[str], keep: int = 8) -> str:
+    """``a -> b -> c``; a long path shortened to its first names and the last two, with
+    how many modules it has."""
+    count = len(set(names))
+    if len(names) <= keep:
+        text = " -> ".join(names)
+    else:
+        text = " -> ".join([*names[:keep - 2], "...", *names[-2:]])
+    return f"{text} ({count} module{'s' if count != 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -184,20 +212,23 @@ def module_requires(read: Callable[[Path], Any], path: Path) -> tuple[str, ...]:
 def dependency_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
     """Names with their (present) requirements first; cycles broken at the first revisit."""
     order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(n: str) -> None:
-        if state.get(n):
-            return
-        state[n] = 1
-        for d in requires.get(n, ()):
-            if d in requires:
-                visit(d)
-        state[n] = 2
-        order.append(n)
-
-    for n in sorted(requires):
-        visit(n)
+    seen: set[str] = set()
+    for first in sorted(requires):
+        if first in seen:
+            continue
+        # depth first over an explicit stack: a chain of any length (no recursion)
+        seen.add(first)
+        stack = [(first, iter(requires.get(first, ())))]
+        while stack:
+            n, deps = stack[-1]
+            for d in deps:
+                if d in requires and d not in seen:
+                    seen.add(d)
+                    stack.append((d, iter(requires.get(d, ()))))
+                    break
+            else:
+                stack.pop()
+                order.append(n)
     return order
 
 
@@ -218,7 +249,9 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
                   emulate: bool | None = None,
                   requires: dict[str, tuple[str, ...]] | None = None,
                   attach: Callable[[SimKernel], None] | None = None,
-                  coverage: Any = None) -> ValidationResult:
+                  coverage: Any = None,
+                  on_failure: Callable[[ValidationFailure], None] | None = None
+                  ) -> ValidationResult:
     """Load every installed module in dependency order, then unload them all.
 
     Args:
@@ -242,6 +275,12 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
             (:mod:`kmodbuild.simstream` watches its file accesses).
         coverage: a :class:`kmodbuild.simmemo.TextCoverage` told of every read of a
             loaded module's text (the build's memo of its simulation).
+        on_failure: called with each failure as it is found (:mod:`kmodbuild.simstream`
+            gives up at the first by raising from it).
+
+    A module on a dependency cycle another module's load met (EDEADLK) is not loaded
+    again: it fails the same way, said in one line; a failure keeps the first and
+    last of the kernel's lines when there are more than :data:`MAX_MESSAGES`.
 
     Returns:
         A :class:`ValidationResult` (never raises for a module's failure).
@@ -260,7 +299,7 @@ def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | st
         K.ACCESS_WATCH = coverage.note
     try:
         return _validate_tree(stand, target, version, manifest, builtins, reader, modcmd,
-                              names, verify, emulate, requires, attach, coverage)
+                              names, verify, emulate, requires, attach, coverage, on_failure)
     finally:
         K.ACCESS_WATCH = watch
         if gc_was_enabled:
@@ -273,7 +312,9 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
                    verify: dict[str, str] | None, emulate: bool | None,
                    known: dict[str, tuple[str, ...]] | None,
                    attach: Callable[[SimKernel], None] | None,
-                   coverage: Any = None) -> ValidationResult:
+                   coverage: Any = None,
+                   on_failure: Callable[[ValidationFailure], None] | None = None
+                   ) -> ValidationResult:
     start = time.perf_counter()
     if isinstance(version, str):
         version = NetBSDVersion.parse(version)
@@ -309,25 +350,60 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
     # modules whose modcmd the emulator declined (it says why on the console once
     # per modcmd): told in the note, since their loads succeed
     declined: dict[str, None] = {}
+
+    def failed(failure: ValidationFailure) -> None:
+        result.failures.append(failure)
+        if on_failure is not None:
+            on_failure(failure)
+
+    # module -> the module whose load met it on a dependency cycle (EDEADLK): loading
+    # it again would go round the same cycle and fail the same way
+    on_cycle: dict[str, str] = {}
     for n in result.order:
         if kernel.lookup(n) is not None:
             continue                  # already loaded as a dependency
+        if n in on_cycle:
+            why = (f"on the dependency cycle the load of `{on_cycle[n]}' met (above); "
+                   "not loaded again")
+            failed(ValidationFailure(n, "load", K.EDEADLK, (why,)))
+            continue
         kernel.take_console()
-        error = kernel.modctl_load(n)
+        kernel.last_cycle = []
+        try:
+            error = kernel.modctl_load(n)
+        except RecursionError:
+            error = -1
         messages = tuple(kernel.take_console())
         declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
-        if error and error != K.EEXIST:
-            result.failures.append(ValidationFailure(n, "load", error, messages))
+        if error == -1:
+            failed(ValidationFailure(n, "load", 0, (_TOO_DEEP,)))
+        elif error and error != K.EEXIST:
+            chain = kernel.last_cycle
+            if error == K.EDEADLK and chain[:1] == [n]:
+                for m in chain[1:-1]:
+                    if m in requires and m != n:
+                        on_cycle.setdefault(m, n)
+            if len(messages) > MAX_MESSAGES and error == K.EDEADLK and chain[:1] == [n]:
+                # the chain, where its lines are cut
+                messages = (*_shorten(messages), f"dependency chain: {_path_text(chain)}")
+            else:
+                messages = _shorten(messages)
+            failed(ValidationFailure(n, "load", error, messages))
     result.loaded = [m.name for m in reversed(kernel.loaded) if m.source != MODULE_SOURCE_KERNEL]
     for mod in list(kernel.loaded):
         if mod.source == MODULE_SOURCE_KERNEL:
             continue
         kernel.take_console()
-        error = kernel.modctl_unload(mod.name)
+        try:
+            error = kernel.modctl_unload(mod.name)
+        except RecursionError:
+            error = -1
         messages = tuple(kernel.take_console())
         declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
-        if error:
-            result.failures.append(ValidationFailure(mod.name, "unload", error, messages))
+        if error == -1:
+            failed(ValidationFailure(mod.name, "unload", 0, (_TOO_DEEP,)))
+        elif error:
+            failed(ValidationFailure(mod.name, "unload", error, _shorten(messages)))
         else:
             result.unloaded.append(mod.name)
     if declined:
@@ -336,7 +412,7 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
     for report in getattr(modcmd, "reports", ()):
         if not report.fatal:          # leaks, leftovers; fatal ones failed their operation
             text = report.message.removeprefix(f"{report.module}: ")
-            result.failures.append(ValidationFailure(
+            failed(ValidationFailure(
                 report.module, "load" if report.command == "INIT" else "unload", 0, (text,)))
     result.seconds = time.perf_counter() - start
     return result

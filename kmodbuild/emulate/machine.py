@@ -25,7 +25,13 @@ from typing import Any
 
 from kmodbuild import kapi, kobj
 from kmodbuild.emulate.arch import ArchSpec, get_arch, longest_straight_run
-from kmodbuild.emulate.callconv import ArgCursor, convert, make_valist, set_return, setup_call
+from kmodbuild.emulate.callconv import (
+    ArgCursor,
+    convert,
+    make_valist,
+    set_return,
+    setup_call,
+)
 from kmodbuild.emulate.cpu import Cpu, CpuUnsupported, MemoryError_
 from kmodbuild.emulate.cpu import version as cpu_version
 from kmodbuild.emulate.heap import Heap
@@ -499,6 +505,10 @@ class Machine:
             (self.fault, k.current, k.module, self._command, self.heap.command) = saved
         if self.internal is not None:
             err, self.internal = self.internal, None
+            if isinstance(err, (InternalError, RecursionError)):
+                # from a nested run: passed on as it is (wrapping the repr of the repr of
+                # ... at each level doubled its backslashes: 2**depth bytes)
+                raise err
             raise InternalError(f"emulated kernel hook failed: {err!r}") from err
         return convert("i32", raw, self.spec.word), report
 
@@ -609,7 +619,8 @@ class Machine:
                         f"unmapped address {e.address:#x}", self._call_site(), e.address)
         except Exception as e:  # noqa: BLE001 - a kmodbuild bug: stop, re-raised after the run
             self.internal = e
-            self._fatal("kernel-fault", f"{kf.name}(): internal error {e!r}", addr)
+            self._fatal("kernel-fault", f"{kf.name}(): internal error {type(e).__name__}",
+                        addr)
         finally:
             k.leave_hook(outer_caller)
             self._drain()

@@ -25,6 +25,7 @@ KIND_TEXT = {
     "unaligned": "unaligned access", "trap": "trap", "unhooked-call": "call to kernel function",
     "budget": "instruction budget exceeded", "panic": "panic", "kernel-fault": "kernel fault",
     "window": "register window", "leak": "memory leak", "dangling": "still registered",
+    "nested": "modcmds nested too deeply",
 }
 #: kinds that do not stop the modcmd: found after it returned
 NONFATAL = frozenset({"leak", "dangling"})

@@ -27,10 +27,16 @@ from kmodbuild.emulate.report import Report
 from kmodbuild.kapi import mount, proplib, syscallvar
 from kmodbuild.kapi._kernel import forget
 from kmodbuild.kapi.conf import devsw
-from kmodbuild.kobj import EFAULT          # what a crashed modcmd returns ("Bad address")
-from kmodbuild.simulator import (MODULE_CLASS_VFS, MODULE_CMD_FINI, MODULE_CMD_INIT,
-                                 Module, NullModcmd)
+from kmodbuild.kobj import EFAULT  # what a crashed modcmd returns ("Bad address")
+from kmodbuild.simulator import (
+    MODULE_CLASS_VFS,
+    MODULE_CMD_FINI,
+    MODULE_CMD_INIT,
+    Module,
+    NullModcmd,
+)
 
+_CMD_TEXT = {0: "INIT", 1: "FINI", 2: "STAT", 3: "AUTOUNLOAD"}
 #: leftover registrations, in words
 _KIND_WORDS = {"vfs": "file system", "cdevsw": "character device switch",
                "bdevsw": "block device switch", "syscall": "system call",
@@ -41,6 +47,13 @@ _UNDO = {"vfs": "vfs_detach", "cdevsw": "devsw_detach", "bdevsw": "devsw_detach"
          "syscall": "syscall_disestablish", "execsw": "exec_remove",
          "secmodel": "secmodel_deregister", "kauth": "kauth_unlisten_scope",
          "bufq": "bufq_unregister", "emulation": "exec_remove"}
+
+
+#: modcmds running inside one another at most (a modcmd that loads a module whose modcmd
+#: loads another...): the next one is not run but reported as a fault.  The kernel's
+#: stack would overflow far sooner; the emulator's Python and C stacks grow by some
+#: 18 frames and a unicorn run per level (50 levels reached Python's recursion limit).
+MAX_NESTED = 16
 
 
 class EmulatedModcmd:
@@ -105,6 +118,17 @@ class EmulatedModcmd:
             why = m.refused.get(module.name, "does not fit the emulated address space")
             self._print(f"emulate: module `{module.name}' {why}: its modcmd is not emulated")
             return self.fallback.run(module, cmd)
+        if len(self._running) >= MAX_NESTED:
+            names = " -> ".join(r.name for r in self._running[:3])
+            report = Report("nested", module.name, _CMD_TEXT.get(cmd, str(cmd)),
+                            f"{module.name}: modcmd({_CMD_TEXT.get(cmd, cmd)}): not run: "
+                            f"modcmds nested {len(self._running) + 1} deep ({names} -> ... "
+                            f"-> {self._running[-1].name} -> {module.name}, each loading "
+                            f"the next), more than {MAX_NESTED}: the kernel stack would "
+                            "overflow")
+            self.reports.append(report)
+            self._print(f"panic: {report.message}")
+            return EFAULT
         self._emulated.add(module.name)
         arg = 0
         if cmd == MODULE_CMD_INIT and module.props is not None:
