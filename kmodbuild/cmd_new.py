@@ -6,6 +6,8 @@ print the files and the next step.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,8 +24,10 @@ check and passes its scenario as it is.
 
 NAME must be a C identifier of at most 31 characters (30 for misc and
 emulation modules, which other modules require), not a module of the tree
-already, and must not clash with a kernel name (the stub kernel's symbol
-manifest when built, and the declarations in the tree's sys/ headers).
+already (nor declared by another directory's SConscript, nor the compat_/
+bufq_/secmodel_ twin of one), and must not clash with a kernel name (the stub
+kernel's symbol manifest when built, and the declarations in the tree's sys/
+headers) or a global symbol of another module.
 Existing files are never overwritten without --force."""
 EPILOG = """\
 examples:
@@ -41,8 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", metavar="NAME", help="the module name")
     p.add_argument("--class", dest="module_class", choices=list(CLASSES), metavar="CLASS",
                    help=f"module class: {', '.join(CLASSES)} (see --list-classes)")
-    p.add_argument("--requires", default="", metavar="A,B",
-                   help="modules this one requires (MODULE()'s required list), in the tree")
+    p.add_argument("--requires", action="append", default=None, metavar="A,B",
+                   help="modules this one requires (MODULE()'s required list), in the tree; "
+                        "may be repeated")
     p.add_argument("--tree", default="sys/modules", metavar="DIR",
                    help="the module tree (default: sys/modules)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -62,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("a module NAME is required (or --list-classes)")
     if not args.module_class:
         raise UsageError("--class is required: " + ", ".join(CLASSES))
-    requires = [r.strip() for r in args.requires.split(",")] if args.requires else []
-    if any(not r for r in requires):
-        raise UsageError(f"--requires {args.requires!r}: empty module name")
+    requires: list[str] = []
+    for value in args.requires or ():
+        names = [r.strip() for r in value.split(",")]
+        if any(not r for r in names):
+            raise UsageError(f"--requires {value!r}: empty module name")
+        requires += names
     plan = plan_skeleton(args.name, args.module_class, Path(args.tree), requires=requires,
                          overwrite=args.force, templates_dir=args.templates)
     write_skeleton(plan)
@@ -76,7 +84,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"  wrote {f.path}")
     for note in plan.notes:
         print(f"kmodbuild new: note: {note}", file=sys.stderr)
+    # the next steps run at the source root (scons, --root stand): say so from elsewhere
+    root = Path(args.tree).resolve().parent.parent
     scn = plan.files[-1].path
-    print("next: scons (or kmodbuild build) to build, check and install it, then")
-    print(f"      kmodbuild sim --root stand --machine amd64 --version 10.0 --script {scn}")
+    cd = ""
+    if Path.cwd().resolve() != root:
+        cd = f"cd {shlex.quote(str(root))} && "
+        scn = Path(os.path.relpath(scn.resolve(), root))
+    print(f"next: {cd}scons (or kmodbuild build) to build, check and install it, then")
+    print(f"      {cd}kmodbuild sim --root stand --machine amd64 --version 10.0 "
+          f"--script {shlex.quote(str(scn))}")
     return 0

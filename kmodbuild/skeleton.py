@@ -16,7 +16,9 @@ the tree, and neither the name nor any identifier the rendered C source derives
 from it may clash with a kernel name: a symbol of the stub kernel's manifest
 (``build/amd64-x86_64/<version>/kernel/netbsd.syms``) when one is built, and
 always the functions, variables, typedefs, enum constants and macros declared
-in the tree's ``sys/`` headers.
+in the tree's ``sys/`` headers.  Nor may it clash with another module of the
+tree (:func:`tree_clash`): declared by another directory's SConscript, the
+prefixed or unprefixed twin of a module, or a global symbol both define.
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ from typing import Any
 
 import jinja2
 
-from kmodbuild.errors import (DependencyError, InstallError, ModuleNameError, TemplateError,
-                              UsageError)
+from kmodbuild.errors import (DependencyError, InstallError, KmodError, ModuleNameError,
+                              TemplateError, UsageError)
 from kmodbuild.install import MAX_MODULE_NAME, atomic_write, validate_module_name
 from kmodbuild.manifest import load_manifest
 from kmodbuild.target import get_target
@@ -170,7 +172,7 @@ def template_names(module_class: ModuleClass, suffix: str) -> list[str]:
 
 #: What a template may raise while it renders, besides jinja2's own errors.
 _RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError,
-                  AttributeError)
+                  AttributeError, RecursionError)
 
 
 def render_template(env: jinja2.Environment, names: Sequence[str],
@@ -382,6 +384,134 @@ def derived_identifiers(env: jinja2.Environment, module_class: ModuleClass,
     return out
 
 
+# --------------------------------------------------------------------------- the tree
+
+_KERNEL_MODULE_RE = re.compile(r"""\bKernelModule\s*\(\s*(?:name\s*=\s*)?(['"])(\w+)\1""")
+_LKM_RANGE_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+SYS_lkmnosys_(first|last)[ \t]+(\d+)",
+                           re.M)
+_LKM_USE_RE = re.compile(r"\bSYS_lkmnosys_(first|last)\b(?:\s*([+-])\s*(\d+))?")
+#: The slots NetBSD's syscalls.master keeps for modules, if sys/sys/syscall.h does not say.
+_LKM_DEFAULT = (210, 219)
+
+
+def declared_modules(tree: Path) -> dict[str, Path]:
+    """Module name -> the ``TREE/*/SConscript`` whose ``env.KernelModule('NAME', ...)`` declares it."""
+    out: dict[str, Path] = {}
+    for sconscript in sorted(Path(tree).glob("*/SConscript")):
+        try:
+            text = sconscript.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for m in _KERNEL_MODULE_RE.finditer(text):
+            out.setdefault(m.group(2), sconscript)
+    return out
+
+
+def _module_sources(tree: Path, skip: Path) -> Iterator[tuple[Path, str]]:
+    """(path, text without comments and strings) of the C sources of the tree but ``skip``'s."""
+    skip = skip.resolve()
+    for src in sorted(Path(tree).glob("*/**/*.c")):
+        if skip == src.resolve().parent or skip in src.resolve().parents:
+            continue
+        try:
+            yield src, strip_c(src.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+
+
+def syscall_slot(tree: Path, name: str) -> str | None:
+    """The first of ``SYS_lkmnosys_first..last`` no other module source of ``tree`` uses,
+    spelt as C (``SYS_lkmnosys_first`` or ``(SYS_lkmnosys_first + N)``); None when all are."""
+    first, last = _LKM_DEFAULT
+    header = Path(tree).resolve().parent / "sys" / "syscall.h"
+    try:
+        bounds = dict((m.group(1), int(m.group(2))) for m in
+                      _LKM_RANGE_RE.finditer(header.read_text(encoding="utf-8",
+                                                              errors="replace")))
+        first, last = bounds.get("first", first), bounds.get("last", last)
+    except OSError:
+        pass
+    used: set[int] = set()
+    for _, text in _module_sources(tree, Path(tree) / name):
+        for m in _LKM_USE_RE.finditer(text):
+            base = first if m.group(1) == "first" else last
+            delta = int(m.group(3) or 0) * (-1 if m.group(2) == "-" else 1)
+            used.add(base + delta)
+    for slot in range(first, last + 1):
+        if slot not in used:
+            return "SYS_lkmnosys_first" if slot == first else \
+                f"(SYS_lkmnosys_first + {slot - first})"
+    return None
+
+
+_TOP_IDENT_RE = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?:=|;|$)")
+
+
+def global_definitions(text: str) -> dict[str, int]:
+    """Identifiers a C source defines with external linkage -> line (a heuristic: the
+    top-level functions and variables that are neither ``static`` nor ``extern``)."""
+    def lineno(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    code = _PREPROC_RE.sub(lambda m: _blank(m.group()), strip_c(text))
+    flat = _blank_braces(code)
+    out: dict[str, int] = {}
+    start = 0
+    for i, ch in enumerate(code):
+        # a statement ends at a top-level ';' or at the '{' of a function body
+        if flat[i] == ";" or (ch == "{" and flat[start:i].rstrip().endswith(")")
+                              and _brace_depth(code, i) == 0):
+            stmt = flat[start:i]
+            words = _IDENT_RE.findall(stmt)
+            if words and not {"static", "extern", "typedef"} & set(words):
+                if ch == "{":               # a function definition: the name before '('
+                    m = re.search(r"([A-Za-z_]\w*)\s*\(", stmt)
+                    if m:
+                        out.setdefault(m.group(1), lineno(start + m.start(1)))
+                elif "(" not in stmt.split("=")[0]:
+                    decl = stmt.split("=")[0].rstrip() + ";"
+                    m = _TOP_IDENT_RE.search(decl)
+                    is_tag = len(words) <= 2 and words[0] in ("struct", "union", "enum")
+                    if m and not is_tag and m.group(1) not in _C_KEYWORDS:
+                        out.setdefault(m.group(1), lineno(start + stmt.find(m.group(1))))
+            start = i + 1
+    return out
+
+
+def _brace_depth(code: str, pos: int) -> int:
+    """How many ``{`` are open before ``pos``."""
+    return code.count("{", 0, pos) - code.count("}", 0, pos)
+
+
+def tree_clash(name: str, mc: ModuleClass, tree: Path, c_text: str) -> str | None:
+    """Why ``name`` of class ``mc`` clashes with another module of ``tree`` (one line), or None:
+    declared by another directory's SConscript, the prefixed or unprefixed twin of a module
+    (the same emulation, model id or strategy), or a global symbol the skeleton defines
+    that another module's source defines too."""
+    declared = declared_modules(tree)
+    other = declared.get(name)
+    if other is not None and other.parent.resolve() != (tree / name).resolve():
+        return f"module name `{name}' is already declared by {_display(other)}"
+    if mc.prefix:
+        short = short_name(name, mc)
+        twin = mc.prefix + name if short == name else short
+        if twin in declared or (tree / twin / "SConscript").is_file():
+            what = {"emulation": f"struct emul emul_{short}",
+                    "secmodel": f"the model id org.netbsd.secmodel.{short}",
+                    "bufq": f"the buffer queue strategy `{short}'"}.get(mc.key, f"`{short}'")
+            return (f"module name `{name}' clashes with module `{twin}' of the tree "
+                    f"({_display(tree / twin)}): both would have {what}")
+    mine = global_definitions(c_text)
+    for src, text in _module_sources(tree, tree / name):
+        theirs = global_definitions(text)
+        common = sorted(set(mine) & set(theirs))
+        if common:
+            where = f"{_display(src)}:{theirs[common[0]]}"
+            return (f"module name `{name}' clashes with another module: the {mc.key} skeleton "
+                    f"would define {common[0]}, already defined in {where}")
+    return None
+
+
 # --------------------------------------------------------------------------- requirements
 
 _MODULE_RE = re.compile(r"\bMODULE\s*\(\s*\w+\s*,\s*(\w+)\s*,\s*(NULL|\"([^\"]*)\")\s*\)")
@@ -477,10 +607,13 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
     Raises:
         UsageError: unknown class, ``tree`` is not a directory ``sys/modules`` (beside
             ``sys/sys/module.h``) or ``templates_dir`` is not a directory.
-        ModuleNameError: a bad name, an existing module, a clash with a kernel name.
+        ModuleNameError: a bad name, an existing module, a clash with a kernel name or
+            with another module of the tree.
+        KmodError: a syscall module and no free ``SYS_lkmnosys`` slot.
         DependencyError: a bad ``requires`` list.
         TemplateError: a template fails (template file and line).
-        InstallError: a file exists and ``overwrite`` is false.
+        InstallError: a file exists and ``overwrite`` is false, or a file is where the
+            module directory goes.
         ManifestError: the stub kernel's manifest cannot be read.
     """
     mc = CLASSES.get(module_class) if isinstance(module_class, str) else module_class
@@ -496,13 +629,16 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
         raise UsageError(f"--tree {tree}: not a module tree: no sys/module.h beside it "
                          "(pass --tree SRCTOP/sys/modules)")
     directory = tree / name
+    if directory.exists() and not directory.is_dir():
+        raise InstallError("a file is in the way (not a directory)", path=_display(directory))
     if (directory / "SConscript").exists() and not overwrite:
         raise ModuleNameError(f"module `{name}' already exists", path=_display(directory),
                               hint="choose another name, or --force to overwrite its files")
     reqs = validate_requires(name, requires, tree)
 
     if templates_dir is not None and not Path(templates_dir).is_dir():
-        raise UsageError(f"--templates {templates_dir}: no such directory")
+        why = "not a directory" if Path(templates_dir).exists() else "no such directory"
+        raise UsageError(f"--templates {templates_dir}: {why}")
     env = make_environment(Path(templates_dir) if templates_dir else find_templates_dir())
     context = _context(name, mc, tree, reqs)
     files = []
@@ -516,6 +652,12 @@ def plan_skeleton(name: str, module_class: str | ModuleClass, tree: Path | str, 
                if ident in knames.names]
     if clashes:
         raise ModuleNameError(_clash_message(name, mc, clashes), hint="choose another name")
+    clash = tree_clash(name, mc, tree, files[0].text)
+    if clash:
+        raise ModuleNameError(clash, hint="choose another name")
+    if mc.key == "syscall" and context["syscall_slot"] is None:
+        raise KmodError(f"no free system call slot for `{name}': other modules of the tree use "
+                        "every one of SYS_lkmnosys_first..SYS_lkmnosys_last")
 
     if not overwrite:
         for f in files:
@@ -557,6 +699,8 @@ def _context(name: str, mc: ModuleClass, tree: Path, requires: tuple[str, ...]) 
         "module_dir": Path(os.path.relpath((tree / name).resolve(), root)).as_posix(),
         # spec_vnops.c: the devsw name is the node name without its unit number
         "device": f"/dev/{name}0" if re.search(r"[a-z_]$", name) else None,
+        # the first SYS_lkmnosys slot no other module of the tree uses (None: all are)
+        "syscall_slot": syscall_slot(tree, name),
     }
 
 
