@@ -5,10 +5,12 @@ line), ``add_arguments(parser)`` and ``run(args) -> int``.  This module only
 registers them and turns errors into exit codes:
 
 * 0: success, nothing to report;
-* 1: problems found, or bad input (a :class:`~kmodbuild.errors.KmodError`,
-  printed as one line ``path[:line]: message``);
-* 2: usage error (argparse) or a kmodbuild bug (printed with a traceback and a
-  request to report it).
+* 1: problems found (a :class:`~kmodbuild.errors.KmodError` the command could
+  not turn into a report is printed as one line ``path[:line]: message``);
+* 2: usage error (argparse, or a :class:`~kmodbuild.errors.UsageError`: bad options,
+  and a missing, unreadable or malformed input the user named -- --manifest,
+  KERNEL, --destdir, --script -- which the commands raise as one), or a
+  kmodbuild bug (printed with a traceback and a request to report it).
 """
 from __future__ import annotations
 
@@ -143,6 +145,15 @@ def _internal_error() -> int:
     return 2
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name`` (``parser`` itself when there is none)."""
+    import argparse
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]  # type: ignore[no-any-return]
+    return parser
+
+
 def _dispatch(argv: list[str]) -> tuple[str, Callable[[], object] | None]:
     """The command's name and a callable running it (``None``: help printed, exit 2)."""
     if argv[:1] == ["check"] and "linux" in argv[1:] + [a.partition("=")[2] for a in argv]:
@@ -158,7 +169,12 @@ def _dispatch(argv: list[str]) -> tuple[str, Callable[[], object] | None]:
         args, unknown = parser.parse_known_args(argv)
         args.scons_args = [*unknown, *getattr(args, "scons_args", [])]
     else:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # said with the subcommand's usage, not the top-level one (argparse's own
+            # parse_args reports them from the top-level parser)
+            _subparser(parser, getattr(args, "command", None)).error(
+                f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return "check", None

@@ -18,7 +18,7 @@ from pathlib import Path
 from kmodbuild.diagnostics import ERROR, Diagnostic, render_json, render_text, sort_diagnostics
 from kmodbuild.elf import (RECORD_VERSION, error_rule, module_from_record, module_record,
                            read_module, target_for)
-from kmodbuild.errors import ModuleFormatError, TargetError, UsageError
+from kmodbuild.errors import ManifestError, ModuleFormatError, TargetError, UsageError
 from kmodbuild.linkcheck import check_modules, link_verdict, module_name
 from kmodbuild.manifest import (KernelManifest, find_build_manifest, load_manifest,
                                 read_manifest_header)
@@ -442,7 +442,9 @@ def _check_cached(request: CheckRequest, cache: str) -> tuple[list[Diagnostic], 
     try:
         rc.save(keep=list(keys))
     except OSError as e:
-        raise UsageError(f"{cache}: cannot write the result cache: {e.strerror or e}") from None
+        # the report is complete without the cache: say so and go on, as --flavor linux does
+        print(f"kmodbuild check: cannot write the cache {cache}: {e.strerror or e}",
+              file=sys.stderr)
     return result, count
 
 
@@ -450,9 +452,16 @@ def run(args: argparse.Namespace) -> int:
     """Check, print the report, and return 0 (clean) or 1 (errors found).
 
     Raises:
-        UsageError: bad paths or options (the CLI exits 2).
-        KmodError: an unreadable manifest (the CLI exits 1).
+        UsageError: bad paths or options, or a missing, unreadable or malformed
+            manifest or Module.symvers (the CLI exits 2: exit 1 means findings).
     """
+    try:
+        return _run(args)
+    except ManifestError as e:
+        raise UsageError(str(e)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "flavor", "netbsd") == "linux":
         from kmodbuild.linux import run_linux
         return run_linux(args)

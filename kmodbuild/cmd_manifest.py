@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.elf import KernelImage, machine_name, read_kernel, target_for
-from kmodbuild.errors import ManifestError, TargetError, UsageError
+from kmodbuild.errors import KmodError, ManifestError, TargetError, UsageError
 from kmodbuild.manifest import manifest_from_kernel, write_if_changed
 from kmodbuild.target import NetBSDVersion, Target, get_target
 
@@ -75,10 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: target or version cannot be told (the CLI exits 2).
-        ModuleFormatError: the kernel image cannot be read (exit 1).
+        UsageError: ... or the kernel image cannot be read (exit 2).
         ManifestError: the output or the --abi file cannot be written (exit 1).
     """
-    image = read_kernel(args.kernel)
+    try:
+        image = read_kernel(args.kernel)
+    except KmodError as e:          # the input named by the user: a usage error (exit 2)
+        raise UsageError(str(e)) from None
     path_match = _KERNEL_DIR_RE.search(Path(os.path.abspath(args.kernel)).as_posix())
     try:
         if args.arch:

@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from kmodbuild.errors import KmodError
+from kmodbuild.errors import KmodError, UsageError
 from kmodbuild.metalog import metalog_path
 from kmodbuild.sets import set_name, write_sets
 from kmodbuild.target import NetBSDVersion, parse_targets, stand_dir
@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not os.path.isdir(args.destdir):
+        raise UsageError(f"--destdir {args.destdir}: " + (
+            "not a directory" if os.path.exists(args.destdir) else "no such directory"))
     destdir = Path(args.destdir).resolve()
     version = NetBSDVersion.parse(args.version)
     items = []

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
-from kmodbuild.errors import KmodError, UsageError
+from kmodbuild.errors import KmodError, ManifestError, UsageError
 from kmodbuild.manifest import find_build_manifest
 from kmodbuild.scenario import (
     ScenarioError,
@@ -62,7 +65,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="kern.module.verbose=1")
     p.add_argument("--script", default=None, metavar="FILE", help="run the commands of FILE")
     p.add_argument("-x", "--echo", action="store_true", help="print each command before its output")
-    p.add_argument("--json", action="store_true", help="print the final kernel state as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document on standard output: the final kernel state "
+                   "(with --validate: the validation); console output goes to standard error "
+                   "(docs/simulator.md)")
     p.add_argument("--verify", action="store_true",
                    help="refuse (EPERM) modules whose SHA-256 is not the one the install's "
                    "METALOG records (veriexec-style)")
@@ -80,7 +86,11 @@ def resolve_target(machine: str | None, arch: str | None) -> Target:
         UsageError: unknown or ambiguous.
     """
     if arch:
-        return get_target(arch)
+        target = get_target(arch)
+        if machine and machine not in (target.machine, target.name):
+            raise UsageError(f"--machine {machine} contradicts --arch {arch} "
+                             f"(MACHINE={target.machine})")
+        return target
     machine = machine or "amd64"
     matches = [t for t in TARGETS if t.machine == machine or t.name == machine]
     if not matches:
@@ -163,7 +173,37 @@ def resolve_kernel(args: argparse.Namespace
             manifest, origin, conflict)
 
 
+#: ``schema`` of the ``--json`` documents (docs/simulator.md); their ``version`` key is the
+#: simulated kernel's version, as it always was.
+JSON_SCHEMA = 1
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations that cannot all be honoured.
+
+    Raises:
+        UsageError: ``--validate`` with ``--script`` (the script would never run).
+    """
+    if args.validate and args.script:
+        raise UsageError("--validate loads and unloads every module itself: it cannot run "
+                         "--script too; run them one at a time")
+
+
 def run(args: argparse.Namespace) -> int:
+    """Simulate; returns 0, or 1 when a --validate or a test script failed.
+
+    Raises:
+        UsageError: bad or conflicting options, or a missing, unreadable or malformed
+            --manifest or --script (the CLI exits 2).
+    """
+    _check_options(args)
+    try:
+        return _run(args)
+    except ManifestError as e:
+        raise UsageError(str(e)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise UsageError(f"--root {root}: " + ("not a directory" if root.exists()
@@ -193,9 +233,18 @@ def run(args: argparse.Namespace) -> int:
                             emulate=args.emulate)
         if res.note:
             print(f"kmodbuild sim: {res.note}", file=sys.stderr)
-        for f in res.failures:
-            print(str(f))
-        print(res.summary())
+        if args.json:
+            print(json.dumps({"schema": JSON_SCHEMA, "machine": res.target.machine,
+                              "machine_arch": res.target.machine_arch,
+                              "version": str(res.version), "module_dir": str(res.module_dir),
+                              "ok": res.ok, "order": res.order, "loaded": res.loaded,
+                              "unloaded": res.unloaded,
+                              "failures": [str(f) for f in res.failures],
+                              "summary": res.summary()}, indent=2))
+        else:
+            for f in res.failures:
+                print(str(f))
+            print(res.summary())
         return 1 if res.failures else 0
     symbols = ()
     if manifest is not None:
@@ -221,17 +270,35 @@ def run(args: argparse.Namespace) -> int:
             print(f"kmodbuild sim: {note}", file=sys.stderr)
         return kernel
 
+    # with --json, standard output holds the JSON document alone: the console goes to
+    # standard error, and into the document's "console"
+    console: list[str] = []
+    stream = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        console.append(line)
+        print(line, file=stream)
+
     session = Session(factory(config), factory)
     for line in session.kernel.take_console():   # a --builtin the kernel refused at boot
-        print(line)
+        say(line)
     status = 0
-    if script is not None or not sys.stdin.isatty():
-        text = script if script is not None else _read_script(None)
-        status = _run_script(session, text, args.script or "<stdin>", args.echo)
-    else:
-        _interactive(session)
+    error: KmodError | None = None
+    try:
+        if script is not None or not sys.stdin.isatty():
+            text = script if script is not None else _read_script(None)
+            status = _run_script(session, text, args.script or "<stdin>", args.echo, say)
+        else:
+            _interactive(session, stream)
+    except KmodError as e:
+        error = e
     if args.json:
-        print(json.dumps(session.kernel.state(), indent=2))
+        print(json.dumps({"schema": JSON_SCHEMA, **session.kernel.state(), "status":
+                          1 if error is not None else status,
+                          "error": None if error is None else str(error),
+                          "console": console}, indent=2))
+    if error is not None:
+        raise error
     return status
 
 
@@ -246,7 +313,8 @@ def _read_script(path: str | None) -> str:
         raise UsageError(f"--script {where}: {e.strerror or e}") from None
 
 
-def _run_script(session: Session, text: str, path: str, echo: bool) -> int:
+def _run_script(session: Session, text: str, path: str, echo: bool,
+                say: Callable[[str], None] = print) -> int:
     scenario = parse_scenario(text, path)
     if args_path := Path(path):
         if args_path.is_file():
@@ -254,9 +322,9 @@ def _run_script(session: Session, text: str, path: str, echo: bool) -> int:
 
     def show(step: StepResult) -> None:
         if echo and step.command:
-            print(f"sim> {step.command}")
+            say(f"sim> {step.command}")
         for line in step.output:
-            print(line)
+            say(line)
 
     result = run_scenario(scenario, session, on_step=show)
     if scenario.is_test:
@@ -268,7 +336,10 @@ def _run_script(session: Session, text: str, path: str, echo: bool) -> int:
     return 0
 
 
-def _interactive(session: Session) -> None:
+def _interactive(session: Session, stream: TextIO | None = None) -> None:
+    def print(*a: object) -> None:          # noqa: A001 - the console's own stream
+        builtins.print(*a, file=stream or sys.stdout)
+
     try:
         import readline  # noqa: F401 - line editing for input()
     except ImportError:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from kmodbuild.errors import KmodError, UsageError
 from kmodbuild.metalog import verify
 
 HELP = "report modified, missing and unexpected files under DESTDIR/stand"
@@ -35,8 +37,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
+def _error_finding(e: KmodError, destdir: Path) -> dict[str, str]:
+    """The JSON finding of a METALOG that cannot be read (``unreadable``) or is malformed
+    (``malformed``): its path as the other findings give theirs (``./stand/...``)."""
+    path = e.path or ""
+    try:
+        path = "./" + Path(os.path.relpath(path, destdir)).as_posix() if path and \
+            not os.path.relpath(path, destdir).startswith("..") else path
+    except ValueError:
+        pass
+    detail = (f"line {e.line}: " if e.line is not None else "") + e.message + \
+        (f" ({e.hint})" if e.hint else "")
+    return {"kind": "malformed" if e.line is not None else "unreadable", "path": path,
+            "detail": detail}
+
+
 def run(args: argparse.Namespace) -> int:
-    count, findings = verify(Path(args.destdir))
+    try:
+        count, findings = verify(Path(args.destdir))
+    except UsageError:
+        raise
+    except KmodError as e:
+        # an unreadable or malformed METALOG is a finding (exit 1): --format json still
+        # prints its report, the one line going to standard error as in the text format
+        if args.format == "json":
+            print(json.dumps({"version": 1, "files": 0, "problems": 1,
+                              "findings": [_error_finding(e, Path(args.destdir))]}, indent=2))
+        raise
     if args.format == "json":
         print(json.dumps({"version": 1, "files": count, "problems": len(findings),
                           "findings": [{"kind": f.kind, "path": f.path, "detail": f.detail}

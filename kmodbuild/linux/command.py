@@ -223,11 +223,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_reporting(args: Any, tried: bool) -> int:
-    """:func:`run`, with usage errors (exit 2) and bad input (exit 1) as one line."""
-    from kmodbuild.errors import KmodError, UsageError
+    """:func:`run`, with usage errors and an unreadable ``--symvers`` (exit 2) and bad
+    input (exit 1) as one line."""
+    from kmodbuild.errors import KmodError, ManifestError, UsageError
     try:
         return run(args, cache_tried=tried)
-    except UsageError as e:
+    except (UsageError, ManifestError) as e:
+        # an unreadable --symvers is the caller's input, not a finding (as --manifest)
         print(f"kmodbuild check: {e}", file=sys.stderr)
         return 2
     except KmodError as e:

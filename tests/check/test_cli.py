@@ -223,16 +223,16 @@ def test_empty_directory_and_contradiction(tmp_path: Path, kmod_builder: KmodBui
     assert "contradicts the manifest" in capsys.readouterr().err
     bad = tmp_path / "bad.syms"
     bad.write_text("# kmodbuild kernel symbol manifest v1\n# MACHINE=amd64\n")
-    assert cli.main(["check", "--manifest", str(bad), str(k)]) == 1
-    assert capsys.readouterr().err.strip() == (f"{bad}:3: missing header line "
+    assert cli.main(["check", "--manifest", str(bad), str(k)]) == 2     # not a finding
+    assert capsys.readouterr().err.strip() == (f"kmodbuild check: {bad}:3: missing header line "
                                                f"'# MACHINE_ARCH=...' before the first symbol")
 
 
 def test_bad_kernel_for_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "netbsd"
     f.write_text("text")
-    assert cli.main(["manifest", str(f)]) == 1
-    assert capsys.readouterr().err.strip() == f"{f}: not an ELF object"
+    assert cli.main(["manifest", str(f)]) == 2
+    assert capsys.readouterr().err.strip() == f"kmodbuild manifest: {f}: not an ELF object"
 
 
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="GNU readelf not installed")

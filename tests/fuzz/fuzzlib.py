@@ -752,8 +752,10 @@ def judge_check(run: Run, path: Path) -> list[str]:
 
 
 def judge_manifest(run: Run, path: Path) -> list[str]:
-    """``kmodbuild manifest``: a manifest and 0, or exactly one line ``PATH: problem`` and 1."""
-    problems = _common(run)
+    """``kmodbuild manifest``: a manifest and 0, or exactly one line
+    ``kmodbuild manifest: PATH: problem`` and 2 (the kernel is the user's input: a bad one
+    is a usage error, README's exit-code table)."""
+    problems = _common(run, (0, 2))
     if problems:
         return problems
     if run.rc == 0:
@@ -768,7 +770,7 @@ def judge_manifest(run: Run, path: Path) -> list[str]:
                 problems.append(f"wrote a manifest it cannot read back: {e}")
         return problems
     lines = run.err.splitlines()
-    if len(lines) != 1 or not lines[0].startswith(f"{path}: "):
+    if len(lines) != 1 or not lines[0].startswith(f"kmodbuild manifest: {path}: "):
         problems.append(f"not exactly one line naming the file: {run.err[:300]!r}")
     return problems
 

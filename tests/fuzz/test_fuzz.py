@@ -116,8 +116,9 @@ def test_real_subprocess(workspace: Workspace, ident: str) -> None:
         fails = [ln for ln in res.stdout.splitlines() if ln.startswith("modload: ")]
         assert len(fails) <= 1 and all(f.startswith(f"modload: {path}: ") for f in fails)
         res = _cli("manifest", str(path), "-o", "-")
-        assert res.returncode == 1 and "Traceback" not in res.stderr
-        assert len(res.stderr.splitlines()) == 1 and res.stderr.startswith(f"{path}: ")
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert len(res.stderr.splitlines()) == 1
+        assert res.stderr.startswith(f"kmodbuild manifest: {path}: ")
     finally:
         workspace.restore(case)
 
@@ -145,9 +146,10 @@ def test_real_subprocess_truncated_kernel(workspace: Workspace) -> None:
     kernel = tf.kernel_work.with_name("netbsd.cut")
     kernel.write_bytes(tf.pristine[KERNEL][:300])
     res = _cli("manifest", str(kernel), "--arch", "sparc64", "--version", "10.0", "-o", "-")
-    assert res.returncode == 1, res.stdout
+    assert res.returncode == 2, res.stdout
     assert res.stderr.splitlines() == [res.stderr.strip()]
-    assert res.stderr.startswith(f"{kernel}: ") and "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"kmodbuild manifest: {kernel}: ")
+    assert "Traceback" not in res.stderr
 
 
 def test_layouts_parse_every_pristine_file(workspace: Workspace) -> None:

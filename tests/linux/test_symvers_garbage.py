@@ -64,10 +64,10 @@ def test_check_refuses_garbage_symvers(moddir: Path, tmp_path: Path, jobs: str,
     for argv in (["--symvers", str(symvers), "--jobs", jobs, str(moddir)],
                  ["--symvers", str(symvers), "--jobs", jobs, "--format=json", "--write-dep",
                   str(tmp_path / "dep"), str(moddir)]):
-        assert main(["check", "--flavor", "linux", *argv]) == 1
+        assert main(["check", "--flavor", "linux", *argv]) == 2     # input, not a finding
         out, err = capsys.readouterr()
         assert out == ""
-        assert err == f"{symvers}: not a Module.symvers (no CRC lines)\n"
+        assert err == f"kmodbuild check: {symvers}: not a Module.symvers (no CRC lines)\n"
     # the same file with one row: checked as before (kfn resolves)
     symvers.write_text(GARBAGE["text"] + "0x98\tkfn\tvmlinux\tEXPORT_SYMBOL\n")
     assert main(["check", "--flavor", "linux", "--symvers", str(symvers), "--jobs", jobs,
@@ -81,8 +81,9 @@ def test_python_m_kmodbuild_linux_refuses_it_too(moddir: Path, tmp_path: Path) -
     res = subprocess.run([sys.executable, "-m", "kmodbuild.linux", "--symvers", str(symvers),
                           "--cache", str(cache), str(moddir)], capture_output=True, text=True,
                          timeout=120, cwd=REPO)
-    assert res.returncode == 1
-    assert res.stderr == f"{symvers}: not a Module.symvers (no CRC lines)\n"
+    assert res.returncode == 2
+    assert res.stderr.endswith(f"{symvers}: not a Module.symvers (no CRC lines)\n")
+    assert res.stderr.count("\n") == 1
 
 
 def test_a_fifo_as_symvers_is_refused_not_waited_on(moddir: Path, tmp_path: Path) -> None:
@@ -93,8 +94,8 @@ def test_a_fifo_as_symvers_is_refused_not_waited_on(moddir: Path, tmp_path: Path
         res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--flavor", "linux",
                               "--symvers", str(fifo), "--jobs", jobs, str(moddir)],
                              capture_output=True, text=True, timeout=60, cwd=REPO)
-        assert res.returncode == 1
-        assert res.stderr == f"{fifo}: not a regular file\n"
+        assert res.returncode == 2
+        assert res.stderr == f"kmodbuild check: {fifo}: not a regular file\n"
     with pytest.raises(ManifestError, match="not a regular file"):
         read_symvers(fifo)
 

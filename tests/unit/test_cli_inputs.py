@@ -157,8 +157,8 @@ def test_sim_does_not_open_fifos(stand: Path) -> None:
 def test_manifest_of_a_fifo(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "netbsd")
     res = run_kmodbuild("manifest", "netbsd", cwd=tmp_path, timeout=60)
-    assert res.returncode == 1
-    assert one_line(res.stderr) == "netbsd: not a regular file"
+    assert res.returncode == 2          # an input the user named: a usage error (exit 1 = findings)
+    assert one_line(res.stderr) == "kmodbuild manifest: netbsd: not a regular file"
 
 
 def test_manifest_output_that_is_a_fifo(tree: Path, tmp_path: Path) -> None:
