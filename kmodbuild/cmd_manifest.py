@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         from kmodbuild.abiprobe import kernel_manifest_abi
         manifest, info = kernel_manifest_abi(manifest, args.kernel)
         try:
-            replace_if_changed(args.abi, info.render().encode("utf-8"), mode=0o600)
+            replace_if_changed(args.abi, info.render().encode("utf-8"), mode=0o644)
         except OSError as e:
             raise ManifestError(f"cannot write the ABI descriptions (--abi): "
                                 f"{e.strerror or e}", path=args.abi) from None

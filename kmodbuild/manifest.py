@@ -381,8 +381,8 @@ def write_if_changed(path: object, text: str) -> bool:
         ManifestError: the file cannot be written.
     """
     try:
-        # 0600: the mode the manifest has always had (it was written through mkstemp)
-        return replace_if_changed(str(path), text.encode("utf-8"), mode=0o600)
+        # 0644, as the build's netbsd.syms (mkstemp's 0600 had been kept by accident)
+        return replace_if_changed(str(path), text.encode("utf-8"), mode=0o644)
     except OSError as e:
         raise ManifestError(f"cannot write manifest: {e.strerror or e}", path=str(path)) from None
 

@@ -89,6 +89,7 @@ def test_manifest_then_check(kernel: Path, kmod_builder: KmodBuilder,
     mtime = out.stat().st_mtime_ns
     assert cli.main(["manifest", str(kernel), "-o", str(out)]) == 0
     assert out.stat().st_mtime_ns == mtime          # unchanged content: not rewritten
+    assert out.stat().st_mode & 0o777 == 0o644     # as the build's netbsd.syms (was 0600)
     assert cli.main(["manifest", str(kernel)]) == 0
     assert capsys.readouterr().out == text
     m = load_manifest(out)
