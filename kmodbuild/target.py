@@ -270,7 +270,7 @@ def get_target(name: str) -> Target:
         return _BY_NAME[name]
     except KeyError:
         known = ", ".join(t.name for t in TARGETS)
-        raise TargetError(f"unknown target {name!r}; known targets: {known}, all") from None
+        raise TargetError(f"unknown target {name!r}; known targets: {known}") from None
 
 
 def parse_targets(spec: str) -> list[Target]:
@@ -282,7 +282,10 @@ def parse_targets(spec: str) -> list[Target]:
         return list(TARGETS)
     out: list[Target] = []
     for n in names:
-        t = get_target(n)
+        try:
+            t = get_target(n)
+        except TargetError as e:
+            raise TargetError(f"{e.message}, all") from None    # ARCH= also takes "all"
         if t not in out:
             out.append(t)
     return out

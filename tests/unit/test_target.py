@@ -44,6 +44,11 @@ def test_table_keys() -> None:
     assert [t.name for t in parse_targets("i386,amd64,i386")] == ["i386", "amd64"]
     with pytest.raises(TargetError, match="unknown target"):
         get_target("vax")
+    # one target (check/sim/manifest --arch) does not offer "all"; a list (ARCH=) does
+    with pytest.raises(TargetError, match="evbmips-mips64eb$"):
+        get_target("all")
+    with pytest.raises(TargetError, match="evbmips-mips64eb, all$"):
+        parse_targets("amd64,vax")
     for t in TARGETS:
         assert t.pointer_size * 8 == t.elfclass
         assert t.e_machine in t.accepted_machines
