@@ -63,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a kernel without options INSECURE (securelevel 1 once multi-user)")
     p.add_argument("--no-autoload", action="store_true", help="kern.module.autoload=0")
     p.add_argument("--verbose", action="store_true", help="kern.module.verbose=1")
-    p.add_argument("--script", default=None, metavar="FILE", help="run the commands of FILE")
+    p.add_argument("--script", default=None, metavar="FILE",
+                   help="run the commands of FILE ('-': standard input)")
     p.add_argument("-x", "--echo", action="store_true", help="print each command before its output")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document on standard output: the final kernel state "
@@ -209,7 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--root {root}: " + ("not a directory" if root.exists()
                                                else "no such directory"))
     target, version, manifest, origin, conflict = resolve_kernel(args)
-    script = _read_script(args.script) if args.script else None
+    # "--script -": standard input, as without --script when it is not a terminal
+    script = _read_script(None if args.script == "-" else args.script) if args.script else None
     mdir = find_module_dir(root, target, version)
     if not mdir.is_dir():
         there = installed_trees(root)
@@ -287,7 +289,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if script is not None or not sys.stdin.isatty():
             text = script if script is not None else _read_script(None)
-            status = _run_script(session, text, args.script or "<stdin>", args.echo, say)
+            where = args.script if args.script and args.script != "-" else "<stdin>"
+            status = _run_script(session, text, where, args.echo, say)
         else:
             _interactive(session, stream)
     except KmodError as e:

@@ -181,3 +181,18 @@ def test_unknown_option_after_subcommand_shows_its_usage(capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("usage: kmodbuild check ")
     assert "kmodbuild check: error: unrecognized arguments: --bogus" in err
+
+
+def test_sim_script_dash_reads_standard_input(built_tree: BuiltTree, capsys,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--script -`` said "-: No such file or directory"; it is standard input, as
+    ``manifest -o -`` is standard output."""
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("modload hello\nexpect loaded hello\n"
+                                                 "modunload hello\nexpect loaded\n"))
+    rc, out, err = _cli(capsys, *_sim(built_tree, "--script", "-"))
+    assert "No such file" not in err
+    assert err.splitlines()[-1] == "<stdin>: ok (3 steps)" and rc == 0, err
+    monkeypatch.setattr("sys.stdin", io.StringIO("modload hello\nexpect loaded\n"))
+    rc, out, err = _cli(capsys, *_sim(built_tree, "--script", "-"))
+    assert "<stdin>:2: loaded modules are ['hello'], expected []" in err and rc == 1, err
