@@ -699,8 +699,9 @@ def _context(name: str, mc: ModuleClass, tree: Path, requires: tuple[str, ...]) 
         "module_dir": Path(os.path.relpath((tree / name).resolve(), root)).as_posix(),
         # spec_vnops.c: the devsw name is the node name without its unit number
         "device": f"/dev/{name}0" if re.search(r"[a-z_]$", name) else None,
-        # the first SYS_lkmnosys slot no other module of the tree uses (None: all are)
-        "syscall_slot": syscall_slot(tree, name),
+        # the first SYS_lkmnosys slot no other module of the tree uses (None: all are, or
+        # not a syscall module -- the scan reads every source of the tree)
+        "syscall_slot": syscall_slot(tree, name) if mc.key == "syscall" else None,
     }
 
 

@@ -12,25 +12,8 @@ import pytest
 from kmodbuild import cli
 from kmodbuild.errors import ModuleNameError
 from kmodbuild.skeleton import find_templates_dir, global_definitions, plan_skeleton
-from tests.conftest import copy_tree, scons
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A fresh copy of the source tree: the module tree is ``<copy>/sys/modules``."""
-    return copy_tree(tmp_path / "src") / "sys" / "modules"
-
-
-def new(tree: Path, *args: str) -> int:
-    return cli.main(["new", *args, "--tree", str(tree)])
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    _, err = capsys.readouterr()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+from tests.conftest import scons
+from tests.skeleton.conftest import new, one_line_error
 
 
 def slot_of(tree: Path, name: str) -> str:

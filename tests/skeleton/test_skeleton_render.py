@@ -23,31 +23,13 @@ from kmodbuild.skeleton import (CLASSES, derived_identifiers, find_templates_dir
                                 render_skeleton)
 from kmodbuild.target import NetBSDVersion, get_target
 from tests.conftest import REPO, copy_tree
-from tests.skeleton.conftest import GOLDEN, GOLDEN_NAMES, UPDATE_GOLDEN
+from tests.skeleton.conftest import GOLDEN, GOLDEN_NAMES, UPDATE_GOLDEN, new, one_line_error
 
 
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the source tree (no build/): the module tree is ``<copy>/sys/modules``."""
     return copy_tree(tmp_path_factory.mktemp("skel"))
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A fresh copy for tests that write."""
-    return copy_tree(tmp_path / "src") / "sys" / "modules"
-
-
-def new(tree: Path, *args: str) -> int:
-    return cli.main(["new", *args, "--tree", str(tree)])
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # --------------------------------------------------------------------------- golden

@@ -7,7 +7,6 @@ looked at, or a leftover file)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,20 +27,10 @@ from kmodbuild.metalog import (
     sha256_of,
     verify,
 )
+from tests.unit.conftest import ARMV7
 
 REPO = Path(__file__).resolve().parents[2]
 V = "stand/amd64/10.0"
-ARMV7 = "destdir.evbarm-earmv7hf"
-
-
-@pytest.fixture
-def dest(built_tree, tmp_path: Path) -> Path:
-    """A DESTDIR holding a copy of the ARCH=all install: stand/ and destdir.evbarm-earmv7hf/."""
-    d = tmp_path / "dest"
-    d.mkdir()
-    shutil.copytree(built_tree.root / "stand", d / "stand", symlinks=True)
-    shutil.copytree(built_tree.root / ARMV7, d / ARMV7, symlinks=True)
-    return d
 
 
 def _cli(capsys, *argv: str) -> tuple[int, list[str], list[str]]:

@@ -31,18 +31,7 @@ from kmodbuild.metalog import Entry, files, parse, read_metalog, render, verify
 from kmodbuild.sets import write_sets
 
 V = "stand/amd64/10.0"
-ARMV7 = "destdir.evbarm-earmv7hf"
 REFUSED = "not packing a tree that does not verify"
-
-
-@pytest.fixture
-def dest(built_tree, tmp_path: Path) -> Path:
-    """A DESTDIR holding a copy of the ARCH=all install."""
-    d = tmp_path / "dest"
-    d.mkdir()
-    shutil.copytree(built_tree.root / "stand", d / "stand", symlinks=True)
-    shutil.copytree(built_tree.root / ARMV7, d / ARMV7, symlinks=True)
-    return d
 
 
 def _cli(capsys, *argv: str | Path) -> tuple[int, list[str], list[str]]:
