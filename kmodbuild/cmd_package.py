@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output == "-":
+        raise UsageError("-o -: the sets are files (one per target, and SHA512); "
+                         "-o names the directory they are written to")
     if not os.path.isdir(args.destdir):
         raise UsageError(f"--destdir {args.destdir}: " + (
             "not a directory" if os.path.exists(args.destdir) else "no such directory"))

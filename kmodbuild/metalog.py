@@ -116,6 +116,11 @@ def parse(text: str, path: Path) -> list[Entry]:
     Raises:
         KmodError: ``path:line: malformed METALOG line (why)``.
     """
+    if not text.strip():
+        # what the build writes always has its header: nothing at all is a file cut
+        # short (every installed file would otherwise be reported as unexpected)
+        raise KmodError("empty METALOG", path=path,
+                        hint="not even its #mtree header: the file is truncated")
     out: list[Entry] = []
     seen: dict[str, int] = {}
     lines = text.split("\n")

@@ -35,7 +35,8 @@ def add_linux_arguments(p: argparse.ArgumentParser) -> None:
                    help="the kernel's Module.symvers (as depmod -E): check unknown symbols "
                         "and symbol versions against it")
     g.add_argument("--write-dep", metavar="FILE",
-                   help="write the modules.dep of the checked modules to FILE")
+                   help="write the modules.dep of the checked modules to FILE ('-': "
+                        "standard output; the report then goes to standard error)")
     g.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="processes reading modules (default: all CPUs)")
     g.add_argument("--cache", metavar="FILE",
@@ -86,6 +87,13 @@ def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: 
            write_dep: str | None) -> int:
     for note in notes:
         print(f"kmodbuild check: {note}", file=sys.stderr)
+    if write_dep == "-":
+        # modules.dep is the output a pipe wants (as depmod -n prints it): the report
+        # goes to standard error, where it cannot mix with it
+        sys.stderr.write(report)
+        sys.stderr.flush()
+        sys.stdout.write("".join(line + "\n" for line in dep_lines))
+        return 1 if errors else 0
     if write_dep:
         from kmodbuild.linux.depfile import write_dep_file
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,20 @@ def test_clean_tree_exits_0_and_writes_modules_dep(tree: tuple[Path, Path], tmp_
     assert main(check("--symvers", str(symvers), "--write-dep", str(dep), str(moddir))) == 0
     assert capsys.readouterr().out == ""
     assert dep.read_text() == "kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+
+
+def test_write_dep_to_standard_output(tree: tuple[Path, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--write-dep -``: modules.dep on standard output (for a pipe), the report on
+    standard error; no file named '-'."""
+    moddir, symvers = tree
+    monkeypatch.chdir(tmp_path)
+    assert main(check("--symvers", str(symvers), "--write-dep", "-", str(moddir))) == 1
+    got = capsys.readouterr()
+    assert got.out == "kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+    assert "needs unknown symbol missing_fn" in got.err
+    assert not (tmp_path / "-").exists()
 
 
 def test_json_report(tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

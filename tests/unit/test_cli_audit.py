@@ -139,6 +139,15 @@ def test_package_missing_destdir_is_usage(tmp_path: Path, capsys) -> None:
 
 # --------------------------------------------------------------------------- 4. verify json
 
+def test_package_output_dash_is_refused(stand: Path, tmp_path: Path, capsys,
+                                        monkeypatch) -> None:
+    """-o - would make a directory named '-': the sets are files, -o their directory."""
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = _cli(capsys, "package", "--destdir", stand.parent, "-o", "-")
+    assert rc == 2 and "-o names the directory" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "-").exists()
+
+
 def test_verify_json_malformed_metalog_prints_report(stand: Path, tmp_path: Path,
                                                      capsys) -> None:
     dest = tmp_path / "dest"

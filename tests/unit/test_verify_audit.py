@@ -119,6 +119,17 @@ def test_package_refuses_a_tree_without_a_metalog(dest: Path, tmp_path: Path, ca
     assert not (tmp_path / "sets").exists()
 
 
+@pytest.mark.parametrize("text", ["", "\n  \n"])
+def test_an_empty_metalog_is_named_empty(dest: Path, capsys, text: str) -> None:
+    """A METALOG cut to nothing: one line saying so, not every installed file reported
+    as unexpected."""
+    log = dest / V / "METALOG"
+    log.write_text(text)
+    rc, _, err = _cli(capsys, "verify", dest)
+    assert rc == 1 and len(err) == 1 and "empty METALOG" in err[0] and str(log) in err[0], err
+    assert render([]).strip()           # what the build writes is never empty
+
+
 def test_a_set_holds_the_metalog_s_files_and_their_directories(dest: Path,
                                                                tmp_path: Path) -> None:
     (out,) = write_sets([(dest / V / "modules", dest, "modules-amd64-10.0.tar.xz")],
