@@ -884,6 +884,7 @@ def _kernel_tree(env: _ENV, sysdir: str, rebuild_only: tuple[str, ...] | None) -
     _lock_tree(env)
     configure_wrappers(env)
     _arrange_quick_exit()                   # before the stamp's exit handler: runs after it
+    _say_interrupted()
     _store_only_changes()
     _keep_action_signatures()
     previous = _fast_path(env, sysdir)
@@ -1873,6 +1874,28 @@ def _arrange_quick_exit() -> None:
 
     SCons.SConsign.write = write_and_mark
     atexit.register(_quick_exit)     # registered before the stamp's: runs after it
+
+
+def _say_interrupted() -> None:
+    """``scons: Build interrupted.`` on standard error also under ``-s``/``--quiet`` and
+    ``-Q``, which SCons silences with its progress messages: an interrupted CI build
+    (a timeout's SIGINT) printed nothing at all, exit status 2.  Errors only, and an
+    interruption is one."""
+    import sys
+
+    from SCons.Taskmaster.Job import Jobs
+    were_interrupted = Jobs.were_interrupted
+    told: list[bool] = []
+
+    def were_interrupted_said(self: Any) -> bool:
+        got = bool(were_interrupted(self))
+        get = SCons.Script.GetOption
+        if got and not told and (get("silent") or get("no_progress")):
+            told.append(True)
+            sys.stderr.write("scons: Build interrupted.\n")
+        return got
+
+    Jobs.were_interrupted = were_interrupted_said  # type: ignore[method-assign]
 
 
 def _quick_exit() -> None:

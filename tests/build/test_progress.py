@@ -93,3 +93,38 @@ def test_lines_of_concurrent_actions_come_out_whole(monkeypatch):
     assert sorted(got) == sorted([*lines, *(f"note {i}" for i in range(20))])
     for i in range(20):                 # each action's lines together
         assert got[got.index(lines[i]) + 1] == f"note {i}"
+
+
+@pytest.mark.parametrize("quiet", [["-s"], ["-Q"], []], ids=["silent", "Q", "default"])
+def test_an_interrupted_build_says_so_once_even_when_quiet(tmp_path, quiet):
+    """Ctrl-C (SIGINT to the process group, as a terminal or a CI timeout sends it):
+    SCons silences its "Build interrupted." under -s and -Q, so a CI log showed nothing
+    at all; now it is said once on standard error, exit status 2."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.conftest import REPO, copy_tree
+    root = copy_tree(tmp_path / "t")
+    mark = tmp_path / "compiling"
+    wrapper = tmp_path / "slowcc"
+    wrapper.write_text(f'#!/bin/sh\ntouch "{mark}"\nsleep 60\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "SCons", "-C", str(root), *quiet,
+                             "ARCH=amd64", f"CCWRAPPER={wrapper}"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2, (out, err)
+    assert err.count("scons: Build interrupted.\n") == 1, err
+    assert "Traceback" not in err
