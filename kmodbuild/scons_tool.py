@@ -1885,6 +1885,8 @@ def _say_interrupted() -> None:
 
     from SCons.Taskmaster.Job import Jobs
     were_interrupted = Jobs.were_interrupted
+    if getattr(were_interrupted, "kmod_says", False):
+        return                          # this process's SConstruct declared a tree before
     told: list[bool] = []
 
     def were_interrupted_said(self: Any) -> bool:
@@ -1895,6 +1897,7 @@ def _say_interrupted() -> None:
             sys.stderr.write("scons: Build interrupted.\n")
         return got
 
+    were_interrupted_said.kmod_says = True  # type: ignore[attr-defined]
     Jobs.were_interrupted = were_interrupted_said  # type: ignore[method-assign]
 
 
