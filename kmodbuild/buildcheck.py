@@ -12,6 +12,7 @@ hold the logic so the SCons layer only translates:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -172,6 +173,18 @@ def check_built_module(kmod: Path, manifest: Path, index: Path, target: Target,
         diags += module_abi_diagnostics(mod, load_kernel_abi(Path(kernel_abi)), None,
                                         debug=Path(debug))
     return diags
+
+
+def relative_to(diags: Iterable[Diagnostic], top: str) -> list[Diagnostic]:
+    """``diags`` with every path below the directory ``top`` written relative to it (in
+    the path, message and hint): a build's reports say the same from any checkout, as
+    one fetched from a ``KMOD_CACHEDIR`` another tree filled must."""
+    prefix = os.path.join(os.path.abspath(top), "")
+
+    def rel(text: str | None) -> str | None:
+        return text.replace(prefix, "") if text else text
+    return [dataclasses.replace(d, path=rel(d.path) or d.path, message=rel(d.message) or "",
+                                hint=rel(d.hint)) for d in diags]
 
 
 def read_report(path: Path) -> list[Diagnostic]:

@@ -438,6 +438,7 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
         exports_index,
         gate_lines,
         gate_summary,
+        relative_to,
     )
     from kmodbuild.diagnostics import render_json
     from kmodbuild.install import install_changed
@@ -457,7 +458,7 @@ def _finish_target(trec: dict[str, Any], modules: list[dict[str, Any]], rebuilt:
                                    else None)
         if any(d.severity == "error" for d in diags):
             raise _NotQuick(f"{rec['name']}: check failed")   # SCons reports and gates it
-        report = render_json(diags, modules=1)
+        report = render_json(relative_to(diags, trec["top"]), modules=1)
         path = Path(rec["check"])
         try:
             same = path.read_text() == report

@@ -29,6 +29,7 @@ import gc
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -56,8 +57,40 @@ from kmodbuild.install import (install_file, is_temporary_name, remove_installed
                                validate_module_name)
 
 #: Bumped whenever the check, manifest or install logic changes, so that
-#: function actions (whose signature is only their own bytecode) re-run.
+#: function actions (whose signature is only their own bytecode) re-run.  With it in
+#: their signature: a digest of kmodbuild's own code (:func:`_code_digest`).
 ACTIONS_VERSION = "3"
+
+#: What no build step runs: the commands' front ends (their edits need no re-check).
+_CODE_DIGEST: list[str] = []
+_NOT_IN_BUILD = re.compile(r"(cli|__main__|cmd_\w+|skeleton)\.py|templates/.*")
+
+
+def _code_digest(root: str | None = None) -> str:
+    """A digest of the contents of kmodbuild's files the build's Python steps may run
+    (split, index, check, install, METALOG, simulation).
+
+    A step whose function is unchanged may call changed code: a new check rule
+    re-checks every module, and a ``KMOD_CACHEDIR`` filled by another version of
+    kmodbuild serves none of its reports (it served a report without the new rule's
+    error, and the module was installed).  By content, not by file times: two
+    checkouts of the same kmodbuild share a cache.  About 3 ms."""
+    if root is None:
+        if not _CODE_DIGEST:
+            _CODE_DIGEST.append(_code_digest(os.path.dirname(os.path.abspath(__file__))))
+        return _CODE_DIGEST[0]
+    import hashlib
+    h = hashlib.sha256()
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            path = os.path.join(dirpath, f)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if _NOT_IN_BUILD.fullmatch(rel) or f.endswith((".pyc", ".pyo")):
+                continue
+            with open(path, "rb") as fh:
+                h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()[:16]
 
 _ENV = Any  # SCons environments are untyped
 
@@ -298,7 +331,11 @@ _TOOLS_VARLIST = ["KMOD_TOOLS_ID"]
 
 
 #: the compile command, default ``KMOD_CCCOM``: this prefix, then ``-c $SOURCE -o $TARGET``
-_CC_PREFIX = "$KMOD_CCWRAPPER $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS"
+#: (the wrappers and the programs' paths between ``$(`` and ``$)``: not in the build
+#: signature, which has the toolchain's identity, KMOD_TOOLS_ID, instead -- so a
+#: KMOD_CACHEDIR serves trees, venvs and machines whose zig is elsewhere, and an
+#: object does not compile again when ccache or distcc is put in front)
+_CC_PREFIX = "$( $KMOD_CCWRAPPER $) $KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS"
 _DEFAULT_CCCOM = _CC_PREFIX + " -c $SOURCE -o $TARGET"
 #: the link command, default ``KMOD_LINKCOM``: this prefix, then ``-o $TARGET $SOURCES``
 _LINK_PREFIX = "$KMOD_LD $KMOD_LDFLAGS -T $KMOD_LDSCRIPT_PATH"
@@ -333,7 +370,7 @@ def generate(env: _ENV) -> None:
                                    varlist=_TOOLS_VARLIST))
     env["BUILDERS"]["KmodInstallFile"] = SCons.Builder.Builder(
         action=_action(_install_action, _install_str, "KMOD_ACTIONS"))
-    env["KMOD_ACTIONS"] = ACTIONS_VERSION
+    env["KMOD_ACTIONS"] = f"{ACTIONS_VERSION}:{_code_digest()}"
     # KMOD_ABIPROBE (environment) decides what the split writes into NAME.kmod.debug
     env["KMOD_ABIPROBE_MODE"] = os.environ.get("KMOD_ABIPROBE", "")
     # with unicorn installed or not, the simulation runs modcmd or not: another answer
@@ -457,12 +494,14 @@ def _target_envs(env: _ENV) -> list[_ENV]:
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
-            KMOD_CC=" ".join(_wrapped_cc(env, tc)),
+            KMOD_CC=_unsigned_program(_wrapped_cc(env, tc),
+                                      1 if env.get("KMOD_CCWRAPPER") or tc.kind != "zig"
+                                      else 2),
             # DWARF for ABI checks (docs/abi.md); v4 without columns (no source MD5s, no
             # macro-expanded columns): distcc or ccache on preprocessed source give the same object
             KMOD_CFLAGS=" ".join([*tc.cflags, "-g", "-gdwarf-4", "-gno-column-info"]),
             KMOD_CPPFLAGS=" ".join([*inc, f"-D__NetBSD_Version__={version.number}"]),
-            KMOD_LD=" ".join(tc.ld),
+            KMOD_LD=_unsigned_program(list(tc.ld), 2 if tc.kind == "zig" else 1),
             IMPLICIT_COMMAND_DEPENDENCIES=0,
             KMOD_TOOLS_ID=tools_id,
             KMOD_LDFLAGS=" ".join(tc.ldflags),
@@ -479,6 +518,11 @@ def _target_envs(env: _ENV) -> list[_ENV]:
                 safe_dest(Path(destdir), os.path.relpath(tenv["KMOD_STAND"], destdir))
             except KmodError as e:
                 raise _fail(e) from None
+        if env.get("KMOD_CCACHE") and "CCACHE_COMPILERCHECK" not in os.environ:
+            # ccache would check the compiler by the mtime of the program it is given:
+            # zig-clang, rewritten by a clean build (no hit), or zig, reinstalled on a
+            # fresh CI runner; the toolchain's identity (size and version) instead
+            tenv["ENV"] = dict(tenv["ENV"], CCACHE_COMPILERCHECK=f"string:{tools_id}")
         tenv["KMOD_REGISTRY"] = _Shared()
         # installs decide with their own decider (an installed file altered by hand)
         ienv = tenv.Clone()
@@ -492,6 +536,15 @@ def _target_envs(env: _ENV) -> list[_ENV]:
         tenv["KMOD_TOOLCHAIN_OBJ"] = tc
         envs.append(tenv)
     return envs
+
+
+def _unsigned_program(argv: list[str], n: int) -> list[str]:
+    """``argv`` as the words of a command variable, its first ``n`` (the program's path,
+    and zig's ``clang``/``ld.lld``) between ``$(`` and ``$)``: SCons runs them but leaves
+    them out of the build signature, where KMOD_TOOLS_ID identifies the programs by
+    their size and version (a path differs between trees, venvs and CI machines).
+    Words, not a string: a path with a space stays one argument."""
+    return ["$(", *argv[:n], "$)", *argv[n:]]
 
 
 def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
@@ -510,33 +563,60 @@ def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
 
 def configure_wrappers(env: _ENV) -> None:
     """Translate CCACHE=1, DISTCC_HOSTS=... and KMOD_CACHEDIR=... into the environment."""
-    wrappers = [w for w in (env.get("KMOD_CCWRAPPER", ""),) if w]
+    wrappers: list[list[str]] = []
+    given = env.get("KMOD_CCWRAPPER", "")
+    if given:
+        wrappers.append(_wrapper_words(str(given)))
     if env.get("CCACHE"):
-        wrappers.insert(0, "ccache")
+        wrappers.insert(0, ["ccache"])
     if env.get("DISTCC_HOSTS"):
-        wrappers.append("distcc")
+        wrappers.append(["distcc"])
         env["ENV"]["DISTCC_HOSTS"] = env["DISTCC_HOSTS"]
     for w in wrappers:
-        prog = w.split()[0]
+        prog = w[0]
         if os.sep in prog:
             if not (os.path.isfile(prog) and os.access(prog, os.X_OK)):
                 raise _fail(f"CCWRAPPER: {prog}: no such program")
         elif not env.WhereIs(prog):
             hint = f": apt-get install {prog}" if prog in ("ccache", "distcc") else ""
             raise _fail(f"{prog} not found on PATH{hint}")
-    env["KMOD_CCWRAPPER"] = " ".join(wrappers)
-    if env.get("CCACHE") and env.get("KMOD_TOOLCHAIN", "zig") == "zig":
-        # the zig-clang wrapper is rewritten by clean builds: identify the compiler by the
-        # zig binary instead of the script's mtime
-        try:
-            st = os.stat(ktoolchain.zig_path())
-            env["ENV"].setdefault("CCACHE_COMPILERCHECK",
-                                  f"string:zig-{st.st_size}-{st.st_mtime_ns}")
-        except (KmodError, OSError):
-            pass
     for k, v in os.environ.items():
         if k.startswith(("CCACHE_", "DISTCC_")) or k in ("HOME", "TMPDIR"):
             env["ENV"].setdefault(k, v)
+    words = [word for w in wrappers for word in w]
+    if wrappers and os.path.basename(wrappers[0][0]) == "ccache":
+        # the objects do not depend on the tree's path (-fdebug-compilation-dir=.): ccache
+        # need not hash the working directory, which it does for -g (no hit between two
+        # checkouts at different paths); the user's own CCACHE_* settings win
+        env["ENV"].setdefault("CCACHE_NOHASHDIR", "1")
+        env["KMOD_CCACHE"] = True         # _target_envs: CCACHE_COMPILERCHECK per toolchain
+        if len(wrappers) > 1:
+            # ccache takes the word after it for the compiler: "ccache distcc cc" was
+            # never cached ("multiple source files"); distcc goes behind it instead
+            env["ENV"].setdefault("CCACHE_PREFIX", " ".join(
+                shlex.quote(word) for w in wrappers[1:] for word in w))
+            words = wrappers[0]
+    env["KMOD_CCWRAPPER"] = words
+    _configure_cachedir(env)
+
+
+def _wrapper_words(given: str) -> list[str]:
+    """``CCWRAPPER=...`` as words: a program and its arguments, quoted as a shell would
+    (``'/opt/my tools/wrap' -v``); an existing program's path as it is, spaces and all."""
+    if os.path.isfile(given) and os.access(given, os.X_OK):
+        return [given]
+    try:
+        words = shlex.split(given)
+    except ValueError as e:
+        raise _fail(f"CCWRAPPER={given}: {e}") from None
+    if not words:
+        raise _fail(f"CCWRAPPER={given!r}: no program")
+    return words
+
+
+def _configure_cachedir(env: _ENV) -> None:
+    """``KMOD_CACHEDIR=DIR``: SCons's CacheDir there, or one line why it cannot be."""
+    _quiet_cache_retrievals()
     if env.get("KMOD_CACHEDIR"):
         try:
             env.CacheDir(env["KMOD_CACHEDIR"])
@@ -794,6 +874,9 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
                                     "KMOD_EMULATOR"))
     tenv.Default(tenv.Alias("simulate", validate))
     tenv.Clean(validate, f"{variant}/simulate.txt.memo")   # kmodbuild.simmemo
+    # never fetched from a KMOD_CACHEDIR: fetched, the gate printed no warning and the
+    # simulation no summary (and did not run); both are cheap next to the compiles
+    tenv.NoCache(gate, validate)
     if _dirty_target(tenv):
         tenv.AlwaysBuild(index, gate, metalog, validate)
     return gate[0], metalog[0], validate[0]
@@ -1386,7 +1469,7 @@ def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     Failing here would stop SCons at the first bad module; writing the report
     lets every module be checked (and every good one installed) first.
     """
-    from kmodbuild.buildcheck import check_built_module
+    from kmodbuild.buildcheck import check_built_module, relative_to
     from kmodbuild.diagnostics import render_json
     t, v = _target_version(env)
     try:
@@ -1397,7 +1480,8 @@ def _check_action(target: list[Any], source: list[Any], env: _ENV) -> int:
                                    else None)
     except KmodError as e:
         raise _action_fail(e) from None
-    Path(target[0].abspath).write_text(render_json(diags, modules=1))
+    Path(target[0].abspath).write_text(render_json(relative_to(diags, env.Dir("#").abspath),
+                                                   modules=1))
     return 0
 
 
@@ -1594,6 +1678,33 @@ def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     return ""
 
 
+def _quiet_cache_retrievals() -> None:
+    """A file fetched from a ``KMOD_CACHEDIR`` says "Retrieved `...' from cache" only with
+    ``VERBOSE=1``; by default a module's link fetched prints its progress line, as one
+    made does, and nothing else (a 10-module build printed 81 such lines and no
+    progress; 500 modules, thousands)."""
+    import SCons.CacheDir
+    retrieve = SCons.CacheDir.CacheRetrieve
+    if getattr(retrieve, "kmod_quiet", False):
+        return
+    said = SCons.CacheDir.CacheRetrieveString
+
+    def retrieve_str(target: list[Any], source: list[Any], env: _ENV) -> str:
+        mode = env.get("KMOD_OUTPUT")
+        if mode is None or mode == "verbose":
+            return said(target, source, env)
+        t = target[0]
+        if not t.fs.exists(env.get_CacheDir().cachepath(t)[1]):
+            return ""                   # not there: built, and said as built
+        if t.name.endswith(".kmod.full"):
+            return _link_str([t], source, env)
+        return ""
+
+    action = SCons.Action.Action(SCons.CacheDir.CacheRetrieveFunc, retrieve_str)
+    action.kmod_quiet = True  # type: ignore[attr-defined]
+    SCons.CacheDir.CacheRetrieve = action
+
+
 def _say(lines: Iterable[str], locked: bool = False) -> None:
     """Print whole lines from an action: with -j, two targets' lines printed at once came
     out run together (``... 0 failuressimulate: evbarm-earmv7hf ...``); ``locked``: the
@@ -1666,13 +1777,17 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
 _BY_VALUES: dict[tuple[str, ...], Any] = {}
 
 
+#: a ``$`` that refers to something (``$(`` and ``$)`` only mark signature-free words)
+_REFERENCE = re.compile(r"\$(?![()])")
+
+
 def _once_per_values(env: _ENV, what: str, names: Sequence[str], make: Any,
                      otherwise: Any = None) -> Any:
     """``make()``, remembered per set of raw values of the variables ``names`` -- unless
     one of them refers to another variable (a ``$``): then ``otherwise()`` (default:
     ``make()``) every time."""
     raw = tuple(str(env.get(n, "")) for n in names)
-    if any("$" in r for r in raw):
+    if any(_REFERENCE.search(r) for r in raw):
         return (otherwise or make)()
     key = (what, *raw)
     if key not in _BY_VALUES:
@@ -1683,7 +1798,9 @@ def _once_per_values(env: _ENV, what: str, names: Sequence[str], make: Any,
 def _split_prefix(env: _ENV) -> list[str]:
     """The compiler and its flags as the ABI probe runs them (a module's split step)."""
     return _once_per_values(env, "split", ("KMOD_CC", "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
-                            lambda: env.subst("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS").split())
+                            lambda: [str(w) for w in env.subst_list(
+                                "$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS",
+                                SCons.Subst.SUBST_CMD)[0]])
 
 
 class _Shape(NamedTuple):

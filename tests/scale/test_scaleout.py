@@ -54,6 +54,76 @@ def test_cachedir_second_clean_build_compiles_nothing(tmp_path: Path) -> None:
         (one / "stand/amd64/10.0/modules/null/null.kmod").read_bytes()
 
 
+def _zig_elsewhere(dest: Path) -> str:
+    """The same zig at another path (hard links): a CI runner whose venv is elsewhere."""
+    import ziglang
+    res = subprocess.run(["cp", "-al", os.path.dirname(ziglang.__file__), str(dest)])
+    if res.returncode != 0:
+        shutil.copytree(os.path.dirname(ziglang.__file__), dest)
+    return str(dest / "zig")
+
+
+def _reports(tree: Path) -> dict[str, str]:
+    return {str(p.relative_to(tree)): p.read_text()
+            for p in sorted((tree / "build").rglob("*.kmod.check"))}
+
+
+def test_cachedir_serves_trees_with_zig_elsewhere_and_a_wrapper(tmp_path: Path) -> None:
+    """Two CI runners: another checkout path of another length, zig in another venv,
+    ccache in front on one of them -- the second clean build compiles and links nothing,
+    says one progress line per module and no "Retrieved" line, and its check reports
+    name no other tree's files (they say paths relative to the tree)."""
+    cache = tmp_path / "cache"
+    one = copy_tree(tmp_path / "one")
+    scons(one, "ARCH=amd64", f"KMOD_CACHEDIR={cache}")
+    two = copy_tree(tmp_path / "second-tree-at-a-longer-path")
+    env = {"KMOD_ZIG": _zig_elsewhere(tmp_path / "venv-zig")}
+    res = scons(two, "ARCH=amd64", f"KMOD_CACHEDIR={cache}", "--cache-debug=-", env=env)
+    assert "not in cache" not in res.stdout, res.stdout
+    lines = [ln for ln in res.stdout.splitlines() if not ln.startswith("CacheRetrieve")]
+    assert not any("Retrieved" in ln or "zig" in ln for ln in lines), res.stdout
+    assert sum(ln.startswith("[") for ln in lines) == 10, res.stdout      # [ n/10] amd64 ...
+    assert any(ln.startswith("simulate: ") for ln in lines), res.stdout   # never from cache
+    assert _objects(one) == _objects(two)
+    assert _reports(one) == _reports(two)
+    assert all(str(tmp_path) not in text for text in _reports(two).values())
+    if shutil.which("ccache"):
+        three = copy_tree(tmp_path / "three")
+        res = scons(three, "ARCH=amd64", f"KMOD_CACHEDIR={cache}", "CCACHE=1",
+                    "--cache-debug=-", env={"CCACHE_DIR": str(tmp_path / "ccache")})
+        assert "not in cache" not in res.stdout, res.stdout
+
+
+def test_ccache_hits_across_checkouts_and_wrappers(tmp_path: Path) -> None:
+    """CCWRAPPER=ccache (the zig-clang script, rewritten by each clean build, is not
+    what ccache checks) in two checkouts at different paths (ccache must not hash the
+    working directory): every compile of the second is a hit; CCACHE=1 with distcc
+    behind it stays cacheable (distcc as ccache's prefix, not as its compiler)."""
+    _ensure("ccache", "ccache")
+    env = {"CCACHE_DIR": str(tmp_path / "ccache")}
+    scons(copy_tree(tmp_path / "a"), "ARCH=amd64", "CCWRAPPER=ccache", env=env)
+    subprocess.run(["ccache", "-z"], capture_output=True, env={**os.environ, **env})
+    tree = copy_tree(tmp_path / "b-elsewhere")
+    scons(tree, "ARCH=amd64", "CCWRAPPER=ccache", env=env)
+
+    def hits_and_misses() -> tuple[int, int]:
+        stats = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True,
+                               env={**os.environ, **env}).stdout
+        got = dict(ln.split("\t")[:2] for ln in stats.splitlines() if "\t" in ln)
+        return (int(got.get("direct_cache_hit", 0)) + int(got.get("preprocessed_cache_hit", 0)),
+                int(got.get("cache_miss", 0)))
+    hits, misses = hits_and_misses()
+    assert hits == len(_objects(tree)) and misses == 0, (hits, misses)
+    if shutil.which("distcc"):
+        subprocess.run(["ccache", "-z"], capture_output=True, env={**os.environ, **env})
+        shutil.rmtree(tree / "build")
+        res = scons(tree, "ARCH=amd64", "CCACHE=1", "DISTCC_HOSTS=127.0.0.1:1/1", "VERBOSE=1",
+                    env=env)
+        assert "ccache distcc" not in res.stdout, res.stdout
+        hits, misses = hits_and_misses()
+        assert hits == len(_objects(tree)) and misses == 0, (hits, misses)
+
+
 def test_ccache_wraps_every_compile(tmp_path: Path) -> None:
     _ensure("ccache", "ccache")
     env = {"CCACHE_DIR": str(tmp_path / "ccache")}
