@@ -494,7 +494,7 @@ def _target_envs(env: _ENV) -> list[_ENV]:
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
-            KMOD_CC=_unsigned_program(_wrapped_cc(env, tc),
+            KMOD_CC=_unsigned_program(_wrapped_cc(env, tc, tools_id),
                                       1 if env.get("KMOD_CCWRAPPER") or tc.kind != "zig"
                                       else 2),
             # DWARF for ABI checks (docs/abi.md); v4 without columns (no source MD5s, no
@@ -518,6 +518,11 @@ def _target_envs(env: _ENV) -> list[_ENV]:
                 safe_dest(Path(destdir), os.path.relpath(tenv["KMOD_STAND"], destdir))
             except KmodError as e:
                 raise _fail(e) from None
+        if env.get("KMOD_CCWRAPPER") and tc.kind == "zig":
+            # the zig-clang-ID script is run by its name (_wrapped_cc)
+            tools = os.path.join(env.Dir("#build").abspath, "toolchain")
+            tenv["ENV"] = dict(tenv["ENV"], PATH=os.pathsep.join(
+                [tools, *filter(None, [tenv["ENV"].get("PATH")])]))
         if env.get("KMOD_CCACHE") and "CCACHE_COMPILERCHECK" not in os.environ:
             # ccache would check the compiler by the mtime of the program it is given:
             # zig-clang, rewritten by a clean build (no hit), or zig, reinstalled on a
@@ -547,18 +552,32 @@ def _unsigned_program(argv: list[str], n: int) -> list[str]:
     return ["$(", *argv[:n], "$)", *argv[n:]]
 
 
-def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain) -> list[str]:
+def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain, tools_id: str = "") -> list[str]:
     """The compiler argv, through a one-file wrapper when ccache or distcc is in front.
 
     ccache and distcc take the first word as the compiler, so ``zig clang``
-    becomes a small script ``build/toolchain/zig-clang`` that execs it.
+    becomes a small script that execs it, ``build/toolchain/zig-clang-ID``
+    (``ID``: of the toolchain's identity -- zig's size and version), run by that
+    bare name with its directory first on the build's ``PATH``.  distcc sends
+    the name as it is given, and a distcc server runs it from its own ``PATH``
+    (or masquerade directory): an absolute path, the tree's, meant nothing on
+    another machine, and distccd refuses one without ``--enable-tcp-insecure``;
+    a server with another zig has no script of that name (distcc then compiles
+    locally) instead of compiling with it.
     """
     if not env.get("KMOD_CCWRAPPER") or tc.kind != "zig":
         return list(tc.cc)
-    script = Path(env.Dir("#build").abspath, "toolchain", "zig-clang")
+    import hashlib
+    name = f"zig-clang-{hashlib.sha256(tools_id.encode()).hexdigest()[:12]}"
+    script = Path(env.Dir("#build").abspath, "toolchain", name)
     replace_if_changed(str(script), f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n'.encode(),
                        mode=0o755)
-    return [str(script), *tc.cc[2:]]
+    _WRAPPER_SCRIPTS[name] = str(script)
+    return [name, *tc.cc[2:]]
+
+
+#: zig-clang-ID -> the script's path (the ABI probe runs it outside the build's PATH)
+_WRAPPER_SCRIPTS: dict[str, str] = {}
 
 
 def configure_wrappers(env: _ENV) -> None:
@@ -593,8 +612,9 @@ def configure_wrappers(env: _ENV) -> None:
         if len(wrappers) > 1:
             # ccache takes the word after it for the compiler: "ccache distcc cc" was
             # never cached ("multiple source files"); distcc goes behind it instead
+            # (ccache splits CCACHE_PREFIX at spaces: no quoting)
             env["ENV"].setdefault("CCACHE_PREFIX", " ".join(
-                shlex.quote(word) for w in wrappers[1:] for word in w))
+                word for w in wrappers[1:] for word in w))
             words = wrappers[0]
     env["KMOD_CCWRAPPER"] = words
     _configure_cachedir(env)
@@ -1798,9 +1818,9 @@ def _once_per_values(env: _ENV, what: str, names: Sequence[str], make: Any,
 def _split_prefix(env: _ENV) -> list[str]:
     """The compiler and its flags as the ABI probe runs them (a module's split step)."""
     return _once_per_values(env, "split", ("KMOD_CC", "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
-                            lambda: [str(w) for w in env.subst_list(
-                                "$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS",
-                                SCons.Subst.SUBST_CMD)[0]])
+                            lambda: [_WRAPPER_SCRIPTS.get(str(w), str(w)) for w in
+                                     env.subst_list("$KMOD_CC $KMOD_CFLAGS $KMOD_CPPFLAGS",
+                                                    SCons.Subst.SUBST_CMD)[0]])
 
 
 class _Shape(NamedTuple):

@@ -160,10 +160,16 @@ def test_distcc_on_loopback_gives_identical_objects() -> None:
         port = _free_port()
         log = base / "distccd.log"
         logf = open(log, "wb")
+        # the client sends the compiler by name (zig-clang-ID, its toolchain's identity):
+        # the server runs it from its own PATH, here the client tree's script directory
+        # (another machine installs the same script, docs: README's scale-out section)
+        server_path = os.pathsep.join([str(remote / "build" / "toolchain"),
+                                       os.environ.get("PATH", "")])
         proc = subprocess.Popen([distccd, "--no-detach", "--daemon", "--allow", "127.0.0.1",
                                  "--listen", "127.0.0.1", "--port", str(port),
                                  "--enable-tcp-insecure", "--log-stderr"],
-                                stdout=subprocess.DEVNULL, stderr=logf)
+                                stdout=subprocess.DEVNULL, stderr=logf,
+                                env={**os.environ, "PATH": server_path})
         try:
             time.sleep(0.5)
             if proc.poll() is not None:
@@ -177,6 +183,27 @@ def test_distcc_on_loopback_gives_identical_objects() -> None:
         text = log.read_text()
         compiled = text.count("COMPILE_OK")
         assert compiled == len(_objects(remote)), text[-2000:]
+        assert str(remote) not in text and "zig-clang-" in text   # no path of the client's
         assert _objects(remote) == _objects(local)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_paths_with_spaces_through_wrappers(tmp_path: Path) -> None:
+    """A checkout and a wrapper under directories with spaces: CCWRAPPER given as the
+    path itself or quoted as a shell would, CCACHE=1 in front (the zig-clang script,
+    under the tree's build/, is one word of the command)."""
+    tree = copy_tree(tmp_path / "my trees" / "t")
+    log = tmp_path / "calls"
+    wrapper = tmp_path / "my tools" / "wrap"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho x >> "{log}"\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    for given in (str(wrapper), f"'{wrapper}'"):
+        log.unlink(missing_ok=True)
+        shutil.rmtree(tree / "build", ignore_errors=True)
+        scons(tree, "ARCH=amd64", f"CCWRAPPER={given}")
+        assert log.read_text().count("x") == len(_objects(tree))
+    if shutil.which("ccache"):
+        shutil.rmtree(tree / "build")
+        scons(tree, "ARCH=amd64", "CCACHE=1", env={"CCACHE_DIR": str(tmp_path / "cc")})
