@@ -180,3 +180,33 @@ def test_compile_and_link_actions_run_and_sign_what_scons_substitutes() -> None:
     import SCons.Subst
     assert SCons.Subst.escape_list(line, env["ESCAPE"])[-3:] == \
         ['"sys/my mod/a.c"', "-o", '"build/my mod/a.o"']
+
+
+def test_the_programs_run_but_are_not_signed() -> None:
+    """The build's KMOD_CC and KMOD_LD: the program's path (and zig's subcommand) between
+    ``$(`` and ``$)``, words of a list (a path with a space is one argument), the
+    wrapper too: the command runs them, the signature has none of them (the toolchain's
+    identity, KMOD_TOOLS_ID, is signed instead) -- and the prefix is still made once
+    per set of values."""
+    from SCons.Environment import Environment
+    env = Environment(tools=[])
+    scons_tool.generate(env)
+    env.Replace(KMOD_CC=scons_tool._unsigned_program(["/my venv/zig", "clang",
+                                                      "--target=x86_64-unknown-netbsd"], 2),
+                KMOD_CFLAGS="-O2", KMOD_CPPFLAGS="-DX=1", KMOD_CCWRAPPER=["ccache"],
+                KMOD_LD=scons_tool._unsigned_program(["/my venv/zig", "ld.lld"], 2),
+                KMOD_LDFLAGS="-r", KMOD_LDSCRIPT_PATH="sys/ld")
+    cc = env["BUILDERS"]["KmodObject"].action
+    o, s = env.File("build/m/a.o"), env.File("sys/m/a.c")
+    for _ in range(2):
+        line = [str(w) for w in cc.process([o], [s], env)[0][0]]
+        assert line == ["ccache", "/my venv/zig", "clang", "--target=x86_64-unknown-netbsd",
+                        "-O2", "-DX=1", "-c", "sys/m/a.c", "-o", "build/m/a.o"]
+        sig = cc.get_presig([o], [s], env)
+        sig = sig.decode() if isinstance(sig, bytes) else sig
+        assert "zig" not in sig and "ccache" not in sig and "--target" in sig
+    assert sig == _plain_action("KMOD_CCCOM").get_presig([o], [s], env)
+    made = [v.checked for k, v in scons_tool._BY_VALUES.items()
+            if k[0] == "prefix:KMOD_CCCOM" and "ccache" in k[1]]
+    assert made and all(made[0].values()) and made[0]["cmd"] and made[0]["sig"]
+    assert scons_tool._split_prefix(env)[:2] == ["/my venv/zig", "clang"]
