@@ -61,8 +61,8 @@ from kmodbuild.install import (install_file, is_temporary_name, remove_installed
 #: their signature: a digest of kmodbuild's own code (:func:`_code_digest`).
 ACTIONS_VERSION = "3"
 
-#: What no build step runs: the commands' front ends (their edits need no re-check).
 _CODE_DIGEST: list[str] = []
+#: What no build step runs: the commands' front ends (their edits need no re-check).
 _NOT_IN_BUILD = re.compile(r"(cli|__main__|cmd_\w+|skeleton)\.py|templates/.*")
 
 
@@ -1787,8 +1787,10 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
     for o in objs:
         src = o.sources[0]
         cmd = _command_argv(env, "KMOD_CCCOM", [o], [src])
+        # the zig-clang-ID script by its path: an editor's clangd has no build PATH
         _COMPILE_DB.append({"directory": top, "file": src.srcnode().path,
-                            "output": o.path, "arguments": cmd})
+                            "output": o.path,
+                            "arguments": [_WRAPPER_SCRIPTS.get(w, w) for w in cmd]})
         out.append(cmd)
     return out
 

@@ -114,6 +114,10 @@ def test_ccache_hits_across_checkouts_and_wrappers(tmp_path: Path) -> None:
                 int(got.get("cache_miss", 0)))
     hits, misses = hits_and_misses()
     assert hits == len(_objects(tree)) and misses == 0, (hits, misses)
+    # the build runs the script by its name; compile_commands.json names its path
+    import json
+    args = json.loads((tree / "compile_commands.json").read_text())[0]["arguments"]
+    assert args[0] == "ccache" and os.path.isabs(args[1]) and os.access(args[1], os.X_OK)
     if shutil.which("distcc"):
         subprocess.run(["ccache", "-z"], capture_output=True, env={**os.environ, **env})
         shutil.rmtree(tree / "build")
