@@ -82,14 +82,21 @@ def _code_digest(root: str | None = None) -> str:
     import hashlib
     h = hashlib.sha256()
     for dirpath, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
         for f in sorted(files):
             path = os.path.join(dirpath, f)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            if _NOT_IN_BUILD.fullmatch(rel) or f.endswith((".pyc", ".pyo")):
+            # an editor's lock link, swap or backup file is not code (nor a reason to
+            # re-check every module, or a traceback when it leads nowhere)
+            if (_NOT_IN_BUILD.fullmatch(rel) or f.startswith(".") or f.endswith("~")
+                    or f.endswith((".pyc", ".pyo")) or not os.path.isfile(path)):
                 continue
-            with open(path, "rb") as fh:
-                h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+            try:
+                with open(path, "rb") as fh:
+                    digest = hashlib.sha256(fh.read()).digest()
+            except OSError as e:            # counted as it is: unreadable
+                digest = f"unreadable {e.errno}".encode()
+            h.update(rel.encode() + b"\0" + digest)
     return h.hexdigest()[:16]
 
 _ENV = Any  # SCons environments are untyped
@@ -584,7 +591,10 @@ def configure_wrappers(env: _ENV) -> None:
     """Translate CCACHE=1, DISTCC_HOSTS=... and KMOD_CACHEDIR=... into the environment."""
     wrappers: list[list[str]] = []
     given = env.get("KMOD_CCWRAPPER", "")
-    if given:
+    if isinstance(given, (list, tuple)):
+        if given:                       # words already (an SConstruct's own, or set here)
+            wrappers.append([str(w) for w in given])
+    elif given:
         wrappers.append(_wrapper_words(str(given)))
     if env.get("CCACHE"):
         wrappers.insert(0, ["ccache"])
@@ -613,8 +623,12 @@ def configure_wrappers(env: _ENV) -> None:
             # ccache takes the word after it for the compiler: "ccache distcc cc" was
             # never cached ("multiple source files"); distcc goes behind it instead
             # (ccache splits CCACHE_PREFIX at spaces: no quoting)
-            env["ENV"].setdefault("CCACHE_PREFIX", " ".join(
-                word for w in wrappers[1:] for word in w))
+            behind = " ".join(word for w in wrappers[1:] for word in w)
+            own = env["ENV"].get("CCACHE_PREFIX")
+            if own and own != behind:
+                raise _fail(f"CCACHE_PREFIX={own} is set: ccache would run it instead of "
+                            f"{behind}; unset it, or leave out DISTCC_HOSTS/CCWRAPPER")
+            env["ENV"]["CCACHE_PREFIX"] = behind
             words = wrappers[0]
     env["KMOD_CCWRAPPER"] = words
     _configure_cachedir(env)
@@ -1675,14 +1689,25 @@ _PROGRESS_LOCK = threading.Lock()
 
 def _quiet_unless_verbose(target: list[Any], source: list[Any], env: _ENV) -> str:
     if env["KMOD_OUTPUT"] == "verbose":
-        return env.subst("$KMOD_CCCOM", target=target, source=source)
+        return _shown_command(env, "KMOD_CCCOM", target, source)
     return ""
+
+
+def _shown_command(env: _ENV, var: str, target: list[Any], source: list[Any]) -> str:
+    """``$var`` as ``VERBOSE=1`` prints it: a line a shell runs as the build ran it --
+    the zig-clang-ID script by its path (the build's own PATH finds it by name), a
+    word holding white space quoted (a tree or zig path with a space)."""
+    lines = env.subst_list("$" + var, target=target, source=source)
+    if len(lines) != 1:                 # a command of the user's own, with shell syntax
+        return str(env.subst("$" + var, target=target, source=source))
+    words = [_WRAPPER_SCRIPTS.get(str(w), str(w)) for w in lines[0]]
+    return " ".join(shlex.quote(w) if any(c.isspace() for c in w) else w for w in words)
 
 
 def _link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     mode = env["KMOD_OUTPUT"]
     if mode == "verbose":
-        return env.subst("$KMOD_LINKCOM", target=target, source=source)
+        return _shown_command(env, "KMOD_LINKCOM", target, source)
     with _PROGRESS_LOCK:
         _PROGRESS["done"] += 1
         if mode == "quiet":
@@ -1739,7 +1764,7 @@ def _say(lines: Iterable[str], locked: bool = False) -> None:
 def _kernel_link_str(target: list[Any], source: list[Any], env: _ENV) -> str:
     mode = env["KMOD_OUTPUT"]
     if mode == "verbose":
-        return env.subst("$KMOD_KERNLINKCOM", target=target, source=source)
+        return _shown_command(env, "KMOD_KERNLINKCOM", target, source)
     return "" if mode == "quiet" else f"[kernel] {env['KMOD_TARGET_NAME']} {target[0].path}"
 
 

@@ -4,6 +4,7 @@ and a KMOD_CACHEDIR filled by another kmodbuild serves none of its reports -- it
 served one without the new rule's error, and the module was installed."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -29,8 +30,16 @@ def test_the_digest_follows_the_code_the_build_runs(tmp_path: Path) -> None:
         before = scons_tool._code_digest(str(pkg))
         path.write_text(path.read_text() + "\n# edited\n")
         assert scons_tool._code_digest(str(pkg)) != before
+    # an editor's lock link (leading nowhere), swap and backup files: not code
+    before = scons_tool._code_digest(str(pkg))
+    (pkg / ".#scons_tool.py").symlink_to("me@host.1234:1700000000")
+    (pkg / ".scons_tool.py.swp").write_bytes(b"swap")
+    (pkg / "linkcheck.py~").write_text("old")
+    os.mkfifo(pkg / "a-fifo")
+    assert scons_tool._code_digest(str(pkg)) == before
     copy = tmp_path / "copy" / "kmodbuild"
-    shutil.copytree(pkg, copy)          # by content: another checkout gives the same
+    # by content: another checkout gives the same
+    shutil.copytree(pkg, copy, symlinks=True, ignore=shutil.ignore_patterns("a-fifo"))
     assert scons_tool._code_digest(str(copy)) == scons_tool._code_digest(str(pkg))
 
 

@@ -114,10 +114,19 @@ def test_ccache_hits_across_checkouts_and_wrappers(tmp_path: Path) -> None:
                 int(got.get("cache_miss", 0)))
     hits, misses = hits_and_misses()
     assert hits == len(_objects(tree)) and misses == 0, (hits, misses)
-    # the build runs the script by its name; compile_commands.json names its path
+    # the build runs the script by its name; compile_commands.json and VERBOSE=1 name
+    # its path: the printed command runs in a shell as it is
     import json
     args = json.loads((tree / "compile_commands.json").read_text())[0]["arguments"]
     assert args[0] == "ccache" and os.path.isabs(args[1]) and os.access(args[1], os.X_OK)
+    null = tree / "sys/modules/null/null.c"
+    null.write_text(null.read_text() + "/* edited */\n")
+    out = scons(tree, "ARCH=amd64", "CCWRAPPER=ccache", "VERBOSE=1", env=env).stdout
+    (line,) = [ln for ln in out.splitlines() if ln.endswith("null.o")]
+    obj = tree / line.split()[-1]
+    obj.unlink()
+    subprocess.run(line, shell=True, check=True, cwd=tree, env={**os.environ, **env})
+    assert obj.exists()
     if shutil.which("distcc"):
         subprocess.run(["ccache", "-z"], capture_output=True, env={**os.environ, **env})
         shutil.rmtree(tree / "build")
