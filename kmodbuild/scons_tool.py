@@ -2047,10 +2047,13 @@ def _say_interrupted() -> None:
     interruption is one."""
     import sys
 
-    from SCons.Taskmaster.Job import Jobs
-    were_interrupted = Jobs.were_interrupted
-    if getattr(were_interrupted, "kmod_says", False):
-        return                          # this process's SConstruct declared a tree before
+    try:
+        from SCons.Taskmaster.Job import Jobs
+    except ImportError:                 # another SCons layout: its own messages stand
+        return
+    were_interrupted = getattr(Jobs, "were_interrupted", None)
+    if were_interrupted is None or getattr(were_interrupted, "kmod_says", False):
+        return                          # (or this process declared a tree before)
     told: list[bool] = []
 
     def were_interrupted_said(self: Any) -> bool:
