@@ -248,7 +248,8 @@ def add_variables(vars: Variables) -> None:
     vars.Add("KERNSRCDIR", "like NETBSDSRCDIR, but the path of the tree's sys/ directory", "")
     vars.Add("MANIFEST", "kernel symbol manifest to check against (default: generated from "
              "the stub kernel built from sys/kern)", "")
-    vars.Add("CCWRAPPER", "command put in front of every compile (e.g. ccache, distcc)", "")
+    vars.Add("CCWRAPPER", "command put in front of every compile (e.g. ccache, distcc; "
+             "must not change what is compiled: not in the build signature)", "")
     vars.Add(BoolVariable("CCACHE", "compile through ccache (apt-get install ccache)", False))
     vars.Add("DISTCC_HOSTS", "compile through distcc on these hosts (e.g. 127.0.0.1/2)", "")
     vars.Add("KMOD_CACHEDIR", "shared SCons CacheDir: reuse objects and modules built by "
