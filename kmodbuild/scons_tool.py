@@ -495,6 +495,7 @@ def _target_envs(env: _ENV) -> list[_ENV]:
     for t, tc, tools_id in zip(targets, toolchains, tools_ids):
         variant = f"#build/{t.key}/{version.osrelease}"
         inc, cpppath = _sys_include_flags(env, t, variant)
+        cc_words, script_dir = _compiler_words(env, tc, tools_id)
         destdir = env.Dir(env["KMOD_DESTDIR"]).abspath
         if not SCons.Script.GetOption("clean"):
             _check_destdir(env["KMOD_DESTDIR"], destdir)
@@ -502,9 +503,7 @@ def _target_envs(env: _ENV) -> list[_ENV]:
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,
             KMOD_VARIANT=variant,
-            KMOD_CC=_unsigned_program(_wrapped_cc(env, tc, tools_id),
-                                      1 if env.get("KMOD_CCWRAPPER") or tc.kind != "zig"
-                                      else 2),
+            KMOD_CC=cc_words,
             # DWARF for ABI checks (docs/abi.md); v4 without columns (no source MD5s, no
             # macro-expanded columns): distcc or ccache on preprocessed source give the same object
             KMOD_CFLAGS=" ".join([*tc.cflags, "-g", "-gdwarf-4", "-gno-column-info"]),
@@ -526,12 +525,10 @@ def _target_envs(env: _ENV) -> list[_ENV]:
                 safe_dest(Path(destdir), os.path.relpath(tenv["KMOD_STAND"], destdir))
             except KmodError as e:
                 raise _fail(e) from None
-        if env.get("KMOD_CCWRAPPER") and tc.kind == "zig":
-            # the zig-clang-ID script is run by its name (_wrapped_cc)
-            tools = os.path.join(env.Dir("#build").abspath, "toolchain")
+        if script_dir is not None:      # the zig-clang-ID script is run by its name
             tenv["ENV"] = dict(tenv["ENV"], PATH=os.pathsep.join(
-                [tools, *filter(None, [tenv["ENV"].get("PATH")])]))
-        if env.get("KMOD_CCACHE") and "CCACHE_COMPILERCHECK" not in os.environ:
+                [script_dir, *filter(None, [tenv["ENV"].get("PATH")])]))
+        if _uses_ccache(env["KMOD_CCWRAPPER"]) and "CCACHE_COMPILERCHECK" not in os.environ:
             # ccache would check the compiler by the mtime of the program it is given:
             # zig-clang, rewritten by a clean build (no hit), or zig, reinstalled on a
             # fresh CI runner; the toolchain's identity (size and version) instead
@@ -560,8 +557,12 @@ def _unsigned_program(argv: list[str], n: int) -> list[str]:
     return ["$(", *argv[:n], "$)", *argv[n:]]
 
 
-def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain, tools_id: str = "") -> list[str]:
-    """The compiler argv, through a one-file wrapper when ccache or distcc is in front.
+def _compiler_words(env: _ENV, tc: ktoolchain.Toolchain,
+                    tools_id: str = "") -> tuple[list[str], str | None]:
+    """``KMOD_CC`` (:func:`_unsigned_program` words), and the directory to put first on
+    the build's ``PATH`` when a wrapper runs the compiler script by name (else None).
+
+    The compiler argv goes through a one-file wrapper when ccache or distcc is in front.
 
     ccache and distcc take the first word as the compiler, so ``zig clang``
     becomes a small script that execs it, ``build/toolchain/zig-clang-ID``
@@ -574,14 +575,14 @@ def _wrapped_cc(env: _ENV, tc: ktoolchain.Toolchain, tools_id: str = "") -> list
     locally) instead of compiling with it.
     """
     if not env.get("KMOD_CCWRAPPER") or tc.kind != "zig":
-        return list(tc.cc)
+        return _unsigned_program(list(tc.cc), 2 if tc.kind == "zig" else 1), None
     import hashlib
     name = f"zig-clang-{hashlib.sha256(tools_id.encode()).hexdigest()[:12]}"
     script = Path(env.Dir("#build").abspath, "toolchain", name)
     replace_if_changed(str(script), f'#!/bin/sh\nexec "{tc.cc[0]}" clang "$@"\n'.encode(),
                        mode=0o755)
     _WRAPPER_SCRIPTS[name] = str(script)
-    return [name, *tc.cc[2:]]
+    return _unsigned_program([name, *tc.cc[2:]], 1), str(script.parent)
 
 
 #: zig-clang-ID -> the script's path (the ABI probe runs it outside the build's PATH)
@@ -614,12 +615,11 @@ def configure_wrappers(env: _ENV) -> None:
         if k.startswith(("CCACHE_", "DISTCC_")) or k in ("HOME", "TMPDIR"):
             env["ENV"].setdefault(k, v)
     words = [word for w in wrappers for word in w]
-    if wrappers and os.path.basename(wrappers[0][0]) == "ccache":
+    if _uses_ccache(words):
         # the objects do not depend on the tree's path (-fdebug-compilation-dir=.): ccache
         # need not hash the working directory, which it does for -g (no hit between two
         # checkouts at different paths); the user's own CCACHE_* settings win
         env["ENV"].setdefault("CCACHE_NOHASHDIR", "1")
-        env["KMOD_CCACHE"] = True         # _target_envs: CCACHE_COMPILERCHECK per toolchain
         if len(wrappers) > 1:
             # ccache takes the word after it for the compiler: "ccache distcc cc" was
             # never cached ("multiple source files"); distcc goes behind it instead
@@ -633,6 +633,11 @@ def configure_wrappers(env: _ENV) -> None:
             words = wrappers[0]
     env["KMOD_CCWRAPPER"] = words
     _configure_cachedir(env)
+
+
+def _uses_ccache(words: Sequence[Any]) -> bool:
+    """Whether the compiles go through ccache first (the wrapper words' first)."""
+    return bool(words) and os.path.basename(str(words[0])) == "ccache"
 
 
 def _wrapper_words(given: str) -> list[str]:

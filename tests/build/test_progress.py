@@ -8,8 +8,11 @@ under one lock and returns nothing for SCons to print.
 from __future__ import annotations
 
 import io
+import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 
 from kmodbuild import scons_tool
+from tests.conftest import REPO, copy_tree
 
 
 def _link(name: str) -> list[Any]:
@@ -100,11 +104,6 @@ def test_an_interrupted_build_says_so_once_even_when_quiet(tmp_path, quiet):
     """Ctrl-C (SIGINT to the process group, as a terminal or a CI timeout sends it):
     SCons silences its "Build interrupted." under -s and -Q, so a CI log showed nothing
     at all; now it is said once on standard error, exit status 2."""
-    import os
-    import signal
-    import subprocess
-
-    from tests.conftest import REPO, copy_tree
     root = copy_tree(tmp_path / "t")
     mark = tmp_path / "compiling"
     wrapper = tmp_path / "slowcc"
