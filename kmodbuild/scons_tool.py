@@ -1814,14 +1814,19 @@ def _record_compile_commands(env: _ENV, objs: list[Any]) -> list[list[str]]:
     """Record the objects' compile commands for compile_commands.json; returns them
     (the argv SCons runs)."""
     top = env.Dir("#").abspath
+    given = env.get("KMOD_CCWRAPPER")
+    wrapper = [str(w) for w in given] if isinstance(given, (list, tuple)) else []
     out = []
     for o in objs:
         src = o.sources[0]
         cmd = _command_argv(env, "KMOD_CCCOM", [o], [src])
-        # the zig-clang-ID script by its path: an editor's clangd has no build PATH
+        # without the wrappers (ccache, distcc, CCWRAPPER): a tool reading the file takes
+        # its first word for the compiler; the zig-clang-ID script by its path: an
+        # editor's clangd has no build PATH
+        shown = cmd[len(wrapper):] if wrapper and cmd[:len(wrapper)] == wrapper else cmd
         _COMPILE_DB.append({"directory": top, "file": src.srcnode().path,
                             "output": o.path,
-                            "arguments": [_WRAPPER_SCRIPTS.get(w, w) for w in cmd]})
+                            "arguments": [_WRAPPER_SCRIPTS.get(w, w) for w in shown]})
         out.append(cmd)
     return out
 
