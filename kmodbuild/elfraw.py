@@ -829,6 +829,23 @@ def read_elf(data: bytes, path: str) -> RawElf:
         raise _fail(path, f"malformed ELF file: {e}") from e
 
 
+def layout_problem(data: bytes) -> str | None:
+    """Why ``data`` cannot be a whole ELF file -- a bad header, a section header table
+    or a section's contents past the end of file (a truncated copy) -- or ``None``.
+    Only the layout: no symbol, relocation or name table is decoded."""
+    try:
+        hdr = parse_header(data, "")
+        for sec in parse_section_headers(data, hdr, ""):
+            if sec.type not in (SHT_NOBITS, SHT_NULL) and sec.offset + sec.size > len(data):
+                return (f"section {sec.index} ends at {sec.offset + sec.size:#x}, past the "
+                        f"end of file ({len(data)} bytes)")
+    except ModuleFormatError as e:
+        return e.message
+    except (struct.error, ValueError, IndexError, OverflowError) as e:
+        return f"malformed ELF file: {e}"
+    return None
+
+
 def read_elf_file(path: str) -> RawElf:
     """Read the file at ``path`` once and parse it with :func:`read_elf`.
 

@@ -1745,15 +1745,69 @@ def _quiet_cache_retrievals() -> None:
         if mode is None or mode == "verbose":
             return said(target, source, env)
         t = target[0]
-        if not t.fs.exists(env.get_CacheDir().cachepath(t)[1]):
+        cachefile = env.get_CacheDir().cachepath(t)[1]
+        if not t.fs.exists(cachefile):
             return ""                   # not there: built, and said as built
-        if t.name.endswith(".kmod.full"):
+        if t.name.endswith(".kmod.full") and _fetched_problem(cachefile, t.name) is None:
             return _link_str([t], source, env)
-        return ""
+        return ""                       # (a damaged link: said when it is built)
 
-    action = SCons.Action.Action(SCons.CacheDir.CacheRetrieveFunc, retrieve_str)
+    action = SCons.Action.Action(_verified_retrieve, retrieve_str)
     action.kmod_quiet = True  # type: ignore[attr-defined]
     SCons.CacheDir.CacheRetrieve = action
+
+
+#: Products whose copy from a cache is checked before it is used (:func:`_fetched_problem`)
+_ELF_PRODUCTS = (".o", ".kmod", ".kmod.full", ".kmod.debug")
+_JSON_PRODUCTS = (".kmod.check", ".json")
+
+
+def _fetched_problem(path: str, name: str) -> str | None:
+    """Why the file at ``path`` (fetched, or in the cache) cannot be the build's ``name``,
+    or ``None``: an object or module whose ELF layout runs past its end (a cache entry
+    cut short by a full disk or an interrupted copy), a check report that is not JSON."""
+    if not name.endswith(_ELF_PRODUCTS + _JSON_PRODUCTS):
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return e.strerror or str(e)
+    if name.endswith(_ELF_PRODUCTS):
+        from kmodbuild.elfraw import layout_problem
+        return layout_problem(data)
+    try:
+        json.loads(data)
+    except ValueError as e:
+        return f"not JSON: {e}"
+    return None
+
+
+def _verified_retrieve(target: list[Any], source: list[Any], env: _ENV) -> int:
+    """SCons's CacheRetrieveFunc, then a look at what it fetched: SCons keys a cache entry
+    by the build signature and copies it as it is, so an entry cut short (a full disk,
+    an interrupted CI cache restore) gave every build that used it the linker's or the
+    check's error on a file it had not made.  A damaged entry is said in one warning
+    line, removed (unless ``--cache-readonly``) so that this build's push replaces it,
+    and the step is built instead."""
+    import SCons.CacheDir
+    code = SCons.CacheDir.CacheRetrieveFunc(target, source, env)
+    if code != 0 or not SCons.Action.execute_actions:
+        return code
+    t = target[0]
+    problem = _fetched_problem(t.get_internal_path(), t.name)
+    if problem is None:
+        return 0
+    cachefile = env.get_CacheDir().cachepath(t)[1]
+    with contextlib.suppress(OSError):
+        os.unlink(t.get_internal_path())
+    if not SCons.CacheDir.cache_readonly:
+        with contextlib.suppress(OSError):
+            os.unlink(cachefile)
+    with _PROGRESS_LOCK:
+        print(f"scons: warning: KMOD_CACHEDIR: damaged cache entry {cachefile} for {t.path} "
+              f"({problem}): building it", file=sys.stderr, flush=True)
+    return 1
 
 
 def _say(lines: Iterable[str], locked: bool = False) -> None:

@@ -227,3 +227,38 @@ def test_paths_with_spaces_through_wrappers(tmp_path: Path) -> None:
     if shutil.which("ccache"):
         shutil.rmtree(tree / "build")
         scons(tree, "ARCH=amd64", "CCACHE=1", env={"CCACHE_DIR": str(tmp_path / "cc")})
+
+
+def test_damaged_cachedir_entry_is_rebuilt_and_replaced(tmp_path: Path) -> None:
+    """A cache entry cut short (a full disk, an interrupted CI cache restore): SCons
+    copied it as it was and the linker failed on an object the build had not made, on
+    every build.  The fetched file is checked: one warning line naming the entry, the
+    step built instead, the entry replaced -- the next clean build fetches everything."""
+    cache = tmp_path / "cache"
+    one = copy_tree(tmp_path / "one")
+    scons(one, "ARCH=amd64", f"KMOD_CACHEDIR={cache}")
+    damaged = []
+    for entry in (p for p in cache.rglob("*") if p.is_file()):
+        data = entry.read_bytes()
+        if data[:4] == b"\x7fELF" and data[16:18] == b"\x01\x00":   # an object (ET_REL)
+            entry.write_bytes(data[: len(data) // 2])
+            damaged.append(entry)
+            if len(damaged) == 2:
+                break
+    assert len(damaged) == 2
+    two = copy_tree(tmp_path / "two")
+    res = scons(two, "ARCH=amd64", f"KMOD_CACHEDIR={cache}")
+    warnings = [ln for ln in res.stderr.splitlines() if "damaged cache entry" in ln]
+    assert len(warnings) == 2, res.stderr
+    assert all(ln.startswith("scons: warning: KMOD_CACHEDIR: damaged cache entry ")
+               and ln.endswith(": building it") and "past the end of file" in ln
+               for ln in warnings), warnings
+    assert {str(d) in res.stderr for d in damaged} == {True}
+    # one progress line per module, none twice
+    progress = [ln for ln in res.stdout.splitlines() if ln.startswith("[")]
+    assert len(progress) == len(set(progress)) == 10, res.stdout
+    assert _objects(one) == _objects(two)
+    three = copy_tree(tmp_path / "three")
+    res = scons(three, "ARCH=amd64", f"KMOD_CACHEDIR={cache}", "--cache-debug=-")
+    assert "not in cache" not in res.stdout and "damaged" not in res.stderr, res.stdout
+    assert _objects(one) == _objects(three)
