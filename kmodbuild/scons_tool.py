@@ -121,6 +121,44 @@ def _precise_getmtime(self: Any) -> float | None:
 SCons.Node.FS.Base.getmtime = _precise_getmtime  # type: ignore[method-assign]
 
 
+def _size_differs(node: Any, ninfo: Any) -> bool:
+    """Whether ``node``'s file (its source's, in a variant directory) has another size
+    than the one SCons stored in ``ninfo`` (stored without one: no)."""
+    size = getattr(ninfo, "size", None)
+    return size is not None and (node.rfile().getsize() if node.rexists() else None) != size
+
+
+def _timestamp_or_size_changed(self: Any, target: Any, prev_ni: Any,
+                               repo_node: Any = None) -> bool:
+    """SCons's ``changed_timestamp_match`` (true: look at the contents), and the size.
+
+    With the ``content-timestamp`` decider and ``max_drift`` an unchanged
+    modification time carries the old content signature forward: a file rewritten
+    with another size but the same time (a tool that restores times, ``cp -p`` or
+    ``tar x`` of another version, a rewrite within the clock's resolution) kept its
+    stale object on a graph walk -- and the build then recorded the new size with the
+    old signature.  SCons stores the size beside the time; a different one is a
+    change (the fast path's stamp has always held it, kmodbuild.fastpath)."""
+    try:
+        return self.get_timestamp() != prev_ni.timestamp or _size_differs(self, prev_ni)
+    except AttributeError:
+        return True
+
+
+def _max_drift_csig_same_size(self: Any) -> str:
+    """SCons's ``get_max_drift_csig`` (the stored signature of a file whose time is as
+    stored and older than ``max_drift``), not for a file of another size."""
+    csig = _MAX_DRIFT_CSIG(self)
+    if csig and _size_differs(self, self.get_stored_info().ninfo):
+        return ""
+    return csig
+
+
+_MAX_DRIFT_CSIG = SCons.Node.FS.File.get_max_drift_csig
+SCons.Node.FS.File.changed_timestamp_match = _timestamp_or_size_changed  # type: ignore[method-assign]
+SCons.Node.FS.File.get_max_drift_csig = _max_drift_csig_same_size  # type: ignore[method-assign]
+
+
 def _install_decider(dependency: Any, target: Any, prev_ni: Any, repo_node: Any = None) -> bool:
     """``content-timestamp``, and an installed file changed since SCons installed it
     (edited, replaced, truncated by hand) is installed again.

@@ -151,3 +151,22 @@ def test_action_signature_survives_the_cleanup_after_a_target_is_built() -> None
     ex.cleanup()
     assert ex.get_contents() == first and len(calls) == 1
     assert "other" not in ex._memo
+
+
+def test_a_rewrite_with_the_same_timestamp_but_another_size_is_seen(tmp_path: Path) -> None:
+    """SCons's ``content-timestamp`` decider trusts an unchanged modification time and
+    carries the old content signature forward: a source rewritten with another size
+    but the same time (a tool that restores times, a rewrite within the clock's
+    resolution) kept its stale object on a graph walk.  The size is compared too."""
+    t = copy_tree(tmp_path)
+    env = {"KMOD_FASTPATH": "0", "KMOD_QUICKBUILD": "0"}
+    scons(t, "ARCH=amd64", env=env)
+    src = t / "sys/modules/null/null.c"
+    obj = next((t / "build").rglob("null/null.o"))
+    before = obj.read_bytes()
+    st = src.stat()
+    src.write_text(src.read_text() + "int null_size_probe = 1;\n")
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    out = scons(t, "ARCH=amd64", "VERBOSE=1", env=env).stdout
+    assert any(ln.endswith("null.o") for ln in out.splitlines()), out
+    assert obj.read_bytes() != before
