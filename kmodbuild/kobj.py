@@ -226,6 +226,10 @@ class ModuleMap:
         self._next += size
         return addr
 
+    def state(self) -> tuple[int, tuple[tuple[int, int], ...]]:
+        """What decides the addresses of the next allocations: the free list and its end."""
+        return self._next, tuple(self._free)
+
     def free(self, addr: int, size: int) -> None:
         """``uvm_km_free()``: return the pages (merged with neighbours)."""
         merged = merge_free([*self._free, (addr, self.round_page(size))])

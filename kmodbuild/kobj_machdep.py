@@ -762,6 +762,14 @@ RelocTable = Callable[[Any, int, "Sequence[Relocation]", bool, bool], "Relocatio
 #: ``KOBJ_RELOC`` entry by entry (same results; see :func:`_amd64_table`).
 KOBJ_RELOC_TABLE: dict[str, RelocTable] = {"x86_64": _amd64_table}
 
+#: Ports whose kobj_reloc() neither fails nor prints because of the values it computes
+#: (no overflow or alignment checks: 32-bit places are truncated): whether a load
+#: links, and what it says, does not change when module_map puts the module elsewhere
+#: with the same layout -- but for an EFAULT, whose message has the address.  (aarch64,
+#: arm and riscv check ranges and print addresses.)  Read by the simulator's memo of
+#: failed dependency loads (:meth:`kmodbuild.simulator.SimKernel.dependency_state`).
+PLACEMENT_FREE: frozenset[str] = frozenset({"x86_64", "i386"})
+
 #: The relocation types each port handles (the keys of its table): for the
 #: consistency test against :mod:`kmodbuild.target`.
 SUPPORTED_TYPES: dict[str, frozenset[int]] = {

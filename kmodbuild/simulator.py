@@ -33,6 +33,7 @@ from kmodbuild.kobj import (
     EBUSY,
     EDEADLK,
     EEXIST,
+    EFAULT,
     EFBIG,
     EINVAL,
     ENAMETOOLONG,
@@ -47,6 +48,7 @@ from kmodbuild.kobj import (
     Ksyms,
     ModuleMap,
 )
+from kmodbuild.kobj_machdep import PLACEMENT_FREE
 from kmodbuild.model import MODULE_CLASS_MAX, MODULE_CLASS_NAMES, ModuleObject
 from kmodbuild.target import NetBSDVersion, Target, compatible
 
@@ -202,6 +204,23 @@ class KernelConfig:
 
 Reader = Callable[[str, Target], ModuleObject]
 
+
+@dataclass(frozen=True)
+class DependencyFailure:
+    """A dependency load (step 11) that failed, remembered to be answered again
+    (:meth:`SimKernel.remember_failed_dependencies`).
+
+    ``state`` is :meth:`SimKernel.dependency_state` when it ran; ``error`` its errno;
+    ``console`` the lines it printed; ``names`` the mi_names whose pending check (step
+    10) it made, a bit per name (the kernel numbers the names it meets).
+    """
+
+    state: tuple[Any, ...]
+    error: int
+    console: tuple[str, ...]
+    names: int
+
+
 #: One level of module_do_load()/module_do_builtin() as a generator: it yields the
 #: generator of a nested level (a dependency) and is sent that level's result, so a
 #: chain of any depth runs in a loop (SimKernel._run_steps), not in Python's stack.
@@ -300,6 +319,8 @@ class SimKernel:
         self._file_cache: dict[str, tuple[float, ModuleObject]] = {}
         #: ``--verify``: host path (realpath) -> SHA-256 recorded at install; None: off.
         self.verify_hashes: dict[str, str] | None = None
+        #: failed dependency loads, by (name, flags); None: not remembered (the default)
+        self.dependency_failures: dict[tuple[str, int], DependencyFailure] | None = None
         self.reset()
         if booted:
             from kmodbuild.simboot import boot
@@ -359,6 +380,14 @@ class SimKernel:
         #: top-level module to the one met again, or to one requiring itself twice);
         #: read by kmodbuild.simvalidate
         self.last_cycle: list[str] = []
+        #: run_modcmd() calls so far (a remembered failure ran none)
+        self.modcmd_calls = 0
+        # the memo of failed dependency loads (remember_failed_dependencies): emptied at
+        # power-on; a bit per mi_name; a mask per dependency load under way
+        if self.dependency_failures is not None:
+            self.dependency_failures = {}
+        self._name_bits: dict[str, int] = {}
+        self._dep_frames: list[list[int]] = []
         self.console.clear()
         for name in duplicates:
             self.module_error(f"builtin {name} failed: {EEXIST}")
@@ -392,6 +421,7 @@ class SimKernel:
     def run_modcmd(self, mod: Module, cmd: int) -> int:
         """``mi_modcmd(cmd)``: the fault map first, then the strategy.  While it runs,
         ``mod`` is on :attr:`modcmd_running`."""
+        self.modcmd_calls += 1
         fault = self.faults.get((mod.name, cmd))
         if fault is not None:
             return fault
@@ -769,6 +799,8 @@ class SimKernel:
                 or self._modcmd_running(mod.name) is not None):
             self.module_error(f"module with name `{mod.name}' already loaded")
             return EEXIST
+        if self._dep_frames:     # the pending check a remembered failure depends on
+            self._dep_frames[-1][0] |= self._name_bit(mod.name)
         if any(p.name == mod.name for p in pending):                           # 10
             self.last_cycle = [p.name for p in pending] + [mod.name]
             self.module_error(f"circular dependency detected for `{mod.name}'")
@@ -783,8 +815,7 @@ class SimKernel:
                 self.last_cycle = [p.name for p in pending] + [mod.name]
                 self.module_error(f"self-dependency detected for `{mod.name}'")
                 return EDEADLK
-            error, dmod = yield self._load_steps(dep, True, flags, None, MODULE_CLASS_ANY,
-                                                 True)
+            error, dmod = yield self._dependency_steps(dep, flags)
             if error not in (0, EEXIST) or dmod is None:
                 self.module_error(f"recursive load failed for `{mod.name}' (`{dep}' "
                                   f"required), error {error}")
@@ -817,6 +848,108 @@ class SimKernel:
             mod.requires.clear()
             return EEXIST
         return 0
+
+    # ------------------------------------------------------------------ failed dependencies
+    def remember_failed_dependencies(self) -> None:
+        """Answer a dependency load that failed before without doing it again, when the
+        kernel is as it was then (:meth:`_dependency_steps`): the same errno and console
+        lines.  ``kmodbuild sim --validate`` turns it on (:mod:`kmodbuild.simvalidate`):
+        the load of each module of a chain whose bottom fails loads the chain down to
+        the bottom again, a time quadratic in the chain's length."""
+        if self.dependency_failures is None:
+            self.dependency_failures = {}
+
+    def dependency_state(self) -> tuple[Any, ...]:
+        """What a dependency load reads of the kernel besides the pending list (step 10),
+        the module files and the fault map: the loaded list (``module_gen`` counts its
+        changes, built-ins taken onto it or put back included), the ksyms tables and
+        where ``module_map`` puts the next modules (:meth:`_placement`), the boot-loader
+        list, the modules whose modcmd or built-in initialisation is under way, the
+        built-ins and their flags, ``kern.module.verbose``, whether modules can be read
+        yet, the ``--verify`` table (set once, before the first load)."""
+        return (self.module_gen, len(self.ksyms.tables), self._placement(),
+                tuple(map(id, self.bootlist)), tuple(map(id, self.modcmd_running)),
+                tuple(map(id, self._builtin_busy)),
+                tuple((id(b), b.flags) for b in self.builtins),
+                self.verbose, self.fs_loading, id(self.verify_hashes))
+
+    def _placement(self) -> tuple[int, tuple[tuple[int, int], ...]] | None:
+        """Where ``module_map`` puts the next modules: its state; None for "one after the
+        other from its end" on a port whose links do not depend on addresses
+        (:data:`kmodbuild.kobj_machdep.PLACEMENT_FREE`) -- the next modules' layout is then
+        the same wherever that end is, and so is what their loads do and say."""
+        state = self.module_map.state()
+        if not state[1] and self.target.machine_arch in PLACEMENT_FREE:
+            return None
+        return state
+
+    def _name_bit(self, name: str) -> int:
+        bit = self._name_bits.get(name)
+        if bit is None:
+            bit = self._name_bits[name] = 1 << len(self._name_bits)
+        return bit
+
+    def _pending_bits(self) -> int:
+        """The name bits of the modules pending in the current load (step 10's list)."""
+        mask = 0
+        for p in self._pend_stack[-1]:
+            mask |= self._name_bits.get(p.name, 0)
+        return mask
+
+    def _note_names(self, mask: int) -> None:
+        """Tell the dependency load under way (if any) of pending checks made below it."""
+        if self._dep_frames:
+            self._dep_frames[-1][0] |= mask
+
+    def _dependency_steps(self, name: str, flags: int) -> Steps:
+        """Step 11's load of the required module ``name`` (an autoload of class ANY),
+        answered from the memo of failed ones when that is on and holds.
+
+        Why a remembered failure is the load's answer: a dependency load is a function
+        of its arguments (``name``, ``flags``: the key), of the kernel state in
+        :meth:`dependency_state`, of the files it reads, of the fault map and the modcmd
+        strategy, and of the pending list.  A failure is remembered only if it ran no
+        modcmd (the fault map and the strategy were never asked, no modcmd changed
+        anything), did not end in EDEADLK (no cycle: ``last_cycle`` untouched) nor
+        EFAULT (whose message has an address), and left ``module_map`` and the rest of
+        :meth:`dependency_state` as it found them: a failed load unloads what it
+        linked, and the first-fit ``module_map`` merges the freed pages back.  It is
+        answered only in the same state, and when none of the mi_names it checked
+        against the pending list (step 10) is pending now: each of those checks passed
+        then (else EDEADLK) and passes again.  ``module_map`` counts as the same
+        when the modules go one after the other from its end on a port whose links do
+        not look at addresses (:meth:`_placement`): each load of a chain's bottom lands
+        a module further up, and links or fails the same.  Every check then goes as
+        before, down to the same failure with the same lines; nothing else happened
+        the first time but reads of the files, which a validation's tree does not
+        change while it runs.  So the kernel, which retries the bottom of a chain each
+        time, prints and returns exactly this.
+        """
+        memo = self.dependency_failures
+        if memo is None:
+            return (yield self._load_steps(name, True, flags, None, MODULE_CLASS_ANY, True))
+        key, state = (name, flags), self.dependency_state()
+        hit = memo.get(key)
+        if hit is not None and hit.state == state and not hit.names & self._pending_bits():
+            self.console.extend(hit.console)
+            self._note_names(hit.names)
+            return hit.error, None
+        frame = [0]
+        self._dep_frames.append(frame)
+        start, modcmds, cycle = len(self.console), self.modcmd_calls, self.last_cycle
+        placed = self.module_map.state()
+        try:
+            error, mod = yield self._load_steps(name, True, flags, None, MODULE_CLASS_ANY,
+                                                True)
+        finally:
+            self._dep_frames.pop()
+            self._note_names(frame[0])
+        if (error not in (0, EEXIST, EDEADLK, EFAULT) and mod is None
+                and self.modcmd_calls == modcmds and self.last_cycle is cycle
+                and len(self.console) >= start and self.module_map.state() == placed
+                and self.dependency_state() == state):
+            memo[key] = DependencyFailure(state, error, tuple(self.console[start:]), frame[0])
+        return error, mod
 
     def _load_plist(self, kpath: str, flags: int,
                     autoload: bool) -> tuple[int, dict[str, Any] | None]:

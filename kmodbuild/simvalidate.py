@@ -39,6 +39,11 @@ _TOO_DEEP = ("the simulator's calls nested too deeply (modcmds loading modules w
              "modcmds load modules...): not simulated")
 #: A failure shows at most this many of the kernel's lines (the first and the last).
 MAX_MESSAGES = 10
+#: Answer a dependency load that failed before, in the same kernel state, from memory
+#: (:meth:`SimKernel.remember_failed_dependencies`): the same lines and errno, without
+#: loading the chain below it again (a chain of 2,000 modules failing at the bottom made
+#: two million loads).  False: load it again (the tests compare the two).
+REMEMBER_FAILED_DEPENDENCIES = True
 
 
 def _shorten(messages: Sequence[str], keep: int = MAX_MESSAGES) -> tuple[str, ...]:
@@ -339,6 +344,8 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         note = getattr(modcmd, "note", None) or note
     result.note = note
     kernel.verify_hashes = verify
+    if REMEMBER_FAILED_DEPENDENCIES:
+        kernel.remember_failed_dependencies()
     if attach is not None:
         attach(kernel)
     todo = list(names) if names is not None else module_names(mdir)

@@ -524,3 +524,116 @@ def test_the_stream_gives_up_at_the_first_failed_load(cycle_tree, monkeypatch) -
         simstream.run_stream(config)
     assert "a module failed (y00199: load)" in str(e.value)
     assert len(loads) <= CYCLE + 1, len(loads)
+
+
+# --------------------------------------------------------------------------- 12: failing chains
+
+FAILING = 150
+#: A module that does not link: it calls a function the kernel does not have.
+UNLINKABLE = ("MODULE(MODULE_CLASS_MISC, b00000, NULL);\nextern int no_such_symbol(void);\n"
+              "int b00000_fn(void) { return no_such_symbol(); }\nPLAIN_MODCMD(b00000)")
+
+
+@pytest.fixture(scope="module")
+def failing_chain_tree(make_tree) -> GenTree:
+    """f00149 requires f00148 ... requires f00000 requires b00000, which fails to link."""
+    names = [f"f{i:05d}" for i in range(FAILING)]
+    return make_tree("failchain", {n: (names[i - 1] if i else "b00000")
+                                   for i, n in enumerate(names)},
+                     compiled={"b00000": UNLINKABLE})
+
+
+@pytest.fixture(scope="module")
+def pending_tree(make_tree) -> GenTree:
+    """p00000 requires b00000 (unlinkable), d00000 requires p00000, and x00000/x00000.kmod
+    is a module named p00000 requiring d00000: its load meets p00000 pending (EDEADLK)
+    where the validation's earlier load of d00000 failed at b00000."""
+    return make_tree("pending", {"p00000": "b00000", "d00000": "p00000"}, compiled={
+        "b00000": UNLINKABLE,
+        "x00000": 'MODULE(MODULE_CLASS_MISC, p00000, "d00000");\nPLAIN_MODCMD(p00000)'})
+
+
+def _validate_counting(tree: GenTree, monkeypatch, remember: bool = True
+                       ) -> tuple[list[str], list[str]]:
+    """The failures of a validation of ``tree`` (with or without the memo of failed
+    dependency loads) and the modules whose files the kernel linked meanwhile."""
+    from kmodbuild import simvalidate
+    monkeypatch.setattr(simvalidate, "REMEMBER_FAILED_DEPENDENCIES", remember)
+    loads: list[str] = []
+    real = SimKernel.load_object
+
+    def counted(self: SimKernel, host: Path, koname: str):  # type: ignore[no-untyped-def]
+        loads.append(host.parent.name)
+        return real(self, host, koname)
+    monkeypatch.setattr(SimKernel, "load_object", counted)
+    res = validate_tree(tree.stand, TARGET, VERSION, tree.manifest, emulate=False)
+    monkeypatch.setattr(SimKernel, "load_object", real)
+    return [str(f) for f in res.failures] + [res.summary()], loads
+
+
+def test_validate_of_a_chain_failing_at_the_bottom_links_each_module_twice(
+        failing_chain_tree, monkeypatch) -> None:
+    """Each module's load loaded the chain below it again down to b00000: 11,476 links
+    for 151 modules (two million for 2,000).  A dependency load that failed is
+    answered again from memory while the kernel is as it was."""
+    with within(60):
+        failures, loads = _validate_counting(failing_chain_tree, monkeypatch)
+    assert len(failures) == FAILING + 2 and failures[-1].endswith(f"{FAILING + 1} failures")
+    assert len(loads) <= 2 * (FAILING + 1), len(loads)
+    assert loads.count("b00000") == 2
+    top = failures[FAILING].splitlines()
+    assert top[0] == "f00149: load failed: Exec format error (ENOEXEC)"
+    assert top[1] == ("    kobj_checksyms, 0: [b00000]: linker error: symbol `no_such_symbol' "
+                      "not found")
+    assert top[7] == "    ... (143 more lines)"
+    assert top[-1] == ("    WARNING: module error: recursive load failed for `f00149' "
+                       "(`f00148' required), error 8")
+
+
+@pytest.mark.parametrize("label", ["failing_chain_tree", "pending_tree"])
+def test_remembered_dependency_failures_say_what_loading_again_says(
+        label, request, monkeypatch) -> None:
+    """The failures (every line) are those of loading everything again; in the pending
+    tree the memo of p00000's failure (at b00000) does not answer its load under the
+    module named p00000 (x00000), which the kernel refuses with EDEADLK."""
+    tree = request.getfixturevalue(label)
+    with within(60):
+        again, _ = _validate_counting(tree, monkeypatch, remember=False)
+        remembered, loads = _validate_counting(tree, monkeypatch)
+    assert remembered == again
+    if label == "pending_tree":
+        assert again[-2].startswith("x00000: load failed: Resource deadlock avoided (EDEADLK)")
+        assert loads.count("p00000") == 3          # once by name, twice as a dependency
+
+
+def test_cli_validate_of_a_failing_chain_is_unchanged(failing_chain_tree, monkeypatch,
+                                                      capsys) -> None:
+    """`kmodbuild sim --validate` (text and --json; with the CPU emulation when
+    unicorn is there): the same bytes and exit status with and without the memo."""
+    from kmodbuild import simvalidate
+    argv = ["sim", "--root", str(failing_chain_tree.stand), "--version", "10.0",
+            "--manifest", str(failing_chain_tree.manifest), "--validate"]
+    runs = []
+    for remember in (False, True):
+        monkeypatch.setattr(simvalidate, "REMEMBER_FAILED_DEPENDENCIES", remember)
+        for extra in ([], ["--json"]):
+            with within(120):
+                code = cli.main(argv + extra)
+            runs.append((code, capsys.readouterr()))
+    assert runs[:2] == runs[2:]
+    assert [code for code, _ in runs] == [1, 1, 1, 1]
+    assert runs[0][1].out.endswith(f"{FAILING + 1} failures\n")
+
+
+def test_remembered_failures_where_addresses_matter(failing_chain_tree, monkeypatch) -> None:
+    """On a port whose links look at addresses (aarch64's range checks), a failure is
+    answered from memory only where module_map would put the modules at the same
+    addresses: in a chain each load meets the bottom one module further up, so it
+    is linked again each time, and says the same."""
+    from kmodbuild import simulator
+    again, _ = _validate_counting(failing_chain_tree, monkeypatch, remember=False)
+    monkeypatch.setattr(simulator, "PLACEMENT_FREE", frozenset())
+    with within(60):
+        remembered, loads = _validate_counting(failing_chain_tree, monkeypatch)
+    assert remembered == again
+    assert loads.count("b00000") == FAILING + 1
