@@ -43,9 +43,9 @@ examples (in a tree built with scons):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", default="stand", metavar="DIR",
+    p.add_argument("--root", "--destdir", dest="root", default="stand", metavar="DIR",
                    help="the installed /stand directory, or a DESTDIR holding stand/ "
-                   "(default: stand)")
+                   "(default: stand; --destdir as in package and verify)")
     p.add_argument("--machine", default=None,
                    help="MACHINE (default: the --manifest's, else amd64)")
     p.add_argument("--arch", default=None, metavar="TARGET",
@@ -70,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print one JSON document on standard output: the final kernel state "
                    "(with --validate: the validation); console output goes to standard error "
                    "(docs/simulator.md)")
+    p.add_argument("--format", choices=("text", "json"), default=None,
+                   help="--format json is --json (the spelling of check, verify and abi-diff)")
     p.add_argument("--verify", action="store_true",
                    help="refuse (EPERM) modules whose SHA-256 is not the one the install's "
                    "METALOG records (veriexec-style)")
@@ -183,8 +185,13 @@ def _check_options(args: argparse.Namespace) -> None:
     """Refuse option combinations that cannot all be honoured.
 
     Raises:
-        UsageError: ``--validate`` with ``--script`` (the script would never run).
+        UsageError: ``--validate`` with ``--script`` (the script would never run);
+            ``--format text`` with ``--json``.
     """
+    if getattr(args, "format", None) == "json":
+        args.json = True
+    elif getattr(args, "format", None) == "text" and args.json:
+        raise UsageError("--format text and --json: choose one")
     if args.validate and args.script:
         raise UsageError("--validate loads and unloads every module itself: it cannot run "
                          "--script too; run them one at a time")

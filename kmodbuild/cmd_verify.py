@@ -32,8 +32,10 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("destdir", nargs="?", default=".", metavar="DESTDIR",
+    p.add_argument("destdir", nargs="?", default=None, metavar="DESTDIR",
                    help="install root holding stand/ (default: .)")
+    p.add_argument("--destdir", dest="destdir_option", default=None, metavar="DESTDIR",
+                   help="the same, spelt as in package and sim")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -53,6 +55,13 @@ def _error_finding(e: KmodError, destdir: Path) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.destdir_option is not None:
+        if args.destdir is not None and args.destdir != args.destdir_option:
+            raise UsageError(f"two DESTDIRs: {args.destdir} and --destdir "
+                             f"{args.destdir_option}")
+        args.destdir = args.destdir_option
+    if args.destdir is None:
+        args.destdir = "."
     try:
         count, findings = verify(Path(args.destdir))
     except UsageError:

@@ -205,3 +205,29 @@ def test_sim_script_dash_reads_standard_input(built_tree: BuiltTree, capsys,
     monkeypatch.setattr("sys.stdin", io.StringIO("modload hello\nexpect loaded\n"))
     rc, out, err = _cli(capsys, *_sim(built_tree, "--script", "-"))
     assert "<stdin>:2: loaded modules are ['hello'], expected []" in err and rc == 1, err
+
+
+# --------------------------------------------------------------------------- spellings
+
+def test_the_install_root_and_the_json_format_are_spelt_alike(built_tree: BuiltTree,
+                                                              capsys) -> None:
+    """``--destdir`` names the install root in package, verify and sim (sim's --root
+    and verify's positional DESTDIR stay), ``--format json`` asks sim for JSON as it
+    asks check, verify and abi-diff; two different DESTDIRs or two formats are usage
+    errors in one line."""
+    root = built_tree.root
+    base = ["sim", "--version", "10.0", "--manifest", built_tree.manifest(KEY),
+            "--no-emulate", "--validate"]
+    rc, out, err = _cli(capsys, *base, "--destdir", root, "--format", "json")
+    assert rc == 0, err
+    assert json.loads(out)["schema"] == 1
+    rc, root_out, _ = _cli(capsys, *base, "--root", root / "stand", "--json")
+    assert rc == 0 and json.loads(root_out) == json.loads(out)
+    rc, _, err = _cli(capsys, *base, "--root", root, "--json", "--format", "text")
+    assert rc == 2 and "--format text and --json" in _one_line(err)
+    rc, by_option, err = _cli(capsys, "verify", "--destdir", root, "--format", "json")
+    assert rc == 0, err
+    rc, positional, _ = _cli(capsys, "verify", root, "--format", "json")
+    assert rc == 0 and positional == by_option
+    rc, _, err = _cli(capsys, "verify", root, "--destdir", root / "stand")
+    assert rc == 2 and "two DESTDIRs" in _one_line(err)
