@@ -1260,6 +1260,17 @@ def _dirty_target(env: _ENV) -> bool:
                                               for k in keys))
 
 
+def _build_failed() -> bool:
+    """Whether this scons run failed or was interrupted (for the hooks run at exit):
+    SIGINT or SIGTERM to the scons process alone lets the running commands finish,
+    so nothing is in GetBuildFailures() -- SCons only sets its exit status to 2."""
+    if SCons.Script.GetBuildFailures():
+        return True
+    main = sys.modules.get("SCons.Script.Main")
+    return main is not None and (getattr(main, "exit_status", 0) != 0
+                                 or getattr(main, "this_build_status", 0) != 0)
+
+
 def _arrange_dirty(env: _ENV) -> None:
     """Read the quick builds' list (kmodbuild.quickbuild) and, when this build succeeds,
     take off it the modules this build compiled."""
@@ -1271,7 +1282,7 @@ def _arrange_dirty(env: _ENV) -> None:
         return
 
     def clear() -> None:
-        if SCons.Script.GetBuildFailures():
+        if _build_failed():
             return
         left = {k for k in _DIRTY["keys"] if k not in _DIRTY["compiled"]}
         if "*" in left:                 # an unreadable list: gone once all was compiled
@@ -1347,7 +1358,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     argv = fastpath.build_argv(sys.argv[1:], env.Dir("#").abspath)   # as the SConstruct's
 
     def record() -> None:
-        if SCons.Script.GetBuildFailures() or "extra_roots" not in _FAST:
+        if _build_failed() or "extra_roots" not in _FAST:
             return
         outputs = _stamp_output_roots(build_dir, SCons.Script.COMMAND_LINE_TARGETS)
         # of kmodbuild's own files, only those this build imported can have changed its
@@ -2105,7 +2116,45 @@ def _prewarm_simulation() -> None:
         from kmodbuild.simvalidate import warm_up
         warm_up()
 
-    threading.Thread(target=work, name="kmodbuild-prewarm", daemon=True).start()
+    thread = threading.Thread(target=work, name="kmodbuild-prewarm", daemon=True)
+    _when_signals_are_sconss(thread.start)
+
+
+def _when_signals_are_sconss(start: Callable[[], None]) -> None:
+    """Call ``start`` once SCons's build phase has put its own SIGINT/SIGTERM handlers in
+    place (they only stop the task master), else at once.
+
+    Until then a Ctrl-C raises KeyboardInterrupt in the main thread wherever it is --
+    also inside CPython's import machinery, between taking the global import lock and
+    the ``try`` that releases it (a module lock's weakref callback).  With a thread
+    importing meanwhile (the simulator's warm-up), that lock stayed taken: the
+    interrupted build hung for good holding ``build/.lock``, deaf to further signals
+    (seen once in 37 interrupts of a build 0.4 s in).  Under SCons's handlers no
+    exception is raised asynchronously, and the build's own threads import freely."""
+    try:
+        from SCons.Taskmaster.Job import Jobs
+    except ImportError:
+        start()
+        return
+    setup = getattr(Jobs, "_setup_sig_handler", None)
+    if setup is None:
+        start()
+        return
+    _AFTER_SIGNALS.append(start)
+    if getattr(setup, "kmod_starts", False):
+        return
+
+    def setup_then_start(self: Any) -> None:
+        setup(self)
+        while _AFTER_SIGNALS:
+            _AFTER_SIGNALS.pop(0)()
+
+    setup_then_start.kmod_starts = True  # type: ignore[attr-defined]
+    Jobs._setup_sig_handler = setup_then_start  # type: ignore[method-assign]
+
+
+#: what waits for SCons's signal handlers (:func:`_when_signals_are_sconss`)
+_AFTER_SIGNALS: list[Callable[[], None]] = []
 
 
 # --------------------------------------------------------------------------- quick exit

@@ -127,3 +127,73 @@ def test_an_interrupted_build_says_so_once_even_when_quiet(tmp_path, quiet):
     assert proc.returncode == 2, (out, err)
     assert err.count("scons: Build interrupted.\n") == 1, err
     assert "Traceback" not in err
+
+
+def test_a_build_interrupted_without_a_failed_command_records_no_stamp(tmp_path):
+    """SIGINT or SIGTERM to the scons process alone (``timeout`` sends it so): the
+    running commands finish, nothing fails, SCons stops with exit status 2 -- and the
+    fast path's stamp was written as for a finished build, so the next ``scons`` said
+    "everything is up to date" with nothing installed.  No stamp, no change to the
+    quick builds' list, after an interrupted build: the next one builds the rest."""
+    root = copy_tree(tmp_path / "t")
+    mark, slow = tmp_path / "compiling", tmp_path / "slow"
+    wrapper = tmp_path / "slowcc"
+    wrapper.write_text(f'#!/bin/sh\nif [ -e "{slow}" ]; then touch "{mark}"; sleep 1; fi\n'
+                       'exec "$@"\n')
+    wrapper.chmod(0o755)
+    slow.touch()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-m", "SCons", "-C", str(root), "ARCH=amd64",
+            f"CCWRAPPER={wrapper}"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)           # the process, not its group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2, (out, err)
+    assert not (root / "stand/amd64/10.0/METALOG").exists(), out
+    slow.unlink()
+    res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "up to date" not in res.stdout, res.stdout
+    assert (root / "stand/amd64/10.0/METALOG").exists(), res.stdout
+    assert (root / "stand/amd64/10.0/modules/null/null.kmod").exists()
+
+
+PREWARM_DRIVER = """
+import signal, sys, threading
+log = open(sys.argv.pop(1), "w")
+start = threading.Thread.start
+def logged(self):
+    if self.name == "kmodbuild-prewarm":
+        handler = signal.getsignal(signal.SIGINT)
+        log.write("default\\n" if handler is signal.default_int_handler else "scons\\n")
+        log.flush()
+    return start(self)
+threading.Thread.start = logged
+sys.argv = ["scons", *sys.argv[1:]]
+import SCons.Script
+SCons.Script.main()
+"""
+
+
+def test_the_simulator_warms_up_under_sconss_signal_handlers(tmp_path):
+    """The thread importing the simulator started while Python's own SIGINT handler
+    was in place: a Ctrl-C then could land inside the main thread's import machinery
+    with the global import lock taken, and the build hung for good.  It starts once
+    SCons's handlers (which raise nothing) are in place."""
+    root = copy_tree(tmp_path / "t")
+    log, driver = tmp_path / "log", tmp_path / "driver.py"
+    driver.write_text(PREWARM_DRIVER)
+    env = dict(os.environ, PYTHONPATH=str(REPO), KMOD_FASTPATH="0")
+    res = subprocess.run([sys.executable, str(driver), str(log), "-C", str(root),
+                          "ARCH=amd64"], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert log.read_text() == "scons\n"
