@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 
 from kmodbuild.errors import UsageError
@@ -49,4 +48,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{os.path.join(args.directory, 'SConstruct')}: no such file: "
                          "not a module tree (pass -C TREE)")
     argv = [sys.executable, "-m", "SCons", "-C", tree, *extra]
-    return subprocess.call(argv)
+    # scons replaces this process: a signal meant for the build (``timeout`` sends
+    # SIGTERM to the command it started) reaches scons itself; as a child it kept
+    # building and installing after kmodbuild had exited
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as e:
+        raise UsageError(f"cannot run {sys.executable}: {e.strerror or e}") from None
+    return 2                                # not reached

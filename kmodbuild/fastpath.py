@@ -27,6 +27,7 @@ module that uses it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +39,8 @@ STAMP_VERSION = 3
 _ENV_PREFIXES = ("KMOD", "CCACHE", "DISTCC", "SOURCE_DATE_EPOCH", "SCONSFLAGS", "PATH",
                  "PYTHONPATH")
 _SKIP_NAMES = {".lock", "__pycache__", ".fastpath.json"}
+#: the stamp's temporary files (:func:`_write_json`): another run's, written meanwhile
+_STAMP_TEMP = ".fastpath.json."
 #: inputs up to this size are digested (sources, headers, scripts), larger ones not
 MAX_HASHED = 1 << 20
 
@@ -50,7 +53,7 @@ def _walk(root: str, out: list[tuple[str, int, int, int]]) -> None:
         return
     with it:
         for e in it:
-            if e.name in _SKIP_NAMES:
+            if e.name in _SKIP_NAMES or e.name.startswith(_STAMP_TEMP):
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
@@ -259,9 +262,23 @@ def refresh_stamp(stamp: Path, argv: Sequence[str], decision: Decision) -> None:
 
 
 def _write_json(stamp: Path, data: dict[str, Any]) -> None:
-    tmp = Path(f"{stamp}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, stamp)
+    """Write the stamp through a temporary file of its own (two no-op runs at once used
+    one fixed name: one renamed the other's half-written file, or found it gone -- a
+    traceback); a stamp that cannot be written (a full disk, ``build/`` not writable)
+    is left unwritten, its temporary removed: it only saves the next run its graph walk."""
+    import tempfile
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{Path(stamp).name}.", suffix=".tmp",
+                                   dir=os.path.dirname(stamp) or ".")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data))
+        os.replace(tmp, stamp)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],

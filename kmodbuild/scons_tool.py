@@ -1892,8 +1892,12 @@ def _lock_tree(env: _ENV) -> None:
     if _LOCK_FD:
         return
     path = Path(env.Dir("#build").abspath, ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise _fail(f"{path}: cannot take the build lock: {e.strerror or e} "
+                    "(the tree's build/ must be writable)") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -2082,8 +2086,11 @@ class _PrefixedAction(SCons.Action.LazyAction):
 
 def _write_compile_commands(env: _ENV) -> None:
     text = json.dumps(_COMPILE_DB, indent=1, sort_keys=True) + "\n"
-    replace_if_changed(os.path.join(env.Dir("#").abspath, "compile_commands.json"),
-                       text.encode())
+    path = os.path.join(env.Dir("#").abspath, "compile_commands.json")
+    try:
+        replace_if_changed(path, text.encode())
+    except OSError as e:
+        raise _fail(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 # --------------------------------------------------------------------------- prewarm
@@ -2184,12 +2191,38 @@ def _arrange_quick_exit() -> None:
     write = SCons.SConsign.write
 
     def write_and_mark(*args: Any, **kwargs: Any) -> Any:
-        result = write(*args, **kwargs)
+        try:
+            result = write(*args, **kwargs)
+        except OSError as e:
+            _database_not_written(e)
+            return None
         _BUILD_DONE[0] = True
         return result
 
     SCons.SConsign.write = write_and_mark
     atexit.register(_quick_exit)     # registered before the stamp's: runs after it
+
+
+def _database_not_written(e: OSError) -> None:
+    """SCons's signature database could not be written (a full disk, a file size limit):
+    one line instead of SCons's traceback and dblite's second one at exit, no stamp
+    (the build counts as failed, exit status 2), no temporary left.  The database on
+    disk is the last build's: the next build decides from it and rebuilds what changed
+    since, this build's work included where its signatures differ."""
+    import SCons.SConsign
+    for db in getattr(SCons.SConsign, "DB_sync_list", ()):
+        if hasattr(db, "_needs_sync"):
+            db._needs_sync = False          # dblite's close() at exit would try again
+        tmp = getattr(db, "_tmp_name", None)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    main = sys.modules.get("SCons.Script.Main")
+    if main is not None:
+        main.exit_status = main.this_build_status = 2
+    where = f" {e.filename}" if e.filename else ""
+    print(f"scons: *** cannot write the signature database{where}: {e.strerror or e}",
+          file=sys.stderr, flush=True)
 
 
 def _say_interrupted() -> None:

@@ -37,3 +37,49 @@ def test_scons_options_before_and_after_variables_reach_scons(tmp_path: Path) ->
     assert "Reading SConscript" not in res.stdout          # -Q got there too
     res = _build("--", "-h", cwd=tmp_path)                   # scons's help, not kmodbuild's
     assert res.returncode == 0 and "usage: scons" in res.stdout, res.stderr
+
+
+def test_a_signal_to_kmodbuild_build_stops_the_build(tmp_path: Path) -> None:
+    """``timeout 60 kmodbuild build`` sends SIGTERM to kmodbuild: its scons child went on
+    building and installing in the background.  scons now replaces kmodbuild (one
+    process), so the signal stops the build itself."""
+    import shutil
+    import signal
+    import time
+    tree = tmp_path / "t"
+    tree.mkdir()
+    for part in ("SConstruct", "site_scons", "sys"):
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, tree / part)
+    mark, wrapper = tmp_path / "compiling", tmp_path / "slowcc"
+    wrapper.write_text(f'#!/bin/sh\ntouch "{mark}"\nsleep 1\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "kmodbuild", "build", "-C", str(tree),
+                             "ARCH=amd64", f"CCWRAPPER={wrapper}", "-j2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=120)
+        assert proc.returncode != 0
+        time.sleep(2)                       # a child left behind would compile on
+        left = [p for p in os.listdir("/proc") if p.isdigit()
+                and str(tree).encode() in _cmdline(p)]
+        assert not left, left
+        assert not (tree / "stand/amd64/10.0/METALOG").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
