@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from kmodbuild.errors import KmodError, UsageError
+from kmodbuild.install import tree_top_hint
 from kmodbuild.metalog import metalog_path
 from kmodbuild.sets import set_name, write_sets
 from kmodbuild.target import NetBSDVersion, parse_targets, stand_dir
@@ -48,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     for t in parse_targets(args.arch):
         mods = stand_dir(destdir, t, version)
         if not os.path.lexists(mods) and not os.path.lexists(metalog_path(mods.parent)):
-            raise KmodError("no installed modules here; run scons first", path=mods)
+            hint = None if (destdir / "stand").exists() else tree_top_hint(destdir)
+            raise KmodError("no installed modules here" + ("" if hint else "; run scons first"),
+                            path=mods, hint=hint)
         # the target's own root: DESTDIR, or DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>
         items.append((mods, mods.parents[3], set_name(t, version)))
     # write_sets verifies each tree against its METALOG first and packs what it records

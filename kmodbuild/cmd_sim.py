@@ -214,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
+        from kmodbuild.install import tree_top_hint
+        hint = tree_top_hint(root.parent) if not root.exists() else None
         raise UsageError(f"--root {root}: " + ("not a directory" if root.exists()
-                                               else "no such directory"))
+                                               else "no such directory"), hint=hint)
     target, version, manifest, origin, conflict = resolve_kernel(args)
     # "--script -": standard input, as without --script when it is not a terminal
     script = _read_script(None if args.script == "-" else args.script) if args.script else None

@@ -102,6 +102,17 @@ def symlink_in_path(root: Path, relpath: Path | str,
 DIR_MODE = 0o755
 
 
+def tree_top_hint(path: Path | str) -> str | None:
+    """A hint for a command run inside a module tree instead of at its top (the default
+    DESTDIR ``.``, found holding no ``stand/``): where the top is -- the nearest
+    directory above ``path`` with an SConstruct and a ``stand/`` -- or None."""
+    here = Path(os.path.abspath(path))
+    for top in here.parents:
+        if (top / "SConstruct").is_file() and (top / "stand").is_dir():
+            return f"this is inside the tree {top}: run there, or pass it as DESTDIR"
+    return None
+
+
 def make_dirs(destdir: Path, reldir: Path | str) -> None:
     """Make ``destdir/reldir`` and every directory between, mode :data:`DIR_MODE`
     whatever the umask; an existing one of another mode is set to it (as ``mtree -U``

@@ -285,8 +285,11 @@ def verify(destdir: Path) -> tuple[int, list[Finding]]:
     roots = _install_roots(destdir)
     logs = [log for root in roots for log in sorted(root.glob("stand/*/*/" + METALOG_NAME))]
     if not logs:
-        raise UsageError("no stand/<MACHINE>/<VERSION>/METALOG found; install with scons first",
-                         path=destdir)
+        from kmodbuild.install import tree_top_hint
+        hint = None if (destdir / "stand").exists() else tree_top_hint(destdir)
+        raise UsageError("no stand/<MACHINE>/<VERSION>/METALOG found" +
+                         ("" if hint else "; install with scons first"),
+                         path=destdir, hint=hint)
     top = destdir.absolute()            # entry_base is absolute
     findings: list[Finding] = []
     for root in roots:

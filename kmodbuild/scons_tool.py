@@ -241,8 +241,33 @@ def _spawn(sh: str, escape: Any, cmd: str, args: Sequence[str], env: dict[str, s
                 pass
             else:
                 code = proc.wait()
-                return code if code >= 0 else 128 - code    # killed: as sh reports it
+                if code >= 0:
+                    return code
+                _say_killed(argv[0], -code)
+                return 128 - code                   # killed: as sh reports it
     return SCons.Platform.posix.subprocess_spawn(sh, escape, cmd, args, env)
+
+
+#: signals a build's interruption sends (SCons reports those itself)
+_INTERRUPTS = {"SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"}
+
+
+def _say_killed(program: str, signum: int) -> None:
+    """One line naming the signal that killed a command, which SCons only reports as
+    ``Error 128+N`` (``Error 153``: a file size limit; ``Error 137``: often the
+    kernel's out-of-memory killer)."""
+    import signal
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    if name in _INTERRUPTS:
+        return
+    why = signal.strsignal(signum) or name
+    hint = " (out of memory? the kernel's OOM killer sends it)" if name == "SIGKILL" else ""
+    with _PROGRESS_LOCK:
+        print(f"scons: {os.path.basename(program)} killed by {name}: {why}{hint}",
+              file=sys.stderr, flush=True)
 
 
 def _action(func: Any, strfunc: Any, *varlist: str) -> Any:

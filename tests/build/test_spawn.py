@@ -73,6 +73,25 @@ def test_exit_status_and_signals_are_reported_as_scons_reports_them(tmp_path: Pa
     assert log.read_text().splitlines() == ["killself", "no-such-program"]   # no other
 
 
+def test_a_program_killed_by_a_signal_is_named(tmp_path: Path, capsys) -> None:
+    """SCons says only ``Error 153``; the line before it names the signal (a file size
+    limit, the OOM killer's SIGKILL).  An interruption's signals are SCons's to report."""
+    sh, _ = _logging_shell(tmp_path)
+    for sig in ("XFSZ", "KILL", "TERM"):
+        prog = tmp_path / f"die{sig}"
+        prog.write_text(f"#!/bin/sh\nkill -{sig} $$\n")
+        prog.chmod(0o755)
+    env = _env(tmp_path)
+    assert _spawn(sh, ESC, "dieXFSZ", ["dieXFSZ"], env) == 128 + signal.SIGXFSZ
+    assert capsys.readouterr().err == \
+        "scons: dieXFSZ killed by SIGXFSZ: File size limit exceeded\n"
+    assert _spawn(sh, ESC, "dieKILL", ["dieKILL"], env) == 128 + signal.SIGKILL
+    err = capsys.readouterr().err
+    assert err.startswith("scons: dieKILL killed by SIGKILL: Killed (out of memory?"), err
+    assert _spawn(sh, ESC, "dieTERM", ["dieTERM"], env) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == ""
+
+
 def test_a_script_the_kernel_cannot_execute_is_left_to_the_shell(tmp_path: Path) -> None:
     sh, log = _logging_shell(tmp_path)
     script = tmp_path / "noshebang"

@@ -231,3 +231,17 @@ def test_the_install_root_and_the_json_format_are_spelt_alike(built_tree: BuiltT
     assert rc == 0 and positional == by_option
     rc, _, err = _cli(capsys, "verify", root, "--destdir", root / "stand")
     assert rc == 2 and "two DESTDIRs" in _one_line(err)
+
+
+def test_commands_run_inside_a_tree_say_where_its_top_is(built_tree: BuiltTree, capsys,
+                                                         monkeypatch) -> None:
+    """verify, package and sim run from a module's directory told the user to install a
+    tree that was installed: they name the tree's top instead."""
+    monkeypatch.chdir(built_tree.root / "sys" / "modules" / "hello")
+    where = f"this is inside the tree {built_tree.root}: run there, or pass it as DESTDIR"
+    for argv in (["verify"], ["package", "-o", str(built_tree.root / "unused")],
+                 ["sim", "--validate", "--no-emulate"]):
+        rc, out, err = _cli(capsys, *argv)
+        assert rc in (1, 2) and out == "", (argv, out)
+        line = _one_line(err)
+        assert line.endswith(f"({where})") and "run scons" not in line, line
