@@ -45,6 +45,14 @@ def test_prewarm_imports_the_simulation(monkeypatch, started, targets) -> None:
     monkeypatch.setattr(tool.SCons.Script, "COMMAND_LINE_TARGETS", targets)
     monkeypatch.setattr(tool.SCons.Script, "GetOption", options())
     tool._prewarm_simulation()
+    # not before SCons's build phase puts its own signal handlers in place
+    assert not started
+    from types import SimpleNamespace
+
+    from SCons.Taskmaster.Job import Jobs
+    jobs = SimpleNamespace(job=SimpleNamespace())
+    Jobs._setup_sig_handler(jobs)
+    Jobs._reset_sig_handler(jobs)
     assert [t.name for t in started] == ["kmodbuild-prewarm"]
     started[0].join(60)
     assert not started[0].is_alive() and started[0].daemon
