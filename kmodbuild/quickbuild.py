@@ -131,7 +131,8 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         # before any file is written: an interrupted quick build leaves them listed too
         try:
             write_dirty(Path(stamp).parent, read_dirty(Path(stamp).parent) | {
-                f"{trec['target']}|{d}" for trec, _, _ in plan.targets for d in decision.dirs})
+                dirty_key(trec["target"], trec["version"], d)
+                for trec, _, _ in plan.targets for d in decision.dirs})
         except OSError:
             return False                # unlisted, it must not build: SCons does
         if on_start is not None:
@@ -175,17 +176,30 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
 # object on disk may be the compile of a source SCons never saw.  Put that source back
 # as SCons last saw it (an edit undone) and SCons's next walk of the graph would take
 # the object -- the quick build's -- as up to date.  So a quick build first lists the
-# modules it rebuilds (``target|module directory``); the next SCons build rebuilds their
-# steps and re-checks and re-installs their target's modules whatever its database says
-# (scons_tool), and takes a module off the list once it has compiled it.
+# modules it rebuilds (``target|osrelease|module directory``: each VERSION has objects of
+# its own); the next SCons build of that target and version rebuilds their steps and
+# re-checks and re-installs its modules whatever its database says (scons_tool), and
+# takes a module off the list once it has compiled it.
 
 #: the list's file, in build/
 DIRTY_NAME = ".quick-dirty.json"
 
 
+def dirty_key(target: str, osrelease: str, moddir: str) -> str:
+    """A module's entry in the list: its target, version and directory."""
+    return f"{target}|{osrelease}|{moddir}"
+
+
+def dirty_variant(key: str) -> str:
+    """``target|osrelease`` of an entry (:func:`dirty_key`)."""
+    return key.rsplit("|", 1)[0]
+
+
 def read_dirty(build_dir: Path | str) -> set[str]:
-    """The modules (``target|module directory``) quick builds rebuilt since SCons last
-    compiled them; an unreadable list counts as every module (``{"*"}``)."""
+    """The modules (:func:`dirty_key`) quick builds rebuilt since SCons last compiled
+    them; an unreadable list counts as every module (``{"*"}``), and so does one of an
+    older kmodbuild (``target|module directory``: which version's objects it meant is
+    not known)."""
     path = Path(build_dir) / DIRTY_NAME
     try:
         data = json.loads(path.read_text())
@@ -194,7 +208,8 @@ def read_dirty(build_dir: Path | str) -> set[str]:
     except (OSError, ValueError):
         return {"*"}
     keys = data.get("modules") if isinstance(data, dict) else None
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k.count("|") == 2
+                                             for k in keys):
         return {"*"}
     return set(keys)
 

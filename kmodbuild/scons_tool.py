@@ -776,7 +776,9 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
                        _action(_split_action, _quiet_str, "KMOD_ACTIONS", "KMOD_ABIPROBE_MODE",
                                "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
                        source_scanner=_C_SPLIT_SCANNER)
-    key = f"{env['KMOD_TARGET_NAME']}|{env.get('KMOD_MODDIR', '')}"
+    key = quickbuild.dirty_key(env["KMOD_TARGET_NAME"], env["KMOD_OSRELEASE"],
+                               env.get("KMOD_MODDIR", ""))
+    _DIRTY["declared"].add(key)
     if key in _DIRTY["keys"] or "*" in _DIRTY["keys"]:
         env.AlwaysBuild(objs, full, kmod)   # a quick build wrote them: see _arrange_dirty
         _DIRTY["compiled"].add(key)
@@ -1248,7 +1250,7 @@ _FAST: dict[str, Any] = {}
 
 #: quick builds' modules awaiting SCons (kmodbuild.quickbuild.read_dirty), and those this
 #: build compiles
-_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set()}
+_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set(), "declared": set()}
 #: every compiled source -> the module directories whose modules compile it; the objects
 _SOURCES: dict[str, set[str]] = {}
 _OBJECTS: list[Any] = []
@@ -1281,7 +1283,9 @@ def _dirty_target(env: _ENV) -> bool:
     check, install, index, gate, METALOG and simulation of the target runs again: the
     quick build may have rewritten any of them from files SCons's database never saw."""
     keys = _DIRTY["keys"]
-    return bool(keys) and ("*" in keys or any(k.split("|", 1)[0] == env["KMOD_TARGET_NAME"]
+    variant = quickbuild.dirty_variant(quickbuild.dirty_key(env["KMOD_TARGET_NAME"],
+                                                            env["KMOD_OSRELEASE"], ""))
+    return bool(keys) and ("*" in keys or any(quickbuild.dirty_variant(k) == variant
                                               for k in keys))
 
 
@@ -1312,6 +1316,13 @@ def _arrange_dirty(env: _ENV) -> None:
         left = {k for k in _DIRTY["keys"] if k not in _DIRTY["compiled"]}
         if "*" in left:                 # an unreadable list: gone once all was compiled
             left = set() if _FAST.get("declared_all") else left
+        if _FAST.get("declared_all"):
+            # a module no SConscript of a target and version this build declared declares
+            # any more (removed, renamed): nothing of it is left to rebuild
+            declared = _DIRTY["declared"]
+            variants = {quickbuild.dirty_variant(k) for k in declared}
+            left = {k for k in left if k in declared
+                    or quickbuild.dirty_variant(k) not in variants}
         try:
             quickbuild.write_dirty(build_dir, left)
         except OSError:

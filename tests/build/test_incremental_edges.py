@@ -42,6 +42,49 @@ def test_an_edit_undone_after_a_quick_build_is_built_again(tmp_path: Path) -> No
     assert "everything is up to date" in scons(tree, *ARGS, "-j2").stdout
 
 
+def test_an_edit_undone_after_a_quick_build_of_another_version_is_built_again(
+        tmp_path: Path) -> None:
+    """The quick builds' list named a module by target and directory only: a quick build
+    for VERSION=10.99.10, then SCons's build of 10.0 compiling that module, took it off
+    the list -- and after the edit was undone, the 10.99.10 build kept the edit."""
+    tree = copy_tree(tmp_path / "t")
+    hello = tree / "sys" / "modules" / "hello" / "hello.c"
+    original = hello.read_text()
+    other = ("ARCH=amd64", "VERSION=10.99.10")
+    scons(tree, *ARGS)
+    scons(tree, *other)
+    hello.write_text(original.replace("Goodbye, %s!", "Goodbye STALE, %s!"))
+    assert "[1/1] amd64 hello.kmod" in scons(tree, *other).stdout       # quick build
+    scons(tree, *ARGS)                                                   # SCons's graph
+    hello.write_text(original)
+    scons(tree, *other)
+    installed = tree / "stand/amd64/10.99.10/modules/hello/hello.kmod"
+    assert b"Goodbye STALE" not in installed.read_bytes()
+    assert b"Goodbye, %s!" in installed.read_bytes()
+
+
+def test_the_list_forgets_a_module_that_is_gone(tmp_path: Path) -> None:
+    """A module quick-built, then removed: its entry stayed on the list for good, and
+    every graph walk of the target re-ran every check, install and the simulation."""
+    import json
+    import shutil
+    tree = copy_tree(tmp_path / "t")
+    mods = tree / "sys" / "modules"
+    _second_module(mods)
+    (mods / "hello2" / "SConscript").write_text(
+        "Import('env')\nenv.KernelModule('hello2', ['hello2.c'])\n")
+    scons(tree, *ARGS)
+    with (mods / "hello2" / "hello2.c").open("a") as f:
+        f.write("/* edited */\n")
+    assert "[1/1] amd64 hello2.kmod" in scons(tree, *ARGS).stdout       # quick build
+    dirty = tree / "build" / ".quick-dirty.json"
+    assert json.loads(dirty.read_text()) == {"modules": ["amd64|10.0|hello2"]}
+    shutil.rmtree(mods / "hello2")
+    shutil.rmtree(tree / "stand/amd64/10.0/modules/hello2")
+    scons(tree, *ARGS)
+    assert not dirty.exists()
+
+
 def test_a_source_another_module_compiles_rebuilds_both(tmp_path: Path) -> None:
     """hello2's SConscript compiles ../hello/util.c: an edit of it rebuilt hello only."""
     tree = copy_tree(tmp_path / "t")
