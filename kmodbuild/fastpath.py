@@ -349,14 +349,6 @@ def input_hashes(inputs: Iterable[tuple[str, int, int, int]],
     return out
 
 
-def imported_files(package: str) -> set[str]:
-    """Absolute paths of the files of ``package`` and its submodules imported so far
-    in this process (what a build that imported them may depend on)."""
-    import sys
-    return {os.path.abspath(m.__file__) for n, m in list(sys.modules.items())
-            if (n == package or n.startswith(package + ".")) and getattr(m, "__file__", None)}
-
-
 def read_extra(stamp: Path) -> dict[str, Any]:
     """What the last successful build stored with its stamp (``{}`` if none)."""
     try:

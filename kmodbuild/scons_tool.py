@@ -62,8 +62,27 @@ from kmodbuild.install import (install_file, is_temporary_name, remove_installed
 ACTIONS_VERSION = "3"
 
 _CODE_DIGEST: list[str] = []
-#: What no build step runs: the commands' front ends (their edits need no re-check).
-_NOT_IN_BUILD = re.compile(r"(cli|__main__|cmd_\w+|skeleton)\.py|templates/.*")
+#: What no build step runs: the commands' front ends (their edits need no re-check) and
+#: the Linux checker (the build takes only a job count from it, linux.readers.default_jobs).
+_NOT_IN_BUILD = re.compile(r"(cli|__main__|cmd_\w+|skeleton)\.py|templates/.*|linux/.*")
+
+
+def _build_code_files(root: str) -> list[str]:
+    """kmodbuild's files the build's Python steps may run, in a fixed order: those
+    :func:`_code_digest` digests and the fast path's stamp watches."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        for f in sorted(files):
+            path = os.path.join(dirpath, f)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            # an editor's lock link, swap or backup file is not code (nor a reason to
+            # re-check every module, or a traceback when it leads nowhere)
+            if (_NOT_IN_BUILD.fullmatch(rel) or f.startswith(".") or f.endswith("~")
+                    or f.endswith((".pyc", ".pyo")) or not os.path.isfile(path)):
+                continue
+            out.append(path)
+    return out
 
 
 def _code_digest(root: str | None = None) -> str:
@@ -81,22 +100,14 @@ def _code_digest(root: str | None = None) -> str:
         return _CODE_DIGEST[0]
     import hashlib
     h = hashlib.sha256()
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-        for f in sorted(files):
-            path = os.path.join(dirpath, f)
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            # an editor's lock link, swap or backup file is not code (nor a reason to
-            # re-check every module, or a traceback when it leads nowhere)
-            if (_NOT_IN_BUILD.fullmatch(rel) or f.startswith(".") or f.endswith("~")
-                    or f.endswith((".pyc", ".pyo")) or not os.path.isfile(path)):
-                continue
-            try:
-                with open(path, "rb") as fh:
-                    digest = hashlib.sha256(fh.read()).digest()
-            except OSError as e:            # counted as it is: unreadable
-                digest = f"unreadable {e.errno}".encode()
-            h.update(rel.encode() + b"\0" + digest)
+    for path in _build_code_files(root):
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        try:
+            with open(path, "rb") as fh:
+                digest = hashlib.sha256(fh.read()).digest()
+        except OSError as e:                # counted as it is: unreadable
+            digest = f"unreadable {e.errno}".encode()
+        h.update(rel.encode() + b"\0" + digest)
     return h.hexdigest()[:16]
 
 _ENV = Any  # SCons environments are untyped
@@ -1335,10 +1346,9 @@ def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
     top = env.Dir("#").abspath
     roots = [os.path.join(top, sysdir.lstrip("#")), os.path.join(top, "site_scons")]
     files = [os.path.join(top, "SConstruct")]
-    pkg = os.path.dirname(os.path.abspath(kmodbuild.__file__))
-    for dirpath, dirnames, filenames in os.walk(pkg):     # narrowed to what the build
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]   # imported, at the end
-        files += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
+    # kmodbuild's code the build's steps may run, as the steps' signatures digest it: a
+    # no-op that ran no check (imported no checker) must still see a check rule edited
+    files += _build_code_files(os.path.dirname(os.path.abspath(kmodbuild.__file__)))
     try:
         files.append(ktoolchain.zig_path())
     except KmodError:
@@ -1397,13 +1407,9 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         if _build_failed() or "extra_roots" not in _FAST:
             return
         outputs = _stamp_output_roots(build_dir, SCons.Script.COMMAND_LINE_TARGETS)
-        # of kmodbuild's own files, only those this build imported can have changed its
-        # result: editing, say, the Linux checker must not cost the next no-op its fast path
-        loaded = fastpath.imported_files("kmodbuild")
-        pkg = os.path.dirname(os.path.abspath(sys.modules["kmodbuild"].__file__)) + os.sep
-        watched = [f for f in files if not f.startswith(pkg) or f in loaded]
+        watched = list(files)
         keep = set(watched)
-        inputs = [e for e in before if e[0] in keep or not e[0].startswith(pkg)]
+        inputs = list(before)
         tools = sorted(set(_FAST.get("tools", ())) - keep)      # compilers, linkers
         watched += tools
         inputs = sorted([*inputs, *fastpath.scan((), tools)])

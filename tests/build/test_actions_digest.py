@@ -18,7 +18,8 @@ def test_the_digest_follows_the_code_the_build_runs(tmp_path: Path) -> None:
     first = scons_tool._code_digest(str(pkg))
     assert scons_tool._code_digest(str(pkg)) == first
     # the commands' front ends and the skeleton templates: no step runs them
-    for front in ("cli.py", "cmd_new.py", "skeleton.py", "templates/module.c.j2"):
+    for front in ("cli.py", "cmd_new.py", "skeleton.py", "templates/module.c.j2",
+                  "linux/check.py"):
         path = pkg / front
         if path.exists():
             path.write_text(path.read_text() + "\n# edited\n")
@@ -66,3 +67,26 @@ def test_a_cache_of_another_kmodbuild_serves_no_check(tmp_path: Path) -> None:
     assert res.returncode != 0 and "null.kmod: NEW RULE" in res.stderr, res.stderr
     assert not (two / "stand/amd64/10.0/modules/null/null.kmod").exists()
     assert (two / "stand/amd64/10.0/modules/hello/hello.kmod").exists()
+
+
+def test_a_check_rule_added_after_a_walk_that_ran_no_check_is_seen(tmp_path: Path) -> None:
+    """The fast path's stamp watched only the kmodbuild files its build had imported: a
+    graph walk that built nothing never imported the checker, so a rule added after it
+    was not seen -- "everything is up to date" with a module the new rule refuses."""
+    tree = copy_tree(tmp_path / "t")
+    shutil.copytree(REPO / "kmodbuild", tree / "kmodbuild",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    scons(tree, "ARCH=amd64")
+    walk = scons(tree, "ARCH=amd64", "-j2")     # another command line: a walk, nothing run
+    assert "simulate:" not in walk.stdout, walk.stdout
+    assert "everything is up to date" in scons(tree, "ARCH=amd64", "-j2").stdout
+    check = tree / "kmodbuild" / "buildcheck.py"
+    anchor = "                                        debug=Path(debug))\n    return diags"
+    text = check.read_text()
+    assert anchor in text
+    check.write_text(text.replace(anchor, anchor.replace(
+        "    return diags", "    if kmod.name == 'null.kmod':\n"
+        "        diags.append(Diagnostic('error', str(kmod), 'NEW RULE'))\n"
+        "    return diags")))
+    res = scons(tree, "ARCH=amd64", "-j2", check=False)
+    assert res.returncode != 0 and "null.kmod: NEW RULE" in res.stderr, res.stdout

@@ -231,7 +231,10 @@ def test_partial_build_declares_the_same_graph_as_a_full_one(tree: Path) -> None
     rebuild(tree)
 
 
-def test_stamp_watches_the_kmodbuild_files_the_build_imported(tree: Path) -> None:
+def test_stamp_watches_the_kmodbuild_files_the_build_may_run(tree: Path) -> None:
+    """Those the steps' signatures digest (scons_tool._build_code_files): the checker and
+    the simulator too, whether or not this build imported them; not the Linux checker
+    or the commands' front ends."""
     import json
     rebuild(tree)
     files = json.loads((tree / "build/.fastpath.json").read_text())["files"]
@@ -239,7 +242,9 @@ def test_stamp_watches_the_kmodbuild_files_the_build_imported(tree: Path) -> Non
              if "/kmodbuild/" in f}
     assert {"kmodbuild/scons_tool.py", "kmodbuild/fastpath.py", "kmodbuild/target.py",
             "kmodbuild/toolchain.py"} <= names, names
+    assert {"kmodbuild/buildcheck.py", "kmodbuild/simulator.py"} <= names, names
     assert not any(n.startswith("kmodbuild/linux/") or n == "linux/check.py" for n in names)
+    assert "kmodbuild/cli.py" not in names
 
 
 def test_packaging_the_tree_keeps_the_next_noop_on_the_fast_path(tree: Path) -> None:
