@@ -978,6 +978,10 @@ def _target_steps(tenv: _ENV) -> tuple[Any, Any, Any]:
     # changed (an edit that leaves a module's report as it was does not read
     # every report again)
     tenv.Requires(gate, [*installed, metalog])
+    # ``scons install`` (and ``scons sets``, below) fail as ``scons`` does when a check
+    # failed: they exited 0, silently leaving the module out of stand/ and the set
+    tenv.Alias("install", gate)
+    tenv["KMOD_GATE"] = gate[0]
     tenv.Default(tenv.Alias("install"))
     # the simulation loads what the kernel would find: also plists and modules this
     # tree does not install (their changes must simulate again, too)
@@ -1500,6 +1504,7 @@ def _declare_sets(env: _ENV, envs: list[_ENV]) -> None:
         varlist=["KMOD_ACTIONS", "KMOD_SOURCE_DATE_EPOCH"]),
         KMOD_SET_ITEMS=items, KMOD_SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", ""))
     env.Alias("sets", sets)
+    env.Requires(sets, [tenv["KMOD_GATE"] for tenv in envs if "KMOD_GATE" in tenv])
 
 
 def _sets_action(target: list[Any], source: list[Any], env: _ENV) -> int:
@@ -1755,17 +1760,36 @@ def _install_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     dest, kmod, report = target[0], source[0], source[1]
     rel = os.path.relpath(dest.abspath, destdir)
     try:
-        if any(sev == "error" for sev, _ in _report_problems(report.abspath)):
+        errors = [line for sev, line in _report_problems(report.abspath) if sev == "error"]
+        if errors:
             remove_installed(Path(destdir), rel)
             try:                # SCons made NAME/ for the install: not left empty
                 os.rmdir(os.path.dirname(dest.abspath))
             except OSError:
                 pass            # not empty (the user's files), or gone
+            if dest.abspath in _requested_files():
+                # asked for by name (``scons stand/.../NAME.kmod``): no gate runs to say
+                # why it is not there -- it was removed with exit status 0
+                raise _action_fail(f"{dest.path}: not installed: {errors[0]}"
+                                   + (f" (and {len(errors) - 1} more)"
+                                      if len(errors) > 1 else ""))
         else:
             install_file(Path(kmod.abspath), Path(destdir), rel, 0o444)
     except KmodError as e:
         raise _action_fail(e) from None
     return 0
+
+
+def _requested_files() -> set[str]:
+    """The absolute paths of the command line's targets (files asked for by name)."""
+    if not _REQUESTED:
+        top = SCons.Script.Dir("#").abspath
+        _REQUESTED.append({os.path.normpath(os.path.join(top, t))
+                           for t in SCons.Script.COMMAND_LINE_TARGETS})
+    return _REQUESTED[0]
+
+
+_REQUESTED: list[set[str]] = []
 
 
 def _install_str(target: list[Any], source: list[Any], env: _ENV) -> str:

@@ -510,6 +510,27 @@ def test_check_gate_reruns_only_when_a_report_changes(tmp_path) -> None:
     assert gate.is_file() and installed.is_file()
 
 
+def test_install_sets_and_a_named_module_fail_when_its_check_fails(tmp_path) -> None:
+    """``scons install``, ``scons sets`` and ``scons stand/.../hello.kmod`` exited 0 with a
+    module whose check failed: left out of stand/ (removed, if it was there) and out
+    of the set, said nowhere.  They fail as ``scons`` does, naming the error."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    hello = tree / "sys/modules/hello/hello.c"
+    hello.write_text(hello.read_text().replace("printf(", "printff(", 1)
+                     .replace("#include <sys/systm.h>",
+                              "#include <sys/systm.h>\nint printff(const char *, ...);"))
+    named = "stand/amd64/10.0/modules/hello/hello.kmod"
+    for target in ("install", "sets", named):
+        res = scons(tree, "ARCH=amd64", target, check=False)
+        assert res.returncode == 2, (target, res.stdout[-1500:])
+        assert "hello.kmod: needs unknown symbol printff" in res.stderr, (target, res.stderr)
+        assert "Traceback" not in res.stderr
+    assert f"{named}: not installed: " in res.stderr
+    assert not (tree / named).exists() and not list((tree / "build/sets").glob("*.tar.xz"))
+    assert (tree / "stand/amd64/10.0/modules/null/null.kmod").is_file()
+
+
 def test_manifest_change_rechecks_without_relinking(tmp_path) -> None:
     from tests.conftest import copy_tree
     tree = copy_tree(tmp_path / "t")
