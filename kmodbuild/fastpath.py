@@ -366,6 +366,22 @@ def remove_stamp(stamp: Path) -> None:
         pass
 
 
+def build_jobs(get_option: Callable[[str], object]) -> int:
+    """The build's job count: ``-j N`` as given (``-j1`` too, on the command line or in
+    SCONSFLAGS), else every core -- SCons's default of 1 cannot be told from an
+    explicit ``-j1`` by its value, only by its not being among the options given."""
+    jobs = get_option("num_jobs")
+    assert isinstance(jobs, int)
+    if jobs != 1:
+        return jobs
+    try:
+        import SCons.Script.Main as main
+        given = "num_jobs" in vars(main.OptionsParser.values)
+    except (ImportError, AttributeError, TypeError):
+        given = False
+    return 1 if given else os.cpu_count() or 1
+
+
 def skip_reason(get_option: Callable[[str], object]) -> str | None:
     """Why this scons invocation may not use the fast path (None: it may)."""
     for opt in ("clean", "no_exec", "help", "interactive", "question"):

@@ -765,6 +765,8 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         validate_module_name(name)
     except KmodError as e:
         raise _fail(f"{here}: {e}") from None
+    if not env.Flatten([sources]):      # the linker's "no input files", Error 1, otherwise
+        raise _fail(f"{here}: KernelModule('{name}'): no sources")
     first = _NAMES.setdefault((env["KMOD_TARGET_NAME"], name), here)
     if first != here:           # both would be NAME/NAME.kmod, and the kernel finds one
         raise _fail(f"{here}: module name '{name}' is already declared by {first}; "

@@ -397,6 +397,18 @@ def test_two_modules_of_one_name_are_one_line(tmp_path) -> None:
         "by sys/modules/hello/SConscript; module names must be unique  Stop."], res.stderr
 
 
+def test_a_module_without_sources_is_one_line(tmp_path) -> None:
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    (tree / "sys/modules/hello/SConscript").write_text(
+        "Import('env')\nenv.KernelModule('hello', [])\n")
+    res = scons(tree, "ARCH=amd64", check=False)
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and err == [
+        "scons: *** sys/modules/hello/SConscript: KernelModule('hello'): no sources  Stop."], \
+        res.stderr
+
+
 @pytest.mark.parametrize("body,line", [
     ("env.KernelModule('hello', ['hello.c'\n",
      "sys/modules/hello/SConscript:1: SyntaxError: '[' was never closed"),
