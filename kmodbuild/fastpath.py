@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +46,13 @@ _STAMP_TEMP = ".fastpath.json."
 MAX_HASHED = 1 << 20
 
 
-def _walk(root: str, out: list[tuple[str, int, int, int]]) -> None:
+#: an editor's files beside the sources: emacs's lock link and auto-save, backups, vim's
+#: swap files -- not inputs: one made every build while a file was open in the editor a
+#: walk of the whole graph instead of a quick build (or a no-op)
+_EDITOR_FILE = re.compile(r"\.#.*|#.*#|.*~|\..*\.sw[a-p]")
+
+
+def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False) -> None:
     try:
         it = os.scandir(root)
     except OSError:
@@ -53,11 +60,12 @@ def _walk(root: str, out: list[tuple[str, int, int, int]]) -> None:
         return
     with it:
         for e in it:
-            if e.name in _SKIP_NAMES or e.name.startswith(_STAMP_TEMP):
+            if e.name in _SKIP_NAMES or e.name.startswith(_STAMP_TEMP) \
+                    or (sources and _EDITOR_FILE.fullmatch(e.name)):
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
-                    _walk(e.path, out)
+                    _walk(e.path, out, sources)
                 else:
                     st = e.stat(follow_symlinks=False)
                     out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ino))
@@ -74,11 +82,14 @@ def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ())
     return _digest(argv, scan(roots, files))
 
 
-def scan(roots: Iterable[str], files: Iterable[str] = ()) -> list[tuple[str, int, int, int]]:
-    """``(path, size, mtime_ns, inode)`` of every file under ``roots`` and of ``files``."""
+def scan(roots: Iterable[str], files: Iterable[str] = (),
+         source_roots: Iterable[str] = ()) -> list[tuple[str, int, int, int]]:
+    """``(path, size, mtime_ns, inode)`` of every file under ``roots`` and of ``files``;
+    under those of ``roots`` also in ``source_roots``, not an editor's files."""
     entries: list[tuple[str, int, int, int]] = []
+    sources = set(source_roots)
     for r in sorted(set(roots)):
-        _walk(r, entries)
+        _walk(r, entries, r in sources)
     for f in sorted(set(files)):
         try:
             st = os.stat(f)
@@ -203,7 +214,7 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
         return Decision("full")
     if data.get("argv") != list(argv):
         return Decision("full")
-    entries = scan(roots, files)
+    entries = scan(roots, files, data.get("input_roots", ()))
     if data.get("digest") == _digest(argv, entries):
         return Decision("noop", entries=tuple(entries), data=data)
     if data.get("env") != _env_digest(argv):
@@ -306,13 +317,14 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
     roots = sorted(set(map(str, roots)) | set(input_roots))
     files = sorted(set(map(str, files)) | set(input_files))
     if inputs is None:
-        entries = scan(roots, files)
+        entries = scan(roots, files, input_roots)
     else:
         if outputs is None:
             outputs = scan([r for r in roots if r not in input_roots],
                            [f for f in files if f not in input_files])
         entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
-    _write_json(stamp, {"argv": list(argv), "roots": roots, "files": files,
+    _write_json(stamp, {"argv": list(argv), "roots": roots, "input_roots": input_roots,
+                        "files": files,
                         "module_root": module_root, "entries": entries,
                         "digest": _digest(argv, entries), "env": _env_digest(argv),
                         "hashes": dict(hashes or {}),

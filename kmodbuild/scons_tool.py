@@ -1402,7 +1402,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         # a walk (and the first build a digest) of a NetBSD sys/; SCons decides instead
         return {}
     sources, files = _fast_inputs(env, sysdir)
-    before = fastpath.scan(sources, files)      # inputs as they were when the build began
+    before = fastpath.scan(sources, files, sources)     # inputs as the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
     build_dir = env.Dir("#build").abspath
     # outside build/: deleting it must not leave a no-op that does not write it again

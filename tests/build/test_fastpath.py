@@ -289,3 +289,32 @@ def test_no_stamp_while_an_install_temporary_is_there(tree: Path) -> None:
         assert UP_TO_DATE in rebuild(tree)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def test_an_editors_files_beside_the_sources_are_not_inputs(tree: Path) -> None:
+    """A file open in an editor (emacs's lock link, vim's swap file, a backup) made every
+    build a walk of the whole graph; the no-op stays a no-op and an edit a quick build."""
+    def build() -> str:
+        return scons(tree, "ARCH=amd64").stdout
+    build()
+    assert UP_TO_DATE in build()
+    moddir = tree / "sys/modules/null"
+    extra = [moddir / ".#null.c", moddir / ".null.c.swp", moddir / "null.c~",
+             moddir / "#null.c#"]
+    extra[0].symlink_to("me@host.4242:1700000000")
+    for f in extra[1:]:
+        f.write_text("editor state\n")
+    src = moddir / "null.c"
+    original = src.read_text()
+    try:
+        assert UP_TO_DATE in build()
+        extra[1].write_text("editor state, later\n")
+        src.write_text(original + "/* edited */\n")
+        assert "[1/1] amd64 null.kmod" in build()           # the quick build
+        assert UP_TO_DATE in build()
+    finally:
+        src.write_text(original)
+        for f in extra:
+            f.unlink()
+    build()
+    assert UP_TO_DATE in build()
