@@ -378,18 +378,19 @@ def remove_stamp(stamp: Path) -> None:
         pass
 
 
-def build_jobs(get_option: Callable[[str], object]) -> int:
+def build_jobs(get_option: Callable[[str], object], parsed: object = None) -> int:
     """The build's job count: ``-j N`` as given (``-j1`` too, on the command line or in
-    SCONSFLAGS), else every core -- SCons's default of 1 cannot be told from an
-    explicit ``-j1`` by its value, only by its not being among the options given."""
+    SCONSFLAGS), else every core.  SCons's default of 1 cannot be told from an explicit
+    ``-j1`` by its value, only by its not being among the options ``parsed`` holds
+    (SCons's parsed option values: those given are its own attributes)."""
     jobs = get_option("num_jobs")
-    assert isinstance(jobs, int)
+    if not isinstance(jobs, int) or jobs < 1:
+        return os.cpu_count() or 1
     if jobs != 1:
         return jobs
     try:
-        import SCons.Script.Main as main
-        given = "num_jobs" in vars(main.OptionsParser.values)
-    except (ImportError, AttributeError, TypeError):
+        given = "num_jobs" in vars(parsed)
+    except TypeError:                   # no parsed options: SCons's default
         given = False
     return 1 if given else os.cpu_count() or 1
 

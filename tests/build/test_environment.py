@@ -103,20 +103,15 @@ def test_the_stamp_is_written_through_a_temporary_of_its_own(tmp_path: Path) -> 
     assert os.listdir(tmp_path / "dir") == [".fastpath.json"]
 
 
-def test_an_explicit_j1_is_one_job(monkeypatch) -> None:
+def test_an_explicit_j1_is_one_job() -> None:
     """``-j1`` was taken for SCons's default and became every core in a quick build (an
     edit of a few modules built without SCons's graph): a user who needs one job at a
     time (a memory-starved machine, a debugging session) could not have it.  Given or
     not is told by SCons's parsed options, not by the value."""
     from types import SimpleNamespace
-
-    import SCons.Script.Main as main
-    given = SimpleNamespace(num_jobs=1)
-    monkeypatch.setattr(main, "OptionsParser", SimpleNamespace(values=given), raising=False)
-    assert fastpath.build_jobs(lambda name: 1) == 1
-    monkeypatch.setattr(main, "OptionsParser", SimpleNamespace(values=SimpleNamespace()),
-                        raising=False)
-    assert fastpath.build_jobs(lambda name: 1) == (os.cpu_count() or 1)
-    assert fastpath.build_jobs(lambda name: 3) == 3
+    assert fastpath.build_jobs(lambda name: 1, SimpleNamespace(num_jobs=1)) == 1
+    assert fastpath.build_jobs(lambda name: 1, SimpleNamespace()) == (os.cpu_count() or 1)
+    assert fastpath.build_jobs(lambda name: 3, SimpleNamespace(num_jobs=3)) == 3
     sconstruct = (REPO / "SConstruct").read_text()
-    assert sconstruct.count("fastpath.build_jobs(GetOption)") == 2     # quick build, SCons
+    assert "JOBS = fastpath.build_jobs(GetOption, SCons.Script.Main.OptionsParser.values)" \
+        in sconstruct and sconstruct.count("JOBS") == 3       # the quick build, SCons
