@@ -2293,6 +2293,29 @@ def _database_not_written(e: OSError) -> None:
           file=sys.stderr, flush=True)
 
 
+def banner_already_shown() -> None:
+    """A quick build printed "done reading SConscript files." and "Building targets ..."
+    before it handed over to SCons (a compile error in an edit, the most common case):
+    SCons's own two lines, printed next, are left out once each."""
+    import SCons.Script.Main as main
+    display = getattr(main, "progress_display", None)
+    if display is None:
+        return
+    said = {"scons: done reading SConscript files.", "scons: Building targets ..."}
+
+    class _OnceEach:
+        def __call__(self, msg: str, *args: Any, **kw: Any) -> Any:
+            if msg in said:
+                said.discard(msg)
+                return None
+            return display(msg, *args, **kw)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(display, name)
+
+    main.progress_display = _OnceEach()
+
+
 def _say_interrupted() -> None:
     """``scons: Build interrupted.`` on standard error also under ``-s``/``--quiet`` and
     ``-Q``, which SCons silences with its progress messages: an interrupted CI build

@@ -104,6 +104,9 @@ def test_a_compile_error_is_reported_by_scons_once(twins: tuple[Path, Path]) -> 
         assert res.returncode != 0
         assert res.stderr.count("errors generated") == 1, res.stderr    # once, by SCons
         assert "scons: *** [build/amd64-x86_64/10.0/modules/hello/hello.o]" in res.stderr
+        # SCons's banner once, though the quick build printed it before handing over
+        for banner in ("scons: done reading SConscript files.", "scons: Building targets"):
+            assert res.stdout.count(banner) == 1, res.stdout
     finally:
         _edit(quick, 'So long" +', "So long")
     scons(quick, *ARGS)
