@@ -376,13 +376,15 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
             continue
         kernel.take_console()
         kernel.last_cycle = []
+        # a modcmd may return any int, -1 (ERESTART) too: too deep is None, not an errno
+        error: int | None
         try:
             error = kernel.modctl_load(n)
         except RecursionError:
-            error = -1
+            error = None
         messages = tuple(kernel.take_console())
         declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
-        if error == -1:
+        if error is None:
             failed(ValidationFailure(n, "load", 0, (_TOO_DEEP,)))
         elif error and error != K.EEXIST:
             chain = kernel.last_cycle
@@ -404,10 +406,10 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         try:
             error = kernel.modctl_unload(mod.name)
         except RecursionError:
-            error = -1
+            error = None
         messages = tuple(kernel.take_console())
         declined.update(dict.fromkeys(m for m in messages if m.startswith(_DECLINED)))
-        if error == -1:
+        if error is None:
             failed(ValidationFailure(mod.name, "unload", 0, (_TOO_DEEP,)))
         elif error:
             failed(ValidationFailure(mod.name, "unload", error, _shorten(messages)))

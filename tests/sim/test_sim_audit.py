@@ -637,3 +637,24 @@ def test_remembered_failures_where_addresses_matter(failing_chain_tree, monkeypa
         remembered, loads = _validate_counting(failing_chain_tree, monkeypatch)
     assert remembered == again
     assert loads.count("b00000") == FAILING + 1
+
+
+# --------------------------------------------------------------------------- 13: modcmd -1
+
+def test_a_modcmd_returning_minus_one_is_its_errno_not_a_recursion(make_tree) -> None:
+    """-1 (ERESTART) is a value a modcmd may return: the validation took it for its own
+    marker of Python's recursion limit and said "nested too deeply", dropping the
+    kernel's lines."""
+    from kmodbuild.emulate import available
+    if not available():
+        pytest.skip("unicorn is not installed")
+    tree = make_tree("minusone", {}, compiled={
+        "retneg": "MODULE(MODULE_CLASS_MISC, retneg, NULL);\n"
+                  "static int retneg_modcmd(modcmd_t cmd, void *arg)\n"
+                  "{ (void)arg; return cmd == MODULE_CMD_INIT ? -1 : 0; }"})
+    res = validate_tree(tree.stand, TARGET, VERSION, tree.manifest, emulate=True)
+    (failure,) = res.failures
+    text = str(failure)
+    assert text.startswith("retneg: load failed: ") and "nested too deeply" not in text, text
+    assert failure.code == -1
+    assert "error -1" in text, text
