@@ -38,7 +38,7 @@ from kmodbuild.emulate.heap import Heap
 from kmodbuild.emulate.report import KIND_TEXT, Report, Symbolizer
 from kmodbuild.emulate.sparc import RegisterWindows, is_window_trap, patch_text
 from kmodbuild.errors import InternalError
-from kmodbuild.kapi._kernel import GuestFault, Kernel, Panic
+from kmodbuild.kapi._kernel import HOOK_BYTES, GuestFault, HookBudget, Kernel, Panic
 from kmodbuild.kapi._proto import type_kind
 from kmodbuild.target import Target
 
@@ -559,6 +559,14 @@ class Machine:
         until = self.exit + 0x800 if self.spec.exit_trap is not None else self.exit
         if self._depth <= 1:
             self._blocks = 0
+            self.k.mem.moved, self.k.mem.limit = 0, HOOK_BYTES  # the hooks' share, per modcmd
+        try:
+            self._run_from(begin, until)
+        finally:
+            if self._depth <= 1:
+                self.k.mem.limit = None
+
+    def _run_from(self, begin: int, until: int) -> None:
         pc = begin
         while True:
             self._mem_fault = None
@@ -614,6 +622,13 @@ class Machine:
                         e.address)
         except _Abort:
             self.cpu.stop()
+        except HookBudget as e:
+            self._fatal("budget", f"{kf.name}() called from {k.caller}: {e}",
+                        self._call_site())
+        except MemoryError:         # Python's: a size no mapping holds, asked for at once
+            self._fatal("budget", f"{kf.name}() called from {k.caller} asked for more "
+                        "memory than the emulator has (a size no real call would have)",
+                        self._call_site())
         except MemoryError_ as e:
             self._fatal("kernel-fault", f"{kf.name}() called from {k.caller} faulted: "
                         f"unmapped address {e.address:#x}", self._call_site(), e.address)

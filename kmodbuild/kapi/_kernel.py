@@ -43,6 +43,21 @@ class Panic(Exception):
     """``panic()``: the kernel gives up; the emulator stops the modcmd and reports it."""
 
 
+class HookBudget(Exception):
+    """The kernel functions one modcmd called moved more bytes than :data:`HOOK_BYTES`
+    (an endless loop of ``memset`` calls, a size no real call would have): the hooks'
+    share of the instruction budget, which counts only the module's own instructions --
+    a loop of ten instructions around a 32 MiB ``memset`` ran for good."""
+
+
+#: What the kernel functions one modcmd calls may read, write and format in all.
+HOOK_BYTES = 64 << 20
+#: A large copy goes in pieces of this size: a size past the mapping faults at the
+#: first piece that is not there, before gigabytes are allocated for it.
+_CHUNK = 1 << 20
+_PAGE = 4096
+
+
 class RawMemory(Protocol):
     """Byte access to the emulated address space (raises :class:`GuestFault`)."""
 
@@ -66,14 +81,59 @@ class GuestMemory:
         self.raw = raw
         self.order: Literal["little", "big"] = "little" if target.little_endian else "big"
         self.psize = target.pointer_size
+        #: bytes moved by the hooks of the modcmd running, and their limit while one runs
+        #: (None: the kernel's own reads after it -- leak and registration checks)
+        self.moved = 0
+        self.limit: int | None = None
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` bytes of a hook's work (raises :class:`HookBudget` past
+        :attr:`limit`)."""
+        self.moved += max(size, 0)
+        if self.limit is not None and self.moved > self.limit:
+            self.limit = None                   # said once
+            raise HookBudget(f"the modcmd's kernel calls moved more than "
+                             f"{HOOK_BYTES >> 20} MiB (an endless loop?)")
 
     def read(self, address: int, size: int) -> bytes:
-        """``size`` raw bytes."""
-        return self.raw.read(address, size)
+        """``size`` raw bytes, a piece at a time: a size past the mapping faults where it
+        leaves it, before the rest is asked for."""
+        if size <= _CHUNK:
+            self.charge(size)
+            return self.raw.read(address, size)
+        out = bytearray()
+        for off in range(0, size, _CHUNK):
+            n = min(_CHUNK, size - off)
+            self.charge(n)
+            out += self._piece(address + off, n, lambda a, m: self.raw.read(a, m))
+        return bytes(out)
 
     def write(self, address: int, data: bytes) -> None:
         """Store raw bytes."""
+        self.charge(len(data))
         self.raw.write(address, data)
+
+    def fill(self, address: int, byte: int, size: int) -> None:
+        """``memset``: ``size`` bytes of ``byte``, in pieces (never ``size`` bytes at once)."""
+        piece = bytes([byte & 0xFF]) * min(size, _CHUNK)
+        for off in range(0, size, _CHUNK):
+            n = min(_CHUNK, size - off)
+            self.charge(n)
+            self._piece(address + off, n, lambda a, m: self.raw.write(a, piece[:m]))
+
+    @staticmethod
+    def _piece(address: int, size: int, access: Callable[[int, int], Any]) -> Any:
+        """``access(address, size)``; when it faults, the fault is said at the first page
+        of the piece that is not there (the piece's start may well be mapped)."""
+        try:
+            return access(address, size)
+        except GuestFault as fault:
+            if size <= _PAGE:
+                raise
+            first = fault
+        for off in range(0, size, _PAGE):
+            access(address + off, min(_PAGE, size - off))
+        raise first                         # (no page faulted alone: as it was said)
 
     def uint(self, address: int, size: int) -> int:
         """An unsigned integer of ``size`` bytes."""
@@ -99,6 +159,7 @@ class GuestMemory:
         """The NUL-terminated string at ``address`` (at most ``limit`` bytes)."""
         out = bytearray()
         while len(out) < limit:
+            self.charge(64)
             chunk = self.raw.read(address + len(out), min(64, limit - len(out)))
             end = chunk.find(b"\0")
             if end >= 0:

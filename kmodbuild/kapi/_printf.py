@@ -32,7 +32,23 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
+#: The widest field (width, or a number's precision) formatted: ``%*d`` with INT_MAX
+#: would have the console print 2 GB (and the emulator build the string first).
+MAX_FIELD = 1 << 16
+
+
+class FieldTooWide(ValueError):
+    """A field wider than :data:`MAX_FIELD`."""
+
+
+def _field(n: int) -> int:
+    if n > MAX_FIELD:
+        raise FieldTooWide(f"a field {n} characters wide (at most {MAX_FIELD})")
+    return n
+
+
 def _pad(body: str, width: int, left: bool, zero: bool, sign: str = "", prefix: str = "") -> str:
+    width = _field(width)
     head = sign + prefix
     if left:
         return (head + body).ljust(width)
@@ -131,13 +147,13 @@ def kformat(fmt: str, args: ArgSource, read_string: Callable[[int], str], word_b
             sign = "-" if value < 0 else "+" if plus else " " if space else ""
             body = str(abs(value))
             if prec >= 0:
-                body = body.rjust(prec, "0") if prec or value else ""
+                body = body.rjust(_field(prec), "0") if prec or value else ""
             out.append(_pad(body, width, left, zero and prec < 0, sign))
         elif conv in "uoxX":
             value = args.next(kinds[1]) & ((1 << bits) - 1)
             body = str(value) if conv == "u" else format(value, conv)
             if prec >= 0:
-                body = body.rjust(prec, "0") if prec or value else ""
+                body = body.rjust(_field(prec), "0") if prec or value else ""
             prefix = ""
             if alt and value:
                 prefix = {"o": "0", "x": "0x", "X": "0X"}.get(conv, "")

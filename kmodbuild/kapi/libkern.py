@@ -46,7 +46,7 @@ def memmove(k: Kernel, dst: int, src: int, n: int) -> int:
 @kfunc("void *memset(void *, int, size_t)")
 def memset(k: Kernel, dst: int, c: int, n: int) -> int:
     if n:
-        k.mem.write(dst, bytes([c & 0xFF]) * n)
+        k.mem.fill(dst, c, n)
     return dst
 
 
@@ -71,7 +71,8 @@ def strcpy(k: Kernel, dst: int, src: int) -> int:
 def strncpy(k: Kernel, dst: int, src: int, n: int) -> int:
     data = _bytes(k, src, n)
     if n:
-        k.mem.write(dst, data + b"\0" * (n - len(data)))
+        k.mem.write(dst, data)
+        k.mem.fill(dst + len(data), 0, n - len(data))
     return dst
 
 

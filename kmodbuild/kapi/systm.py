@@ -8,8 +8,8 @@ AB_VERBOSE nor AB_DEBUG).  ``panic()`` stops the modcmd with a report.
 """
 from __future__ import annotations
 
-from kmodbuild.kapi._kernel import Kernel, kdata, kfunc
-from kmodbuild.kapi._printf import ArgSource, kformat
+from kmodbuild.kapi._kernel import HookBudget, Kernel, kdata, kfunc
+from kmodbuild.kapi._printf import ArgSource, FieldTooWide, kformat
 from kmodbuild.kapi._struct import Struct
 
 HEADER = "sys/sys/systm.h"
@@ -24,8 +24,13 @@ SYSENT = Struct("sysent", (("sy_narg", "i16"), ("sy_argsize", "i16"), ("sy_flags
 
 
 def format_args(k: Kernel, fmt: int, ap: ArgSource) -> str:
-    """The text printf(``fmt``, ...) would print."""
-    return kformat(k.mem.cstring(fmt), ap, k.mem.cstring, k.word_bits)
+    """The text printf(``fmt``, ...) would print (counted against the hooks' budget)."""
+    try:
+        text = kformat(k.mem.cstring(fmt), ap, k.mem.cstring, k.word_bits)
+    except FieldTooWide as e:
+        raise HookBudget(str(e)) from None
+    k.mem.charge(len(text))
+    return text
 
 
 # ---- error and no-op stubs (kern/subr_xxx.c)

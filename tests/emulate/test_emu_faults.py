@@ -36,6 +36,15 @@ INIT_FAULTS: dict[str, str] = {
     "bug_unhooked": r"call to kernel function `cnputc' which has no hook \(the emulated kernel "
                     r"does not implement it\), from " + WHERE,
     "bug_panic": r"bug_panic: cannot go on 42 \(in panic\(\) called from " + WHERE + r"\)",
+    # the kernel's work counts too: ten instructions a turn around a 4 MiB memset ran
+    # for good; a size past the buffer faults where the mapping ends (it allocated the
+    # whole size first: a traceback); a printf field of 2 GB (gigabytes of memory)
+    "bug_memloop": r"memset\(\) called from " + WHERE + r": the modcmd's kernel calls moved "
+                   r"more than 64 MiB \(an endless loop\?\)",
+    "bug_bigset": r"memset\(\) called from " + WHERE + r" faulted: write of unmapped address "
+                  r"0x[0-9a-f]+",
+    "bug_widefield": r"printf\(\) called from " + WHERE + r": a field 2147483647 characters "
+                     r"wide \(at most 65536\)",
     "bug_trap": r"(invalid instruction|illegal instruction|breakpoint \(brk\)|software trap "
                 r"\(ta 0x5\)|program exception \(trap or illegal instruction\)|break "
                 r"instruction) (at|in the block at) " + WHERE,
@@ -62,6 +71,8 @@ def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
                       f"error {EFAULT}"
     kinds = [r.kind for r in ek.strategy.reports]
     assert kinds == [{"bug_null": "read-unmapped", "bug_loop": "budget",
+                      "bug_memloop": "budget", "bug_widefield": "budget",
+                      "bug_bigset": "kernel-fault",
                       "bug_rodata": "write-protected", "bug_text": "write-protected",
                       "bug_unhooked": "unhooked-call", "bug_panic": "panic"}.get(
                           name, kinds[0])], kinds
