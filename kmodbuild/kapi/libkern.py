@@ -142,3 +142,86 @@ def strrchr(k: Kernel, s: int, c: int) -> int:
 def ffs(k: Kernel, value: int) -> int:
     value &= 0xFFFFFFFF
     return (value & -value).bit_length() if value else 0
+
+
+# ---- compiler support (kern/subr_compiler.c): division the CPU lacks
+def _nonzero(k: Kernel, d: int) -> None:
+    if d == 0:
+        k.panic("integer divide by zero")
+
+
+def _sdivmod(k: Kernel, a: int, b: int, bits: int) -> tuple[int, int]:
+    """C's signed division of ``bits``-wide values: the quotient truncates toward zero,
+    the remainder has the dividend's sign."""
+    a, b = _sext(a, bits), _sext(b, bits)
+    _nonzero(k, b)
+    q = abs(a) // abs(b)
+    q = -q if (a < 0) != (b < 0) else q
+    return q, a - q * b
+
+
+def _sext(v: int, bits: int) -> int:
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+@kfunc("uint64_t __udivmoddi4(uint64_t, uint64_t, uint64_t *)")
+def udivmoddi4(k: Kernel, a: int, b: int, rem: int) -> int:
+    _nonzero(k, b)
+    if rem:
+        k.mem.put(rem, 8, a % b)
+    return a // b
+
+
+@kfunc("int64_t __divmoddi4(int64_t, int64_t, int64_t *)")
+def divmoddi4(k: Kernel, a: int, b: int, rem: int) -> int:
+    q, r = _sdivmod(k, a, b, 64)
+    if rem:
+        k.mem.put(rem, 8, r)
+    return q
+
+
+@kfunc("uint64_t __udivdi3(uint64_t, uint64_t)")
+def udivdi3(k: Kernel, a: int, b: int) -> int:
+    _nonzero(k, b)
+    return a // b
+
+
+@kfunc("uint64_t __umoddi3(uint64_t, uint64_t)")
+def umoddi3(k: Kernel, a: int, b: int) -> int:
+    _nonzero(k, b)
+    return a % b
+
+
+@kfunc("int64_t __divdi3(int64_t, int64_t)")
+def divdi3(k: Kernel, a: int, b: int) -> int:
+    return _sdivmod(k, a, b, 64)[0]
+
+
+@kfunc("int64_t __moddi3(int64_t, int64_t)")
+def moddi3(k: Kernel, a: int, b: int) -> int:
+    return _sdivmod(k, a, b, 64)[1]
+
+
+@kfunc("unsigned int __aeabi_uidiv(unsigned int, unsigned int)")
+def aeabi_uidiv(k: Kernel, n: int, d: int) -> int:
+    _nonzero(k, d)
+    return n // d
+
+
+@kfunc("int __aeabi_idiv(int, int)")
+def aeabi_idiv(k: Kernel, a: int, b: int) -> int:
+    return _sdivmod(k, a, b, 32)[0]
+
+
+@kfunc("uint64_t __aeabi_uidivmod(unsigned int, unsigned int)")
+def aeabi_uidivmod(k: Kernel, n: int, d: int) -> int:
+    """{quotient, remainder} in {r0, r1}: a 64-bit return value."""
+    _nonzero(k, d)
+    return (n % d) << 32 | n // d
+
+
+@kfunc("uint64_t __aeabi_idivmod(int, int)")
+def aeabi_idivmod(k: Kernel, a: int, b: int) -> int:
+    q, r = _sdivmod(k, a, b, 32)
+    return (r & 0xFFFFFFFF) << 32 | (q & 0xFFFFFFFF)

@@ -53,6 +53,26 @@ size_t	strlcat(char *, const char *, size_t);
 char	*strchr(const char *, int);
 char	*strrchr(const char *, int);
 int	ffs(int);
+
+/*
+ * Compiler support (kern/subr_compiler.c): what code generators call for
+ * operations the CPU lacks -- 64-bit division on 32-bit machines, and the
+ * ARM EABI's integer division.
+ */
+#ifndef __LP64__
+uint64_t __udivmoddi4(uint64_t, uint64_t, uint64_t *);
+int64_t	__divmoddi4(int64_t, int64_t, int64_t *);
+uint64_t __udivdi3(uint64_t, uint64_t);
+uint64_t __umoddi3(uint64_t, uint64_t);
+int64_t	__divdi3(int64_t, int64_t);
+int64_t	__moddi3(int64_t, int64_t);
+#endif
+#ifdef __arm__
+unsigned int __aeabi_uidiv(unsigned int, unsigned int);
+int	__aeabi_idiv(int, int);
+uint64_t __aeabi_uidivmod(unsigned int, unsigned int);
+uint64_t __aeabi_idivmod(int, int);
+#endif
 __END_DECLS
 
 #endif /* !_LIB_LIBKERN_LIBKERN_H_ */
