@@ -48,6 +48,8 @@ DEFAULT_BUDGET = 1_000_000
 #: the basic blocks entered in modules instead: instructions per block
 _INSNS_PER_BLOCK = 5
 STACK_SIZE = 256 * 1024
+#: an access this far below the stack is said to be a stack overflow
+_STACK_GUARD = 1 << 20
 HEAP_SIZE = 4 * 1024 * 1024
 _GAP = 0x10000
 #: bytes back from a return address to its call instruction, per port
@@ -141,6 +143,7 @@ class Machine:
         self.exit = area
         stack_lo = area + _GAP
         self.stack_top = stack_lo + STACK_SIZE
+        self.stack_lo = stack_lo
         heap_base = self.stack_top + _GAP
         room = module_base - heap_base - _GAP
         if module_base <= kernel_base or room < 256 * 1024:
@@ -736,14 +739,20 @@ class Machine:
             text = f"{what} ({limit}: endless loop?), at {self.where(pc)}"
         elif kind == "fetch-unmapped":
             target = address if address is not None else pc
+            site = self._call_site()
+            if site > 0 and self.where(site) != f"{site:#x}":
+                origin = f"called from {self.where(site)}"
+                pc = site
+            else:           # the "caller" is no code: a return address overwritten
+                origin = "from no known caller (a return address overwritten: stack smashed?)"
             text = (f"{what} {target:#x}"
-                    f"{' (NULL function pointer)' if target < 4096 else ''}, "
-                    f"called from {self.where(self._call_site())}")
-            pc = self._call_site()
+                    f"{' (NULL function pointer)' if target < 4096 else ''}, {origin}")
         elif address is not None:
             region = self.where(address)
             detail = " (NULL pointer dereference)" if address < 4096 else (
                 f" ({region})" if region != f"{address:#x}" else "")
+            if self.stack_lo - _STACK_GUARD <= address < self.stack_lo:
+                detail = f" (stack overflow: below the {STACK_SIZE // 1024} KiB kernel stack)"
             text = f"{what} {address:#x}{detail}, at {self.where(pc)}"
         else:
             text = f"{what} at {self.where(pc)}"

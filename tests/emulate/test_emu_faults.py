@@ -43,6 +43,8 @@ INIT_FAULTS: dict[str, str] = {
                    r"more than 64 MiB \(an endless loop\?\)",
     "bug_bigset": r"memset\(\) called from " + WHERE + r" faulted: write of unmapped address "
                   r"0x[0-9a-f]+",
+    "bug_recurse": r"write to unmapped address 0x[0-9a-f]+ \(stack overflow: below the 256 KiB "
+                   r"kernel stack\), at bug_recurse\+0x[0-9a-f]+ \(bug_recurse_down\+0x[0-9a-f]+\)",
     "bug_widefield": r"printf\(\) called from " + WHERE + r": a field 2147483647 characters "
                      r"wide \(at most 65536\)",
     "bug_trap": r"(invalid instruction|illegal instruction|breakpoint \(brk\)|software trap "
@@ -174,6 +176,19 @@ def test_printf_conversions(bug_kernel, target: str) -> None:
         "p=0x1234 null=(null) pct=% many=1 2 3 4 5 6 7 8 9",
         "mixed=1 4294967298 3 four -5 z",
     ]
+
+
+@pytest.mark.parametrize("target", ["amd64", "i386", "evbarm-aarch64", "riscv-riscv64",
+                                    "evbppc-powerpc"])
+def test_a_smashed_return_address_is_said_so(bug_kernel, target: str) -> None:
+    """A return to an overwritten return address named a "caller" computed from it
+    (``called from -0x5``, ``called from 0x7a7973``).  (The other ports: the return
+    address stays in a register, or the overrun ends elsewhere.)"""
+    ek = bug_kernel(target)
+    error, out = ek.load("bug_smash")
+    assert error == EFAULT, out
+    _check_fault(out, "bug_smash", "INIT", r"jump to unmapped address 0x[0-9a-f]+, from no "
+                 r"known caller \(a return address overwritten: stack smashed\?\)")
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
