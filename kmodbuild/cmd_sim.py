@@ -22,6 +22,7 @@ from kmodbuild.simulator import (
     KernelConfig,
     SimKernel,
     builtins_in,
+    functions_from_manifest,
     symbols_from_manifest,
 )
 from kmodbuild.simvalidate import find_module_dir, stand_root, validate_tree
@@ -257,11 +258,13 @@ def _run(args: argparse.Namespace) -> int:
                 print(str(f))
             print(res.summary())
         return 1 if res.failures else 0
-    symbols = ()
+    symbols: tuple[tuple[str, int], ...] = ()
+    functions: frozenset[str] = frozenset()
     if manifest is not None:
         from kmodbuild.manifest import load_manifest
-        symbols = symbols_from_manifest(load_manifest(manifest))
-    config = KernelConfig(target, version, symbols=symbols,
+        loaded = load_manifest(manifest)
+        symbols, functions = symbols_from_manifest(loaded), functions_from_manifest(loaded)
+    config = KernelConfig(target, version, symbols=symbols, functions=functions,
                           builtins=builtins_in(builtins, mdir, target),
                           insecure=not args.no_insecure, securelevel=args.securelevel,
                           autoload=not args.no_autoload, verbose=args.verbose)

@@ -758,6 +758,24 @@ def kobj_unload(ko: Kobj, module_map: ModuleMap, ksyms: Ksyms) -> None:
         ko.loaded = False
 
 
+def kernel_image_layout(names: Iterable[tuple[str, int]], base: int,
+                        functions: frozenset[str] = frozenset(),
+                        page: int = 4096) -> tuple[dict[str, int], int | None]:
+    """:func:`kernel_symbol_table` with the ``functions`` first: ``(table, text_end)``,
+    ``text_end`` the page-aligned end of the functions (the kernel's text, read-only:
+    a module writing to ``printf`` faults, as on the real kernel, instead of breaking
+    every module loaded after it), None without ``functions``."""
+    names = list(names)
+    if not functions:
+        return kernel_symbol_table(names, base), None
+    text = [n for n in names if n[0] in functions]
+    table = kernel_symbol_table(text, base)
+    end = max((table[n] + ((max(s, 1) + 15) & ~15) for n, s in text), default=base)
+    text_end = (end + page - 1) & ~(page - 1)
+    rest = kernel_symbol_table([n for n in names if n[0] not in table], text_end)
+    return {**table, **rest}, text_end
+
+
 def kernel_symbol_table(names: Iterable[tuple[str, int]], base: int) -> dict[str, int]:
     """Give each kernel symbol ``(name, size)`` an address from ``base`` (16-byte
     aligned, in manifest order): the simulated kernel image's ``"netbsd"`` table."""

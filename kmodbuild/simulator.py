@@ -183,6 +183,9 @@ class KernelConfig:
     target: Target
     version: NetBSDVersion
     symbols: tuple[tuple[str, int], ...] = ()
+    #: the names in ``symbols`` that are functions: laid out first, their pages
+    #: read-only and executable (empty: every symbol in one writable image)
+    functions: frozenset[str] = frozenset()
     builtins: tuple[BuiltinSpec, ...] = ()
     insecure: bool = True
     securelevel: int | None = None
@@ -340,7 +343,9 @@ class SimKernel:
         kernel_syms = list(cfg.symbols)
         for b in cfg.builtins:        # built-in modules are part of the kernel image
             kernel_syms.extend((s, 16) for s in b.exports)
-        self.ksyms.add("netbsd", K.kernel_symbol_table(kernel_syms, layout.kernel_base))
+        table, self.kernel_text_end = K.kernel_image_layout(
+            kernel_syms, layout.kernel_base, cfg.functions, layout.page_size)
+        self.ksyms.add("netbsd", table)
         self.loaded: list[Module] = []        # newest first; changed by enqueue/unload only
         self._by_name: dict[str, Module] = {}   # the first module of each name in loaded
         # every change to loaded, oldest first: (True, module) added, (False, module)
@@ -1254,6 +1259,11 @@ def parse_builtin(text: str) -> BuiltinSpec:
 def symbols_from_manifest(manifest: Any) -> tuple[tuple[str, int], ...]:
     """``(name, size)`` pairs from a :class:`kmodbuild.manifest.KernelManifest`."""
     return tuple((s.name, s.size) for s in manifest)
+
+
+def functions_from_manifest(manifest: Any) -> frozenset[str]:
+    """The names of a :class:`kmodbuild.manifest.KernelManifest`'s functions."""
+    return frozenset(s.name for s in manifest if s.kind == "func")
 
 
 def builtins_in(names: Iterable[str], module_dir: Path, target: Target,

@@ -26,6 +26,7 @@ from kmodbuild.simulator import (
     Reader,
     SimKernel,
     builtins_in,
+    functions_from_manifest,
     symbols_from_manifest,
 )
 from kmodbuild.target import NetBSDVersion, Target
@@ -237,13 +238,14 @@ def dependency_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
     return order
 
 
-def _load_manifest(manifest: Any) -> tuple[tuple[str, int], ...]:
+def _load_manifest(manifest: Any) -> tuple[tuple[tuple[str, int], ...], frozenset[str]]:
+    """The kernel's symbols and which of them are functions."""
     if manifest is None:
-        return ()
+        return (), frozenset()
     if isinstance(manifest, (str, Path)):
         from kmodbuild.manifest import load_manifest
         manifest = load_manifest(manifest)
-    return symbols_from_manifest(manifest)
+    return symbols_from_manifest(manifest), functions_from_manifest(manifest)
 
 
 def validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | str,
@@ -325,7 +327,8 @@ def _validate_tree(stand: Path | str, target: Target, version: NetBSDVersion | s
         version = NetBSDVersion.parse(version)
     mdir = find_module_dir(Path(stand), target, version)
     result = ValidationResult(target, version, mdir)
-    config = KernelConfig(target, version, symbols=_load_manifest(manifest),
+    symbols, functions = _load_manifest(manifest)
+    config = KernelConfig(target, version, symbols=symbols, functions=functions,
                           builtins=builtins_in(builtins, mdir, target, reader),
                           insecure=True, autoload=True)
     note = None

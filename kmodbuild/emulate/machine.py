@@ -111,6 +111,7 @@ class Machine:
         kernel_base, module_base: the simulator's :class:`~kmodbuild.kobj.AddressLayout`.
         symbols: the kernel's symbol table (name -> address, ksyms ``netbsd``).
         sizes: symbol sizes from the manifest (name -> bytes).
+        text_end: where the kernel's functions end (made read-only below it), or None.
         sim: the :class:`~kmodbuild.simulator.SimKernel` hooks may call back into.
         budget: instructions per modcmd.
         sink: receives each kernel console line as it is printed.
@@ -121,7 +122,8 @@ class Machine:
 
     def __init__(self, target: Target, kernel_base: int, module_base: int,
                  symbols: dict[str, int], sizes: dict[str, int] | None = None, sim: Any = None,
-                 budget: int = DEFAULT_BUDGET, sink: Callable[[str], None] | None = None) -> None:
+                 budget: int = DEFAULT_BUDGET, sink: Callable[[str], None] | None = None,
+                 text_end: int | None = None) -> None:
         spec = get_arch(target.machine_arch)
         if spec is None:
             raise CpuUnsupported(f"no calling convention known for {target.machine_arch}")
@@ -189,6 +191,12 @@ class Machine:
             data = kapi.DATA.get(name)
             if data is not None and name not in hooks:
                 data.init(self.k, addr, max(sizes.get(name, 16), 1))
+        # the kernel's text (its functions, laid out first: SimKernel's kernel_text_end) is
+        # read-only, as on the real kernel: a store to printf faulted nowhere, and every
+        # module calling printf after it failed
+        protect = (text_end or 0) & ~(page - 1)
+        if protect > self.kernel_base:
+            self.cpu.protect(self.kernel_base, protect - self.kernel_base, "rx")
         if spec.delay_slots:
             for addr in sorted(set(self.symbols.values())):
                 self.cpu.on_code(addr, addr, self._on_code)

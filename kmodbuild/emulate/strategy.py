@@ -95,7 +95,8 @@ class EmulatedModcmd:
                 self.machine = Machine(kernel.target, kernel.layout.kernel_base,
                                        kernel.layout.module_base, kernel.ksyms.tables["netbsd"],
                                        dict(kernel.config.symbols), sim=kernel,
-                                       budget=self.budget, sink=self._print)
+                                       budget=self.budget, sink=self._print,
+                                       text_end=getattr(kernel, "kernel_text_end", None))
             except CpuUnsupported as e:
                 self.note = f"{kernel.target.name}: modcmd is not emulated: {e}"
             if self.machine is not None and self.coverage is not None:

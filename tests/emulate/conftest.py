@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from kmodbuild.manifest import load_manifest
-from kmodbuild.simulator import KernelConfig, SimKernel, symbols_from_manifest
+from kmodbuild.simulator import (KernelConfig, SimKernel, functions_from_manifest,
+                                  symbols_from_manifest)
 from kmodbuild.target import TARGETS, NetBSDVersion, Target, get_target
 from kmodbuild.toolchain import make_toolchain
 
@@ -78,9 +79,10 @@ def make_kernel(target: Target, stand: Path, manifest: Path, **kw: object) -> Em
     """A booted kernel for ``target`` over ``stand`` with the emulated strategy."""
     from kmodbuild.emulate.strategy import EmulatedModcmd
     strategy = EmulatedModcmd(**kw)  # type: ignore[arg-type]
-    symbols = symbols_from_manifest(load_manifest(manifest))
-    kernel = SimKernel(KernelConfig(target, VERSION, symbols=symbols), stand, modcmd=strategy,
-                       cwd=stand)
+    man = load_manifest(manifest)
+    config = KernelConfig(target, VERSION, symbols=symbols_from_manifest(man),
+                          functions=functions_from_manifest(man))
+    kernel = SimKernel(config, stand, modcmd=strategy, cwd=stand)
     return EmuKernel(kernel, strategy, stand)
 
 
