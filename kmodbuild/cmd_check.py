@@ -309,10 +309,11 @@ ABI_RULES = {
 }
 
 #: Result-cache tag: bump when the check's results could change for the same inputs.
-CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/5"   # 2: ABI checks (docs/abi.md); 3: "load";
+CACHE_TAG = f"netbsd-kmod/{RECORD_VERSION}/6"   # 2: ABI checks (docs/abi.md); 3: "load";
 #                                                  4: stale netbsd.abi, debuglink CRC-32;
 #                                                  5: modules read as the target's kernel
-#                                                  reads them (the cache keeps one target's)
+#                                                  reads them (the cache keeps one target's);
+#                                                  6: "constructors"
 
 
 def _key_of(path: str) -> tuple[int, int, int] | None:

@@ -23,7 +23,7 @@ from kmodbuild import depgraph
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic, sort_diagnostics
 from kmodbuild.elf import machine_name, target_for
 from kmodbuild.errors import ModuleFormatError
-from kmodbuild.model import (MODULE_CLASS_MAX, SHN_UNDEF, SHT_PROGBITS, STB_WEAK,
+from kmodbuild.model import (MODULE_CLASS_MAX, SHF_ALLOC, SHN_UNDEF, SHT_PROGBITS, STB_WEAK,
                              ModuleObject, parse_required, parse_required_bytes)
 from kmodbuild.target import NetBSDVersion, Target, compatible
 
@@ -60,7 +60,12 @@ RULES: dict[str, str] = {
     "relocation-format": "SHT_REL or SHT_RELA sections the target does not accept (§2.4)",
     "load": "kobj_load or kobj_affix would refuse the object for what none of the rules "
             "above says: the layout of its sections, a relocation's place or symbol (§2.1-§2.4)",
+    "constructors": "constructors or destructors (.init_array, .ctors...) the kernel never "
+                    "runs (§2.1: kobj loads sections, it calls nothing but modcmd)",
 }
+
+#: Sections of functions a C runtime calls at start and exit; kobj calls none of them.
+_CTOR_SECTIONS = (".init_array", ".fini_array", ".ctors", ".dtors", ".preinit_array")
 
 #: What to change in the build when a relocation type is refused (spec §2.4, §4.2).
 RELOC_HINTS: dict[str, str] = {
@@ -197,6 +202,20 @@ def check_header(ctx: CheckContext, mod: ModuleObject) -> bool:
                   hint=f"ELF{mod.elfclass} object; {t.name} kernels load ELF{t.elfclass}")
         return False
     return True
+
+
+def check_constructors(ctx: CheckContext, mod: ModuleObject) -> None:
+    """A module with ``__attribute__((constructor))`` functions (or C++ static
+    initialisers) links, loads and checks, and they never run: kobj loads the
+    sections and calls nothing but the module's modcmd.  A warning, one per section."""
+    for sec in mod.sections:
+        base = sec.name.split(".", 2)
+        name = "." + base[1] if len(base) > 1 else sec.name      # .init_array.65535 too
+        if name in _CTOR_SECTIONS and sec.size and sec.flags & SHF_ALLOC:
+            runs = "at exit" if name in (".fini_array", ".dtors") else "at start"
+            ctx.warning(mod, f"section {sec.name} holds functions a C runtime calls {runs}; "
+                        "the kernel never calls them", "constructors",
+                        hint="call them from the module's modcmd (MODULE_CMD_INIT/FINI)")
 
 
 def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
@@ -640,6 +659,7 @@ def check_modules(modules: Sequence[ModuleObject], manifest: object | None,
         check_modinfo(ctx, mod)
         check_symbols(ctx, mod, module_name(mod))
         check_load(ctx, mod)
+        check_constructors(ctx, mod)
     check_cycles(ctx, judged)
     return sort_diagnostics(ctx.out)
 
