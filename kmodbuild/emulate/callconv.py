@@ -115,6 +115,16 @@ def set_return(cpu: Regs, spec: ArchSpec, kind: str, value: int) -> None:
     cpu.set_reg(spec.ret[0], value)
 
 
+def set_second_return(cpu: Regs, spec: ArchSpec, value: int) -> None:
+    """The second of a :class:`~kmodbuild.kapi._kernel.RegisterPair`: a 64-bit value in
+    the third and fourth argument registers (ARM EABI's ``__aeabi_uldivmod`` returns
+    its remainder in ``r2:r3``)."""
+    hi, lo = (value >> 32) & 0xFFFFFFFF, value & 0xFFFFFFFF
+    first, second = (hi, lo) if spec.high_first else (lo, hi)
+    cpu.set_reg(spec.args[2], first)
+    cpu.set_reg(spec.args[3], second)
+
+
 # --------------------------------------------------------------------------- va_list
 
 class _Slots:

@@ -30,6 +30,7 @@ from kmodbuild.emulate.callconv import (
     convert,
     make_valist,
     set_return,
+    set_second_return,
     setup_call,
 )
 from kmodbuild.emulate.cpu import Cpu, CpuUnsupported, MemoryError_
@@ -38,7 +39,8 @@ from kmodbuild.emulate.heap import Heap
 from kmodbuild.emulate.report import KIND_TEXT, Report, Symbolizer
 from kmodbuild.emulate.sparc import RegisterWindows, is_window_trap, patch_text
 from kmodbuild.errors import InternalError
-from kmodbuild.kapi._kernel import HOOK_BYTES, GuestFault, HookBudget, Kernel, Panic
+from kmodbuild.kapi._kernel import (HOOK_BYTES, GuestFault, HookBudget, Kernel, Panic,
+                                    RegisterPair)
 from kmodbuild.kapi._proto import type_kind
 from kmodbuild.target import Target
 
@@ -623,7 +625,11 @@ class Machine:
             if kf.proto.variadic:
                 args.append(cursor)
             result = kf.impl(k, *args)
-            set_return(self.cpu, self.spec, rkind, int(result or 0))
+            if isinstance(result, RegisterPair):
+                set_return(self.cpu, self.spec, rkind, result.first)
+                set_second_return(self.cpu, self.spec, result.second)
+            else:
+                set_return(self.cpu, self.spec, rkind, int(result or 0))
         except Panic as e:
             self._fatal("panic", f"{e} (in {kf.name}() called from {k.caller})",
                         self._call_site())

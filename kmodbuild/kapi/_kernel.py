@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, Protocol
+from typing import Any, Literal, NamedTuple, NoReturn, Protocol
 
 from kmodbuild.kapi._proto import Prototype, parse_prototype
 from kmodbuild.kapi._struct import Layout, Struct
@@ -41,6 +41,15 @@ class GuestFault(Exception):
 
 class Panic(Exception):
     """``panic()``: the kernel gives up; the emulator stops the modcmd and reports it."""
+
+
+class RegisterPair(NamedTuple):
+    """What a hook returns in two 64-bit values: the first where a 64-bit value is
+    returned, the second in the next two argument registers (ARM EABI's
+    ``__aeabi_uldivmod``: ``{r0:r1, r2:r3}``)."""
+
+    first: int
+    second: int
 
 
 class HookBudget(Exception):

@@ -6,7 +6,7 @@ copies), so every module that copies a struct needs them.  ``kern_assert``
 """
 from __future__ import annotations
 
-from kmodbuild.kapi._kernel import Kernel, kfunc
+from kmodbuild.kapi._kernel import Kernel, RegisterPair, kfunc
 from kmodbuild.kapi._printf import ArgSource
 from kmodbuild.kapi.systm import format_args
 
@@ -225,3 +225,17 @@ def aeabi_uidivmod(k: Kernel, n: int, d: int) -> int:
 def aeabi_idivmod(k: Kernel, a: int, b: int) -> int:
     q, r = _sdivmod(k, a, b, 32)
     return (r & 0xFFFFFFFF) << 32 | (q & 0xFFFFFFFF)
+
+
+@kfunc("uint64_t __aeabi_uldivmod(uint64_t, uint64_t)")
+def aeabi_uldivmod(k: Kernel, n: int, d: int) -> RegisterPair:
+    """{quotient, remainder} in {r0:r1, r2:r3} (the ARM EABI's; C cannot say it)."""
+    _nonzero(k, d)
+    return RegisterPair(n // d, n % d)
+
+
+@kfunc("int64_t __aeabi_ldivmod(int64_t, int64_t)")
+def aeabi_ldivmod(k: Kernel, a: int, b: int) -> RegisterPair:
+    """{quotient, remainder} in {r0:r1, r2:r3}, truncating toward zero."""
+    q, r = _sdivmod(k, a, b, 64)
+    return RegisterPair(q, r)

@@ -104,8 +104,6 @@ unsigned int __aeabi_uidiv(unsigned int, unsigned int);
 int	__aeabi_idiv(int, int);
 uint64_t __aeabi_uidivmod(unsigned int, unsigned int);
 uint64_t __aeabi_idivmod(int, int);
-void	__aeabi_uldivmod(void);
-void	__aeabi_ldivmod(void);
 
 void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }
@@ -185,8 +183,8 @@ __aeabi_idivmod(int a, int b)
  * 64-bit {quotient, remainder} come back in {r0:r1, r2:r3}, which C
  * cannot express: call the C routine with a stack slot for the remainder.
  */
-__attribute__((__naked__)) void
-__aeabi_uldivmod(void)
+__attribute__((__naked__)) uint64_t
+__aeabi_uldivmod(uint64_t n, uint64_t d)
 {
 
 	__asm volatile(
@@ -201,8 +199,8 @@ __aeabi_uldivmod(void)
 	    "pop	{r11, pc}\n\t");
 }
 
-__attribute__((__naked__)) void
-__aeabi_ldivmod(void)
+__attribute__((__naked__)) int64_t
+__aeabi_ldivmod(int64_t n, int64_t d)
 {
 
 	__asm volatile(

@@ -198,8 +198,9 @@ def test_a_smashed_return_address_is_said_so(bug_kernel, target: str) -> None:
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_division_the_cpu_lacks_is_the_kernels(bug_kernel, target: str) -> None:
     """On 32-bit ports the compiler calls the kernel for 64-bit division (i386: __divdi3...)
-    and, on ARM, for any (__aeabi_idiv...): those had no hook, and a module dividing
-    failed its simulated load ("call to kernel function ... which has no hook")."""
+    and, on ARM, for any (__aeabi_idiv..., __aeabi_ldivmod): those had no hook, and a
+    module dividing failed its simulated load ("call to kernel function ... which has
+    no hook")."""
     ek = bug_kernel(target)
     assert ek.load("divide32") == (0, ["divide32: -100 -7 571428571 3"])
     error, out = ek.load("divide")
@@ -207,10 +208,7 @@ def test_division_the_cpu_lacks_is_the_kernels(bug_kernel, target: str) -> None:
         # clang's call to __divdi3 ignores -mlongcall: an R_PPC_REL24 branch, which
         # NetBSD's powerpc kobj refuses (spec 2.4) -- as the kernel would
         assert error == 8 and out[0] == "kobj_reloc: unexpected relocation type 10", out
-    elif target == "evbarm-earmv7hf":
-        # {quotient, remainder} in {r0:r1, r2:r3}: no hook can return that yet
-        assert error == 14 and "`__aeabi_ldivmod' which has no hook" in out[0], out
-    else:
+    else:       # (ARM: __aeabi_ldivmod, {quotient, remainder} in {r0:r1, r2:r3})
         assert (error, out) == (0, ["divide: -10309278350 -57 18364758544493064 720"]), out
 
 

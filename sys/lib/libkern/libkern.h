@@ -72,6 +72,8 @@ unsigned int __aeabi_uidiv(unsigned int, unsigned int);
 int	__aeabi_idiv(int, int);
 uint64_t __aeabi_uidivmod(unsigned int, unsigned int);
 uint64_t __aeabi_idivmod(int, int);
+uint64_t __aeabi_uldivmod(uint64_t, uint64_t);	/* remainder in r2:r3 */
+int64_t	__aeabi_ldivmod(int64_t, int64_t);	/* remainder in r2:r3 */
 #endif
 __END_DECLS
 
