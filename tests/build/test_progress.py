@@ -158,11 +158,12 @@ def test_a_build_interrupted_without_a_failed_command_records_no_stamp(tmp_path)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 2, (out, err)
-    assert not (root / "stand/amd64/10.0/METALOG").exists(), out
+    # (how much SCons still builds after the signal varies: the stamp is what matters)
+    assert not (root / "build/.fastpath.json").exists(), out
     slow.unlink()
     res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "up to date" not in res.stdout, res.stdout
+    assert "scons: everything is up to date" not in res.stdout, res.stdout     # no fast path
     assert (root / "stand/amd64/10.0/METALOG").exists(), res.stdout
     assert (root / "stand/amd64/10.0/modules/null/null.kmod").exists()
 
