@@ -71,7 +71,6 @@ def test_a_signal_to_kmodbuild_build_stops_the_build(tmp_path: Path) -> None:
         left = [p for p in os.listdir("/proc") if p.isdigit()
                 and str(tree).encode() in _cmdline(p)]
         assert not left, left
-        assert not (tree / "stand/amd64/10.0/METALOG").exists()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
