@@ -175,7 +175,7 @@ class Machine:
         self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
         self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
                         lambda ap: make_valist(self.cpu, spec, ap), sim)
-        self.k.caller_of = lambda: self.where(self._call_site())
+        self.k.caller_of = self._caller_text
         self.symbolizer = Symbolizer()
         self.symbolizer.add_kernel(self.kernel_base, self.kernel_end, self.symbols)
         self._sym_addrs = sorted((a, n) for n, a in self.symbols.items())
@@ -729,6 +729,17 @@ class Machine:
         if spec.link is None:
             return int.from_bytes(self.cpu.read(self.cpu.reg(spec.sp), spec.word), spec.order)
         return self.cpu.reg(spec.link) + spec.link_adjust
+
+    def _caller_text(self) -> str:
+        """Who called the hook running: ``module+offset (symbol+offset)``; a call whose
+        return address is the exit trampoline was the modcmd's tail call (``return
+        f(...);`` compiled to a jump), not a call from the trampoline."""
+        try:
+            if self._return_address() == self.exit:
+                return "the end of the modcmd (a tail call: return f(...))"
+        except MemoryError_:
+            pass
+        return self.where(self._call_site())
 
     def _call_site(self) -> int:
         try:

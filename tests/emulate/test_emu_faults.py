@@ -195,6 +195,18 @@ def test_a_smashed_return_address_is_said_so(bug_kernel, target: str) -> None:
                  r"known caller \(a return address overwritten: stack smashed\?\)")
 
 
+def test_a_tail_call_is_said_to_be_one(bug_kernel) -> None:
+    """``return f(...);`` compiled to a jump: f's return address is the exit trampoline,
+    and the "caller" was an address in it (``called from 0x802ffffb``).  earmv7 makes
+    this one a tail call (the other ports convert the result after the call)."""
+    ek = bug_kernel("evbarm-earmv7hf")
+    error, out = ek.load("bug_tailcall")
+    assert error == EFAULT, out
+    assert out[0] == ("panic: bug_tailcall: modcmd(INIT): strlen() called from the end of the "
+                      "modcmd (a tail call: return f(...)) faulted: read of unmapped address "
+                      "0x8"), out
+
+
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_division_the_cpu_lacks_is_the_kernels(bug_kernel, target: str) -> None:
     """On 32-bit ports the compiler calls the kernel for 64-bit division (i386: __divdi3...)
