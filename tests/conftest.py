@@ -45,6 +45,23 @@ def scons(tree: Path, *args: str, check: bool = True, env: dict[str, str] | None
     return res
 
 
+def start_until(argv: list[str], mark: Path, env: dict[str, str] | None = None,
+                timeout: float = 120) -> subprocess.Popen[str]:
+    """Start ``argv`` (this checkout's kmodbuild importable, a session of its own) and
+    return once ``mark`` exists -- a compiler wrapper touches it: the build is compiling."""
+    import time
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not mark.exists():
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            raise AssertionError(proc.communicate())
+        time.sleep(0.02)
+    return proc
+
+
 @dataclass
 class BuiltTree:
     """A tree built for every target: ``root`` holds build/ and stand/."""

@@ -7,7 +7,7 @@ copies), so every module that copies a struct needs them.  ``kern_assert``
 from __future__ import annotations
 
 from kmodbuild.kapi._kernel import Kernel, RegisterPair, kfunc
-from kmodbuild.kapi._printf import ArgSource
+from kmodbuild.kapi._printf import ArgSource, _signed
 from kmodbuild.kapi.systm import format_args
 
 HEADER = "sys/lib/libkern/libkern.h"
@@ -153,16 +153,11 @@ def _nonzero(k: Kernel, d: int) -> None:
 def _sdivmod(k: Kernel, a: int, b: int, bits: int) -> tuple[int, int]:
     """C's signed division of ``bits``-wide values: the quotient truncates toward zero,
     the remainder has the dividend's sign."""
-    a, b = _sext(a, bits), _sext(b, bits)
+    a, b = _signed(a, bits), _signed(b, bits)
     _nonzero(k, b)
     q = abs(a) // abs(b)
     q = -q if (a < 0) != (b < 0) else q
     return q, a - q * b
-
-
-def _sext(v: int, bits: int) -> int:
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 @kfunc("uint64_t __udivmoddi4(uint64_t, uint64_t, uint64_t *)")

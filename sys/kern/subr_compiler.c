@@ -11,14 +11,9 @@
 #include <sys/param.h>
 #include <sys/systm.h>
 
-#ifndef __LP64__
-uint64_t __udivmoddi4(uint64_t, uint64_t, uint64_t *);
-int64_t	__divmoddi4(int64_t, int64_t, int64_t *);
-uint64_t __udivdi3(uint64_t, uint64_t);
-uint64_t __umoddi3(uint64_t, uint64_t);
-int64_t	__divdi3(int64_t, int64_t);
-int64_t	__moddi3(int64_t, int64_t);
+/* the division helpers are declared in lib/libkern/libkern.h (sys/systm.h) */
 
+#ifndef __LP64__
 /* Restoring division, one quotient bit per step (no divide instruction). */
 uint64_t
 __udivmoddi4(uint64_t n, uint64_t d, uint64_t *rem)
@@ -100,10 +95,6 @@ void	__aeabi_memset8(void *, size_t, int);
 void	__aeabi_memclr(void *, size_t);
 void	__aeabi_memclr4(void *, size_t);
 void	__aeabi_memclr8(void *, size_t);
-unsigned int __aeabi_uidiv(unsigned int, unsigned int);
-int	__aeabi_idiv(int, int);
-uint64_t __aeabi_uidivmod(unsigned int, unsigned int);
-uint64_t __aeabi_idivmod(int, int);
 
 void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }

@@ -43,27 +43,17 @@ def test_a_signal_to_kmodbuild_build_stops_the_build(tmp_path: Path) -> None:
     """``timeout 60 kmodbuild build`` sends SIGTERM to kmodbuild: its scons child went on
     building and installing in the background.  scons now replaces kmodbuild (one
     process), so the signal stops the build itself."""
-    import shutil
     import signal
     import time
-    tree = tmp_path / "t"
-    tree.mkdir()
-    for part in ("SConstruct", "site_scons", "sys"):
-        src = REPO / part
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, tree / part)
+
+    from tests.conftest import copy_tree, start_until
+    tree = copy_tree(tmp_path / "t")
     mark, wrapper = tmp_path / "compiling", tmp_path / "slowcc"
     wrapper.write_text(f'#!/bin/sh\ntouch "{mark}"\nsleep 1\nexec "$@"\n')
     wrapper.chmod(0o755)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "kmodbuild", "build", "-C", str(tree),
-                             "ARCH=amd64", f"CCWRAPPER={wrapper}", "-j2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_until([sys.executable, "-m", "kmodbuild", "build", "-C", str(tree),
+                        "ARCH=amd64", f"CCWRAPPER={wrapper}", "-j2"], mark)
     try:
-        deadline = time.monotonic() + 120
-        while not mark.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=120)
         assert proc.returncode != 0

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from kmodbuild import scons_tool
-from tests.conftest import REPO, copy_tree
+from tests.conftest import REPO, copy_tree, start_until
 
 
 def _link(name: str) -> list[Any]:
@@ -109,16 +109,9 @@ def test_an_interrupted_build_says_so_once_even_when_quiet(tmp_path, quiet):
     wrapper = tmp_path / "slowcc"
     wrapper.write_text(f'#!/bin/sh\ntouch "{mark}"\nsleep 60\nexec "$@"\n')
     wrapper.chmod(0o755)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "SCons", "-C", str(root), *quiet,
-                             "ARCH=amd64", f"CCWRAPPER={wrapper}"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_until([sys.executable, "-m", "SCons", "-C", str(root), *quiet,
+                        "ARCH=amd64", f"CCWRAPPER={wrapper}"], mark)
     try:
-        deadline = time.monotonic() + 120
-        while not mark.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -145,13 +138,8 @@ def test_a_build_interrupted_without_a_failed_command_records_no_stamp(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     argv = [sys.executable, "-m", "SCons", "-C", str(root), "ARCH=amd64",
             f"CCWRAPPER={wrapper}"]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = start_until(argv, mark)
     try:
-        deadline = time.monotonic() + 120
-        while not mark.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGTERM)           # the process, not its group
         out, err = proc.communicate(timeout=120)
     finally:
