@@ -25,10 +25,10 @@ KIND_TEXT = {
     "unaligned": "unaligned access", "trap": "trap", "unhooked-call": "call to kernel function",
     "budget": "instruction budget exceeded", "panic": "panic", "kernel-fault": "kernel fault",
     "window": "register window", "leak": "memory leak", "dangling": "still registered",
-    "nested": "modcmds nested too deeply",
+    "nested": "modcmds nested too deeply", "lock": "lock held on return",
 }
 #: kinds that do not stop the modcmd: found after it returned
-NONFATAL = frozenset({"leak", "dangling"})
+NONFATAL = frozenset({"leak", "dangling", "lock"})
 
 
 @dataclass(frozen=True)

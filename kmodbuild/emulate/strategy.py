@@ -24,7 +24,7 @@ from typing import Any
 from kmodbuild.emulate.cpu import CpuUnsupported
 from kmodbuild.emulate.machine import DEFAULT_BUDGET, Machine
 from kmodbuild.emulate.report import Report
-from kmodbuild.kapi import mount, proplib, syscallvar
+from kmodbuild.kapi import mount, mutex, proplib, syscallvar
 from kmodbuild.kapi._kernel import forget
 from kmodbuild.kapi.conf import devsw
 from kmodbuild.kobj import EFAULT  # what a crashed modcmd returns ("Bad address")
@@ -141,10 +141,14 @@ class EmulatedModcmd:
             self._running.pop()
             if arg:
                 proplib.prop_object_release(m.k, arg)
+        command = _CMD_TEXT.get(cmd, str(cmd))
         if report is not None:
             self.reports.append(report)
             self._print(f"panic: {report.message}")
             result = EFAULT
+            mutex.release(m.k, module.name)
+        else:
+            self._check_locks(m, module, command)
         if (cmd == MODULE_CMD_FINI and result == 0) or (cmd == MODULE_CMD_INIT and result != 0):
             self._check_unload(m, module, cmd)
         return result
@@ -169,6 +173,14 @@ class EmulatedModcmd:
                               address=reg.key))
             forget(m.k, reg)
 
+    def _check_locks(self, m: Machine, module: Module, command: str) -> None:
+        """The modcmd returned: mutexes its code took and still holds are held by a
+        thread back in user space (the next mutex_enter of one sleeps for ever)."""
+        for mtx, h in mutex.left_held(m.k, module.name, command, m.where):
+            text = (f"{module.name}: modcmd({command}) returned holding mutex {m.where(mtx)} "
+                    f"(taken by {h.caller or '?'}): the next mutex_enter of it, from any "
+                    "other thread, sleeps for ever")
+            self._warn(Report("lock", module.name, command, text, address=mtx))
     def _warn(self, report: Report) -> None:
         self.reports.append(report)
         self._print(f"WARNING: {report.message}")

@@ -148,6 +148,82 @@ def test_missing_detach_in_fini(bug_kernel, target: str) -> None:
     assert ek.load("bug_nodetach")[0] == 0         # ... so it can register again
 
 
+MUTEX = r"bug_lock:data\+0x[0-9a-f]+ \(bug_lock_mtx\+0x0\)"
+TAKEN = r"bug_lock\+0x[0-9a-f]+ \(bug_lock_modcmd\+0x[0-9a-f]+\)"
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_a_mutex_left_held_is_reported(bug_kernel, target: str) -> None:
+    """A modcmd returning with a mutex held leaves it to a thread back in user space:
+    a warning when it returns; the next mutex_enter (another module's modload) stops
+    naming where it was left held instead of "locking against myself"; the module's
+    own FINI, another thread, finds it not its own: mutex_owned false, mutex_exit "not
+    owner".  A panicking modcmd's mutexes are let go, so the simulation goes on."""
+    ek = bug_kernel(target)
+    error, out = ek.load("bug_lock")
+    assert error == 0
+    assert len(out) == 1 and re.fullmatch(
+        rf"WARNING: bug_lock: modcmd\(INIT\) returned holding mutex {MUTEX} \(taken by "
+        rf"{TAKEN}\): the next mutex_enter of it, from any other thread, sleeps for ever",
+        out[0]), out
+    assert [(r.kind, r.command, r.fatal) for r in ek.strategy.reports] == \
+        [("lock", "INIT", False)]
+    left = (rf"bug_lock's modcmd\(INIT\) returned holding it \(mutex_enter of {MUTEX} "
+            rf"called from {TAKEN}\)")
+    from kmodbuild.kapi import mutex
+    error, out = ek.load("bug_lockuser")
+    assert error == EFAULT
+    # the failed modcmd's own mutex is let go with it
+    assert [h.module for h in mutex.holders(ek.strategy.machine.k).values()] == ["bug_lock"]
+    _check_fault(out, "bug_lockuser", "INIT",
+                 r"mutex_enter: mutex 0x[0-9a-f]+ is held by another thread for good: "
+                 + left + r"; this thread would sleep for ever \(in mutex_enter\(\) called "
+                 r"from bug_lockuser\+0x[0-9a-f]+ \(bug_lockuser_modcmd\+0x[0-9a-f]+\)\)")
+    error, out = ek.unload("bug_lock")
+    assert error == EFAULT and "bug_lock: still mine" not in out, out
+    _check_fault(out, "bug_lock", "FINI",
+                 r"mutex_exit: not owner: mutex 0x[0-9a-f]+ is held by another thread: "
+                 + left + r" \(in mutex_exit\(\) called from " + TAKEN + r"\)")
+    assert ek.kernel.lookup("bug_lock") is not None     # FINI failed: it stays loaded
+
+
+def test_validation_fails_on_a_mutex_left_held(bug_kernel, built_tree) -> None:
+    from kmodbuild.simvalidate import validate_tree
+    ek = bug_kernel("amd64")
+    target = ek.kernel.target
+    res = validate_tree(ek.stand, target, "10.0", built_tree.manifest(target.key),
+                        names=["bug_lock", "formats"])
+    assert {(f.module, f.operation, f.code) for f in res.failures} == {
+        ("bug_lock", "load", 0), ("bug_lock", "unload", EFAULT)}
+    held = next(f for f in res.failures if f.operation == "load")
+    assert str(held).startswith("bug_lock: load failed: modcmd(INIT) returned holding mutex "
+                                "bug_lock:data+0x"), str(held)
+
+
+def test_a_panicking_modcmd_lets_its_mutexes_go(bug_kernel) -> None:
+    """What a panicking modcmd's code holds is let go (its mutex can be taken again),
+    not what an earlier modcmd left held; mutex_init of the memory forgets a holder."""
+    from kmodbuild.kapi import mutex
+    ek = bug_kernel("amd64")
+    assert ek.load("formats")[0] == 0
+    m = ek.strategy.machine
+    k = m.k
+    addr = k.alloc(32)
+    k.current = "formats"
+    mutex.mutex_init(k, addr, 2, 0)
+    mutex.mutex_enter(k, addr)
+    assert mutex.mutex_owned(k, addr) == 1
+    mutex.release(k, "formats")
+    assert mutex.mutex_owned(k, addr) == 0 and addr not in mutex.holders(k)
+    mutex.mutex_enter(k, addr)                          # free again: no panic
+    assert mutex.left_held(k, "formats", "INIT") and mutex.mutex_owned(k, addr) == 0
+    mutex.release(k, "formats")                         # left held: not this modcmd's
+    assert addr in mutex.holders(k)
+    mutex.mutex_init(k, addr, 2, 0)                     # the memory used again
+    assert addr not in mutex.holders(k)
+    k.current = ""
+
+
 @pytest.mark.parametrize("target", ["amd64", "i386", "evbarm-aarch64", "sparc64",
                                     "evbmips-mips64eb"])
 def test_fini_faults_keep_the_module(bug_kernel, target: str) -> None:
