@@ -66,18 +66,32 @@ class _Abort(Exception):
 
 
 class _Raw:
-    """Kernel-side byte access to guest memory (faults become :class:`GuestFault`)."""
+    """Kernel-side byte access to guest memory (faults become :class:`GuestFault`).
 
-    def __init__(self, cpu: Cpu) -> None:
+    unicorn's own reads and writes ignore page protections, so the two a hook must
+    not get through are checked here: the NULL guard page (mapped execute-only on
+    some ports, its bytes the stub's: a hook reading a NULL pointer got them) and,
+    for writes, the kernel's read-only text (``text``: [start, end))."""
+
+    def __init__(self, cpu: Cpu, null_page: int = 0) -> None:
         self.cpu = cpu
+        self.null_page = null_page
+        self.text = (0, 0)
 
     def read(self, address: int, size: int) -> bytes:
+        if address < self.null_page:
+            raise GuestFault(address, "read")
         try:
             return self.cpu.read(address, size)
         except MemoryError_ as e:
             raise GuestFault(e.address, "read") from None
 
     def write(self, address: int, data: bytes) -> None:
+        if address < self.null_page:
+            raise GuestFault(address, "write")
+        lo, hi = self.text
+        if address < hi and address + len(data) > lo:
+            raise GuestFault(max(address, lo), "write", "read-only")
         try:
             self.cpu.write(address, data)
         except MemoryError_ as e:
@@ -173,7 +187,8 @@ class Machine:
             raise CpuUnsupported(f"the kernel's address layout does not fit the emulated "
                                  f"{target.machine_arch} address space ({e})") from None
         self.heap = Heap(heap_base, heap_size, self.cpu.read, self.cpu.write)
-        self.k = Kernel(target, _Raw(self.cpu), self.heap, self.symbols, self._call_guest,
+        self._raw = _Raw(self.cpu, self._null_page)
+        self.k = Kernel(target, self._raw, self.heap, self.symbols, self._call_guest,
                         lambda ap: make_valist(self.cpu, spec, ap), sim)
         self.k.caller_of = self._caller_text
         self.symbolizer = Symbolizer()
@@ -199,6 +214,7 @@ class Machine:
         protect = (text_end or 0) & ~(page - 1)
         if protect > self.kernel_base:
             self.cpu.protect(self.kernel_base, protect - self.kernel_base, "rx")
+            self._raw.text = (self.kernel_base, protect)
         if spec.delay_slots:
             for addr in sorted(set(self.symbols.values())):
                 self.cpu.on_code(addr, addr, self._on_code)
@@ -635,7 +651,7 @@ class Machine:
                         self._call_site())
         except GuestFault as e:
             self._fatal("kernel-fault", f"{kf.name}() called from {k.caller} faulted: "
-                        f"{e.access} of unmapped address {e.address:#x}", self._call_site(),
+                        f"{e.access} of {e.what} address {e.address:#x}", self._call_site(),
                         e.address)
         except _Abort:
             self.cpu.stop()

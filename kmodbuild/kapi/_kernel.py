@@ -31,12 +31,14 @@ def printable(text: str) -> str:
 
 
 class GuestFault(Exception):
-    """A hook touched guest memory that is not there (``access`` is read or write)."""
+    """A hook touched guest memory that is not there (``access`` is read or write;
+    ``what`` the kind of address: ``unmapped``, ``read-only``)."""
 
-    def __init__(self, address: int, access: str = "read") -> None:
-        super().__init__(f"{access} of unmapped address {address:#x}")
+    def __init__(self, address: int, access: str = "read", what: str = "unmapped") -> None:
+        super().__init__(f"{access} of {what} address {address:#x}")
         self.address = address
         self.access = access
+        self.what = what
 
 
 class Panic(Exception):

@@ -47,6 +47,12 @@ INIT_FAULTS: dict[str, str] = {
     # module calling printf after it failed)
     "bug_kwtext": r"write to read-only address 0x[0-9a-f]+ \(netbsd\+0x[0-9a-f]+ "
                   r"\(printf\+0x0\)\), at " + WHERE,
+    # a kernel function's own reads and writes: the NULL page (on mips64eb mapped
+    # execute-only, its stub bytes were read as the string) and the kernel's text
+    "bug_hooknull": r"printf\(\) called from " + WHERE + r" faulted: read of unmapped "
+                    r"address 0x10",
+    "bug_hookkwtext": r"memset\(\) called from " + WHERE + r" faulted: write of read-only "
+                      r"address 0x[0-9a-f]+",
     "bug_recurse": r"write to unmapped address 0x[0-9a-f]+ \(stack overflow: below the 256 KiB "
                    r"kernel stack\), at bug_recurse\+0x[0-9a-f]+ \(bug_recurse_down\+0x[0-9a-f]+\)",
     "bug_widefield": r"printf\(\) called from " + WHERE + r": a field 2147483647 characters "
@@ -78,7 +84,8 @@ def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
     kinds = [r.kind for r in ek.strategy.reports]
     assert kinds == [{"bug_null": "read-unmapped", "bug_loop": "budget",
                       "bug_memloop": "budget", "bug_widefield": "budget",
-                      "bug_bigset": "kernel-fault", "bug_kwtext": "write-protected",
+                      "bug_bigset": "kernel-fault", "bug_hooknull": "kernel-fault",
+                      "bug_hookkwtext": "kernel-fault", "bug_kwtext": "write-protected",
                       "bug_rodata": "write-protected", "bug_text": "write-protected",
                       "bug_unhooked": "unhooked-call", "bug_panic": "panic"}.get(
                           name, kinds[0])], kinds
