@@ -234,3 +234,28 @@ def aeabi_ldivmod(k: Kernel, a: int, b: int) -> RegisterPair:
     """{quotient, remainder} in {r0:r1, r2:r3}, truncating toward zero."""
     q, r = _sdivmod(k, a, b, 64)
     return RegisterPair(q, r)
+
+
+# ARM EABI's copies (clang calls them for a big struct assignment or initialisation):
+# memcpy's and memmove's arguments, memset's with the size before the byte, memclr's
+# without the byte; the 4/8 forms only promise aligned pointers.
+def _aeabi_copy(k: Kernel, dst: int, src: int, n: int) -> None:
+    memcpy(k, dst, src, n)
+
+
+def _aeabi_set(k: Kernel, dst: int, n: int, c: int) -> None:
+    memset(k, dst, c, n)
+
+
+def _aeabi_clear(k: Kernel, dst: int, n: int) -> None:
+    memset(k, dst, 0, n)
+
+
+for _suffix in ("", "4", "8"):
+    for _name, _decl, _impl in (
+            ("memcpy", "void *, const void *, size_t", _aeabi_copy),
+            ("memmove", "void *, const void *, size_t", _aeabi_copy),
+            ("memset", "void *, size_t, int", _aeabi_set),
+            ("memclr", "void *, size_t", _aeabi_clear)):
+        kfunc(f"void __aeabi_{_name}{_suffix}({_decl})")(_impl)
+del _suffix, _name, _decl, _impl

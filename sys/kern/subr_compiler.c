@@ -83,19 +83,6 @@ __moddi3(int64_t a, int64_t b)
 #endif /* !__LP64__ */
 
 #ifdef __arm__
-void	__aeabi_memcpy(void *, const void *, size_t);
-void	__aeabi_memcpy4(void *, const void *, size_t);
-void	__aeabi_memcpy8(void *, const void *, size_t);
-void	__aeabi_memmove(void *, const void *, size_t);
-void	__aeabi_memmove4(void *, const void *, size_t);
-void	__aeabi_memmove8(void *, const void *, size_t);
-void	__aeabi_memset(void *, size_t, int);
-void	__aeabi_memset4(void *, size_t, int);
-void	__aeabi_memset8(void *, size_t, int);
-void	__aeabi_memclr(void *, size_t);
-void	__aeabi_memclr4(void *, size_t);
-void	__aeabi_memclr8(void *, size_t);
-
 void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy8(void *d, const void *s, size_t n) { memcpy(d, s, n); }
@@ -173,36 +160,26 @@ __aeabi_idivmod(int a, int b)
 /*
  * 64-bit {quotient, remainder} come back in {r0:r1, r2:r3}, which C
  * cannot express: call the C routine with a stack slot for the remainder.
+ * In assembly, as NetBSD's own (a naked C function's debug information
+ * says it takes no parameters, and the module check compares prototypes).
  */
-__attribute__((__naked__)) uint64_t
-__aeabi_uldivmod(uint64_t n, uint64_t d)
-{
+#define	AEABI_LDIVMOD(name, helper)					\
+	"	.text\n"							\
+	"	.globl	" #name "\n"						\
+	"	.type	" #name ", %function\n"				\
+	"	.p2align 2\n"							\
+	#name ":\n"							\
+	"	push	{r11, lr}\n"						\
+	"	sub	sp, sp, #16\n"						\
+	"	add	r12, sp, #8\n"						\
+	"	str	r12, [sp]\n"						\
+	"	bl	" #helper "\n"						\
+	"	ldr	r2, [sp, #8]\n"						\
+	"	ldr	r3, [sp, #12]\n"					\
+	"	add	sp, sp, #16\n"						\
+	"	pop	{r11, pc}\n"						\
+	"	.size	" #name ", . - " #name "\n"
 
-	__asm volatile(
-	    "push	{r11, lr}\n\t"
-	    "sub	sp, sp, #16\n\t"
-	    "add	r12, sp, #8\n\t"
-	    "str	r12, [sp]\n\t"
-	    "bl	__udivmoddi4\n\t"
-	    "ldr	r2, [sp, #8]\n\t"
-	    "ldr	r3, [sp, #12]\n\t"
-	    "add	sp, sp, #16\n\t"
-	    "pop	{r11, pc}\n\t");
-}
-
-__attribute__((__naked__)) int64_t
-__aeabi_ldivmod(int64_t n, int64_t d)
-{
-
-	__asm volatile(
-	    "push	{r11, lr}\n\t"
-	    "sub	sp, sp, #16\n\t"
-	    "add	r12, sp, #8\n\t"
-	    "str	r12, [sp]\n\t"
-	    "bl	__divmoddi4\n\t"
-	    "ldr	r2, [sp, #8]\n\t"
-	    "ldr	r3, [sp, #12]\n\t"
-	    "add	sp, sp, #16\n\t"
-	    "pop	{r11, pc}\n\t");
-}
+__asm(AEABI_LDIVMOD(__aeabi_uldivmod, __udivmoddi4)
+    AEABI_LDIVMOD(__aeabi_ldivmod, __divmoddi4));
 #endif /* __arm__ */

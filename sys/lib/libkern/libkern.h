@@ -74,6 +74,19 @@ uint64_t __aeabi_uidivmod(unsigned int, unsigned int);
 uint64_t __aeabi_idivmod(int, int);
 uint64_t __aeabi_uldivmod(uint64_t, uint64_t);	/* remainder in r2:r3 */
 int64_t	__aeabi_ldivmod(int64_t, int64_t);	/* remainder in r2:r3 */
+/* the copies clang calls for a big struct assignment or initialisation */
+void	__aeabi_memcpy(void *, const void *, size_t);
+void	__aeabi_memcpy4(void *, const void *, size_t);
+void	__aeabi_memcpy8(void *, const void *, size_t);
+void	__aeabi_memmove(void *, const void *, size_t);
+void	__aeabi_memmove4(void *, const void *, size_t);
+void	__aeabi_memmove8(void *, const void *, size_t);
+void	__aeabi_memset(void *, size_t, int);
+void	__aeabi_memset4(void *, size_t, int);
+void	__aeabi_memset8(void *, size_t, int);
+void	__aeabi_memclr(void *, size_t);
+void	__aeabi_memclr4(void *, size_t);
+void	__aeabi_memclr8(void *, size_t);
 #endif
 __END_DECLS
 
