@@ -52,7 +52,17 @@ MAX_HASHED = 1 << 20
 _EDITOR_FILE = re.compile(r"\.#.*|#.*#|.*~|\..*\.sw[a-p]")
 
 
-def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False) -> None:
+def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False,
+          seen: set[tuple[int, int]] | None = None) -> None:
+    """Every file under ``root``, symbolic links followed as SCons and the compiler follow
+    them (a header or module directory linked into the tree from elsewhere: its edits
+    were not seen); a directory met again through a link is not walked twice."""
+    if seen is None:
+        try:
+            st = os.stat(root)
+            seen = {(st.st_dev, st.st_ino)}
+        except OSError:
+            seen = set()
     try:
         it = os.scandir(root)
     except OSError:
@@ -64,11 +74,19 @@ def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False
                     or (sources and _EDITOR_FILE.fullmatch(e.name)):
                 continue
             try:
-                if e.is_dir(follow_symlinks=False):
-                    _walk(e.path, out, sources)
+                if e.is_symlink():
+                    st = os.stat(e.path)        # what it points at (dangling: OSError)
+                    if e.is_dir():
+                        if (st.st_dev, st.st_ino) not in seen:
+                            seen.add((st.st_dev, st.st_ino))
+                            _walk(e.path, out, sources, seen)
+                        continue
+                elif e.is_dir(follow_symlinks=False):
+                    _walk(e.path, out, sources, seen)
+                    continue
                 else:
                     st = e.stat(follow_symlinks=False)
-                    out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ino))
+                out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ino))
             except OSError:
                 out.append((e.path, -1, -1, -1))
 
@@ -97,6 +115,16 @@ def scan(roots: Iterable[str], files: Iterable[str] = (),
         except OSError:
             entries.append((f, -1, -1, -1))
     return sorted(entries)
+
+
+def moved(before: Iterable[Sequence[Any]], roots: Iterable[str], files: Iterable[str] = (),
+          source_roots: Iterable[str] = ()) -> set[str]:
+    """The paths whose ``(size, mtime_ns, inode)`` differ now from ``before`` (a
+    :func:`scan` of the same ``roots`` and ``files``), added and removed ones too: files
+    saved while a build ran, which its compiles may have read either way."""
+    was = {e[0]: tuple(e) for e in before}
+    now = {e[0]: e for e in scan(roots, files, source_roots)}
+    return {p for p in was.keys() | now.keys() if was.get(p) != now.get(p)}
 
 
 def _digest(argv: Sequence[str], entries: Iterable[Sequence[Any]]) -> str:
@@ -212,8 +240,8 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
             raise TypeError("hashes")
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return Decision("full")
-    if data.get("argv") != list(argv):
-        return Decision("full")
+    if data.get("argv") != list(argv) or data.get("stamp") != os.path.realpath(stamp):
+        return Decision("full")         # another command line; a copy of the tree
     entries = scan(roots, files, data.get("input_roots", ()))
     if data.get("digest") == _digest(argv, entries):
         return Decision("noop", entries=tuple(entries), data=data)
@@ -323,7 +351,11 @@ def write_stamp(stamp: Path, argv: Sequence[str], roots: Iterable[str],
             outputs = scan([r for r in roots if r not in input_roots],
                            [f for f in files if f not in input_files])
         entries = sorted({e[0]: e for e in [*inputs, *outputs]}.values())
-    _write_json(stamp, {"argv": list(argv), "roots": roots, "input_roots": input_roots,
+    # where it was written: a copy of the tree (cp -a) holds this stamp too, whose paths
+    # are the original's -- it watched the original's files and its quick build built
+    # and installed into the original
+    _write_json(stamp, {"argv": list(argv), "stamp": os.path.realpath(stamp),
+                        "roots": roots, "input_roots": input_roots,
                         "files": files,
                         "module_root": module_root, "entries": entries,
                         "digest": _digest(argv, entries), "env": _env_digest(argv),

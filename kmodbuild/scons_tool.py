@@ -1323,12 +1323,17 @@ def _arrange_dirty(env: _ENV) -> None:
     import atexit
     build_dir = env.Dir("#build").abspath
     _DIRTY["keys"] = quickbuild.read_dirty(build_dir)
-    if not _DIRTY["keys"] or SCons.Script.GetOption("clean") \
-            or SCons.Script.GetOption("no_exec"):
+    if SCons.Script.GetOption("clean") or SCons.Script.GetOption("no_exec"):
         return
 
     def clear() -> None:
+        saved = _saved_during_build()
         if _build_failed():
+            if saved:                   # what it compiled is in SCons's database all the same
+                with contextlib.suppress(OSError):
+                    quickbuild.write_dirty(build_dir, quickbuild.read_dirty(build_dir) | saved)
+            return
+        if not _DIRTY["keys"] and not saved:
             return
         left = {k for k in _DIRTY["keys"] if k not in _DIRTY["compiled"]}
         if "*" in left:                 # an unreadable list: gone once all was compiled
@@ -1341,10 +1346,36 @@ def _arrange_dirty(env: _ENV) -> None:
             left = {k for k in left if k in declared
                     or quickbuild.dirty_variant(k) not in variants}
         try:
-            quickbuild.write_dirty(build_dir, left)
+            quickbuild.write_dirty(build_dir, left | saved)
         except OSError:
             pass                        # kept: the next build re-runs those steps again
     atexit.register(clear)
+
+
+def _saved_during_build() -> set[str]:
+    """The modules (:func:`quickbuild.dirty_key`) this build may have compiled from a file
+    saved while it ran: SCons's database records a source's content as the build found
+    it before compiling, so with the file changed back to that content later, SCons
+    would take the object -- compiled from the other content -- as up to date (make
+    would rebuild: the file is newer).  Listed like a quick build's modules, so that
+    SCons's next walk rebuilds them.  A ``.c`` file: the modules compiling it; anything
+    else (a header, a script): every module this build declared with its compiles."""
+    if "saved" in _FAST:
+        return set(_FAST["saved"])
+    keys: set[str] = set()
+    if "before" in _FAST:
+        from kmodbuild import fastpath
+        before, roots, files = _FAST["before"]
+        _FAST["moved"] = paths = fastpath.moved(before, roots, files, roots)
+        declared = _DIRTY["declared"]
+        for path in paths:
+            users = _SOURCES.get(path) if path.endswith(".c") else None
+            if users is None:
+                keys = set(declared)
+                break
+            keys.update(k for k in declared if k.rsplit("|", 1)[1] in users)
+    _FAST["saved"] = keys
+    return set(keys)
 
 
 def _fast_inputs(env: _ENV, sysdir: str) -> tuple[list[str], list[str]]:
@@ -1404,6 +1435,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     sources, files = _fast_inputs(env, sysdir)
     before = fastpath.scan(sources, files, sources)     # inputs as the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
+    _FAST["before"] = (before, sources, files)
     build_dir = env.Dir("#build").abspath
     # outside build/: deleting it must not leave a no-op that does not write it again
     output_files = [os.path.join(env.Dir("#").abspath, "compile_commands.json")]
@@ -1412,6 +1444,12 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     def record() -> None:
         if _build_failed() or "extra_roots" not in _FAST:
             return
+        _saved_during_build()
+        # a file saved while the build ran: its entry stays as the build began (the next
+        # run sees it changed), without the digest that would let a save of the old
+        # contents pass for a touch
+        for path in _FAST.get("moved", ()):
+            hashes.pop(path, None)
         outputs = _stamp_output_roots(build_dir, SCons.Script.COMMAND_LINE_TARGETS)
         watched = list(files)
         keep = set(watched)

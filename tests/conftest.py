@@ -50,7 +50,7 @@ def start_until(argv: list[str], mark: Path, env: dict[str, str] | None = None,
     """Start ``argv`` (this checkout's kmodbuild importable, a session of its own) and
     return once ``mark`` exists -- a compiler wrapper touches it: the build is compiling."""
     import time
-    full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + timeout

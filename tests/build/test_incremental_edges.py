@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import copy_tree, scons
 
 ARGS = ("ARCH=amd64",)
@@ -133,3 +135,144 @@ def test_a_metalog_altered_by_hand_is_written_again(tmp_path: Path) -> None:
     metalog.write_text(good.replace("mode=0444", "mode=0555"))
     scons(tree, *ARGS)
     assert metalog.read_text() == good
+
+
+def test_a_copy_of_a_built_tree_builds_itself(tmp_path: Path) -> None:
+    """``cp -a`` of a built tree copied the fast path's stamp, whose paths are the
+    original's: an edit in the copy was "up to date" (the stamp watched the original's
+    files), and an edit in the original, built in the copy, was compiled and installed
+    into the original by the copy's quick build."""
+    import shutil
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, *ARGS)
+    scons(tree, *ARGS)                       # a stamp with the quick build's records
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy, symlinks=True)
+    before = _installed(tree, "hello")
+    hello = copy / "sys" / "modules" / "hello" / "hello.c"
+    hello.write_text(hello.read_text().replace("Goodbye, %s!", "Ciao, %s!"))
+    out = scons(copy, *ARGS).stdout
+    assert "everything is up to date" not in out, out
+    assert b"Ciao, %s!" in _installed(copy, "hello")
+    assert _installed(tree, "hello") == before
+    # the other way round: the original edited, the copy built -- nothing of the copy's
+    # changed, so nothing is built, and the original is left alone
+    orig = tree / "sys" / "modules" / "hello" / "hello.c"
+    orig.write_text(orig.read_text().replace("Goodbye, %s!", "Adieu, %s!"))
+    scons(copy, *ARGS)
+    assert _installed(tree, "hello") == before
+    assert b"Adieu" not in (tree / "build" / "amd64-x86_64" / "10.0" / "modules" / "hello"
+                            / "hello.o").read_bytes()
+
+
+def test_edits_behind_a_symlink_in_the_tree_are_built(tmp_path: Path) -> None:
+    """The fast path's walk of the sources looked at symbolic links themselves, not what
+    they point at (SCons and the compiler follow them): an edit of a header or of a
+    module directory linked into the tree from elsewhere was "up to date"."""
+    tree = copy_tree(tmp_path / "t")
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    mods = tree / "sys" / "modules"
+    (mods / "hello").rename(ext / "hello")
+    (mods / "hello").symlink_to(ext / "hello")
+    param = tree / "sys" / "sys" / "param.h"
+    param.rename(ext / "param.h")
+    param.symlink_to(ext / "param.h")
+    (ext / "loop").symlink_to(ext)                     # a cycle: walked once
+    scons(tree, *ARGS)
+    assert "everything is up to date" in scons(tree, *ARGS).stdout
+    hello = ext / "hello" / "hello.c"
+    hello.write_text(hello.read_text().replace("Goodbye, %s!", "Tschuess, %s!"))
+    assert "everything is up to date" not in scons(tree, *ARGS).stdout
+    assert b"Tschuess, %s!" in _installed(tree, "hello")
+    header = (ext / "param.h").read_text()
+    guard = header.rindex("#endif")                    # inside the include guard
+    (ext / "param.h").write_text(header[:guard] + "static const int hello_param_seen "
+                                 "__attribute__((used)) = 0x5eed;\n" + header[guard:])
+    out = scons(tree, *ARGS).stdout
+    assert "everything is up to date" not in out
+    assert (0x5eed).to_bytes(4, "little") in _installed(tree, "hello")
+
+
+_WAIT_ON_HELLO = """#!/bin/sh
+# the compile of hello.c says it started, then waits for GO
+case "$*" in *hello.c*) touch "{mark}"; while [ ! -e "{go}" ]; do sleep 0.05; done;; esac
+exec {run} "$@"
+"""
+
+
+def _waiting_wrapper(tmp_path: Path, run: str = "") -> Path:
+    """A script waiting on hello.c's compile (``run``: the program it runs, empty for a
+    CCWRAPPER, zig's path for a KMOD_ZIG)."""
+    wrapper = tmp_path / "wait-on-hello.sh"
+    wrapper.write_text(_WAIT_ON_HELLO.format(mark=tmp_path / "compiling", go=tmp_path / "go",
+                                             run=run))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def _build_while_saving(tree: Path, tmp_path: Path, args: tuple[str, ...], saved: str,
+                        env: dict[str, str] | None = None) -> str:
+    """Build ``args`` (a :func:`_waiting_wrapper` in them or ``env``); while hello.c
+    compiles, save ``saved`` as hello.c, then let the compile read it.  Returns the
+    build's output."""
+    import os
+    import sys
+
+    from tests.conftest import REPO, start_until
+    mark, go = tmp_path / "compiling", tmp_path / "go"
+    for p in (mark, go):
+        p.unlink(missing_ok=True)
+    # the environment tests.conftest.scons gives (the fast path's stamp digests PYTHONPATH)
+    env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **(env or {})}
+    proc = start_until([sys.executable, "-m", "SCons", "-C", str(tree), *args], mark, env=env)
+    (tree / "sys" / "modules" / "hello" / "hello.c").write_text(saved)
+    go.touch()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, (out, err)
+    return out
+
+
+@pytest.mark.parametrize("then", ["fast path", "graph"])
+def test_a_save_during_the_build_undone_is_built_again(tmp_path: Path, then: str) -> None:
+    """hello.c saved while the build compiled it (the compile read the new text), then put
+    back as the build found it: SCons's database and the fast path's stamp both held
+    the text the build began with, so the put-back file looked untouched ("up to date",
+    even KMOD_FASTPATH=0) and the save stayed installed.  Make rebuilds: it is newer."""
+    tree = copy_tree(tmp_path / "t")
+    args = (*ARGS, f"CCWRAPPER={_waiting_wrapper(tmp_path)}")
+    hello = tree / "sys" / "modules" / "hello" / "hello.c"
+    original = hello.read_text()
+    _build_while_saving(tree, tmp_path, args, original.replace("Goodbye, %s!", "Howdy, %s!"))
+    assert b"Howdy, %s!" in _installed(tree, "hello")           # the compile read the save
+    hello.write_text(original)
+    env = {"KMOD_FASTPATH": "0"} if then == "graph" else None
+    out = scons(tree, *args, env=env).stdout
+    assert "everything is up to date" not in out, out
+    assert b"Goodbye, %s!" in _installed(tree, "hello")
+
+
+def test_a_save_during_a_quick_build_undone_is_built_again(tmp_path: Path) -> None:
+    """The same during a quick build (no SCons graph; it takes no CCWRAPPER, so the
+    wait is in a KMOD_ZIG): the stamp's digest of the text it began with let the file
+    put back pass for a touch -- "up to date" with the save installed."""
+    from kmodbuild.toolchain import zig_path
+    tree = copy_tree(tmp_path / "t")
+    env = {"KMOD_ZIG": str(_waiting_wrapper(tmp_path, zig_path()))}
+    hello = tree / "sys" / "modules" / "hello" / "hello.c"
+    original = hello.read_text()
+    (tmp_path / "go").touch()
+    scons(tree, *ARGS, env=env)
+    bye = original.replace("Goodbye, %s!", "Bye, %s!")
+    hello.write_text(bye)
+    sconsign = (tree / ".sconsign.dblite").stat().st_mtime_ns
+    out = _build_while_saving(tree, tmp_path, ARGS,
+                              original.replace("Goodbye, %s!", "Hiya, %s!"), env)
+    assert "[1/1] amd64 hello.kmod" in out, out
+    assert (tree / ".sconsign.dblite").stat().st_mtime_ns == sconsign  # not SCons: quick
+    assert b"Hiya, %s!" in _installed(tree, "hello")
+    hello.write_text(bye)                               # as the quick build found it
+    out = scons(tree, *ARGS, env=env).stdout
+    assert "everything is up to date" not in out, out
+    assert b"Bye, %s!" in _installed(tree, "hello")
