@@ -359,6 +359,17 @@ class NetBSDVersion:
             return f"{self.major}.{self.minor}.{self.patch}"
         return f"{self.major}.{self.minor}"
 
+    @property
+    def build_dir(self) -> str:
+        """The build directory's name (``build/<target>/<build_dir>``): the full version.
+
+        ``MM.mm`` for a release without a patch level, ``MM.mm.pp`` for one with it
+        (``10.0.3``: its objects and stub kernel differ from 10.0's, so they must not
+        share a directory, although both install into ``stand/.../10.0``), ``MM.99.pp``
+        for -current.
+        """
+        return str(self)
+
     def __str__(self) -> str:
         if self.is_current or self.patch:
             return f"{self.major}.{self.minor}.{self.patch}"
