@@ -1695,8 +1695,12 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     except KmodError as e:
         raise _action_fail(e) from None
     if not result.ok:
+        # the modules the tree no longer builds are named here too: a failure may be theirs
+        from kmodbuild.simvalidate import strays_note
+        strays = strays_note(result, (name for name, _, _ in env["KMOD_REGISTRY"]))
         raise _action_fail("\n".join(str(f) for f in result.failures)
-                           + f"\nsimulate: {result.summary()}")
+                           + f"\nsimulate: {result.summary()}"
+                           + (f"\nsimulate: {strays}" if strays else ""))
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
         from kmodbuild.simvalidate import summary_lines

@@ -167,6 +167,25 @@ def test_installed_modules_the_tree_no_longer_builds_are_named(tmp_path) -> None
                 if "does not build" in ln]
 
 
+def test_a_failing_simulation_names_the_modules_the_tree_does_not_build(tmp_path) -> None:
+    """The note explains a failure blamed on a stale installed module: it was printed
+    only when the simulation succeeded."""
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    _sh.rmtree(tree / "sys" / "modules" / "hello")     # removed from the tree, still installed
+    stale = tree / "stand" / "amd64" / "10.0" / "modules" / "hello" / "hello.kmod"
+    stale.chmod(0o644)
+    stale.write_bytes(b"not an ELF file")
+    res = scons(tree, "ARCH=amd64", check=False)
+    assert res.returncode == 2
+    err = res.stderr.splitlines()
+    assert any(ln.startswith("simulate: amd64 10.0:") and "1 failure" in ln for ln in err), err
+    assert ("simulate: 1 installed module the tree does not build, simulated too: hello "
+            "(kmodbuild verify lists them; delete them to leave them out)") in err, err
+
+
 def test_sets_follow_source_date_epoch(tmp_path) -> None:
     import tarfile
     from tests.conftest import copy_tree
