@@ -193,7 +193,8 @@ def _auto_manifest(paths: Iterable[str]) -> Path | None:
                 if t.kmodulearchdir != m.group(1) or (
                         stand.parent.name.startswith("destdir.") and t.name != own):
                     continue
-                found = find_build_manifest(stand, t, m.group(2))
+                # stand/<archdir>/10.0 is also where VERSION=10.0.3 installs
+                found = find_build_manifest(stand, t, m.group(2), patch_levels=True)
                 if found is not None:
                     return found
     return None

@@ -155,8 +155,11 @@ def resolve_kernel(args: argparse.Namespace
         if args.manifest:
             manifest: Path | None = Path(args.manifest)
         else:
+            # the build directory of the version asked for (10.0.3 has one of its own);
+            # without --version, 10.0's, or the one patch level of 10.0 that was built
             manifest = find_build_manifest(Path(args.root), target or resolve_target(None, None),
-                                           (version or NetBSDVersion.parse("10.0")).osrelease)
+                                           version.build_dir if version else "10.0",
+                                           patch_levels=version is None)
         if manifest is not None:
             header = read_manifest_header(manifest)
             mt = header.get_target()

@@ -25,7 +25,7 @@ from kmodbuild.elf import machine_name, target_for
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.model import (MODULE_CLASS_MAX, SHF_ALLOC, SHN_UNDEF, SHT_PROGBITS, STB_WEAK,
                              ModuleObject, parse_required, parse_required_bytes)
-from kmodbuild.target import NetBSDVersion, Target, compatible
+from kmodbuild.target import NetBSDVersion, Target, compatible, tls_relocs
 
 MAXMODNAME = 32                 # sys/module.h (spec §1.4)
 EV_CURRENT = 1
@@ -90,15 +90,44 @@ RELOC_TYPE_HINTS: dict[str, dict[int, str | None]] = {
         **dict.fromkeys((23, 54, 55), "an address stored at an unaligned place, as in a "
                                       "__packed structure: kobj_reloc refuses the unaligned "
                                       "UA* types; align it"),
-        **dict.fromkeys(range(56, 80), "thread-local storage: a module cannot have "
-                                       "__thread variables"),
         **dict.fromkeys(range(80, 85), "build without -fpic/-fPIC"),
     },
 }
 
 
-def reloc_hint(target: Target, rtype: int) -> str | None:
-    """The advice printed with a refused relocation type ``rtype`` of ``target``."""
+#: The advice for a thread-local storage relocation type, on every target.
+TLS_HINT = "thread-local storage: a module cannot have __thread variables"
+
+#: Functions the compiler calls on its own (a large struct copy or clear, 64-bit
+#: arithmetic on a 32-bit CPU): clang calls them with a short branch on powerpc even
+#: with -mlongcall (README, deviations).
+COMPILER_HELPERS = frozenset({
+    "memcpy", "memmove", "memset", "memcmp", "bcmp", "bzero",
+    "__udivdi3", "__divdi3", "__umoddi3", "__moddi3", "__udivmoddi4", "__divmoddi4",
+    "__ashldi3", "__ashrdi3", "__lshrdi3", "__muldi3", "__mulodi4", "__negdi2",
+    "__cmpdi2", "__ucmpdi2", "__clzsi2", "__clzdi2", "__ctzsi2", "__ctzdi2", "__ffsdi2",
+    "__popcountsi2", "__popcountdi2", "__bswapsi2", "__bswapdi2", "__paritysi2",
+    "__paritydi2",
+})
+
+#: Targets whose calls are branches of limited reach fixed by a flag (-mlongcall) that
+#: the compiler ignores for its own helper calls: rtype -> hint for those.
+_HELPER_CALL_HINTS: dict[str, dict[int, str]] = {
+    "evbppc-powerpc": dict.fromkeys(
+        (10, 18),       # R_PPC_REL24, R_PPC_PLTREL24
+        "clang calls its helpers (memcpy for a large struct copy, __udivdi3 for a 64-bit "
+        "division...) with a short branch despite -mlongcall, which the build already "
+        "uses: avoid the code that needs the helper"),
+}
+
+
+def reloc_hint(target: Target, rtype: int, symbol: str | None = None) -> str | None:
+    """The advice printed with a refused relocation type ``rtype`` of ``target`` (at its
+    first place, against ``symbol``)."""
+    if rtype in tls_relocs(target.reloc_names):
+        return TLS_HINT
+    if symbol in COMPILER_HELPERS and rtype in _HELPER_CALL_HINTS.get(target.name, {}):
+        return _HELPER_CALL_HINTS[target.name][rtype]
     per_type = RELOC_TYPE_HINTS.get(target.name)
     if per_type is not None:
         return per_type.get(rtype)
@@ -261,7 +290,7 @@ def check_relocations(ctx: CheckContext, mod: ModuleObject) -> None:
             rname = f"{t.reloc_names[rtype]} ({rtype})" if rtype in t.reloc_names else rtype
             ctx.error(mod, f"unsupported relocation type {rname}"
                            f"{where}{against}{more}", "relocation-type", symbol=sym,
-                      hint=reloc_hint(t, rtype))
+                      hint=reloc_hint(t, rtype, sym))
 
 
 def link_verdict(mod: ModuleObject, target: Target | None = None) -> tuple[Any, ...] | None:

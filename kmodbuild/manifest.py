@@ -387,13 +387,26 @@ def write_if_changed(path: object, text: str) -> bool:
         raise ManifestError(f"cannot write manifest: {e.strerror or e}", path=str(path)) from None
 
 
-def find_build_manifest(root: Path, target: Target, osrelease: str) -> Path | None:
+def find_build_manifest(root: Path, target: Target, version_dir: str,
+                        patch_levels: bool = False) -> Path | None:
     """The stub kernel's manifest a build left for the modules installed under ``root``
-    (a ``stand`` directory, or a DESTDIR holding one): ``build/<key>/<osrelease>/kernel/
-    netbsd.syms`` next to ``root``, one level up, or in the current directory."""
-    rel = Path("build") / target.key / osrelease / "kernel" / "netbsd.syms"
-    here = root.resolve()
-    for base in (here.parent, here.parent.parent, Path.cwd()):
+    (a ``stand`` directory, or a DESTDIR holding one): ``build/<key>/<version_dir>/kernel/
+    netbsd.syms`` next to ``root``, one level up, or in the current directory.
+
+    ``version_dir`` is the build directory's name, the full version (``10.0``,
+    ``10.0.3``, ``10.99.10``: :attr:`NetBSDVersion.build_dir`).  With ``patch_levels``
+    and a release's ``MM.mm`` (the name of an installed tree, ``stand/<machine>/10.0``,
+    which a VERSION=10.0.3 build installs into too), a ``build/<key>/MM.mm.pp`` is taken
+    when ``MM.mm`` itself was not built and exactly one such patch level was.
+    """
+    bases = (root.resolve().parent, root.resolve().parent.parent, Path.cwd())
+    rel = Path("build") / target.key / version_dir / "kernel" / "netbsd.syms"
+    for base in bases:
         if (base / rel).is_file():
             return base / rel
+    if patch_levels and version_dir.count(".") == 1 and not version_dir.endswith(".99"):
+        for base in bases:
+            found = sorted(base.glob(f"build/{target.key}/{version_dir}.*/kernel/netbsd.syms"))
+            if len(found) == 1:
+                return found[0]
     return None

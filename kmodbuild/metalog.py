@@ -8,9 +8,10 @@ installed file, one line each, sorted, in NetBSD's METALOG (mtree) syntax::
 
 and every directory on the way to them (``./stand`` down), mode 0755 as the
 installer makes them (:func:`kmodbuild.install.make_dirs`).
-Paths are relative to DESTDIR -- for a target sharing its MACHINE, installed
-under ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>/``, relative to the top DESTDIR
-(``./destdir.evbarm-earmv7hf/stand/evbarm/10.0/...``).  :func:`verify` compares a
+Paths are relative to the target's own DESTDIR, as build.sh's METALOGs are -- for a
+target sharing its MACHINE, installed under ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>/``,
+relative to that directory (``./stand/evbarm/10.0/...``; older kmodbuild wrote them
+relative to the top DESTDIR, ``./destdir.evbarm-earmv7hf/stand/...``, which is read too).  :func:`verify` compares a
 tree with its METALOGs and reports modified, missing and unexpected files
 (a symbolic link on the way to a recorded file, the stale temporary of an
 interrupted install), and modules installed without a METALOG;
@@ -76,10 +77,16 @@ def _unescape(text: str) -> str:
 
 
 def file_entry(destdir: Path, path: Path) -> Entry:
-    """Record ``path`` (inside ``destdir``) as it is on disk now."""
+    """Record ``path`` (inside ``destdir``) as it is on disk now, relative to its own
+    install root: ``destdir``, or for a target sharing its MACHINE,
+    ``destdir/destdir.<MACHINE>-<MACHINE_ARCH>`` (as build.sh's per-target DESTDIR
+    records ``./stand/...``)."""
     data = path.read_bytes()
     st = path.stat()
-    rel = "./" + path.relative_to(destdir).as_posix()
+    parts = path.relative_to(destdir).parts
+    if len(parts) > 2 and parts[0].startswith("destdir.") and parts[1] == "stand":
+        parts = parts[1:]
+    rel = "./" + "/".join(parts)
     return Entry(rel, st.st_mode & 0o7777, len(data), hashlib.sha256(data).hexdigest())
 
 
@@ -195,11 +202,10 @@ def read_metalog(log: Path) -> list[Entry]:
 def entry_base(log: Path, entries: list[Entry]) -> Path:
     """The directory the paths in METALOG ``log`` are relative to.
 
-    That is the DESTDIR holding ``stand/`` -- except for a target that shares its
-    MACHINE with the primary one: scons installs it under
-    ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>/stand/...`` but records its files
-    relative to the top DESTDIR (``./destdir.evbarm-earmv7hf/stand/...``).
-    Always an absolute path.
+    That is the DESTDIR holding ``stand/`` (for a target sharing its MACHINE,
+    ``DESTDIR/destdir.<MACHINE>-<MACHINE_ARCH>``) -- except in the METALOG of such a
+    target that an older kmodbuild wrote, relative to the top DESTDIR
+    (``./destdir.evbarm-earmv7hf/stand/...``).  Always an absolute path.
     """
     root = Path(log).absolute().parents[3]      # root/stand/MACHINE/VERSION/METALOG
     if root.name.startswith("destdir.") and (

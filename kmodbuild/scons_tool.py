@@ -310,8 +310,9 @@ def add_variables(vars: Variables) -> None:
     names = ", ".join(t.name for t in ktarget.TARGETS)
     vars.Add("ARCH", f"target(s): {names}; a comma-separated list, or all",
              ktarget.DEFAULT_TARGET)
-    vars.Add("VERSION", "NetBSD version the modules are built for: MM.mm (release) or "
-             "MM.99.pp (-current)", ktarget.DEFAULT_VERSION)
+    vars.Add("VERSION", "NetBSD version the modules are built for: MM.mm (release), "
+             "MM.mm.pp (a release's patch level: installs into MM.mm, builds in "
+             "build/<target>/MM.mm.pp) or MM.99.pp (-current)", ktarget.DEFAULT_VERSION)
     vars.Add(EnumVariable("TOOLCHAIN", "compiler and linker: zig (embedded, default), clang "
                           "(+ld.lld), gcc (<triple>-gcc/-ld), hostgcc (amd64, i386)",
                           ktoolchain.DEFAULT_TOOLCHAIN, allowed_values=ktoolchain.TOOLCHAINS))
@@ -339,6 +340,7 @@ usage: scons [VARIABLE=value ...] [TARGET ...] [-j N] [-s] [-c]
   scons                     amd64 10.0: build, check, install into ./stand, simulate
   scons ARCH=all -j2        all eight targets
   scons VERSION=10.99.10    a -current kernel (stand/amd64/10.99.10/modules)
+  scons VERSION=10.0.3      a release's patch level (stand/amd64/10.0/modules, build/.../10.0.3)
   scons DESTDIR=/tmp/root   install into /tmp/root/stand/...
   scons -s                  errors only, for CI logs (VERBOSE=1: every command)
   scons -c                  remove what the build made
@@ -567,7 +569,9 @@ def _target_envs(env: _ENV) -> list[_ENV]:
         save=not SCons.Script.GetOption("clean"), which=env.WhereIs)
     envs = []
     for t, tc, tools_id in zip(targets, toolchains, tools_ids):
-        variant = f"#build/{t.key}/{version.osrelease}"
+        # keyed by the full version: 10.0.3's objects and kernel are not 10.0's, although
+        # both install into stand/<machine>/10.0 (the kernel's module path, spec §3.1)
+        variant = f"#build/{t.key}/{version.build_dir}"
         inc, cpppath = _sys_include_flags(env, t, variant)
         cc_words, script_dir = _compiler_words(env, tc, tools_id)
         destdir = env.Dir(env["KMOD_DESTDIR"]).abspath
@@ -576,6 +580,7 @@ def _target_envs(env: _ENV) -> list[_ENV]:
         tenv = env.Clone(
             KMOD_TARGET_NAME=t.name,
             KMOD_OSRELEASE=version.osrelease,
+            KMOD_BUILD_VERSION=version.build_dir,
             KMOD_VARIANT=variant,
             KMOD_CC=cc_words,
             # DWARF for ABI checks (docs/abi.md); v4 without columns (no source MD5s, no
@@ -789,7 +794,7 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
                        _action(_split_action, _quiet_str, "KMOD_ACTIONS", "KMOD_ABIPROBE_MODE",
                                "KMOD_CFLAGS", "KMOD_CPPFLAGS"),
                        source_scanner=_C_SPLIT_SCANNER)
-    key = quickbuild.dirty_key(env["KMOD_TARGET_NAME"], env["KMOD_OSRELEASE"],
+    key = quickbuild.dirty_key(env["KMOD_TARGET_NAME"], env["KMOD_BUILD_VERSION"],
                                env.get("KMOD_MODDIR", ""))
     _DIRTY["declared"].add(key)
     if key in _DIRTY["keys"] or "*" in _DIRTY["keys"]:
@@ -834,7 +839,7 @@ def _check_and_install(env: _ENV, name: str, kmod: list[Any], install: bool = Tr
                                                env["KMOD_INDEX_NODE"], kmod[1],
                                                *([abi_node] if abi_node is not None else [])],
                         _action(_check_action, _check_str, "KMOD_ACTIONS", "KMOD_TARGET_NAME",
-                                "KMOD_OSRELEASE"))
+                                "KMOD_BUILD_VERSION"))
     env["KMOD_INDEX_SOURCES"].append(kmod[0])
     env["KMOD_CHECK_REPORTS"].append(check[0])
     dest = env.File(os.path.join(env["KMOD_STAND"], name, f"{name}.kmod")) if install else None
@@ -942,7 +947,7 @@ def _target_manifest(tenv: _ENV, kern_srcs: list[Any], prebuilt: bool = False,
         syms = tenv.Command([f"{variant}/kernel/netbsd.syms", f"{variant}/kernel/netbsd.abi"],
                             kernel, _action(_manifest_action, _manifest_str,
                                             "KMOD_ACTIONS", "KMOD_TARGET_NAME",
-                                            "KMOD_OSRELEASE"))
+                                            "KMOD_BUILD_VERSION"))
         tenv.Alias("kernel", [kernel, syms])
         tenv["KMOD_MANIFEST_NODE"] = syms[0]
         tenv["KMOD_KERNEL_ABI_NODE"] = syms[1]
@@ -1236,7 +1241,7 @@ def _previous_quick_dir(tname: str, moddir: str) -> list[dict[str, Any]] | None:
 def _quick_target(env: _ENV, gate: Any, metalog: Any, validate: Any) -> None:
     abi_node = env.get("KMOD_KERNEL_ABI_NODE")
     _QUICK_TARGETS.append(quickbuild.target_record(
-        target=env["KMOD_TARGET_NAME"], version=env["KMOD_OSRELEASE"],
+        target=env["KMOD_TARGET_NAME"], version=env["KMOD_BUILD_VERSION"],
         stand=env["KMOD_STAND"], destdir=env["KMOD_DESTDIR_ABS"],
         manifest=env["KMOD_MANIFEST_NODE"].abspath,
         kernel_abi=abi_node.abspath if abi_node is not None else None,
@@ -1301,7 +1306,7 @@ def _dirty_target(env: _ENV) -> bool:
     quick build may have rewritten any of them from files SCons's database never saw."""
     keys = _DIRTY["keys"]
     variant = quickbuild.dirty_variant(quickbuild.dirty_key(env["KMOD_TARGET_NAME"],
-                                                            env["KMOD_OSRELEASE"], ""))
+                                                            env["KMOD_BUILD_VERSION"], ""))
     return bool(keys) and ("*" in keys or any(quickbuild.dirty_variant(k) == variant
                                               for k in keys))
 
@@ -1728,8 +1733,12 @@ def _validate_action(target: list[Any], source: list[Any], env: _ENV) -> int:
     except KmodError as e:
         raise _action_fail(e) from None
     if not result.ok:
+        # the modules the tree no longer builds are named here too: a failure may be theirs
+        from kmodbuild.simvalidate import strays_note
+        strays = strays_note(result, (name for name, _, _ in env["KMOD_REGISTRY"]))
         raise _action_fail("\n".join(str(f) for f in result.failures)
-                           + f"\nsimulate: {result.summary()}")
+                           + f"\nsimulate: {result.summary()}"
+                           + (f"\nsimulate: {strays}" if strays else ""))
     Path(target[0].abspath).write_text(result.summary() + "\n")
     if env["KMOD_OUTPUT"] != "quiet":
         from kmodbuild.simvalidate import summary_lines

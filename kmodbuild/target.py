@@ -35,10 +35,24 @@ _X86_64_RELOCS = {0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32", 3: "
                   7: "R_X86_64_JUMP_SLOT", 8: "R_X86_64_RELATIVE", 9: "R_X86_64_GOTPCREL",
                   10: "R_X86_64_32", 11: "R_X86_64_32S", 12: "R_X86_64_16", 13: "R_X86_64_PC16",
                   14: "R_X86_64_8", 15: "R_X86_64_PC8", 24: "R_X86_64_PC64",
-                  41: "R_X86_64_GOTPCRELX", 42: "R_X86_64_REX_GOTPCRELX"}
+                  41: "R_X86_64_GOTPCRELX", 42: "R_X86_64_REX_GOTPCRELX",
+                  # thread-local storage (x86-64 psABI)
+                  16: "R_X86_64_DTPMOD64", 17: "R_X86_64_DTPOFF64", 18: "R_X86_64_TPOFF64",
+                  19: "R_X86_64_TLSGD", 20: "R_X86_64_TLSLD", 21: "R_X86_64_DTPOFF32",
+                  22: "R_X86_64_GOTTPOFF", 23: "R_X86_64_TPOFF32",
+                  34: "R_X86_64_GOTPC32_TLSDESC", 35: "R_X86_64_TLSDESC_CALL",
+                  36: "R_X86_64_TLSDESC"}
 _I386_RELOCS = {0: "R_386_NONE", 1: "R_386_32", 2: "R_386_PC32", 3: "R_386_GOT32", 4: "R_386_PLT32",
                 5: "R_386_COPY", 6: "R_386_GLOB_DAT", 7: "R_386_JMP_SLOT", 8: "R_386_RELATIVE",
-                9: "R_386_GOTOFF", 10: "R_386_GOTPC", 43: "R_386_GOT32X"}
+                9: "R_386_GOTOFF", 10: "R_386_GOTPC", 43: "R_386_GOT32X",
+                # thread-local storage (i386 psABI)
+                14: "R_386_TLS_TPOFF", 15: "R_386_TLS_IE", 16: "R_386_TLS_GOTIE",
+                17: "R_386_TLS_LE", 18: "R_386_TLS_GD", 19: "R_386_TLS_LDM",
+                **{24 + i: f"R_386_TLS_{n}" for i, n in enumerate((
+                    "GD_32", "GD_PUSH", "GD_CALL", "GD_POP", "LDM_32", "LDM_PUSH", "LDM_CALL",
+                    "LDM_POP", "LDO_32", "IE_32", "LE_32", "DTPMOD32", "DTPOFF32",
+                    "TPOFF32"))},
+                39: "R_386_TLS_GOTDESC", 40: "R_386_TLS_DESC_CALL", 41: "R_386_TLS_DESC"}
 _AARCH64_RELOCS = {0: "R_AARCH64_NONE", 256: "R_AARCH64_NONE2", 257: "R_AARCH64_ABS64",
                    258: "R_AARCH64_ABS32", 259: "R_AARCH64_ABS16", 260: "R_AARCH64_PREL64",
                    261: "R_AARCH64_PREL32", 262: "R_AARCH64_PREL16",
@@ -52,19 +66,67 @@ _AARCH64_RELOCS = {0: "R_AARCH64_NONE", 256: "R_AARCH64_NONE2", 257: "R_AARCH64_
                    286: "R_AARCH64_LDST64_ABS_LO12_NC", 299: "R_AARCH64_LDST128_ABS_LO12_NC",
                    311: "R_AARCH64_ADR_GOT_PAGE", 312: "R_AARCH64_LD64_GOT_LO12_NC",
                    1024: "R_AARCH64_COPY", 1025: "R_AARCH64_GLOB_DAT",
-                   1026: "R_AARCH64_JUMP_SLOT", 1027: "R_AARCH64_RELATIVE"}
+                   1026: "R_AARCH64_JUMP_SLOT", 1027: "R_AARCH64_RELATIVE",
+                   # thread-local storage (ELF for the Arm 64-bit Architecture, 5.7.11-13)
+                   **{512 + i: f"R_AARCH64_{n}" for i, n in enumerate((
+                       "TLSGD_ADR_PREL21", "TLSGD_ADR_PAGE21", "TLSGD_ADD_LO12_NC",
+                       "TLSGD_MOVW_G1", "TLSGD_MOVW_G0_NC", "TLSLD_ADR_PREL21",
+                       "TLSLD_ADR_PAGE21", "TLSLD_ADD_LO12_NC", "TLSLD_MOVW_G1",
+                       "TLSLD_MOVW_G0_NC", "TLSLD_LD_PREL19", "TLSLD_MOVW_DTPREL_G2",
+                       "TLSLD_MOVW_DTPREL_G1", "TLSLD_MOVW_DTPREL_G1_NC",
+                       "TLSLD_MOVW_DTPREL_G0", "TLSLD_MOVW_DTPREL_G0_NC",
+                       "TLSLD_ADD_DTPREL_HI12", "TLSLD_ADD_DTPREL_LO12",
+                       "TLSLD_ADD_DTPREL_LO12_NC", "TLSLD_LDST8_DTPREL_LO12",
+                       "TLSLD_LDST8_DTPREL_LO12_NC", "TLSLD_LDST16_DTPREL_LO12",
+                       "TLSLD_LDST16_DTPREL_LO12_NC", "TLSLD_LDST32_DTPREL_LO12",
+                       "TLSLD_LDST32_DTPREL_LO12_NC", "TLSLD_LDST64_DTPREL_LO12",
+                       "TLSLD_LDST64_DTPREL_LO12_NC", "TLSIE_MOVW_GOTTPREL_G1",
+                       "TLSIE_MOVW_GOTTPREL_G0_NC", "TLSIE_ADR_GOTTPREL_PAGE21",
+                       "TLSIE_LD64_GOTTPREL_LO12_NC", "TLSIE_LD_GOTTPREL_PREL19",
+                       "TLSLE_MOVW_TPREL_G2", "TLSLE_MOVW_TPREL_G1", "TLSLE_MOVW_TPREL_G1_NC",
+                       "TLSLE_MOVW_TPREL_G0", "TLSLE_MOVW_TPREL_G0_NC",
+                       "TLSLE_ADD_TPREL_HI12", "TLSLE_ADD_TPREL_LO12",
+                       "TLSLE_ADD_TPREL_LO12_NC", "TLSLE_LDST8_TPREL_LO12",
+                       "TLSLE_LDST8_TPREL_LO12_NC", "TLSLE_LDST16_TPREL_LO12",
+                       "TLSLE_LDST16_TPREL_LO12_NC", "TLSLE_LDST32_TPREL_LO12",
+                       "TLSLE_LDST32_TPREL_LO12_NC", "TLSLE_LDST64_TPREL_LO12",
+                       "TLSLE_LDST64_TPREL_LO12_NC", "TLSDESC_LD_PREL19",
+                       "TLSDESC_ADR_PREL21", "TLSDESC_ADR_PAGE21", "TLSDESC_LD64_LO12",
+                       "TLSDESC_ADD_LO12", "TLSDESC_OFF_G1", "TLSDESC_OFF_G0_NC",
+                       "TLSDESC_LDR", "TLSDESC_ADD", "TLSDESC_CALL",
+                       "TLSLE_LDST128_TPREL_LO12", "TLSLE_LDST128_TPREL_LO12_NC",
+                       "TLSLD_LDST128_DTPREL_LO12", "TLSLD_LDST128_DTPREL_LO12_NC"))},
+                   1028: "R_AARCH64_TLS_DTPMOD64", 1029: "R_AARCH64_TLS_DTPREL64",
+                   1030: "R_AARCH64_TLS_TPREL64", 1031: "R_AARCH64_TLSDESC"}
 _ARM_RELOCS = {0: "R_ARM_NONE", 1: "R_ARM_PC24", 2: "R_ARM_ABS32", 3: "R_ARM_REL32",
                20: "R_ARM_COPY", 21: "R_ARM_GLOB_DAT", 22: "R_ARM_JUMP_SLOT",
                23: "R_ARM_RELATIVE", 28: "R_ARM_CALL", 29: "R_ARM_JUMP24", 30: "R_ARM_THM_JUMP24",
                10: "R_ARM_THM_CALL", 40: "R_ARM_V4BX", 42: "R_ARM_PREL31", 43: "R_ARM_MOVW_ABS_NC",
-               44: "R_ARM_MOVT_ABS", 47: "R_ARM_THM_MOVW_ABS_NC", 48: "R_ARM_THM_MOVT_ABS"}
+               44: "R_ARM_MOVT_ABS", 47: "R_ARM_THM_MOVW_ABS_NC", 48: "R_ARM_THM_MOVT_ABS",
+               # thread-local storage (ELF for the Arm Architecture, 5.6.1)
+               13: "R_ARM_TLS_DESC", 17: "R_ARM_TLS_DTPMOD32", 18: "R_ARM_TLS_DTPOFF32",
+               19: "R_ARM_TLS_TPOFF32", 90: "R_ARM_TLS_GOTDESC", 91: "R_ARM_TLS_CALL",
+               92: "R_ARM_TLS_DESCSEQ", 93: "R_ARM_THM_TLS_CALL", 104: "R_ARM_TLS_GD32",
+               105: "R_ARM_TLS_LDM32", 106: "R_ARM_TLS_LDO32", 107: "R_ARM_TLS_IE32",
+               108: "R_ARM_TLS_LE32", 109: "R_ARM_TLS_LDO12", 110: "R_ARM_TLS_LE12",
+               111: "R_ARM_TLS_IE12GP", 129: "R_ARM_THM_TLS_DESCSEQ16",
+               130: "R_ARM_THM_TLS_DESCSEQ32"}
 _RISCV_RELOCS = {0: "R_RISCV_NONE", 1: "R_RISCV_32", 2: "R_RISCV_64", 3: "R_RISCV_RELATIVE",
                  16: "R_RISCV_BRANCH", 17: "R_RISCV_JAL", 18: "R_RISCV_CALL",
                  19: "R_RISCV_CALL_PLT", 20: "R_RISCV_GOT_HI20", 23: "R_RISCV_PCREL_HI20",
                  24: "R_RISCV_PCREL_LO12_I", 25: "R_RISCV_PCREL_LO12_S", 26: "R_RISCV_HI20",
                  27: "R_RISCV_LO12_I", 28: "R_RISCV_LO12_S", 43: "R_RISCV_ALIGN",
                  44: "R_RISCV_RVC_BRANCH", 45: "R_RISCV_RVC_JUMP", 46: "R_RISCV_RVC_LUI",
-                 51: "R_RISCV_RELAX"}
+                 51: "R_RISCV_RELAX",
+                 # thread-local storage (RISC-V ELF psABI)
+                 6: "R_RISCV_TLS_DTPMOD32", 7: "R_RISCV_TLS_DTPMOD64",
+                 8: "R_RISCV_TLS_DTPREL32", 9: "R_RISCV_TLS_DTPREL64",
+                 10: "R_RISCV_TLS_TPREL32", 11: "R_RISCV_TLS_TPREL64", 12: "R_RISCV_TLSDESC",
+                 21: "R_RISCV_TLS_GOT_HI20", 22: "R_RISCV_TLS_GD_HI20",
+                 29: "R_RISCV_TPREL_HI20", 30: "R_RISCV_TPREL_LO12_I",
+                 31: "R_RISCV_TPREL_LO12_S", 32: "R_RISCV_TPREL_ADD",
+                 62: "R_RISCV_TLSDESC_HI20", 63: "R_RISCV_TLSDESC_LOAD_LO12",
+                 64: "R_RISCV_TLSDESC_ADD_LO12", 65: "R_RISCV_TLSDESC_CALL"}
 _SPARC_RELOCS = {0: "R_SPARC_NONE", 1: "R_SPARC_8", 2: "R_SPARC_16", 3: "R_SPARC_32",
                  4: "R_SPARC_DISP8", 5: "R_SPARC_DISP16", 6: "R_SPARC_DISP32",
                  7: "R_SPARC_WDISP30", 8: "R_SPARC_WDISP22", 9: "R_SPARC_HI22", 10: "R_SPARC_22",
@@ -100,11 +162,35 @@ _PPC_RELOCS = {0: "R_PPC_NONE", 1: "R_PPC_ADDR32", 2: "R_PPC_ADDR24", 3: "R_PPC_
                4: "R_PPC_ADDR16_LO", 5: "R_PPC_ADDR16_HI", 6: "R_PPC_ADDR16_HA",
                10: "R_PPC_REL24", 11: "R_PPC_REL14", 18: "R_PPC_PLTREL24", 22: "R_PPC_RELATIVE",
                26: "R_PPC_REL32", 249: "R_PPC_REL16", 250: "R_PPC_REL16_LO",
-               251: "R_PPC_REL16_HI", 252: "R_PPC_REL16_HA"}
+               251: "R_PPC_REL16_HI", 252: "R_PPC_REL16_HA",
+               # thread-local storage (Power Architecture 32-bit ELF ABI)
+               **{67 + i: f"R_PPC_{n}" for i, n in enumerate((
+                   "TLS", "DTPMOD32", "TPREL16", "TPREL16_LO", "TPREL16_HI", "TPREL16_HA",
+                   "TPREL32", "DTPREL16", "DTPREL16_LO", "DTPREL16_HI", "DTPREL16_HA",
+                   "DTPREL32", "GOT_TLSGD16", "GOT_TLSGD16_LO", "GOT_TLSGD16_HI",
+                   "GOT_TLSGD16_HA", "GOT_TLSLD16", "GOT_TLSLD16_LO", "GOT_TLSLD16_HI",
+                   "GOT_TLSLD16_HA", "GOT_TPREL16", "GOT_TPREL16_LO", "GOT_TPREL16_HI",
+                   "GOT_TPREL16_HA", "GOT_DTPREL16", "GOT_DTPREL16_LO", "GOT_DTPREL16_HI",
+                   "GOT_DTPREL16_HA", "TLSGD", "TLSLD"))}}
 _MIPS_RELOCS = {0: "R_MIPS_NONE", 1: "R_MIPS_16", 2: "R_MIPS_32", 3: "R_MIPS_REL32",
                 4: "R_MIPS_26", 5: "R_MIPS_HI16", 6: "R_MIPS_LO16", 7: "R_MIPS_GPREL16",
                 9: "R_MIPS_GOT16", 10: "R_MIPS_PC16", 11: "R_MIPS_CALL16", 18: "R_MIPS_64",
-                24: "R_MIPS_SUB", 28: "R_MIPS_HIGHER", 29: "R_MIPS_HIGHEST"}
+                24: "R_MIPS_SUB", 28: "R_MIPS_HIGHER", 29: "R_MIPS_HIGHEST",
+                # thread-local storage (MIPS psABI TLS supplement)
+                **{38 + i: f"R_MIPS_TLS_{n}" for i, n in enumerate((
+                    "DTPMOD32", "DTPREL32", "DTPMOD64", "DTPREL64", "GD", "LDM",
+                    "DTPREL_HI16", "DTPREL_LO16", "GOTTPREL", "TPREL32", "TPREL64",
+                    "TPREL_HI16", "TPREL_LO16"))}}
+
+
+#: What in a relocation type's name says it is one of thread-local storage.
+_TLS_NAME_RE = re.compile(r"TLS|TPOFF|DTPOFF|DTPMOD|TPREL|DTPREL")
+
+
+def tls_relocs(table: dict[int, str]) -> frozenset[int]:
+    """The thread-local storage types of a relocation table: a module's ``__thread``
+    variable makes them, and no kobj_reloc applies one (the kernel has no TLS)."""
+    return frozenset(k for k, v in table.items() if _TLS_NAME_RE.search(v))
 
 
 def _names(table: dict[int, str], *wanted: str) -> frozenset[int]:
@@ -358,6 +444,17 @@ class NetBSDVersion:
         if self.is_current:
             return f"{self.major}.{self.minor}.{self.patch}"
         return f"{self.major}.{self.minor}"
+
+    @property
+    def build_dir(self) -> str:
+        """The build directory's name (``build/<target>/<build_dir>``): the full version.
+
+        ``MM.mm`` for a release without a patch level, ``MM.mm.pp`` for one with it
+        (``10.0.3``: its objects and stub kernel differ from 10.0's, so they must not
+        share a directory, although both install into ``stand/.../10.0``), ``MM.99.pp``
+        for -current.
+        """
+        return str(self)
 
     def __str__(self) -> str:
         if self.is_current or self.patch:

@@ -167,6 +167,51 @@ def test_installed_modules_the_tree_no_longer_builds_are_named(tmp_path) -> None
                 if "does not build" in ln]
 
 
+def test_a_failing_simulation_names_the_modules_the_tree_does_not_build(tmp_path) -> None:
+    """The note explains a failure blamed on a stale installed module: it was printed
+    only when the simulation succeeded."""
+    import shutil as _sh
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    scons(tree, "ARCH=amd64")
+    _sh.rmtree(tree / "sys" / "modules" / "hello")     # removed from the tree, still installed
+    stale = tree / "stand" / "amd64" / "10.0" / "modules" / "hello" / "hello.kmod"
+    stale.chmod(0o644)
+    stale.write_bytes(b"not an ELF file")
+    res = scons(tree, "ARCH=amd64", check=False)
+    assert res.returncode == 2
+    err = res.stderr.splitlines()
+    assert any(ln.startswith("simulate: amd64 10.0:") and "1 failure" in ln for ln in err), err
+    assert ("simulate: 1 installed module the tree does not build, simulated too: hello "
+            "(kmodbuild verify lists them; delete them to leave them out)") in err, err
+
+
+def test_keep_going_builds_and_simulates_every_target(tmp_path) -> None:
+    """README: ``scons -k ARCH=...`` builds, installs and simulates every target although
+    a module fails the check on one (powerpc: clang's memcpy call ignores -mlongcall)."""
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    mod = tree / "sys" / "modules" / "bigcopy"
+    mod.mkdir()
+    (mod / "SConscript").write_text("Import('env')\nenv.KernelModule('bigcopy', ['bigcopy.c'])\n")
+    (mod / "bigcopy.c").write_text(
+        "#include <sys/param.h>\n#include <sys/errno.h>\n#include <sys/module.h>\n"
+        "#include <sys/systm.h>\nMODULE(MODULE_CLASS_MISC, bigcopy, NULL);\n"
+        "struct bigcopy_big { char b[512]; };\nstruct bigcopy_big bigcopy_src, bigcopy_dst;\n"
+        "static int\nbigcopy_modcmd(modcmd_t cmd, void *arg)\n{\n"
+        "\tif (cmd == MODULE_CMD_INIT) bigcopy_dst = bigcopy_src;\n"
+        "\treturn cmd == MODULE_CMD_INIT || cmd == MODULE_CMD_FINI ? 0 : ENOTTY;\n}\n")
+    res = scons(tree, "-k", "ARCH=evbppc-powerpc,amd64", check=False)
+    assert res.returncode == 2
+    assert "bigcopy.kmod: unsupported relocation type R_PPC_REL24" in res.stderr
+    out = res.stdout.splitlines()
+    assert "simulate: amd64 10.0: 11 modules, 11 loaded, 11 unloaded, 0 failures" in out, out
+    assert "simulate: evbppc-powerpc 10.0: 10 modules, 10 loaded, 10 unloaded, 0 failures" \
+        in out, out
+    assert (tree / "stand/amd64/10.0/modules/bigcopy/bigcopy.kmod").is_file()
+    assert not (tree / "stand/evbppc/10.0/modules/bigcopy").exists()
+
+
 def test_sets_follow_source_date_epoch(tmp_path) -> None:
     import tarfile
     from tests.conftest import copy_tree

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from kmodbuild.metalog import files, read_metalog, verify
+from kmodbuild.metalog import entry_base, files, read_metalog, verify
 from tests.conftest import REPO, copy_tree, scons
 
 V = "10.0"
@@ -54,7 +54,7 @@ def _members(archive: Path) -> list[str]:
 def _recorded(log: Path, root: Path) -> list[str]:
     """What a set of the tree ``log`` records should hold, named relative to ``root``
     (the target's own install root): its files and every directory from ./stand down."""
-    base = root.parent if root.name.startswith("destdir.") else root
+    base = entry_base(log, read_metalog(log))   # root (older METALOGs: the top DESTDIR)
     names = {"./" + (base / e.path[2:]).relative_to(root).as_posix()
              for e in files(read_metalog(log))}
     rel = log.parent.relative_to(root).parts + ("modules",)

@@ -311,3 +311,48 @@ def test_reinstall_after_a_killed_install_verifies_clean(dest: Path) -> None:
                  0o644)
     assert not any(p.exists() for p in leftovers)
     assert verify(dest)[1] == []
+
+
+# --------------------------------------------------------------------------- 6. package spellings
+
+def test_package_takes_the_destdir_spellings_verify_and_sim_take(
+        dest: Path, tmp_path: Path, capsys) -> None:
+    """``package --destdir destdir.evbarm-earmv7hf`` added the per-target prefix a second
+    time (DESTDIR/destdir.X/destdir.X/stand/...: "no installed modules here"), although
+    ``verify destdir.evbarm-earmv7hf`` works; ``--destdir stand`` is what sim --root takes."""
+    def pack(destdir: Path, arch: str, out: str) -> tuple[int, list[str], list[str]]:
+        return _cli(capsys, "package", "--destdir", str(destdir), "--arch", arch,
+                    "--version", "10.0", "-o", str(tmp_path / out))
+    arm = "modules-evbarm-earmv7hf-10.0.tar.xz"
+    assert pack(dest, "evbarm-earmv7hf", "top")[0] == 0
+    rc, out, err = pack(dest / ARMV7, "evbarm-earmv7hf", "own")
+    assert rc == 0 and err == [], err
+    assert (tmp_path / "own" / arm).read_bytes() == (tmp_path / "top" / arm).read_bytes()
+    assert pack(dest, "amd64", "top")[0] == 0
+    rc, out, err = pack(dest / "stand", "amd64", "stand")
+    assert rc == 0 and err == [], err
+    assert (tmp_path / "stand/modules-amd64-10.0.tar.xz").read_bytes() == \
+        (tmp_path / "top/modules-amd64-10.0.tar.xz").read_bytes()
+    # the evbarm-earmv7hf tree holds stand/evbarm too, but not evbarm-aarch64's modules
+    rc, out, err = pack(dest / ARMV7, "evbarm-aarch64", "wrong")
+    assert rc == 2 and "the tree of evbarm-earmv7hf, not of evbarm-aarch64" in err[0], err
+    assert not (tmp_path / "wrong").exists()
+
+
+def test_the_evbarm_earmv7hf_metalog_is_relative_to_its_own_destdir(dest: Path) -> None:
+    """As build.sh's METALOG in each per-target DESTDIR: ``./stand/...`` inside
+    destdir.evbarm-earmv7hf/ (it recorded ``./destdir.evbarm-earmv7hf/stand/...``)."""
+    log = dest / ARMV7 / "stand/evbarm/10.0/METALOG"
+    paths = [e.path for e in parse(log.read_text(), log)]
+    assert paths and all(p == "./stand" or p.startswith("./stand/") for p in paths), paths[:3]
+    assert file_entry(dest, dest / ARMV7 / "stand/evbarm/10.0/modules/hello/hello.kmod").path \
+        == "./stand/evbarm/10.0/modules/hello/hello.kmod"
+    assert verify(dest)[1] == [] and verify(dest / ARMV7)[1] == []
+    # a METALOG an older kmodbuild wrote (relative to the top DESTDIR) still verifies
+    old = "".join(ln.replace("./stand", f"./{ARMV7}/stand", 1) if ln.startswith("./") else ln
+                  for ln in log.read_text().splitlines(keepends=True))
+    log.chmod(0o644)
+    log.write_text(old)
+    assert verify(dest)[1] == [] and verify(dest / ARMV7)[1] == []
+    mods = log.parent / "modules"
+    assert set(recorded_hashes(mods)) == {str(p) for p in mods.rglob("*.kmod")}
