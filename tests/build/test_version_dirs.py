@@ -30,7 +30,8 @@ def test_version_build_dir_names() -> None:
     assert NetBSDVersion.parse("10.99.10").build_dir == "10.99.10"
 
 
-def test_find_build_manifest_by_full_version(tmp_path: Path) -> None:
+def test_find_build_manifest_by_full_version(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)         # the lookup tries the current directory too
     t = get_target("amd64")
     stand = tmp_path / "stand"
     stand.mkdir()
