@@ -166,12 +166,19 @@ class GuestMemory:
         """Store a pointer."""
         self.put(address, self.psize, value)
 
-    def cstring(self, address: int, limit: int = 4096) -> str:
-        """The NUL-terminated string at ``address`` (at most ``limit`` bytes)."""
+    def cstring(self, address: int, limit: int | None = None) -> str:
+        """The NUL-terminated string at ``address`` (at most ``limit`` bytes; without one,
+        as long as it is: the hooks' byte budget stops a string that never ends, a fault
+        one that runs off its mapping).  Read in pieces that do not cross a page: a string
+        ending just before an unmapped page is read without a fault."""
         out = bytearray()
-        while len(out) < limit:
-            self.charge(64)
-            chunk = self.raw.read(address + len(out), min(64, limit - len(out)))
+        while limit is None or len(out) < limit:
+            at = address + len(out)
+            piece = min(64, _PAGE - at % _PAGE)
+            if limit is not None:
+                piece = min(piece, limit - len(out))
+            self.charge(piece)
+            chunk = self.raw.read(at, piece)
             end = chunk.find(b"\0")
             if end >= 0:
                 out += chunk[:end]

@@ -2,9 +2,16 @@
 
 :func:`kformat` expands a format string read from guest memory, fetching each
 argument with the width its conversion implies from an :class:`ArgSource` (the
-emulator's varargs or ``va_list`` cursor).  Supported: flags ``-0+ #``, width
-and precision (also ``*``), length ``hh h l ll q j z t``, conversions ``d i u
-o x X c s p b %`` (``%b`` is the kernel's bit-field format: ``"\\20\\1FIRST\\2SECOND"``).
+emulator's varargs or ``va_list`` cursor), as NetBSD's ``kprintf`` (4.4BSD's
+``vfprintf`` without floating point) does: flags ``-0+ #``, width and precision
+(also ``*``), length ``h`` (``hh`` is ``h``: a short), ``l``, ``ll``, ``q``,
+``j``, ``z``, ``t``; conversions ``c d i o p s u x X`` and ``D O U`` (the ``l``
+forms), ``n`` (stores the count so far) and ``%``.  Any other character after
+``%`` prints as itself (as ``%c`` with that argument: width and padding apply,
+no argument is taken), so ``%b`` -- which NetBSD's kernel printf dropped for
+snprintb(3) -- prints ``b``; a NUL right after ``%`` ends the output.  Zero
+padding applies to every conversion (``%05s``), except to a number with a
+precision.
 """
 from __future__ import annotations
 
@@ -20,11 +27,10 @@ class ArgSource(Protocol):
     def next(self, kind: str) -> int: ...
 
 
-#: length modifier -> (signed kind, unsigned kind)
-_LENGTH = {"": ("i32", "u32"), "hh": ("i32", "u32"), "h": ("i32", "u32"), "l": ("word", "uword"),
-           "ll": ("i64", "u64"), "q": ("i64", "u64"), "j": ("i64", "u64"),
-           "z": ("word", "uword"), "t": ("word", "uword")}
-_TRUNC = {"hh": 8, "h": 16}
+#: length modifier -> (signed kind, unsigned kind); ``h`` is read as an int, then cut
+_LENGTH = {"": ("i32", "u32"), "h": ("i32", "u32"), "l": ("word", "uword"),
+           "ll": ("i64", "u64"), "j": ("i64", "u64"), "z": ("word", "uword"),
+           "t": ("word", "uword")}
 
 
 def _signed(value: int, bits: int) -> int:
@@ -47,122 +53,129 @@ def _field(n: int) -> int:
     return n
 
 
-def _pad(body: str, width: int, left: bool, zero: bool, sign: str = "", prefix: str = "") -> str:
-    width = _field(width)
-    head = sign + prefix
-    if left:
-        return (head + body).ljust(width)
-    if zero:
-        return head + body.rjust(max(0, width - len(head)), "0")
-    return (head + body).rjust(width)
+def kformat(fmt: str, args: ArgSource, read_string: Callable[..., str], word_bits: int,
+            store: Callable[[int, int, int], None] | None = None) -> str:
+    """Expand ``fmt`` as the kernel's printf does (see the module docstring).
 
-
-def _bitfield(value: int, spec: str) -> str:
-    """``%b``: the value in the base of ``spec[0]`` (8 or 16), then ``<NAME,...>``."""
-    if not spec:
-        return format(value, "x")
-    base = ord(spec[0])
-    text = format(value, "o" if base == 8 else "x" if base == 16 else "d")
-    names, i = [], 1
-    while i < len(spec):
-        bit = ord(spec[i])
-        j = i + 1
-        while j < len(spec) and ord(spec[j]) > 32:
-            j += 1
-        if bit <= 32 and value & (1 << (bit - 1)):
-            names.append(spec[i + 1:j])
-        i = j
-    return text + (f"<{','.join(names)}>" if names else "")
-
-
-def kformat(fmt: str, args: ArgSource, read_string: Callable[[int], str], word_bits: int) -> str:
-    """Expand ``fmt`` as the kernel's printf does.
-
-    ``read_string(address)`` reads a C string from guest memory (``%s``, ``%b``);
-    ``word_bits`` is the width of ``long`` (32 or 64).
+    ``read_string(address[, limit])`` reads a C string from guest memory (``%s``; with
+    a precision, at most that many bytes); ``word_bits`` is the width of ``long`` (32
+    or 64); ``store(address, size, value)`` writes an integer (``%n``; without it
+    ``%n`` takes its argument and stores nothing).
     """
     out: list[str] = []
+    done = 0                        # characters so far (%n)
     i, n = 0, len(fmt)
     while i < n:
-        ch = fmt[i]
-        if ch != "%":
+        if fmt[i] != "%":
             j = fmt.find("%", i)
             j = n if j < 0 else j
             out.append(fmt[i:j])
+            done += j - i
             i = j
             continue
         i += 1
         left = zero = plus = space = alt = False
-        while i < n and fmt[i] in "-0+ #":
-            left |= fmt[i] == "-"
-            zero |= fmt[i] == "0"
-            plus |= fmt[i] == "+"
-            space |= fmt[i] == " "
-            alt |= fmt[i] == "#"
+        width, prec, length = 0, -1, ""
+        while i < n:                # kprintf's rflag loop: flags, width, precision, length
+            c = fmt[i]
+            if c == " ":
+                space = True
+            elif c == "#":
+                alt = True
+            elif c == "-":
+                left = True
+            elif c == "+":
+                plus = True
+            elif c == "0":
+                zero = True
+            elif c == "*":
+                width = _signed(args.next("i32"), 32)
+                if width < 0:
+                    left, width = True, -width
+            elif c == ".":
+                prec = 0
+                if i + 1 < n and fmt[i + 1] == "*":
+                    i += 1
+                    prec = _signed(args.next("i32"), 32)
+                    prec = -1 if prec < 0 else prec
+                else:
+                    while i + 1 < n and fmt[i + 1].isdigit():
+                        i += 1
+                        prec = prec * 10 + int(fmt[i])
+            elif c in "123456789":
+                width = 0
+                while i < n and fmt[i].isdigit():
+                    width = width * 10 + int(fmt[i])
+                    i += 1
+                continue
+            elif c == "h":
+                length = "h"
+            elif c == "l":
+                length = "ll" if length == "l" else "l"
+            elif c in "qj":
+                length = "ll" if c == "q" else "j"
+            elif c in "zt":
+                length = c
+            else:
+                break
             i += 1
-        width, prec = 0, -1
-        if i < n and fmt[i] == "*":
-            width = _signed(args.next("i32"), 32)
-            if width < 0:
-                left, width = True, -width
-            i += 1
-        while i < n and fmt[i].isdigit():
-            width = width * 10 + int(fmt[i])
-            i += 1
-        if i < n and fmt[i] == ".":
-            i += 1
-            prec = 0
-            if i < n and fmt[i] == "*":
-                prec = _signed(args.next("i32"), 32)
-                i += 1
-            while i < n and fmt[i].isdigit():
-                prec = prec * 10 + int(fmt[i])
-                i += 1
-        length = ""
-        while i < n and fmt[i] in "hlqjzt":
-            length += fmt[i]
-            i += 1
-        if i >= n:
-            out.append("%" + length)
+        if i >= n:                  # a NUL after '%' ends the output
             break
         conv = fmt[i]
         i += 1
-        kinds = _LENGTH.get(length, ("i32", "u32"))
-        bits = {"i32": 32, "u32": 32, "i64": 64, "u64": 64}.get(kinds[0], word_bits)
-        bits = _TRUNC.get(length, bits)
-        if conv == "%":
-            out.append("%")
-        elif conv == "c":
-            out.append(_pad(chr(args.next("i32") & 0xFF), width, left, False))
+        if conv in "DOU":
+            length, conv = "l", conv.lower()
+        kinds = _LENGTH[length]
+        bits = 16 if length == "h" else \
+            {"i32": 32, "i64": 64}.get(kinds[0], word_bits)
+        sign = prefix = ""
+        numeric = False
+        if conv == "n":
+            address = args.next("ptr")
+            size = 2 if length == "h" else 4 if length == "" else \
+                8 if length in ("ll", "j") else word_bits // 8
+            if store is not None and address:
+                store(address, size, done)
+            continue
+        if conv == "c":
+            body = chr(args.next("i32") & 0xFF)
         elif conv == "s":
             addr = args.next("ptr")
-            text = "(null)" if addr == 0 else read_string(addr)
+            if addr == 0:
+                body = "(null)"
+            else:
+                body = read_string(addr, prec) if prec >= 0 else read_string(addr)
             if prec >= 0:
-                text = text[:prec]
-            out.append(_pad(text, width, left, False))
-        elif conv == "p":
-            out.append(_pad(format(args.next("ptr"), "x"), width, left, zero, "", "0x"))
+                body = body[:prec]
         elif conv in "di":
             value = _signed(args.next(kinds[0]), bits)
             sign = "-" if value < 0 else "+" if plus else " " if space else ""
-            body = str(abs(value))
+            body, numeric = str(abs(value)), True
+        elif conv in "ouxXp":
+            if conv == "p":
+                value, base, prefix = args.next("ptr"), "x", "0x"
+            else:
+                value = args.next(kinds[1]) & ((1 << bits) - 1)
+                base = "d" if conv == "u" else conv
+                if alt and value and conv in "xX":
+                    prefix = "0" + conv
+            body, numeric = format(value, base), True
+        else:                       # "%?" prints ?, as %c with argument '?'
+            body = conv
+        if numeric:
             if prec >= 0:
-                body = body.rjust(_field(prec), "0") if prec or value else ""
-            out.append(_pad(body, width, left, zero and prec < 0, sign))
-        elif conv in "uoxX":
-            value = args.next(kinds[1]) & ((1 << bits) - 1)
-            body = str(value) if conv == "u" else format(value, conv)
-            if prec >= 0:
-                body = body.rjust(_field(prec), "0") if prec or value else ""
-            prefix = ""
-            if alt and value:
-                prefix = {"o": "0", "x": "0x", "X": "0X"}.get(conv, "")
-            out.append(_pad(body, width, left, zero and prec < 0, "", prefix))
-        elif conv == "b":
-            value = args.next("i32") & 0xFFFFFFFF
-            spec = args.next("ptr")
-            out.append(_pad(_bitfield(value, read_string(spec) if spec else ""), width, left,
-                            False))
-        else:                         # kprintf prints an unknown conversion as is
-            out.append("%" + length + conv)
+                zero = False        # a precision turns zero padding off
+                body = "" if prec == 0 and body == "0" else body.rjust(_field(prec), "0")
+            if alt and conv == "o" and not body.startswith("0"):
+                body = "0" + body
+        head = sign + prefix
+        pad = _field(width) - len(head) - len(body)
+        if left:
+            text = head + body + " " * pad
+        elif zero:
+            text = head + "0" * pad + body
+        else:
+            text = " " * pad + head + body
+        out.append(text)
+        done += len(text)
     return "".join(out)

@@ -18,6 +18,8 @@ KM_SLEEP, KM_NOSLEEP = 0x1, 0x2
 def _alloc(k: Kernel, size: int, flags: int, zero: bool, what: str) -> int:
     if size == 0:
         k.panic(f"{what}: size == 0")
+    if not flags & (KM_SLEEP | KM_NOSLEEP):     # subr_kmem.c's KASSERT
+        k.panic(f"{what}: flags {flags:#x} are neither KM_SLEEP nor KM_NOSLEEP")
     addr = k.heap.alloc(size, k.current or "netbsd", k.caller, zero)
     if addr == 0 and not flags & KM_NOSLEEP:
         k.panic(f"{what}: out of memory allocating {size} bytes (KM_SLEEP)")
@@ -62,7 +64,7 @@ def kmem_intr_free(k: Kernel, addr: int, size: int) -> None:
 
 @kfunc("char *kmem_strdup(const char *, km_flag_t)")
 def kmem_strdup(k: Kernel, s: int, flags: int) -> int:
-    data = k.mem.cstring(s, 1 << 20).encode("latin-1") + b"\0"
+    data = k.mem.cstring(s).encode("latin-1") + b"\0"
     addr = _alloc(k, len(data), flags, False, "kmem_strdup")
     if addr:
         k.mem.write(addr, data)
@@ -71,4 +73,5 @@ def kmem_strdup(k: Kernel, s: int, flags: int) -> int:
 
 @kfunc("void kmem_strfree(char *)")
 def kmem_strfree(k: Kernel, s: int) -> None:
-    _free(k, s, len(k.mem.cstring(s, 1 << 20)) + 1, "kmem_strfree")
+    if s:                                       # kmem_strfree(NULL) does nothing
+        _free(k, s, len(k.mem.cstring(s)) + 1, "kmem_strfree")

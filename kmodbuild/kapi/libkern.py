@@ -6,13 +6,27 @@ copies), so every module that copies a struct needs them.  ``kern_assert``
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from kmodbuild.kapi._kernel import Kernel, RegisterPair, kfunc
 from kmodbuild.kapi._printf import ArgSource, _signed
 from kmodbuild.kapi.systm import format_args
 
 HEADER = "sys/lib/libkern/libkern.h"
 
-_STRMAX = 1 << 20
+#: memchr and memcmp read a page at a time and stop where the answer is known (C's
+#: memchr must not read past the byte it finds: a search bounded by a size far past the
+#: buffer faulted on memory it never had to read)
+_PAGE = 4096
+
+
+def _pages(addr: int, n: int) -> Iterator[tuple[int, int]]:
+    """``(offset, size)`` pieces of ``[addr, addr + n)``, none crossing a page."""
+    off = 0
+    while off < n:
+        size = min(n - off, _PAGE - (addr + off) % _PAGE)
+        yield off, size
+        off += size
 
 
 def _cmp(a: bytes, b: bytes) -> int:
@@ -22,7 +36,7 @@ def _cmp(a: bytes, b: bytes) -> int:
     return len(a) - len(b) if len(a) != len(b) else 0
 
 
-def _bytes(k: Kernel, addr: int, limit: int = _STRMAX) -> bytes:
+def _bytes(k: Kernel, addr: int, limit: int | None = None) -> bytes:
     return k.mem.cstring(addr, limit).encode("latin-1")
 
 
@@ -52,13 +66,24 @@ def memset(k: Kernel, dst: int, c: int, n: int) -> int:
 
 @kfunc("int memcmp(const void *, const void *, size_t)")
 def memcmp(k: Kernel, a: int, b: int, n: int) -> int:
-    return _cmp(k.mem.read(a, n), k.mem.read(b, n)) if n else 0
+    off = 0
+    while off < n:                  # pieces crossing neither a's pages nor b's
+        size = min(n - off, _PAGE - (a + off) % _PAGE, _PAGE - (b + off) % _PAGE)
+        r = _cmp(k.mem.read(a + off, size), k.mem.read(b + off, size))
+        if r:
+            return r
+        off += size
+    return 0
 
 
 @kfunc("void *memchr(const void *, int, size_t)")
 def memchr(k: Kernel, s: int, c: int, n: int) -> int:
-    i = k.mem.read(s, n).find(bytes([c & 0xFF])) if n else -1
-    return s + i if i >= 0 else 0
+    byte = bytes([c & 0xFF])
+    for off, size in _pages(s, n):
+        i = k.mem.read(s + off, size).find(byte)
+        if i >= 0:
+            return s + off + i
+    return 0
 
 
 @kfunc("char *strcpy(char *, const char *)")

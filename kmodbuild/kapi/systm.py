@@ -8,7 +8,9 @@ AB_VERBOSE nor AB_DEBUG).  ``panic()`` stops the modcmd with a report.
 """
 from __future__ import annotations
 
-from kmodbuild.kapi._kernel import HookBudget, Kernel, kdata, kfunc
+from collections.abc import Callable
+
+from kmodbuild.kapi._kernel import GuestFault, HookBudget, Kernel, kdata, kfunc
 from kmodbuild.kapi._printf import ArgSource, FieldTooWide, kformat
 from kmodbuild.kapi._struct import Struct
 
@@ -26,7 +28,7 @@ SYSENT = Struct("sysent", (("sy_narg", "i16"), ("sy_argsize", "i16"), ("sy_flags
 def format_args(k: Kernel, fmt: int, ap: ArgSource) -> str:
     """The text printf(``fmt``, ...) would print (counted against the hooks' budget)."""
     try:
-        text = kformat(k.mem.cstring(fmt), ap, k.mem.cstring, k.word_bits)
+        text = kformat(k.mem.cstring(fmt), ap, k.mem.cstring, k.word_bits, k.mem.put)
     except FieldTooWide as e:
         raise HookBudget(str(e)) from None
     k.mem.charge(len(text))
@@ -101,8 +103,9 @@ def log(k: Kernel, level: int, fmt: int, ap: ArgSource) -> None:
 
 
 def _snprintf(k: Kernel, buf: int, size: int, text: str) -> int:
+    """Write what fits (none into a NULL buffer, as vsnprintf); the whole length."""
     data = text.encode("latin-1", "replace")
-    if size > 0:
+    if buf and size > 0:
         k.mem.write(buf, data[:size - 1] + b"\0")
     return len(data)
 
@@ -158,7 +161,20 @@ def tablefull(k: Kernel, tab: int, mesg: int) -> None:
     k.output(f"{k.mem.cstring(tab)}: table is full{extra}\n", shown=False, channel="log")
 
 
-# ---- user/kernel copies (kern/subr_copy.c): one address space here
+# ---- user/kernel copies (kern/subr_copy.c): one address space here.  A bad address
+# makes the copies that take one from user space (copyin, copyout and their string forms)
+# and kcopy -- which exists for it -- return EFAULT, as their fault handlers do; copystr,
+# between kernel addresses, faults.
+EFAULT = 14
+
+
+def _user_copy(copy: Callable[[], int]) -> int:
+    try:
+        return copy()
+    except GuestFault:
+        return EFAULT
+
+
 @kfunc("int copystr(const void *, void *, size_t, size_t *)")
 def copystr(k: Kernel, src: int, dst: int, length: int, done: int) -> int:
     data = k.mem.cstring(src, max(length, 0)).encode("latin-1")
@@ -175,29 +191,33 @@ def copystr(k: Kernel, src: int, dst: int, length: int, done: int) -> int:
 
 @kfunc("int copyinstr(const void *, void *, size_t, size_t *)")
 def copyinstr(k: Kernel, src: int, dst: int, length: int, done: int) -> int:
-    return copystr(k, src, dst, length, done)
+    return _user_copy(lambda: copystr(k, src, dst, length, done))
 
 
 @kfunc("int copyoutstr(const void *, void *, size_t, size_t *)")
 def copyoutstr(k: Kernel, src: int, dst: int, length: int, done: int) -> int:
-    return copystr(k, src, dst, length, done)
+    return _user_copy(lambda: copystr(k, src, dst, length, done))
 
 
-@kfunc("int kcopy(const void *, void *, size_t)")
-def kcopy(k: Kernel, src: int, dst: int, length: int) -> int:
+def _copy(k: Kernel, src: int, dst: int, length: int) -> int:
     if length:
         k.mem.write(dst, k.mem.read(src, length))
     return 0
 
 
+@kfunc("int kcopy(const void *, void *, size_t)")
+def kcopy(k: Kernel, src: int, dst: int, length: int) -> int:
+    return _user_copy(lambda: _copy(k, src, dst, length))
+
+
 @kfunc("int copyin(const void *, void *, size_t)")
 def copyin(k: Kernel, uaddr: int, kaddr: int, length: int) -> int:
-    return kcopy(k, uaddr, kaddr, length)
+    return _user_copy(lambda: _copy(k, uaddr, kaddr, length))
 
 
 @kfunc("int copyout(const void *, void *, size_t)")
 def copyout(k: Kernel, kaddr: int, uaddr: int, length: int) -> int:
-    return kcopy(k, kaddr, uaddr, length)
+    return _user_copy(lambda: _copy(k, kaddr, uaddr, length))
 
 
 @kfunc("void delay(unsigned int)")

@@ -339,3 +339,36 @@ def test_validation_fails_on_leaks_and_leftovers(bug_kernel, built_tree, monkeyp
     assert lines[0] == "bug_null: load failed: Bad address (EFAULT)"
     assert lines[1].startswith("    panic: bug_null: modcmd(INIT): read from unmapped address "
                                "0x0 (NULL pointer dereference), at bug_null+0x")
+
+
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_the_c_library_at_its_edges(bug_kernel, target: str) -> None:
+    """Where the hooks differed from NetBSD's C: strings were cut at 4 KiB (snprintf's
+    length too), snprintf wrote into a NULL buffer, kmem_strfree(NULL) and a memchr
+    bounded past its buffer faulted, a copyin from a bad address stopped the modcmd
+    (NetBSD returns EFAULT), %n was printed."""
+    ek = bug_kernel(target)
+    error, out = ek.load("edges")
+    assert error == 0, out
+    assert out == ["edges: lengths 5000 4500 3 5000", "edges: memchr 40",
+                   f"edges: copyin {EFAULT} copyout {EFAULT}", "edges: abcd 9"], out
+
+
+def test_kmem_flags_and_memcmp_across_pages(bug_kernel) -> None:
+    """kmem_alloc with neither KM_SLEEP nor KM_NOSLEEP panics (subr_kmem.c's KASSERT);
+    memcmp reads a page at a time and answers at the first difference."""
+    from kmodbuild.kapi import kmem, libkern
+    from kmodbuild.kapi._kernel import Panic
+    ek = bug_kernel("amd64")
+    assert ek.load("formats")[0] == 0
+    k = ek.strategy.machine.k
+    with pytest.raises(Panic, match="neither KM_SLEEP nor KM_NOSLEEP"):
+        kmem.kmem_alloc(k, 16, 0)
+    a, b = k.alloc(3 * 4096), k.alloc(3 * 4096)
+    data = bytes(range(256)) * 48
+    k.mem.write(a + 100, data[:9000])
+    k.mem.write(b + 3000, data[:9000])
+    assert libkern.memcmp(k, a + 100, b + 3000, 9000) == 0
+    k.mem.write(b + 3000 + 6000, b"\xff")
+    assert libkern.memcmp(k, a + 100, b + 3000, 9000) == data[6000] - 0xFF
+    assert libkern.memcmp(k, a + 100, b + 3000, 6000) == 0

@@ -31,16 +31,48 @@ STRINGS = {0x100: "emu", 0x200: "\x10\x01ONE\x02TWO\x08EIGHT"}
      "-1 18446744073709551615 -2 3"),
     ("%ld %lu", (0xFFFFFFFF, 0xFFFFFFFF), 32, "-1 4294967295"),
     ("%zu %zd %jd %td %qd", (4096, 5, 6, 7, 8), 64, "4096 5 6 7 8"),
-    ("%hd %hhu %hx", (0x1FFFF, 0x1FF, 0x12345), 64, "-1 255 2345"),
+    # kprintf reads hh as h: a short (C99 would say 255)
+    ("%hd %hhu %hx %hhd", (0x1FFFF, 0x1FF, 0x12345, 300), 64, "-1 511 2345 300"),
     ("%p %s %%", (0x1234, 0), 64, "0x1234 (null) %"),
-    ("%b", (0x81, 0x200), 64, "81<ONE,EIGHT>"),
-    ("%y %", (), 64, "%y %"),
+    # what NetBSD's kprintf does that C's printf does not (subr_prf.c; found comparing
+    # with it): no %b (snprintb(3) replaced it): an unknown conversion prints itself,
+    # padded, and takes no argument; a NUL after '%' ends the output; zero padding
+    # applies to every conversion; %D %O %U are the long forms
+    ("%b|%d", (7,), 64, "b|7"),
+    ("[%y] [%5y] [%5%] [%-3y]", (), 64, "[y] [    y] [    %] [y  ]"),
+    ("abc%", (), 64, "abc"),
+    ("abc%l", (), 64, "abc"),
+    ("[%05s][%03c]", (0x100, ord("A")), 64, "[00emu][00A]"),
+    ("%D %U %O", (2**64 - 1, 2**64 - 1, 8), 64, "-1 18446744073709551615 10"),
+    ("%D", (0xFFFFFFFF,), 32, "-1"),
+    ("[%#.3o][%#o][%#.0o][%#x]", (8, 8, 0, 0), 64, "[010][010][0][0]"),
+    ("[%08.3d][%-08d][%+05d]", (5, 5, 5), 64, "[     005][5       ][+0005]"),
+    ("[%.*d][%.*s]", ((-1) & 0xFFFFFFFF, 5, (-1) & 0xFFFFFFFF, 0x100), 64, "[5][emu]"),
 ])
 def test_kformat(fmt: str, values: tuple[int, ...], bits: int, expected: str) -> None:
-    assert kformat(fmt, Args(*values), STRINGS.__getitem__, bits) == expected
+    assert kformat(fmt, Args(*values), lambda a, limit=None: STRINGS[a][:limit], bits) \
+        == expected
+
+
+def test_kformat_n_stores_the_count_so_far() -> None:
+    stored: list[tuple[int, int, int]] = []
+    out = kformat("ab%ncd%hn%lln!", Args(0x500, 0x600, 0x700), lambda a, limit=None: "", 64,
+                  lambda at, size, value: stored.append((at, size, value)))
+    assert out == "abcd!"
+    assert stored == [(0x500, 4, 2), (0x600, 2, 4), (0x700, 8, 4)]
+
+
+def test_kformat_reads_a_string_no_further_than_its_precision() -> None:
+    asked: list[object] = []
+
+    def read(addr: int, limit: int | None = None) -> str:
+        asked.append(limit)
+        return "x" * (limit if limit is not None else 5000)
+    assert kformat("%.3s|%s", Args(0x100, 0x100), read, 64) == "xxx|" + "x" * 5000
+    assert asked == [3, None]
 
 
 def test_kformat_asks_for_the_right_widths() -> None:
     args = Args(1, 2, 3, 4, 5, 6)
-    kformat("%d %ld %lld %zu %p %s", args, lambda a: "x", 64)
+    kformat("%d %ld %lld %zu %p %s", args, lambda a, limit=None: "x", 64)
     assert args.kinds == ["i32", "word", "i64", "uword", "ptr", "ptr"]
