@@ -392,7 +392,9 @@ def only_keep_debug(data: bytes, path: str = "<elf>", *,
 
 def split_debug(data: bytes, path: str = "<elf>", *, debug_name: str | None = None,
                 extra_sections: Mapping[str, bytes] | None = None) -> SplitResult:
-    """Both halves at once, as MKDEBUG makes them (spec §4.2).
+    """Both halves at once, as MKDEBUG makes them (spec §4.2); an arm module's
+    stripped half also gets the branch trampolines of NetBSD's arm link
+    (:mod:`kmodbuild.armtramp`).
 
     ``debug_name``, when given, is the debug file's name recorded in the
     stripped file's ``.gnu_debuglink`` (with the debug file's CRC-32).
@@ -403,6 +405,11 @@ def split_debug(data: bytes, path: str = "<elf>", *, debug_name: str | None = No
     debug = only_keep_debug(data, path, extra_sections=extra_sections)
     link = (debug_name, debug) if debug_name is not None else None
     stripped, removed = strip_debug(data, path, debuglink=link)
+    from kmodbuild import armtramp        # (it builds on this module's helpers)
+    if armtramp.needs_trampolines(stripped):
+        # the branch trampolines NetBSD's arm link adds (kmodtramp.awk): in the module
+        # installed, as there; the debug file describes the code, which is the same
+        stripped = armtramp.add_trampolines(stripped, path)
     return SplitResult(stripped, debug, removed)
 
 
