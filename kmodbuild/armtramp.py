@@ -12,7 +12,8 @@ the trampoline reaches ``f`` through a 32-bit address (``R_ARM_ABS32``).
 
 :func:`add_trampolines` does the same to a linked module in one pass over its
 ELF: a ``.text.kmodtramp`` section of 8-byte trampolines, its ``R_ARM_ABS32``
-relocations, a local ``__wrap_NAME`` function symbol for each, and every
+relocations, a local ``__wrap_NAME`` function symbol for each (with the ``$a``
+and ``$d`` mapping symbols an assembler would write), and every
 branch relocation against an undefined symbol pointed at its trampoline.
 Local symbols come before the globals, so the globals' indices move up and
 every relocation table, group and address-significance table is renumbered.
@@ -24,9 +25,10 @@ import struct
 
 from kmodbuild import elfraw as raw
 from kmodbuild.debugsplit import (_SYM_FMT, SHF_INFO_LINK, SHT_GROUP, SHT_LLVM_ADDRSIG,
-                                  _fail, _layout, _read, _read_ulebs, _renumber_relocations,
+                                  _layout, _read, _read_ulebs, _renumber_relocations,
                                   _Section, _uleb)
 from kmodbuild.elfraw import RawSection
+from kmodbuild.errors import ModuleFormatError
 
 EM_ARM = 40
 R_ARM_ABS32, R_ARM_CALL, R_ARM_JUMP24 = 2, 28, 29
@@ -36,6 +38,15 @@ TRAMP_SECTION = ".text.kmodtramp"
 #: ``ldr pc, [pc, #-4]`` (the word after it: pc reads 8 ahead), then that word
 _LDR_PC = 0xE51FF004
 TRAMP_SIZE = 8
+
+
+#: local symbols per trampoline: ``__wrap_NAME`` and the ARM ELF mapping symbols ``$a``
+#: (ARM code from here) and ``$d`` (data: the address), as an assembler writes them
+SYMS_PER_TRAMP = 3
+
+
+def _fail(path: str, message: str) -> ModuleFormatError:
+    return ModuleFormatError(f"cannot add branch trampolines: {message}", path=path)
 
 
 def needs_trampolines(data: bytes) -> bool:
@@ -82,19 +93,30 @@ def add_trampolines(data: bytes, path: str = "<elf>") -> bytes:
     if not called:
         return data
     targets = list(called)
-    m = len(targets)
+    m = SYMS_PER_TRAMP * len(targets)
     tramp_index = len(elf.sections)           # appended: every other index stays
+    if tramp_index + 1 >= raw.SHN_LORESERVE:
+        raise _fail(path, f"{tramp_index} sections: no section index left for them")
     strtab = elf.get_section(symtab.link)
     names = bytearray(elf.section_data(strtab))
+    mapping = {}
+    for tag in (b"$a", b"$d"):
+        mapping[tag] = len(names)
+        names += tag + b"\0"
     locals_new = []
     for j, sym in enumerate(targets):
         name_at = len(names)
         names += b"__wrap_" + elf.read_symbol(symtab, sym).name.encode() + b"\0"
-        locals_new.append(st.pack(name_at, TRAMP_SIZE * j, TRAMP_SIZE,
-                                  raw.STB_LOCAL << 4 | raw.STT_FUNC, 0, tramp_index))
+        at = TRAMP_SIZE * j
+        locals_new += [st.pack(name_at, at, TRAMP_SIZE, raw.STB_LOCAL << 4 | raw.STT_FUNC, 0,
+                               tramp_index),
+                       st.pack(mapping[b"$a"], at, 0, raw.STB_LOCAL << 4 | raw.STT_NOTYPE, 0,
+                               tramp_index),
+                       st.pack(mapping[b"$d"], at + 4, 0, raw.STB_LOCAL << 4 | raw.STT_NOTYPE,
+                               0, tramp_index)]
     # globals move up by m; a branch to a called symbol goes to its trampoline
     smap = {i: i if i < first_global else i + m for i in range(len(entries))}
-    tramp_of = {sym: first_global + j for j, sym in enumerate(targets)}
+    tramp_of = {sym: first_global + SYMS_PER_TRAMP * j for j, sym in enumerate(targets)}
     out: list[_Section] = []
     for s in elf.sections:
         sec = _Section(s, elf.section_data(s))

@@ -52,18 +52,16 @@ MAX_HASHED = 1 << 20
 _EDITOR_FILE = re.compile(r"\.#.*|#.*#|.*~|\..*\.sw[a-p]")
 
 
-def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False,
-          seen: set[tuple[int, int]] | None = None) -> None:
-    """Every file under ``root``, symbolic links followed as SCons and the compiler follow
-    them (a header or module directory linked into the tree from elsewhere: its edits
-    were not seen); a directory met again through a link is not walked twice."""
-    if seen is None:
-        try:
-            st = os.stat(root)
-            seen = {(st.st_dev, st.st_ino)}
-        except OSError:
-            seen = set()
+def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool,
+          seen: set[tuple[int, int]], links: list[tuple[str, bool, str]],
+          top: str | None = None) -> None:
+    """Every file under ``root`` into ``out``; each directory's identity into ``seen``; the
+    symbolic links to directories into ``links`` (:func:`scan` follows them once every
+    real directory is walked, so a file is listed under its own path when it has one)."""
+    top = top or os.path.realpath(root)
     try:
+        st = os.stat(root)
+        seen.add((st.st_dev, st.st_ino))
         it = os.scandir(root)
     except OSError:
         out.append((root, -1, -1, -1))
@@ -77,18 +75,36 @@ def _walk(root: str, out: list[tuple[str, int, int, int]], sources: bool = False
                 if e.is_symlink():
                     st = os.stat(e.path)        # what it points at (dangling: OSError)
                     if e.is_dir():
-                        if (st.st_dev, st.st_ino) not in seen:
-                            seen.add((st.st_dev, st.st_ino))
-                            _walk(e.path, out, sources, seen)
+                        links.append((e.path, sources, top))
                         continue
                 elif e.is_dir(follow_symlinks=False):
-                    _walk(e.path, out, sources, seen)
+                    _walk(e.path, out, sources, seen, links, top)
                     continue
                 else:
                     st = e.stat(follow_symlinks=False)
                 out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ino))
             except OSError:
                 out.append((e.path, -1, -1, -1))
+
+
+def _follow(links: list[tuple[str, bool, str]], out: list[tuple[str, int, int, int]],
+            seen: set[tuple[int, int]]) -> None:
+    """Walk the linked directories (SCons and the compiler follow links: a header or a
+    module directory linked into the tree from elsewhere is an input), except one walked
+    already and one holding the walk's own root -- a link to the tree's top would make
+    its outputs (build/, stand/) inputs that every build changes."""
+    while links:
+        path, sources, top = links.pop(0)
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((path, -1, -1, -1))
+            continue
+        target = os.path.realpath(path)
+        if (st.st_dev, st.st_ino) in seen or top == target \
+                or top.startswith(target.rstrip(os.sep) + os.sep):
+            continue
+        _walk(path, out, sources, seen, links, top)
 
 
 def digest(argv: Sequence[str], roots: Iterable[str], files: Iterable[str] = ()) -> str:
@@ -106,8 +122,11 @@ def scan(roots: Iterable[str], files: Iterable[str] = (),
     under those of ``roots`` also in ``source_roots``, not an editor's files."""
     entries: list[tuple[str, int, int, int]] = []
     sources = set(source_roots)
+    seen: set[tuple[int, int]] = set()
+    links: list[tuple[str, bool, str]] = []
     for r in sorted(set(roots)):
-        _walk(r, entries, r in sources)
+        _walk(r, entries, r in sources, seen, links)
+    _follow(links, entries, seen)
     for f in sorted(set(files)):
         try:
             st = os.stat(f)

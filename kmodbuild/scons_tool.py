@@ -797,6 +797,7 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
     key = quickbuild.dirty_key(env["KMOD_TARGET_NAME"], env["KMOD_BUILD_VERSION"],
                                env.get("KMOD_MODDIR", ""))
     _DIRTY["declared"].add(key)
+    _DIRTY["objects"].setdefault(key, []).extend(objs)
     if key in _DIRTY["keys"] or "*" in _DIRTY["keys"]:
         env.AlwaysBuild(objs, full, kmod)   # a quick build wrote them: see _arrange_dirty
         _DIRTY["compiled"].add(key)
@@ -1272,7 +1273,7 @@ _FAST: dict[str, Any] = {}
 
 #: quick builds' modules awaiting SCons (kmodbuild.quickbuild.read_dirty), and those this
 #: build compiles
-_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set(), "declared": set()}
+_DIRTY: dict[str, Any] = {"keys": set(), "compiled": set(), "declared": set(), "objects": {}}
 #: every compiled source -> the module directories whose modules compile it; the objects
 _SOURCES: dict[str, set[str]] = {}
 _OBJECTS: list[Any] = []
@@ -1363,8 +1364,10 @@ def _saved_during_build() -> set[str]:
     it before compiling, so with the file changed back to that content later, SCons
     would take the object -- compiled from the other content -- as up to date (make
     would rebuild: the file is newer).  Listed like a quick build's modules, so that
-    SCons's next walk rebuilds them.  A ``.c`` file: the modules compiling it; anything
-    else (a header, a script): every module this build declared with its compiles."""
+    SCons's next walk rebuilds them: for a ``.c`` file the modules compiling it, for a
+    header (or a ``.c`` some source includes) those whose compiles include it (SCons's
+    scan).  Other files (a README, an SConscript, kmodbuild's code) are in no object;
+    the stamp alone makes the next run look at them."""
     if "saved" in _FAST:
         return set(_FAST["saved"])
     keys: set[str] = set()
@@ -1373,12 +1376,17 @@ def _saved_during_build() -> set[str]:
         before, roots, files = _FAST["before"]
         _FAST["moved"] = paths = fastpath.moved(before, roots, files, roots)
         declared = _DIRTY["declared"]
+        included: dict[str, set[str]] | None = None
         for path in paths:
             users = _SOURCES.get(path) if path.endswith(".c") else None
-            if users is None:
-                keys = set(declared)
-                break
-            keys.update(k for k in declared if k.rsplit("|", 1)[1] in users)
+            if users is not None:
+                keys.update(k for k in declared if k.rsplit("|", 1)[1] in users)
+                continue
+            if included is None:        # what each module's compiles include, once
+                included = {key: {str(dep.abspath) for obj in objs
+                                  for dep in (obj.implicit or ())}
+                            for key, objs in _DIRTY["objects"].items()}
+            keys.update(k for k, deps in included.items() if path in deps)
     _FAST["saved"] = keys
     return set(keys)
 

@@ -33,6 +33,10 @@ _LENGTH = {"": ("i32", "u32"), "h": ("i32", "u32"), "l": ("word", "uword"),
            "t": ("word", "uword")}
 
 
+#: what a width or precision is made of (str.isdigit would take "²" too)
+_DIGITS = frozenset("0123456789")
+
+
 def _signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -99,12 +103,12 @@ def kformat(fmt: str, args: ArgSource, read_string: Callable[..., str], word_bit
                     prec = _signed(args.next("i32"), 32)
                     prec = -1 if prec < 0 else prec
                 else:
-                    while i + 1 < n and fmt[i + 1].isdigit():
+                    while i + 1 < n and fmt[i + 1] in _DIGITS:
                         i += 1
                         prec = prec * 10 + int(fmt[i])
             elif c in "123456789":
                 width = 0
-                while i < n and fmt[i].isdigit():
+                while i < n and fmt[i] in _DIGITS:
                     width = width * 10 + int(fmt[i])
                     i += 1
                 continue

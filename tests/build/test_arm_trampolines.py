@@ -78,15 +78,31 @@ def test_trampolines_replace_branches_to_undefined_symbols(tmp_path: Path) -> No
     # (a branch to the module's own caller_tail stays as it was)
     assert {name for _, name in branches} == {"__wrap_printf", "__wrap_strlen", "caller_tail"}
     assert (armtramp.R_ARM_JUMP24, "__wrap_strlen") in branches, branches
+    # one trampoline per function, in the order the module's branches first call them
+    old = _elf(before)
+    old_syms = list(old.get_section_by_name(".symtab").iter_symbols())
+    order: list[str] = []
+    for r in old.get_section_by_name(".rel.text").iter_relocations():
+        sym = old_syms[r["r_info_sym"]]
+        if r["r_info_type"] in armtramp.BRANCHES and sym["st_shndx"] == "SHN_UNDEF" \
+                and sym.name not in order:
+            order.append(sym.name)
+    assert sorted(order) == ["printf", "strlen"]
     tramp_rel = elf.get_section_by_name(".rel.text.kmodtramp")
     assert [(r["r_offset"], r["r_info_type"], syms[r["r_info_sym"]].name)
-            for r in tramp_rel.iter_relocations()] == sorted(
-        (8 * i + 4, armtramp.R_ARM_ABS32, name) for i, name in enumerate(
-            sorted(("printf", "strlen"), key=lambda n: wraps["__wrap_" + n]["st_value"])))
-    # the module's other symbols and relocations are as they were (renumbered)
-    old = _elf(before)
-    old_syms = [s.name for s in old.get_section_by_name(".symtab").iter_symbols()]
-    assert [s.name for s in syms if not s.name.startswith("__wrap_")] == old_syms
+            for r in tramp_rel.iter_relocations()] == \
+        [(8 * i + 4, armtramp.R_ARM_ABS32, name) for i, name in enumerate(order)]
+    assert [wraps["__wrap_" + name]["st_value"] for name in order] == [0, 8]
+    # the mapping symbols an assembler writes: ARM code at each trampoline, data at its word
+    marks = sorted((s["st_value"], s.name) for s in syms
+                   if s.name in ("$a", "$d") and s["st_shndx"] == elf.get_section_index(
+                       ".text.kmodtramp"))
+    assert marks == [(0, "$a"), (4, "$d"), (8, "$a"), (12, "$d")]
+    # the module's other symbols are as they were (renumbered)
+    added = {"$a", "$d"}
+    assert [s.name for s in syms if not s.name.startswith("__wrap_")
+            and not (s.name in added and s["st_shndx"] == elf.get_section_index(
+                ".text.kmodtramp"))] == [s.name for s in old_syms]
     assert armtramp.add_trampolines(after) == after          # nothing left to wrap
     # not arm, or nothing to wrap: unchanged
     amd64 = KmodBuilder(tmp_path / "x").build("amd64", "caller", {"caller.c": CALLER})

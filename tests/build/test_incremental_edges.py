@@ -276,3 +276,64 @@ def test_a_save_during_a_quick_build_undone_is_built_again(tmp_path: Path) -> No
     out = scons(tree, *ARGS, env=env).stdout
     assert "everything is up to date" not in out, out
     assert b"Bye, %s!" in _installed(tree, "hello")
+
+
+def test_a_file_saved_during_the_build_lists_only_the_modules_it_is_in(tmp_path: Path) -> None:
+    """A README saved while the build ran listed every module for SCons's next walk (a
+    full rebuild of the tree); a header, only the modules whose compiles include it."""
+    import json
+    tree = copy_tree(tmp_path / "t")
+    args = (*ARGS, f"CCWRAPPER={_waiting_wrapper(tmp_path)}")
+    readme = tree / "sys" / "modules" / "README"
+    readme.write_text("the modules\n")
+    header = tree / "sys" / "sys" / "vnode.h"
+    users = sorted(p.parent.name for p in (tree / "sys" / "modules").glob("*/*.c")
+                   if "sys/vnode.h" in p.read_text())
+    assert users and len(users) < 10, users
+
+    def saving(path: Path) -> None:
+        """A clean build, saving ``path`` while hello.c compiles."""
+        import shutil
+        for d in ("build", "stand"):
+            shutil.rmtree(tree / d, ignore_errors=True)
+        (tree / ".sconsign.dblite").unlink(missing_ok=True)
+        mark, go = tmp_path / "compiling", tmp_path / "go"
+        for p in (mark, go):
+            p.unlink(missing_ok=True)
+        import os
+        import sys
+
+        from tests.conftest import REPO, start_until
+        env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        proc = start_until([sys.executable, "-m", "SCons", "-C", str(tree), *args], mark,
+                           env=env)
+        path.write_text(path.read_text() + "\n")
+        go.touch()
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (out, err)
+
+    def listed() -> list[str]:
+        dirty = tree / "build" / ".quick-dirty.json"
+        keys = json.loads(dirty.read_text())["modules"] if dirty.exists() else []
+        return sorted(k.rsplit("|", 1)[1] for k in keys)
+
+    saving(readme)
+    assert listed() == []
+    saving(header)
+    assert listed() == users
+
+
+def test_a_link_to_the_top_of_the_tree_does_not_make_outputs_inputs(tmp_path: Path) -> None:
+    """The stamp's walk followed a link in sys/ to the tree's top: build/ and stand/
+    became inputs every build changes (never a no-op again), and every file twice."""
+    from kmodbuild import fastpath
+    tree = copy_tree(tmp_path / "t")
+    (tree / "sys" / "up").symlink_to("..")                   # sys/up -> the tree's top
+    (tree / "sys" / "again").symlink_to("sys")               # a directory walked already
+    scons(tree, *ARGS)
+    assert "everything is up to date" in scons(tree, *ARGS).stdout
+    entries = fastpath.scan([str(tree / "sys")], (), [str(tree / "sys")])
+    paths = [e[0] for e in entries]
+    assert not any("/build/" in p or "/stand/" in p for p in paths), paths[:5]
+    assert not any("/again/" in p for p in paths)
+    assert len(paths) == len(set(paths))

@@ -48,6 +48,8 @@ STRINGS = {0x100: "emu", 0x200: "\x10\x01ONE\x02TWO\x08EIGHT"}
     ("[%#.3o][%#o][%#.0o][%#x]", (8, 8, 0, 0), 64, "[010][010][0][0]"),
     ("[%08.3d][%-08d][%+05d]", (5, 5, 5), 64, "[     005][5       ][+0005]"),
     ("[%.*d][%.*s]", ((-1) & 0xFFFFFFFF, 5, (-1) & 0xFFFFFFFF, 0x100), 64, "[5][emu]"),
+    # a Latin-1 superscript is no digit (str.isdigit says it is: a traceback)
+    ("[%1\xb2d][%.\xb9d]", (), 64, "[\xb2d][\xb9d]"),
 ])
 def test_kformat(fmt: str, values: tuple[int, ...], bits: int, expected: str) -> None:
     assert kformat(fmt, Args(*values), lambda a, limit=None: STRINGS[a][:limit], bits) \
