@@ -396,17 +396,51 @@ def find_build_manifest(root: Path, target: Target, version_dir: str,
     ``version_dir`` is the build directory's name, the full version (``10.0``,
     ``10.0.3``, ``10.99.10``: :attr:`NetBSDVersion.build_dir`).  With ``patch_levels``
     and a release's ``MM.mm`` (the name of an installed tree, ``stand/<machine>/10.0``,
-    which a VERSION=10.0.3 build installs into too), a ``build/<key>/MM.mm.pp`` is taken
-    when ``MM.mm`` itself was not built and exactly one such patch level was.
+    which a VERSION=10.0.3 build installs into too), the version the installed modules
+    were built for picks among ``MM.mm`` and the patch levels built (the last build
+    installed there wins); with none installed, ``MM.mm``'s, else the one patch level
+    built.
     """
     bases = (root.resolve().parent, root.resolve().parent.parent, Path.cwd())
     rel = Path("build") / target.key / version_dir / "kernel" / "netbsd.syms"
+    plain = next((base / rel for base in bases if (base / rel).is_file()), None)
+    if not patch_levels or version_dir.count(".") != 1 or version_dir.endswith(".99"):
+        return plain
     for base in bases:
-        if (base / rel).is_file():
-            return base / rel
-    if patch_levels and version_dir.count(".") == 1 and not version_dir.endswith(".99"):
-        for base in bases:
-            found = sorted(base.glob(f"build/{target.key}/{version_dir}.*/kernel/netbsd.syms"))
-            if len(found) == 1:
-                return found[0]
+        levels = sorted(base.glob(f"build/{target.key}/{version_dir}.*/kernel/netbsd.syms"))
+        if not levels:
+            continue
+        installed = _installed_version(root, target, version_dir)
+        if installed is not None:
+            by_dir = {p.parent.parent.name: p for p in [*levels, *([plain] if plain else [])]}
+            if installed in by_dir:
+                return by_dir[installed]
+        if plain is None and len(levels) == 1:
+            return levels[0]
+        break
+    return plain
+
+
+def _installed_version(root: Path, target: Target, version_dir: str) -> str | None:
+    """The build directory name (:attr:`NetBSDVersion.build_dir`) of the version an
+    installed module under ``root`` (``stand``) was built for: its modinfo's
+    ``__NetBSD_Version__``.  None: no module there, or none readable."""
+    from kmodbuild.elf import read_module
+    from kmodbuild.errors import KmodError
+    modules = root / target.kmodulearchdir / version_dir / "modules"
+    try:
+        kmods = sorted(modules.glob("*/*.kmod"))
+    except OSError:
+        return None
+    for kmod in kmods[:1]:
+        try:
+            info = read_module(kmod, target).modinfo
+        except (KmodError, OSError):
+            return None
+        if info is None or not info.version:
+            return None
+        try:
+            return NetBSDVersion.from_number(info.version).build_dir
+        except (ValueError, KmodError):
+            return None
     return None

@@ -61,6 +61,12 @@ def test_a_patch_level_builds_beside_its_release(tmp_path: Path) -> None:
     assert (1000000300).to_bytes(4, "little") in raw
     installed = (tree / "stand/amd64/10.0/modules/hello/hello.kmod").read_bytes()
     assert installed == raw                                         # into stand/amd64/10.0
+    # both built: the installed modules say which kernel the tree is for (it took 10.0's)
+    t = get_target("amd64")
+    assert find_build_manifest(tree / "stand", t, "10.0", patch_levels=True) == \
+        build / "10.0.3" / "kernel" / "netbsd.syms"
+    res = _kmodbuild(tree, "sim", "--root", "stand", "--arch", "amd64", "--validate")
+    assert res.returncode == 0 and "amd64 10.0.3: 10 modules" in res.stdout, res.stdout
     for version in ("10.0", "10.0.3"):
         res = _kmodbuild(tree, "sim", "--root", "stand", "--arch", "amd64",
                          "--version", version, "--validate")
@@ -69,6 +75,8 @@ def test_a_patch_level_builds_beside_its_release(tmp_path: Path) -> None:
     # 10.0's objects were left alone: nothing is compiled or linked again
     out = scons(tree, "ARCH=amd64").stdout
     assert ".kmod" not in out and "kernel" not in out.replace("`", ""), out
+    assert find_build_manifest(tree / "stand", t, "10.0", patch_levels=True) == \
+        build / "10.0" / "kernel" / "netbsd.syms"                  # 10.0's installed again
     # the quick build of an edit simulates the kernel of the full version
     scons(tree, "ARCH=amd64", "VERSION=10.0.3")
     src = tree / "sys" / "modules" / "bitbucket" / "bitbucket.c"
