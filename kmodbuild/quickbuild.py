@@ -162,8 +162,7 @@ def rebuild(stamp: Path, argv: Sequence[str], decision: fastpath.Decision, *, jo
         outputs += fastpath.scan((), quick.get("output_files", ()))     # as write_stamp would
         # a file saved while it ran: without its digest the next run cannot take a save
         # of the old contents for a touch (the modules it compiled are listed already)
-        for path in fastpath.moved(inputs, quick["input_roots"], quick["input_files"],
-                                   quick["input_roots"]):
+        for path in fastpath.moved(inputs):
             hashes.pop(path, None)
         fastpath.write_stamp(stamp, argv, quick["output_roots"], quick.get("output_files", ()),
                              data["module_root"], inputs=inputs,

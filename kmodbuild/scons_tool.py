@@ -1373,8 +1373,7 @@ def _saved_during_build() -> set[str]:
     keys: set[str] = set()
     if "before" in _FAST:
         from kmodbuild import fastpath
-        before, roots, files = _FAST["before"]
-        _FAST["moved"] = paths = fastpath.moved(before, roots, files, roots)
+        _FAST["moved"] = paths = fastpath.moved(_FAST["before"])
         declared = _DIRTY["declared"]
         included: dict[str, set[str]] | None = None
         for path in paths:
@@ -1448,7 +1447,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     sources, files = _fast_inputs(env, sysdir)
     before = fastpath.scan(sources, files, sources)     # inputs as the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
-    _FAST["before"] = (before, sources, files)
+    _FAST["before"] = before
     build_dir = env.Dir("#build").abspath
     # outside build/: deleting it must not leave a no-op that does not write it again
     output_files = [os.path.join(env.Dir("#").abspath, "compile_commands.json")]
