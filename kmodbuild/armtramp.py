@@ -83,13 +83,10 @@ def add_trampolines(data: bytes, path: str = "<elf>") -> bytes:
         if rel.type != raw.SHT_REL or rel.link != symtab.index \
                 or not elf.get_section(rel.info).flags & raw.SHF_EXECINSTR:
             continue
-        table = elf.section_data(rel)
-        for off in range(0, len(table) - len(table) % 8, 8):
-            _, info = struct.unpack_from("<II", table, off)
-            sym = info >> 8
-            if info & 0xFF in BRANCHES and first_global <= sym < len(entries) \
-                    and entries[sym][5] == raw.SHN_UNDEF:
-                called.setdefault(sym, None)
+        for r in elf.read_relocations(rel):
+            if r.type in BRANCHES and first_global <= r.sym < len(entries) \
+                    and entries[r.sym][5] == raw.SHN_UNDEF:
+                called.setdefault(r.sym, None)
     if not called:
         return data
     targets = list(called)

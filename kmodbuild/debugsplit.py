@@ -406,10 +406,9 @@ def split_debug(data: bytes, path: str = "<elf>", *, debug_name: str | None = No
     link = (debug_name, debug) if debug_name is not None else None
     stripped, removed = strip_debug(data, path, debuglink=link)
     from kmodbuild import armtramp        # (it builds on this module's helpers)
-    if armtramp.needs_trampolines(stripped):
-        # the branch trampolines NetBSD's arm link adds (kmodtramp.awk): in the module
-        # installed, as there; the debug file describes the code, which is the same
-        stripped = armtramp.add_trampolines(stripped, path)
+    # an arm module: the branch trampolines NetBSD's arm link adds (kmodtramp.awk), in the
+    # module installed, as there; the debug file describes the code, which is the same
+    stripped = armtramp.add_trampolines(stripped, path)
     return SplitResult(stripped, debug, removed)
 
 

@@ -427,20 +427,14 @@ def _installed_version(root: Path, target: Target, version_dir: str) -> str | No
     ``__NetBSD_Version__``.  None: no module there, or none readable."""
     from kmodbuild.elf import read_module
     from kmodbuild.errors import KmodError
-    modules = root / target.kmodulearchdir / version_dir / "modules"
-    try:
-        kmods = sorted(modules.glob("*/*.kmod"))
-    except OSError:
+    kmod = min((root / target.kmodulearchdir / version_dir / "modules").glob("*/*.kmod"),
+               default=None)
+    if kmod is None:
         return None
-    for kmod in kmods[:1]:
-        try:
-            info = read_module(kmod, target).modinfo
-        except (KmodError, OSError):
-            return None
-        if info is None or not info.version:
-            return None
-        try:
-            return NetBSDVersion.from_number(info.version).build_dir
-        except (ValueError, KmodError):
-            return None
-    return None
+    try:
+        info = read_module(kmod, target).modinfo
+    except (KmodError, OSError):
+        return None
+    if info is None or not info.version:
+        return None
+    return NetBSDVersion.from_number(info.version).build_dir
