@@ -359,6 +359,9 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise AbiError(f"not a kmodbuild ABI description: {e}", path=path) from None
+    except RecursionError:
+        raise AbiError("not a kmodbuild ABI description: arrays or objects nested too deeply",
+                       path=path) from None
     if not isinstance(doc, dict) or doc.get("format") != ABI_FORMAT:
         raise AbiError(f"not a kmodbuild ABI description (no \"format\": \"{ABI_FORMAT}\")",
                        path=path)

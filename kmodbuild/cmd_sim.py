@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -217,10 +218,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    if not root.is_dir():
+    if not os.path.isdir(root):             # False, not OSError, for a name too long
         from kmodbuild.install import tree_top_hint
-        hint = tree_top_hint(root.parent) if not root.exists() else None
-        raise UsageError(f"--root {root}: " + ("not a directory" if root.exists()
+        exists = os.path.exists(root)
+        hint = tree_top_hint(root.parent) if not exists else None
+        raise UsageError(f"--root {root}: " + ("not a directory" if exists
                                                else "no such directory"), hint=hint)
     target, version, manifest, origin, conflict = resolve_kernel(args)
     # "--script -": standard input, as without --script when it is not a terminal

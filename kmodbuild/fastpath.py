@@ -265,11 +265,15 @@ def decide(stamp: Path, argv: Sequence[str]) -> Decision:
         hashes = data.get("hashes", {})
         if not isinstance(hashes, dict):
             raise TypeError("hashes")
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        input_roots = list(map(str, data.get("input_roots", ())))
+        if any("\0" in p for p in (*roots, *files, *input_roots)):
+            raise ValueError("NUL")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
+        # a stamp of another shape (damaged, or of another kmodbuild): build as if none
         return Decision("full")
     if data.get("argv") != list(argv) or data.get("stamp") != os.path.realpath(stamp):
         return Decision("full")         # another command line; a copy of the tree
-    entries = scan(roots, files, data.get("input_roots", ()))
+    entries = scan(roots, files, input_roots)
     if data.get("digest") == _digest(argv, entries):
         return Decision("noop", entries=tuple(entries), data=data)
     if data.get("env") != _env_digest(argv):

@@ -90,7 +90,13 @@ def symlink_in_path(root: Path, relpath: Path | str,
         cur = cur / part
         is_link = known.get(cur) if known is not None else None
         if is_link is None:
-            is_link = cur.is_symlink()
+            try:
+                is_link = stat.S_ISLNK(os.lstat(cur).st_mode)
+            except FileNotFoundError:
+                is_link = False
+            except (OSError, ValueError) as e:  # a name too long, a NUL byte, EACCES...
+                raise InstallError(f"cannot look at it: {getattr(e, 'strerror', None) or e}",
+                                   path=cur) from None
             if known is not None:
                 known[cur] = is_link
         if is_link:

@@ -36,6 +36,9 @@ KINDS = ("func", "object", "notype")
 NO_HASH = "-"
 HEADER_KEYS = ("MACHINE", "MACHINE_ARCH", "VERSION", "__NetBSD_Version__")
 
+#: the most digits a size or __NetBSD_Version__ may have (a 64-bit value has 20)
+MAX_DIGITS = 20
+
 _HEADER_RE = re.compile(r"^#\s*([A-Za-z_]+)=(.*)$")
 _HASH_RE = re.compile(r"^[0-9A-Za-z_:.+-]+$")
 _SPACE_RE = re.compile(r"\s")
@@ -208,6 +211,9 @@ def parse_manifest(text: str, path: str = "<manifest>") -> KernelManifest:
         if not size_s.isdigit() or not size_s.isascii():
             raise ManifestError(f"symbol {name}: size {size_s!r} is not a decimal number",
                                 path=path, line=lineno)
+        if len(size_s) > MAX_DIGITS:        # st_size is 64 bits (and int() refuses 4300+)
+            raise ManifestError(f"symbol {name}: size {size_s[:24]}... is too large",
+                                path=path, line=lineno)
         if abihash != NO_HASH and not _HASH_RE.match(abihash):
             raise ManifestError(f"symbol {name}: invalid abihash {abihash!r} (use - when "
                                 f"there is none)", path=path, line=lineno)
@@ -260,6 +266,7 @@ def _parse_fast(text: str, path: str) -> KernelManifest | None:
         return None
     names, kinds, sizes, hashes = zip(*rows) if rows else ((), (), (), ())
     if (not set(kinds) <= set(KINDS) or not all(map(str.isdigit, sizes))
+            or any(len(s) > MAX_DIGITS for s in sizes)
             or not "".join(sizes).isascii() or "" in names
             or any(h != NO_HASH and not _HASH_RE.match(h) for h in set(hashes))
             or any(c.isspace() for c in set("".join(names)))
@@ -294,8 +301,8 @@ def _check_header(header: Mapping[str, tuple[str, int]], path: str, lineno: int)
     if not (ntext.isascii() and ntext.isdigit()):
         raise ManifestError(f"__NetBSD_Version__ {ntext!r} is not a number", path=path,
                             line=nline)
-    if int(ntext) != version.number:
-        raise ManifestError(f"__NetBSD_Version__={ntext} does not match VERSION={vtext} "
+    if len(ntext) > MAX_DIGITS or int(ntext) != version.number:
+        raise ManifestError(f"__NetBSD_Version__={ntext[:24]} does not match VERSION={vtext} "
                             f"(expected {version.number})", path=path, line=nline)
 
 

@@ -152,6 +152,8 @@ def _malformed(path: Path, lineno: int, why: str) -> None:
 def _parse_line(line: str, path: Path, lineno: int) -> Entry:
     parts = line.split()
     name = _unescape(parts[0])
+    if "\0" in name:
+        _malformed(path, lineno, "the path holds a NUL byte")
     if not name.startswith("./") or any(c in ("", ".", "..") for c in name[2:].split("/")):
         _malformed(path, lineno, "the path must be ./ and a relative path without . or ..")
     kw: dict[str, str] = {}
@@ -178,8 +180,8 @@ def _parse_line(line: str, path: Path, lineno: int) -> Entry:
             _malformed(path, lineno, "a directory has no size= or sha256=")
         return Entry(name, int(mode, 8), type="dir")
     size, digest = kw["size"], kw["sha256"]
-    if not size.isascii() or not size.isdigit():
-        _malformed(path, lineno, "size must be a whole number of bytes")
+    if not size.isascii() or not size.isdigit() or len(size) > 20:
+        _malformed(path, lineno, "size must be a whole number of bytes (at most 20 digits)")
     if len(digest) != 64 or not set(digest) <= _HEX:
         _malformed(path, lineno, "sha256 must be 64 hex digits")
     return Entry(name, int(mode, 8), int(size), digest.lower())
@@ -193,7 +195,12 @@ def read_metalog(log: Path) -> list[Entry]:
             a malformed line.
     """
     try:
-        text = Path(log).read_text(errors="replace")
+        # O_NONBLOCK: a FIFO in its place is refused, not waited on
+        fd = os.open(log, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise KmodError("cannot read: not a regular file", path=log)
+            text = f.read().decode("utf-8", errors="replace")
     except OSError as e:
         raise KmodError(f"cannot read: {e.strerror or e}", path=log) from None
     return parse(text, log)
@@ -286,7 +293,7 @@ def verify(destdir: Path) -> tuple[int, list[Finding]]:
         KmodError: a METALOG cannot be read or is malformed.
     """
     destdir = Path(destdir)
-    if not destdir.is_dir():
+    if not os.path.isdir(destdir):      # False, not OSError, for a name too long
         raise UsageError("no such directory (pass the DESTDIR holding stand/)", path=destdir)
     roots = _install_roots(destdir)
     logs = [log for root in roots for log in sorted(root.glob("stand/*/*/" + METALOG_NAME))]

@@ -27,8 +27,10 @@ is treated as empty; it never makes a run fail.
 """
 from __future__ import annotations
 
+import errno
 import marshal
 import os
+import stat
 import struct
 import time
 from collections.abc import Iterable, Mapping
@@ -178,6 +180,7 @@ class ResultCache:
         blob = b"".join((_HEAD.pack(MAGIC, FORMAT, len(header)), header, _U64.pack(len(sraw)),
                          sraw, marshal.dumps(entries)))
         from kmodbuild.atomicfile import replace_file
+        _refuse_foreign(self.path)
         replace_file(self.path, (blob,), prefix=".kmodcache-")
         self._keys, self._entries, self.saved_at_ns = keys, entries, saved_at
         self._summary_key = skey
@@ -213,3 +216,24 @@ class ResultCache:
             self._keys = {}
         self._entries = entries
         return entries
+
+
+def _refuse_foreign(path: str) -> None:
+    """Raise ``OSError`` when ``path`` holds something other than a result cache (a
+    kernel or a METALOG given to ``--cache`` by mistake): it is kept, not replaced.
+    A FIFO or device is not opened for reading (it could block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return
+    except OSError:
+        return                      # replace_file says what is wrong, if anything
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EEXIST, "not a regular file; not replaced")
+        head = os.read(fd, len(MAGIC))
+    finally:
+        os.close(fd)
+    if head and head != MAGIC:
+        raise OSError(errno.EEXIST, "the file exists and is not a kmodbuild result cache; "
+                                    "not replaced")

@@ -222,6 +222,8 @@ class Session:
                 except OSError as e:
                     raise ScenarioError(f"boot: {_shortened(value)}: {e.strerror or e}"
                                         ) from None
+                except ValueError as e:     # a NUL byte in the name
+                    raise ScenarioError(f"boot: {_shortened(value)!r}: {e}") from None
                 except UnicodeDecodeError as e:
                     raise ScenarioError(f"boot: {value}: not UTF-8 text (byte {e.start})"
                                         ) from None
@@ -310,9 +312,14 @@ class Session:
 
 
 
+#: the most digits a number of a scenario line may have (``int()`` refuses 4,300 or more)
+MAX_DIGITS = 100
+
+
 def _number(text: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
-    return text.isascii() and text.isdigit()
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses), at
+    most :data:`MAX_DIGITS` of them."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
 
 def _event(what: str, arg: str, error: int) -> CommandResult:
     return CommandResult([f"{what}: {arg}: {K.strerror(error)}"] if error else [], error)
@@ -390,9 +397,12 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
                 item = "~" + body[1:].lstrip()
                 try:
                     _regex(item[1:])
-                except re.error as e:
-                    raise ScenarioError(f"bad regular expression {item[1:]!r}: {e}",
-                                        path=path, line=lineno) from None
+                except (re.error, OverflowError, ValueError, RecursionError) as e:
+                    # OverflowError: a{99999999999}; ValueError: a count of 4,300+ digits;
+                    # RecursionError: groups nested too deeply for the parser
+                    why = str(e) if not isinstance(e, RecursionError) else "nested too deeply"
+                    raise ScenarioError(f"bad regular expression {_shortened(item[1:])!r}: "
+                                        f"{_shortened(why, 200)}", path=path, line=lineno) from None
             else:
                 item = body[1:] if body.startswith(" ") else body
             out[-1].expected.append(mark + item if mark else item)

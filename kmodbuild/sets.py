@@ -52,8 +52,8 @@ def _mtime() -> int:
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not text:
         return 0
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_MTIME:
-        raise UsageError(f"SOURCE_DATE_EPOCH={text!r}: expected whole seconds since 1970, "
+    if not (text.isascii() and text.isdigit()) or len(text) > 20 or int(text) > MAX_MTIME:
+        raise UsageError(f"SOURCE_DATE_EPOCH={text[:24]!r}: expected whole seconds since 1970, "
                          f"0 to {MAX_MTIME}")
     return int(text)
 

@@ -76,7 +76,7 @@ def open_device(kernel: SimKernel, node: str) -> int:
 
 def syscall_number(kernel: SimKernel, which: str) -> int | None:
     """A syscall given by number or by name (from the autoload table), or None."""
-    if which.isascii() and which.isdigit():
+    if which.isascii() and which.isdigit() and len(which) <= 100:
         return int(which)
     for num, (name, _module) in kernel.config.syscalls.items():
         if name == which:

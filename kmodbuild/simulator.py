@@ -287,7 +287,7 @@ def _plain_below(root: str, rel: str) -> bool:
                 return False
         except FileNotFoundError:
             return True                     # the rest does not exist: no link below
-        except OSError:
+        except (OSError, ValueError):       # ValueError: a NUL byte in the name
             return False
     return True
 
@@ -566,7 +566,7 @@ class SimKernel:
                 self._stand_real = self.stand.resolve()
             if p.resolve().is_relative_to(self._stand_real):
                 return p
-        except (OSError, RuntimeError):     # a symlink loop
+        except (OSError, RuntimeError, ValueError):  # a symlink loop; a NUL byte
             pass
         return self.stand / ".outside-stand-root"
 

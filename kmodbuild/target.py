@@ -379,7 +379,7 @@ def parse_targets(spec: str) -> list[Target]:
 
 # --------------------------------------------------------------------------- versions
 
-_VERSION_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})(?:\.(\d{1,2}))?$")
+_VERSION_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})(?:\.(\d{1,2}))?$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)
@@ -404,11 +404,13 @@ class NetBSDVersion:
         from packaging.version import InvalidVersion, Version
 
         text = str(text).strip()
+        m = _VERSION_RE.match(text)
         try:
-            pv = Version(text)
+            # only once the fields are 1-2 digits: packaging's int() of a field of
+            # 4,300 digits or more raises ValueError, not InvalidVersion
+            pv = Version(text) if m is not None else None
         except InvalidVersion:
             pv = None
-        m = _VERSION_RE.match(text)
         if pv is None or m is None or pv.pre or pv.post or pv.dev or pv.local or pv.epoch:
             raise TargetError(
                 f"invalid VERSION {text!r}: expected MM.mm for a release (e.g. 10.0) "
