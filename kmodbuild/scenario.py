@@ -222,11 +222,11 @@ class Session:
                 except OSError as e:
                     raise ScenarioError(f"boot: {_shortened(value)}: {e.strerror or e}"
                                         ) from None
-                except ValueError as e:     # a NUL byte in the name
-                    raise ScenarioError(f"boot: {_shortened(value)!r}: {e}") from None
                 except UnicodeDecodeError as e:
                     raise ScenarioError(f"boot: {value}: not UTF-8 text (byte {e.start})"
                                         ) from None
+                except ValueError as e:     # a NUL byte in the name
+                    raise ScenarioError(f"boot: {_shortened(value)!r}: {e}") from None
             elif key == "load" and eq:
                 loads.append(value)
             elif a in ("single", "-s"):
