@@ -182,6 +182,7 @@ def parse_manifest(text: str, path: str = "<manifest>") -> KernelManifest:
     in_body = False
     kinds = frozenset(KINDS)
     for lineno, line in enumerate(lines[1:], start=2):
+        line = line.removesuffix("\r")     # CRLF line ends (docs/manifest-format.md)
         if not line or line[0] == "#":
             m = _HEADER_RE.match(line) if line else None
             if m and m.group(1) in HEADER_KEYS:
@@ -197,13 +198,13 @@ def parse_manifest(text: str, path: str = "<manifest>") -> KernelManifest:
         if not in_body:
             _check_header(header, path, lineno)
             in_body = True
-        fields = line.rstrip("\r").split("\t")
+        fields = line.split("\t")
         if len(fields) != 4:
             raise ManifestError(f"invalid line: expected 4 tab-separated fields "
                                 f"(name, kind, size, abihash), got {len(fields)}",
                                 path=path, line=lineno)
         name, kind, size_s, abihash = fields
-        if not name or name != name.strip() or " " in name:
+        if not name or _SPACE_RE.search(name):      # as the fast path: no white space
             raise ManifestError(f"invalid symbol name {name!r}", path=path, line=lineno)
         if kind not in kinds:
             raise ManifestError(f"symbol {name}: unknown kind {kind!r} (expected func, object "

@@ -49,6 +49,14 @@ def test_comments_and_blank_lines_are_ignored() -> None:
     assert sorted(parse_manifest(text).symbols) == ["hz", "vfs_attach"]
 
 
+def test_crlf_line_ends_blank_lines_included() -> None:
+    # the documented \r before \n: a blank line of a CRLF file is "\r", ignored as "" is
+    text = (HEADER + "# a comment\n\nhz\tobject\t4\t-\n\n#x\nvfs_attach\tfunc\t1\t-\n"
+            ).replace("\n", "\r\n")
+    m = parse_manifest(text, "k.syms")
+    assert sorted(m.symbols) == ["hz", "vfs_attach"] and str(m.version) == "10.0"
+
+
 def test_from_kernel_symbols() -> None:
     class K:
         def __init__(self, name: str, kind: str, size: int) -> None:
@@ -72,6 +80,9 @@ def test_from_kernel_symbols() -> None:
     (HEADER + "hz\tobject\t-4\t-\n", 6, "symbol hz: size '-4' is not a decimal number"),
     (HEADER + "hz\tobject\t4\t\n", 6, "symbol hz: invalid abihash ''"),
     (HEADER + "\tobject\t4\t-\n", 6, "invalid symbol name ''"),
+    # white space of any kind, as the fast path refuses it (it took only " ")
+    (HEADER + "a\x0bb\tobject\t4\t-\n", 6, "invalid symbol name 'a\\x0bb'"),
+    (HEADER + "c\xa0d\tobject\t4\t-\n", 6, "invalid symbol name 'c\\xa0d'"),
     (HEADER.replace("# VERSION=10.0\n", "") + "hz\tobject\t4\t-\n", 5,
      "missing header line '# VERSION=...'"),
     (HEADER.replace("10.0", "10.x"), 4, "invalid VERSION '10.x'"),
