@@ -63,7 +63,7 @@ def exports_index(kmods: Iterable[Path], target: Target, cache: Path | None = No
         try:
             loaded = json.loads(Path(cache).read_text())
             old = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             old = {}
     new: dict[str, Any] = {}
     entries = []
@@ -143,7 +143,7 @@ def _read_index(index: Path) -> ModuleSet:
     try:
         data = json.loads(Path(index).read_text())
         return ModuleSet.of(_stand_in(e) for e in data["modules"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise KmodError(f"cannot read the module index: {e}", path=index) from None
 
 
@@ -196,7 +196,7 @@ def read_report(path: Path) -> list[Diagnostic]:
     try:
         doc = json.loads(Path(path).read_text())
         return [Diagnostic(**d) for d in doc["diagnostics"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise KmodError(f"cannot read the check report: {e}", path=path) from None
 
 

@@ -401,7 +401,8 @@ def known_hashes(stamp: Path | dict[str, Any]) -> dict[str, tuple[tuple[Any, ...
         data = stamp if isinstance(stamp, dict) else json.loads(Path(stamp).read_text())
         entries = {e[0]: tuple(e) for e in data["entries"]}
         return {p: (entries[p], h) for p, h in data.get("hashes", {}).items() if p in entries}
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            RecursionError):
         return {}
 
 
@@ -428,7 +429,7 @@ def read_extra(stamp: Path) -> dict[str, Any]:
     """What the last successful build stored with its stamp (``{}`` if none)."""
     try:
         extra = json.loads(Path(stamp).read_text()).get("extra", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return {}
     return extra if isinstance(extra, dict) else {}
 

@@ -209,7 +209,7 @@ def read_dirty(build_dir: Path | str) -> set[str]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return set()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {"*"}
     keys = data.get("modules") if isinstance(data, dict) else None
     if not isinstance(keys, list) or not all(isinstance(k, str) and k.count("|") == 2

@@ -1949,7 +1949,7 @@ def _fetched_problem(path: str, name: str) -> str | None:
         return layout_problem(data)
     try:
         json.loads(data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         return f"not JSON: {e}"
     return None
 

@@ -318,7 +318,7 @@ def reuse(path: Path, stand: Path, target: Any, version: Any, manifest: Path,
     from kmodbuild.simvalidate import find_module_dir, module_names, stand_root
     try:
         memo = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, "no memo"
     try:
         if memo.get("version") != MEMO_VERSION or memo.get("identity") != identity():

@@ -218,7 +218,7 @@ def identities(toolchains: Sequence[Toolchain], cache_file: str, *, save: bool =
             cache = json.load(f)
         if not isinstance(cache, dict):
             cache = {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         cache = {}
     before = dict(cache)
     out = [identity(executables(tc, which), cache, runner) for tc in toolchains]

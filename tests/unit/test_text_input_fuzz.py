@@ -186,3 +186,38 @@ def test_cache_does_not_replace_another_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="not a kmodbuild result cache"):
         rc.save()
     assert victim.read_bytes() == b"\x7fELF kernel"
+
+
+# --------------------------------------------------------------------------- JSON nested deep
+# A build-internal JSON file nested deeper than json's recursion limit (damaged, or
+# written by hand) raised RecursionError, which no caller caught: a traceback from
+# every later build.  Each reader now takes it as it takes any other bad JSON.
+
+_DEEP = "[" * 100_000
+
+
+def test_build_internal_json_nested_too_deep_is_bad_json(tmp_path: Path) -> None:
+    from kmodbuild import buildcheck, fastpath, quickbuild, scons_tool, toolchain
+    from kmodbuild.errors import KmodError
+    from kmodbuild.target import get_target
+    deep = tmp_path / "deep.json"
+    deep.write_text(_DEEP)
+    assert buildcheck.exports_index([], get_target("amd64"), cache=deep)  # cache ignored
+    for reader in (buildcheck._read_index, buildcheck.read_report):
+        with pytest.raises(KmodError):
+            reader(deep)
+    assert fastpath.known_hashes(deep) == {}
+    assert fastpath.read_extra(deep) == {}
+    (tmp_path / quickbuild.DIRTY_NAME).write_text(_DEEP)
+    assert quickbuild.read_dirty(tmp_path) == {"*"}        # rebuild whatever it named
+    assert scons_tool._fetched_problem(str(deep), "m.kmod.check").startswith("not JSON")
+    assert toolchain.identities([], str(deep), save=False) == []
+
+
+def test_simulation_memo_nested_too_deep_is_no_memo(tmp_path: Path) -> None:
+    from kmodbuild import simmemo
+    from kmodbuild.target import NetBSDVersion, get_target
+    memo = tmp_path / "simulate.txt.memo"
+    memo.write_text(_DEEP)
+    assert simmemo.reuse(memo, tmp_path, get_target("amd64"), NetBSDVersion.parse("10.0"),
+                         tmp_path / "netbsd.syms", {}) == (None, "no memo")
