@@ -459,6 +459,9 @@ class _Expander:
         self.types: dict[str, TypeDesc] = {}
         self._pending: list[tuple[str, int]] = []
         self._refs: dict[int, tuple[str, frozenset[str]]] = {}
+        #: the DIEs being expanded by :meth:`ref` and spelled by :meth:`cdecl` (cycles)
+        self._active: set[int] = set()
+        self._spelling: set[int] = set()
         self._index()
 
     # ---- indexing ------------------------------------------------------
@@ -502,12 +505,19 @@ class _Expander:
         got = self._refs.get(off)
         if got is not None:
             return got
-        if depth > 64:
+        if depth > 64 or off in self._active:
+            # a type that contains itself other than through a named aggregate (only a
+            # damaged file has one): without the check each level would hold the next
+            # one's text twice or more -- exponential in the depth
             return "<cycle>", frozenset()
         e = self.dies.get(off)
         if e is None:
             return "?", frozenset()
-        out = self._ref(e, off, depth + 1)
+        self._active.add(off)
+        try:
+            out = self._ref(e, off, depth + 1)
+        finally:
+            self._active.discard(off)
         self._refs[off] = out
         return out
 
@@ -710,6 +720,15 @@ class _Expander:
         e = self.dies.get(off)
         if e is None:
             return _join("?", inner)
+        if off in self._spelling:           # a damaged file's cycle (see ref())
+            return _join("...", inner)
+        self._spelling.add(off)
+        try:
+            return self._cdecl(e, off, inner, depth)
+        finally:
+            self._spelling.discard(off)
+
+    def _cdecl(self, e: "DebugInfoEntry", off: int, inner: str, depth: int) -> str:
         tag = e.tag
         if tag in ("DW_TAG_base_type", "DW_TAG_typedef", "DW_TAG_unspecified_type"):
             return _join(e.name or "?", inner)
