@@ -890,7 +890,7 @@ def _dwarf_value(attr: Any, cu_offset: int) -> Any:
         return True
     value = attr.value
     if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
+        return raw.decode_name(value)
     if isinstance(value, list):         # an exprloc, e.g. DW_OP_plus_uconst N (DWARF 2)
         return tuple(value)
     return value
@@ -955,8 +955,7 @@ def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int,
                 for aname, attr in die.attributes.items():
                     if aname == "DW_AT_name":
                         v = attr.value
-                        name = v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) \
-                            else str(v)
+                        name = raw.decode_name(v) if isinstance(v, bytes) else str(v)
                     elif aname == "DW_AT_decl_file":
                         if tag in _DWARF_AGGREGATES:
                             if files is None:

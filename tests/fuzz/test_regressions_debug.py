@@ -15,13 +15,16 @@ pinned with a hand-aimed corruption of a real file of the session build.
 from __future__ import annotations
 
 import struct
+import zlib
+from pathlib import Path
 
 import pytest
 
-from kmodbuild import debugsplit, elfraw
+from kmodbuild import abiprobe, debugsplit, elfraw
+from kmodbuild.elf import read_debug_info
 from kmodbuild.errors import ModuleFormatError
 from tests.conftest import BuiltTree
-from tests.fuzz.fuzzlib import SHDR_FIELDS, limits
+from tests.fuzz.fuzzlib import SHDR_FIELDS, limits, run_cli
 
 T = 20.0
 
@@ -60,3 +63,54 @@ def test_split_refuses_a_bad_header_size(built_tree: BuiltTree, key: str, ehsize
                      40 if elf.elfclass == 32 else 52, ehsize)
     with pytest.raises(ModuleFormatError, match=f"bad ELF header size e_ehsize {ehsize}"):
         debugsplit.split_debug(bytes(buf), "null.kmod.full", debug_name="null.kmod.debug")
+
+
+def _place(built_tree: BuiltTree, tmp_path: Path, key: str, name: str,
+           debug: bytes) -> Path:
+    """NAME.kmod of the build and ``debug`` as its NAME.kmod.debug in ``tmp_path``, the
+    module's .gnu_debuglink CRC-32 set to the debug file's (as a split writes them)."""
+    kmod = bytearray(built_tree.kmod(key, name).read_bytes())
+    elf = elfraw.read_elf(bytes(kmod), name)
+    link = elf.get_section_by_name(debugsplit.DEBUGLINK_SECTION)
+    assert link is not None
+    struct.pack_into(("<" if elf.little_endian else ">") + "I", kmod,
+                     link.offset + link.size - 4, zlib.crc32(debug))
+    path = tmp_path / f"{name}.kmod"
+    path.write_bytes(bytes(kmod))
+    path.with_name(f"{name}.kmod.debug").write_bytes(debug)
+    return path
+
+
+def _without_abi_view(debug: bytes) -> bytearray:
+    """The debug file with its probe view renamed away: the check reads the DWARF."""
+    at = debug.index(abiprobe.ABI_SECTION.encode() + b"\0")
+    buf = bytearray(debug)
+    buf[at + len(abiprobe.ABI_SECTION) - 1] = ord("j")
+    return buf
+
+
+def _check(built_tree: BuiltTree, key: str, path: Path) -> list[str]:
+    r = run_cli(["check", "--manifest", str(built_tree.manifest(key)), str(path)], T)
+    assert not r.timed_out and r.escaped is None and "Traceback" not in r.err, r.err[-2000:]
+    assert r.rc in (0, 1), (r.rc, r.err)
+    lines = r.out.splitlines()
+    assert all(ln.startswith(f"{path}: ") for ln in lines), lines
+    return lines
+
+
+def test_newline_in_a_dwarf_name_stays_on_one_line(built_tree: BuiltTree,
+                                                    tmp_path: Path) -> None:
+    key = "evbppc-powerpc"
+    dbg = built_tree.kmod(key, "compat_demo").with_name("compat_demo.kmod.debug")
+    buf = _without_abi_view(dbg.read_bytes())
+    elf = elfraw.read_elf(bytes(buf), "compat_demo.kmod.debug")
+    strs = elf.get_section_by_name(".debug_str")
+    at = bytes(buf).index(b"\0ecoff_probe_func\0", strs.offset) + 3
+    buf[at] = 0x0A                                      # "ec\nff_probe_func"
+    info = read_debug_info(dbg, data=bytes(buf))
+    assert info is not None
+    names = [e.name for e in info.dies.values() if e.name]
+    assert "ec\\x0aff_probe_func" in names and not any("\n" in n for n in names)
+    path = _place(built_tree, tmp_path, key, "compat_demo", bytes(buf))
+    lines = _check(built_tree, key, path)
+    assert any("ec\\x0aff_probe_func" in ln for ln in lines), lines
