@@ -14,7 +14,11 @@ pinned with a hand-aimed corruption of a real file of the session build.
 """
 from __future__ import annotations
 
+import os
+import resource
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -23,7 +27,7 @@ import pytest
 from kmodbuild import abiprobe, debugsplit, elfraw
 from kmodbuild.elf import read_debug_info
 from kmodbuild.errors import ModuleFormatError
-from tests.conftest import BuiltTree
+from tests.conftest import REPO, BuiltTree
 from tests.fuzz.fuzzlib import SHDR_FIELDS, limits, run_cli
 
 T = 20.0
@@ -114,3 +118,25 @@ def test_newline_in_a_dwarf_name_stays_on_one_line(built_tree: BuiltTree,
     path = _place(built_tree, tmp_path, key, "compat_demo", bytes(buf))
     lines = _check(built_tree, key, path)
     assert any("ec\\x0aff_probe_func" in ln for ln in lines), lines
+
+
+def test_damaged_line_table_header_is_read_fast(built_tree: BuiltTree, tmp_path: Path) -> None:
+    key = "i386-i386"
+    dbg = built_tree.kmod(key, "bufq_demo").with_name("bufq_demo.kmod.debug")
+    buf = _without_abi_view(dbg.read_bytes())
+    elf = elfraw.read_elf(bytes(buf), "bufq_demo.kmod.debug")
+    line = elf.get_section_by_name(".debug_line")
+    # the first line table's header from its version on: DWARF "5" plus 0x200, no opcode
+    # lengths, no directory entry formats, and 2**28 - 1 directories (each of no bytes)
+    header = struct.pack("<HBBIBBBbBB", 0x205, 4, 0, 100, 1, 1, 1, -5, 14, 1) + b"\0\xff\xff\xff\x7f"
+    buf[line.offset + 4:line.offset + 4 + len(header)] = header
+    path = _place(built_tree, tmp_path, key, "bufq_demo", bytes(buf))
+    # in a process of its own, its memory capped: the reader this replaced took it all
+    res = subprocess.run([sys.executable, "-m", "kmodbuild", "check", "--manifest",
+                          str(built_tree.manifest(key)), str(path)], capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30,) * 2))
+    assert res.returncode in (0, 1) and not res.stderr, res.stderr[-2000:]
+    assert all(ln.startswith(f"{path}: ") for ln in res.stdout.splitlines()), res.stdout
+    info = read_debug_info(path.with_name("bufq_demo.kmod.debug"))
+    assert info is not None and info.dies
