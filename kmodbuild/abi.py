@@ -357,7 +357,8 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
     """
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # RecursionError: arrays or objects nested thousands deep
         raise AbiError(f"not a kmodbuild ABI description: {e}", path=path) from None
     if not isinstance(doc, dict) or doc.get("format") != ABI_FORMAT:
         raise AbiError(f"not a kmodbuild ABI description (no \"format\": \"{ABI_FORMAT}\")",
@@ -376,7 +377,8 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
         symbols = {str(n): SymbolAbi.from_json(str(n), d) for n, d in doc["symbols"].items()}
         types = {str(k): TypeDesc.from_json(str(k), d) for k, d in doc["types"].items()}
         meta = {str(k): str(v) for k, v in doc.get("meta", {}).items()}
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:
+        # OverflowError: a size of 1e400 (infinity) made an int
         raise AbiError(f"malformed ABI description ({type(e).__name__}: {e})",
                        path=path) from None
     return AbiInfo(symbols, types, meta)

@@ -315,6 +315,15 @@ def test_json_round_trip_and_errors() -> None:
     doc["symbols"]["take"] = {"kind": "func"}
     with pytest.raises(abi.AbiError, match="malformed ABI description"):
         abi.parse_abi(__import__("json").dumps(doc), "x.abi")
+    # found by fuzzing: both escaped parse_abi as a traceback from kmodbuild check (a
+    # .kmodbuild.abi section of a .kmod.debug, or the kernel's netbsd.abi)
+    with pytest.raises(abi.AbiError, match="not a kmodbuild ABI description"):
+        abi.parse_abi("[" * 100_000, "x.abi")                     # RecursionError
+    doc["symbols"].pop("take")
+    doc["types"]["struct inf"] = {"kind": "struct", "size": 0}
+    text = __import__("json").dumps(doc).replace('"size": 0', '"size": 1e400')
+    with pytest.raises(abi.AbiError, match="malformed ABI description .OverflowError"):
+        abi.parse_abi(text, "x.abi")
     assert abi.sidecar_path("k/netbsd.syms") == "k/netbsd.abi"
     assert abi.sidecar_path("k/kernel.manifest") == "k/kernel.manifest.abi"
 
