@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic
-from kmodbuild.errors import KmodError
+from kmodbuild.errors import KmodError, ModuleFormatError
 
 if TYPE_CHECKING:
     from kmodbuild.elf import DebugInfo, DebugInfoEntry
@@ -878,7 +878,21 @@ def abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None = None, *
 
     Returns:
         The descriptions, every symbol hashed.
+
+    Raises:
+        ModuleFormatError: an attribute of a form its meaning does not allow (a
+            ``DW_AT_byte_size`` that is a block, ...): only a damaged file has one.
     """
+    try:
+        return _abi_from_debug_info(info, names, little_endian, probe_prefix, all_types, meta)
+    except (TypeError, ValueError, OverflowError, KeyError, IndexError, AttributeError) as e:
+        raise ModuleFormatError(f"malformed DWARF debug information ({type(e).__name__}: "
+                                f"{e})", path=getattr(info, "path", None)) from e
+
+
+def _abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None,
+                         little_endian: bool, probe_prefix: str | None, all_types: bool,
+                         meta: Mapping[str, str] | None) -> AbiInfo:
     ex = _Expander(info, little_endian)
     symbols: dict[str, SymbolAbi] = {}
     if probe_prefix is not None:

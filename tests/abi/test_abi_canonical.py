@@ -357,3 +357,16 @@ def test_types_that_contain_themselves_stay_small() -> None:
     assert v.type == "struct{16|a@0:*<cycle>;b@8:*<cycle>}", v.type
     assert fp.type == "*fn(<cycle>,<cycle>,<cycle>)->void", fp.type
     assert len(v.decl) < 200 and len(fp.decl) < 200, (v.decl, fp.decl)
+
+
+def test_attribute_of_a_form_its_meaning_does_not_allow() -> None:
+    """A damaged abbreviation (DW_FORM_data1 turned into DW_FORM_block1) gives an enum a
+    DW_AT_byte_size that is a block: found by fuzzing, a TypeError traceback from
+    ``kmodbuild check``; now a ModuleFormatError naming the file (the check warns)."""
+    d = Dwarf()
+    d.add("enumeration_type", "state", (d.child("enumerator", "IDLE", const_value=0),),
+          byte_size=(4,))
+    from kmodbuild.errors import ModuleFormatError
+    with pytest.raises(ModuleFormatError, match=r"^<test>: malformed DWARF debug information "
+                                                r"\(TypeError: "):
+        abi.abi_from_debug_info(d.info(), [], all_types=True)
