@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmodbuild.diagnostics import ERROR, WARNING, Diagnostic
-from kmodbuild.errors import KmodError
+from kmodbuild.errors import KmodError, ModuleFormatError
 
 if TYPE_CHECKING:
     from kmodbuild.elf import DebugInfo, DebugInfoEntry
@@ -357,7 +357,8 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
     """
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # RecursionError: arrays or objects nested thousands deep
         raise AbiError(f"not a kmodbuild ABI description: {e}", path=path) from None
     except RecursionError:
         raise AbiError("not a kmodbuild ABI description: arrays or objects nested too deeply",
@@ -379,7 +380,8 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
         symbols = {str(n): SymbolAbi.from_json(str(n), d) for n, d in doc["symbols"].items()}
         types = {str(k): TypeDesc.from_json(str(k), d) for k, d in doc["types"].items()}
         meta = {str(k): str(v) for k, v in doc.get("meta", {}).items()}
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:
+        # OverflowError: a size of 1e400 (infinity) made an int
         raise AbiError(f"malformed ABI description ({type(e).__name__}: {e})",
                        path=path) from None
     return AbiInfo(symbols, types, meta)
@@ -462,6 +464,9 @@ class _Expander:
         self.types: dict[str, TypeDesc] = {}
         self._pending: list[tuple[str, int]] = []
         self._refs: dict[int, tuple[str, frozenset[str]]] = {}
+        #: the DIEs being expanded by :meth:`ref` and spelled by :meth:`cdecl` (cycles)
+        self._active: set[int] = set()
+        self._spelling: set[int] = set()
         self._index()
 
     # ---- indexing ------------------------------------------------------
@@ -505,12 +510,19 @@ class _Expander:
         got = self._refs.get(off)
         if got is not None:
             return got
-        if depth > 64:
+        if depth > 64 or off in self._active:
+            # a type that contains itself other than through a named aggregate (only a
+            # damaged file has one): without the check each level would hold the next
+            # one's text twice or more -- exponential in the depth
             return "<cycle>", frozenset()
         e = self.dies.get(off)
         if e is None:
             return "?", frozenset()
-        out = self._ref(e, off, depth + 1)
+        self._active.add(off)
+        try:
+            out = self._ref(e, off, depth + 1)
+        finally:
+            self._active.discard(off)
         self._refs[off] = out
         return out
 
@@ -713,6 +725,15 @@ class _Expander:
         e = self.dies.get(off)
         if e is None:
             return _join("?", inner)
+        if off in self._spelling:           # a damaged file's cycle (see ref())
+            return _join("...", inner)
+        self._spelling.add(off)
+        try:
+            return self._cdecl(e, off, inner, depth)
+        finally:
+            self._spelling.discard(off)
+
+    def _cdecl(self, e: "DebugInfoEntry", off: int, inner: str, depth: int) -> str:
         tag = e.tag
         if tag in ("DW_TAG_base_type", "DW_TAG_typedef", "DW_TAG_unspecified_type"):
             return _join(e.name or "?", inner)
@@ -860,7 +881,21 @@ def abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None = None, *
 
     Returns:
         The descriptions, every symbol hashed.
+
+    Raises:
+        ModuleFormatError: an attribute of a form its meaning does not allow (a
+            ``DW_AT_byte_size`` that is a block, ...): only a damaged file has one.
     """
+    try:
+        return _abi_from_debug_info(info, names, little_endian, probe_prefix, all_types, meta)
+    except (TypeError, ValueError, OverflowError, KeyError, IndexError, AttributeError) as e:
+        raise ModuleFormatError(f"malformed DWARF debug information ({type(e).__name__}: "
+                                f"{e})", path=getattr(info, "path", None)) from e
+
+
+def _abi_from_debug_info(info: "DebugInfo", names: Iterable[str] | None,
+                         little_endian: bool, probe_prefix: str | None, all_types: bool,
+                         meta: Mapping[str, str] | None) -> AbiInfo:
     ex = _Expander(info, little_endian)
     symbols: dict[str, SymbolAbi] = {}
     if probe_prefix is not None:

@@ -46,6 +46,9 @@ SHF_INFO_LINK = 0x40
 SHF_LINK_ORDER = 0x80
 GRP_COMDAT = 1
 DEBUGLINK_SECTION = ".gnu_debuglink"
+#: The largest sh_addralign a section may have: the output pads each section to it
+#: (kobj_load refuses anything aligned beyond a page anyway).
+MAX_ADDRALIGN = 1 << 16
 
 #: Section types whose ``sh_link`` names a section (gABI, and the GNU/LLVM/ARM extensions).
 _LINK_IS_SECTION = frozenset({raw.SHT_SYMTAB, raw.SHT_RELA, 5, 6, raw.SHT_REL, raw.SHT_DYNSYM,
@@ -92,6 +95,18 @@ def _read(data: bytes, path: str) -> RawElf:
                           "supported")
     if not elf.sections:
         raise _fail(path, "no section header table")
+    # the output starts with a copy of the input's ELF header (e_ehsize bytes): any other
+    # size writes a file that is not ELF, or whose fields land on section contents
+    if elf.header.e_ehsize != raw.EHDR_SIZE[elf.elfclass]:
+        raise _fail(path, f"bad ELF header size e_ehsize {elf.header.e_ehsize} (ELF"
+                          f"{elf.elfclass} needs {raw.EHDR_SIZE[elf.elfclass]})")
+    for s in elf.sections:
+        # each section is padded to its alignment in the output: a corrupt sh_addralign
+        # must not make the split allocate gigabytes (gABI: 0, or a power of two)
+        if s.addralign & (s.addralign - 1) or s.addralign > MAX_ADDRALIGN:
+            raise _fail(path, f"section {s.name or s.index} has sh_addralign "
+                              f"{s.addralign:#x} (a power of two up to "
+                              f"{MAX_ADDRALIGN:#x} expected)")
     return elf
 
 

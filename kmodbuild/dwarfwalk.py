@@ -28,6 +28,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kmodbuild.elfraw import decode_name
+
 
 class Unsupported(Exception):
     """Input this walker does not decode (the caller falls back to pyelftools)."""
@@ -442,8 +444,7 @@ def _walk_unit(info: bytes, pos: int, end: int, unit: _Unit, table: dict[int, Ab
                         continue
                     v, pos = value(info, pos, form, implicit)
                     if kind == _KEEP:
-                        attrs[aname] = v.decode("utf-8", "backslashreplace") \
-                            if isinstance(v, bytes) else v
+                        attrs[aname] = decode_name(v) if isinstance(v, bytes) else v
                     elif kind == _REF:
                         if form in _CU_REF_FORMS:
                             attrs[aname] = v + cu_offset
@@ -452,8 +453,7 @@ def _walk_unit(info: bytes, pos: int, end: int, unit: _Unit, table: dict[int, Ab
                         else:
                             raise Unsupported(f"{aname} in form {form:#x}")
                     elif kind == _NAME:
-                        name = v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) \
-                            else str(v)
+                        name = decode_name(v) if isinstance(v, bytes) else str(v)
                     elif tag in aggregates:                 # _DECL_FILE
                         if files is None:
                             files = line_table_files(unit)
@@ -564,7 +564,7 @@ def line_table_files(unit: _Unit) -> dict[int, str]:
         pos, _ = _v5_entries(data, pos, line_unit)          # directories
         pos, names = _v5_entries(data, pos, line_unit)
         base = 0
-    return {i + base: n.decode("utf-8", "backslashreplace") for i, n in enumerate(names)}
+    return {i + base: decode_name(n) for i, n in enumerate(names)}
 
 
 def _v5_entries(data: bytes, pos: int, unit: _Unit) -> tuple[int, list[bytes]]:

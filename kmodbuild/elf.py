@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar, overload
 
 from kmodbuild import elfraw as raw
-from kmodbuild.dwarfwalk import Unsupported, walk_units
+from kmodbuild.dwarfwalk import Unsupported, line_table_files, walk_units
+from kmodbuild.dwarfwalk import _Unit as _DwarfUnit
 from kmodbuild.elfraw import RawElf, RawReloc, RawSection, RawSymbol
 from kmodbuild.errors import ModuleFormatError
 from kmodbuild.model import (SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL,
@@ -890,7 +891,7 @@ def _dwarf_value(attr: Any, cu_offset: int) -> Any:
         return True
     value = attr.value
     if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
+        return raw.decode_name(value)
     if isinstance(value, list):         # an exprloc, e.g. DW_OP_plus_uconst N (DWARF 2)
         return tuple(value)
     return value
@@ -902,19 +903,28 @@ _DWARF_AGGREGATES = frozenset({"DW_TAG_structure_type", "DW_TAG_union_type",
 
 def _unit_files(dwarf: Any, cu: Any) -> dict[int, str]:
     """``DW_AT_decl_file`` index -> file name, from the unit's line table header
-    (DWARF 5 counts from 0, earlier versions from 1)."""
+    (DWARF 5 counts from 0, earlier versions from 1); ``{}`` when there is none or it
+    cannot be read.
+
+    The header is read by :func:`kmodbuild.dwarfwalk.line_table_files`, as on the
+    walker's path, not by pyelftools: its line program reader takes any version from 5
+    up as DWARF 5 and reads as many entries as a damaged count says even when they hold
+    no bytes at all (a four-byte change made ``check`` run for minutes and exhaust the
+    memory)."""
     try:
-        lp = dwarf.line_program_for_CU(cu)
-    except (KeyError, ValueError, IndexError, AttributeError, struct.error):
+        attr = cu.get_top_DIE().attributes.get("DW_AT_stmt_list")
+        if attr is None:
+            return {}
+        sections = {name: sec.stream.getvalue() for name, sec in
+                    ((".debug_line", dwarf.debug_line_sec), (".debug_str", dwarf.debug_str_sec),
+                     (".debug_line_str", dwarf.debug_line_str_sec)) if sec is not None}
+        unit = _DwarfUnit(sections, "<" if dwarf.config.little_endian else ">",
+                          cu.header.version, cu.structs.dwarf_format // 8,
+                          cu.header.address_size, cu.cu_offset)
+        unit.stmt_list = attr.value
+        return line_table_files(unit)
+    except (Unsupported, *_BOUNDARY, AttributeError):
         return {}
-    if lp is None:
-        return {}
-    base = 0 if lp.header.version >= 5 else 1
-    out = {}
-    for i, entry in enumerate(lp.header.file_entry):
-        n = entry.name
-        out[i + base] = n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n)
-    return out
 
 
 def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int, ...], ...]]:
@@ -955,8 +965,7 @@ def _walk_units(dwarf: Any) -> tuple[dict[int, DebugInfoEntry], tuple[tuple[int,
                 for aname, attr in die.attributes.items():
                     if aname == "DW_AT_name":
                         v = attr.value
-                        name = v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) \
-                            else str(v)
+                        name = raw.decode_name(v) if isinstance(v, bytes) else str(v)
                     elif aname == "DW_AT_decl_file":
                         if tag in _DWARF_AGGREGATES:
                             if files is None:

@@ -315,5 +315,58 @@ def test_json_round_trip_and_errors() -> None:
     doc["symbols"]["take"] = {"kind": "func"}
     with pytest.raises(abi.AbiError, match="malformed ABI description"):
         abi.parse_abi(__import__("json").dumps(doc), "x.abi")
+    # found by fuzzing: both escaped parse_abi as a traceback from kmodbuild check (a
+    # .kmodbuild.abi section of a .kmod.debug, or the kernel's netbsd.abi)
+    with pytest.raises(abi.AbiError, match="not a kmodbuild ABI description"):
+        abi.parse_abi("[" * 100_000, "x.abi")                     # RecursionError
+    doc["symbols"].pop("take")
+    doc["types"]["struct inf"] = {"kind": "struct", "size": 0}
+    text = __import__("json").dumps(doc).replace('"size": 0', '"size": 1e400')
+    with pytest.raises(abi.AbiError, match="malformed ABI description .OverflowError"):
+        abi.parse_abi(text, "x.abi")
     assert abi.sidecar_path("k/netbsd.syms") == "k/netbsd.abi"
     assert abi.sidecar_path("k/kernel.manifest") == "k/kernel.manifest.abi"
+
+
+def test_types_that_contain_themselves_stay_small() -> None:
+    """Only a damaged file has a type that contains itself other than through a named
+    aggregate (found by fuzzing: one byte of ``.debug_str`` cleared took a struct's name,
+    and each level of its expansion held the next one's text twice: MemoryError, or
+    gigabytes, from ``kmodbuild check``).  The cycle is cut where it closes."""
+    from tests.fuzz.fuzzlib import limits
+    d = Dwarf()
+    # an anonymous struct whose two members point to itself
+    d.dies[100] = DebugInfoEntry("DW_TAG_structure_type", None, {"DW_AT_byte_size": 16},
+                                 (110, 120))
+    for off, name, at in ((110, "a", 0), (120, "b", 8)):
+        d.dies[off] = DebugInfoEntry("DW_TAG_member", name, {
+            "DW_AT_type": 130, "DW_AT_data_member_location": at}, ())
+    d.dies[130] = DebugInfoEntry("DW_TAG_pointer_type", None, {"DW_AT_type": 100}, ())
+    d.dies[140] = DebugInfoEntry("DW_TAG_variable", "v", {"DW_AT_type": 100}, ())
+    # a function type whose three parameters point to itself
+    d.dies[200] = DebugInfoEntry("DW_TAG_subroutine_type", None, {"DW_AT_prototyped": True},
+                                 (210, 220, 230))
+    for off in (210, 220, 230):
+        d.dies[off] = DebugInfoEntry("DW_TAG_formal_parameter", None, {"DW_AT_type": 240}, ())
+    d.dies[240] = DebugInfoEntry("DW_TAG_pointer_type", None, {"DW_AT_type": 200}, ())
+    d.dies[250] = DebugInfoEntry("DW_TAG_variable", "fp", {"DW_AT_type": 240}, ())
+    info = DebugInfo("<test>", d.dies, ((100, 140, 200, 250),), {})
+    with limits(20.0, 512 << 20):
+        got = abi.abi_from_debug_info(info, ["v", "fp"])
+    v, fp = got.symbols["v"], got.symbols["fp"]
+    assert v.type == "struct{16|a@0:*<cycle>;b@8:*<cycle>}", v.type
+    assert fp.type == "*fn(<cycle>,<cycle>,<cycle>)->void", fp.type
+    assert len(v.decl) < 200 and len(fp.decl) < 200, (v.decl, fp.decl)
+
+
+def test_attribute_of_a_form_its_meaning_does_not_allow() -> None:
+    """A damaged abbreviation (DW_FORM_data1 turned into DW_FORM_block1) gives an enum a
+    DW_AT_byte_size that is a block: found by fuzzing, a TypeError traceback from
+    ``kmodbuild check``; now a ModuleFormatError naming the file (the check warns)."""
+    d = Dwarf()
+    d.add("enumeration_type", "state", (d.child("enumerator", "IDLE", const_value=0),),
+          byte_size=(4,))
+    from kmodbuild.errors import ModuleFormatError
+    with pytest.raises(ModuleFormatError, match=r"^<test>: malformed DWARF debug information "
+                                                r"\(TypeError: "):
+        abi.abi_from_debug_info(d.info(), [], all_types=True)
