@@ -357,8 +357,7 @@ def parse_abi(text: str | bytes, path: str = "<abi>") -> AbiInfo:
     """
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        # RecursionError: arrays or objects nested thousands deep
+    except (ValueError, UnicodeDecodeError) as e:
         raise AbiError(f"not a kmodbuild ABI description: {e}", path=path) from None
     except RecursionError:
         raise AbiError("not a kmodbuild ABI description: arrays or objects nested too deeply",
