@@ -442,13 +442,11 @@ def split_file(src: Path, stripped: Path, debug: Path, *,
         raise ModuleFormatError(f"cannot read: {e.strerror or e}", path=src) from None
     result = split_debug(data, str(src), debug_name=Path(debug).name if debuglink else None,
                          extra_sections=extra_sections)
+    from kmodbuild.atomicfile import replace_if_changed
     for dest, contents in ((Path(debug), result.debug), (Path(stripped), result.stripped)):
         try:
-            if dest.exists() and dest.read_bytes() == contents:
-                continue
-            tmp = dest.with_name(dest.name + ".tmp")
-            tmp.write_bytes(contents)
-            tmp.replace(dest)
+            # through a temporary file, removed when the write fails (a full disk)
+            replace_if_changed(str(dest), contents)
         except OSError as e:
             raise ModuleFormatError(f"cannot write: {e.strerror or e}", path=dest) from None
     return result

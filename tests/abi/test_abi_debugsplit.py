@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -163,3 +164,30 @@ def test_errors(built_tree: BuiltTree) -> None:
     struct.pack_into("<H", patched, at, info_index)
     with pytest.raises(ModuleFormatError, match="is defined in debug section .debug_info"):
         debugsplit.strip_debug(bytes(patched), "null.kmod")
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(built_tree: BuiltTree,
+                                                     tmp_path: Path) -> None:
+    # a full disk (here: RLIMIT_FSIZE, the write fails with EFBIG): one line, and no
+    # NAME.kmod.debug.tmp left beside the build's products
+    full = built_tree.kmod("amd64-x86_64", "hello").with_suffix(".kmod.full")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from kmodbuild import debugsplit\n"
+        "from kmodbuild.errors import ModuleFormatError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "o = Path(sys.argv[2])\n"
+        "try:\n"
+        "    debugsplit.split_file(Path(sys.argv[1]), o / 'hello.kmod', o / 'hello.kmod.debug')\n"
+        "except ModuleFormatError as e:\n"
+        "    print(e)\n"
+        "    sys.exit(1)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(full), str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert "cannot write" in res.stdout and "hello.kmod.debug" in res.stdout
+    assert sorted(p.name for p in out.iterdir()) == []
