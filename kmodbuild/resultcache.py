@@ -180,7 +180,7 @@ class ResultCache:
         blob = b"".join((_HEAD.pack(MAGIC, FORMAT, len(header)), header, _U64.pack(len(sraw)),
                          sraw, marshal.dumps(entries)))
         from kmodbuild.atomicfile import replace_file
-        _refuse_foreign(self.path)
+        refuse_foreign(self.path)
         replace_file(self.path, (blob,), prefix=".kmodcache-")
         self._keys, self._entries, self.saved_at_ns = keys, entries, saved_at
         self._summary_key = skey
@@ -218,9 +218,14 @@ class ResultCache:
         return entries
 
 
-def _refuse_foreign(path: str) -> None:
-    """Raise ``OSError`` when ``path`` holds something other than a result cache (a
-    kernel or a METALOG given to ``--cache`` by mistake): it is kept, not replaced.
+#: the first bytes of kmodbuild's caches: this module's and ``--flavor linux``'s
+#: (:mod:`kmodbuild.linux.treecache`), which may replace each other
+CACHE_MAGICS = (MAGIC, b"KMLINUX\0")
+
+
+def refuse_foreign(path: str) -> None:
+    """Raise ``OSError`` when ``path`` holds something other than a kmodbuild cache
+    (a kernel or a METALOG given to ``--cache`` by mistake): it is kept, not replaced.
     A FIFO or device is not opened for reading (it could block)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -234,6 +239,6 @@ def _refuse_foreign(path: str) -> None:
         head = os.read(fd, len(MAGIC))
     finally:
         os.close(fd)
-    if head and head != MAGIC:
+    if head and head not in CACHE_MAGICS:
         raise OSError(errno.EEXIST, "the file exists and is not a kmodbuild result cache; "
                                     "not replaced")

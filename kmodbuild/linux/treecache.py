@@ -432,6 +432,8 @@ class TreeCache:
         for names, blob in chunks:
             parts += [marshal.dumps(list(names)), blob]
         from kmodbuild.atomicfile import replace_file
+        from kmodbuild.resultcache import refuse_foreign
+        refuse_foreign(self.path)           # a kernel given as --cache is kept
 
         def framed() -> Iterator[bytes]:
             yield MAGIC + FORMAT.to_bytes(4, "little")

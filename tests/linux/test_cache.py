@@ -266,7 +266,9 @@ def test_racy_tree_is_not_reused(small_tree: Path, tmp_path: Path) -> None:
     assert not res.reused and res.read == 1                  # only the racy module
 
 
-@pytest.mark.parametrize("content", [b"", b"KMLINUX\0", b"garbage" * 100,
+# (a file without a cache's header at all is not replaced: see
+# test_a_file_that_is_not_a_cache_is_not_replaced)
+@pytest.mark.parametrize("content", [b"", b"KMLINUX\0", b"KMRCACHE\0\0\0",
                                      b"KMLINUX\0\x02\x00\x00\x00\xff\xff\x00\x00junk"])
 def test_a_bad_cache_file_is_an_empty_cache(small_tree: Path, tmp_path: Path,
                                             content: bytes) -> None:
@@ -333,3 +335,20 @@ def test_own_files_in_the_tree_do_not_spoil_reuse(small_tree: Path, tmp_path: Pa
     (small_tree / "extra").mkdir()
     assert not check_linux([str(small_tree)], symvers, cache=cache).reused
 
+
+
+def test_a_file_that_is_not_a_cache_is_not_replaced(tmp_path: Path) -> None:
+    # --flavor linux --cache vmlinux (a slip of the hand): kept, as the NetBSD flavour's
+    from kmodbuild.linux import treecache
+    victim = tmp_path / "vmlinux"
+    victim.write_bytes(b"\x7fELF kernel")
+    with pytest.raises(OSError, match="not a kmodbuild result cache"):
+        treecache.TreeCache.load(str(victim), treecache.TAG).save(None, None, None, [])
+    assert victim.read_bytes() == b"\x7fELF kernel"
+    # a cache of either flavour is replaced (the same file given to both)
+    netbsd = tmp_path / "c"
+    rc = ResultCache.load(netbsd, "t/1")
+    rc.store("/a", OLD, 1)
+    rc.save()
+    treecache.TreeCache.load(str(netbsd), treecache.TAG).save(None, None, None, [])
+    assert netbsd.read_bytes().startswith(treecache.MAGIC)
