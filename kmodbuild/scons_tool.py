@@ -407,6 +407,18 @@ def check_arguments(vars: Variables, arguments: dict[str, str]) -> None:
         if close:
             print(f"scons: warning: unknown variable {name} (did you mean {close[0]}?), "
                   "ignored; 'scons -h' lists the variables", file=sys.stderr)
+    for name, values in ENV_SWITCHES.items():
+        value = os.environ.get(name, "")
+        if value and value not in values:   # KMOD_ABIPROBE=off would probe: say so
+            print(f"scons: warning: {name}={value}: not one of {', '.join(values)}; "
+                  "taken as unset", file=sys.stderr)
+
+
+#: the environment variables that switch a part of the build off (or on), and their values
+ENV_SWITCHES = {"KMOD_FASTPATH": ("0", "1"), "KMOD_QUICKBUILD": ("0", "1"),
+                "KMOD_QUICK_EXIT": ("0", "1"),
+                "KMOD_SIMSTREAM": ("0", "1"), "KMOD_SIMMEMO": ("0", "1"),
+                "KMOD_ABIPROBE": ("0", "1", "always")}
 
 
 #: the compiler and linker enter the build signatures as their identity

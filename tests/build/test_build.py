@@ -327,6 +327,18 @@ def test_an_unknown_variable_is_a_warning(tmp_path) -> None:
         "'scons -h' lists the variables"]
 
 
+def test_an_unknown_value_of_a_switch_is_a_warning(tmp_path) -> None:
+    # KMOD_ABIPROBE=off probes (only 0 turns the probes off): said, not silently taken
+    from tests.conftest import copy_tree
+    tree = copy_tree(tmp_path / "t")
+    res = scons(tree, "-n", check=False, env={"KMOD_ABIPROBE": "off", "KMOD_SIMMEMO": "0",
+                                              "KMOD_QUICKBUILD": "no"})
+    assert res.returncode == 0, res.stderr
+    assert [ln for ln in res.stderr.splitlines() if "warning" in ln] == [
+        "scons: warning: KMOD_QUICKBUILD=no: not one of 0, 1; taken as unset",
+        "scons: warning: KMOD_ABIPROBE=off: not one of 0, 1, always; taken as unset"]
+
+
 def test_host_gcc_toolchain_builds_x86(tmp_path) -> None:
     import shutil as _sh
     if not (_sh.which("gcc") and _sh.which("ld")):
