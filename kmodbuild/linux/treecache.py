@@ -287,12 +287,12 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
             return None
         raw = f.part()
         summary = marshal.loads(raw) if raw is not None else None
-        if not isinstance(summary, dict):
+        if not _summary_ok(summary):
             return None
         if details:
             raw = f.part()
             more = marshal.loads(raw) if raw is not None else None
-            if not isinstance(more, dict):
+            if not _details_ok(more):
                 return None
             summary.update(more)
         return summary
@@ -300,6 +300,51 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
         return None
     finally:
         f.close()
+
+
+def _strs(value: object) -> bool:
+    return isinstance(value, list) and all(type(x) is str for x in value)
+
+
+def _summary_ok(summary: object) -> bool:
+    """True when ``summary`` has the shape :func:`kmodbuild.linux.check.check_linux`
+    stores (a damaged cache whose header still holds must not reach the printer)."""
+    if not isinstance(summary, dict):
+        return False
+    reports, notes = summary.get("reports"), summary.get("notes")
+    return (isinstance(reports, dict) and all(type(k) is str and type(v) is str
+                                              for k, v in reports.items())
+            and _strs(notes) and type(summary.get("errors")) is bool)
+
+
+def _details_ok(details: object) -> bool:
+    """True when the details part of a summary (diagnostics, modules, dependency graph,
+    modules.dep lines) has the shape that is stored: a modules.dep is made from them."""
+    if not isinstance(details, dict):
+        return False
+    diagnostics, modules = details.get("diagnostics"), details.get("modules")
+    if not isinstance(diagnostics, list) or not isinstance(modules, list):
+        return False
+    for d in diagnostics:
+        if not (isinstance(d, tuple) and len(d) == 6 and d[0] in ("error", "warning")
+                and all(type(x) is str for x in (d[1], d[2], d[5]))
+                and all(x is None or type(x) is str for x in (d[3], d[4]))):
+            return False
+    if not all(isinstance(m, tuple) and len(m) == 2 and type(m[0]) is str
+               and type(m[1]) is str for m in modules):
+        return False
+    if "dep_lines" in details and not _strs(details["dep_lines"]):
+        return False
+    graph = details.get("resolution")
+    if not (isinstance(graph, (tuple, list)) and len(graph) == 3
+            and all(isinstance(part, list) and len(part) == len(modules) for part in graph)):
+        return False
+    deps, sort_index, in_cycle = graph
+    n = len(modules)
+    return (all(type(x) is int for x in sort_index)
+            and all(type(x) is bool for x in in_cycle)
+            and all(isinstance(ds, list) and all(type(d) is int and 0 <= d < n for d in ds)
+                    for ds in deps))
 
 
 def cached_report(cache: str, paths: Sequence[str], symvers: str | None, report_format: str,
@@ -330,6 +375,38 @@ def stored_dep_lines(summary: dict[str, Any]) -> list[str]:
         return list(lines)
     from kmodbuild.linux.depmod import dep_lines_of
     return dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
+
+
+def _key_ok(key: object) -> bool:
+    return isinstance(key, tuple) and len(key) == 4 and all(type(x) is int for x in key)
+
+
+#: The types of a stored :class:`~kmodbuild.linux.facts.KoFacts` tuple, field by field
+#: (``None``: that or ``None``).
+_FACT_TYPES = (int, int, str, bytes, str, str, bytes, tuple, int, None, None, None, None)
+
+
+def _blob_ok(names: str, crcs: bytes) -> bool:
+    """One 8-byte CRC per NUL-joined name (:func:`kmodbuild.linux.facts.pack_crcs`; a
+    lone empty name is an empty string too)."""
+    return len(crcs) == 8 * (names.count("\0") + 1) or (not names and not crcs)
+
+
+def _facts_ok(facts: object) -> bool:
+    """True when ``facts`` is a stored facts tuple the checker can use (a damaged cache
+    entry is read again, not trusted)."""
+    if not (isinstance(facts, tuple) and len(facts) == len(_FACT_TYPES)):
+        return False
+    for value, kind in zip(facts, _FACT_TYPES):
+        if kind is None:
+            if value is not None and type(value) is not str:
+                return False
+        elif type(value) is not kind:
+            return False
+    n_deps = len(facts[6]) // 8
+    return (_blob_ok(facts[2], facts[3]) and _blob_ok(facts[5], facts[6])
+            and all(type(w) is int and 0 <= w < n_deps for w in facts[7])
+            and 0 <= facts[8] <= n_deps)
 
 
 class TreeCache:
@@ -390,7 +467,7 @@ class TreeCache:
                     names = marshal.loads(raw[k])
                     values = marshal.loads(raw[k + 1])
                     for name, (key, facts) in zip(names, values):
-                        if key is not None and key[1] < oldest:
+                        if _key_ok(key) and key[1] < oldest and _facts_ok(facts):
                             entries[name] = (key, facts)
                 except (ValueError, EOFError, TypeError):
                     continue
