@@ -9,15 +9,24 @@ if TYPE_CHECKING:
 def write_dep_file(path: str, lines: Sequence[str]) -> bool:
     """Write modules.dep to ``path`` atomically, only if its content changed.
 
-    Returns True when the file was (re)written.  Raises ``OSError``.
+    Returns True when the file was (re)written.  Raises ``OSError``, also when
+    ``path`` exists and is not a regular file (a FIFO is neither waited on nor
+    replaced: ``-`` is standard output).
     """
+    import os
+    import stat
     text = "".join(line + "\n" for line in lines).encode()
     try:
-        with open(path, "rb") as f:
-            if f.read() == text:
-                return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         pass
+    else:
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                import errno
+                raise OSError(errno.EINVAL, "not a regular file; not replaced")
+            if f.read() == text:
+                return False
     from kmodbuild.atomicfile import replace_file
     replace_file(path, (text,), prefix=".modules.dep-")
     return True

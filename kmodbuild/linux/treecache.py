@@ -32,14 +32,17 @@ compared but not aged: it cannot be set back, so a tree made a moment ago
 (tests) would otherwise never be trusted; it catches in-place copies that
 keep size and mtime (``cp -p``), and chmod.
 
-A missing, truncated or foreign cache is an empty cache; it never makes a
-run fail.  marshal is not for untrusted data: the cache is the user's own
+A missing, truncated, foreign or damaged cache (a part of another shape than the
+one stored), or one that is not a regular file (a FIFO is not waited on), is an
+empty cache; it never makes a run fail.  marshal is not for untrusted data: the cache is the user's own
 file, like ``.sconsign``.
 """
 from __future__ import annotations
 
+import errno
 import marshal
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,8 +97,13 @@ class _File:
     """The cache file, read part by part with ``pread`` (the entries only when needed)."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self.fd).st_size
+        # a FIFO given as --cache is not waited on (O_NONBLOCK), and not read
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        st = os.fstat(self.fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self.fd)
+            raise OSError(errno.EINVAL, "not a regular file")
+        self.size = st.st_size
         self.buf = os.pread(self.fd, 65536, 0)
         self.pos = 12
 

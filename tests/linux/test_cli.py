@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import shutil
 import subprocess
 import sys
@@ -278,3 +280,39 @@ def test_kmodbuild_cli_takes_the_lean_path_for_plain_linux_checks(
     assert not quick_parse_check(["check", "--flavor", "linux", "--manifest", "x", *argv[3:]])
     assert not quick_parse_check(["sim", *argv[1:]])
     assert not quick_parse_check(["check", "--flavor", "linux", "--help"])  # argparse's
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("entry", [["kmodbuild", "check", "--flavor", "linux"],
+                                   ["kmodbuild.linux"]])
+def test_fifos_are_refused_not_waited_on(tree: tuple[Path, Path], tmp_path: Path,
+                                         entry: list[str]) -> None:
+    # Every file the check opens besides Module.symvers and plain .ko files used to be
+    # opened blocking: a FIFO as --cache, --write-dep, modules.order or a compressed
+    # module hung the check until something wrote to it.
+    moddir, symvers = tree
+    fifos = {name: tmp_path / name for name in ("cache", "modules.dep")}
+    fifos["order"] = moddir / "modules.order"
+    fifos["module"] = moddir / "kernel" / "pipe.ko.xz"
+    fifos["order"].unlink()
+    for fifo in fifos.values():
+        os.mkfifo(fifo)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", entry[0], *entry[1:], *argv],
+                              capture_output=True, text=True, env={"PYTHONPATH": str(REPO)},
+                              cwd=tmp_path, timeout=60)
+
+    res = run("--jobs", "1", "--symvers", str(symvers), "--cache", str(fifos["cache"]),
+              str(moddir))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert f"{fifos['module']}: not a valid kernel module: not a regular file" in res.stdout
+    assert f"cannot write the cache {fifos['cache']}: not a regular file" in res.stderr
+    res = run("--symvers", str(symvers), "--write-dep", str(fifos["modules.dep"]), str(moddir))
+    assert res.returncode == 2 and res.stderr == (
+        f"kmodbuild check: {fifos['modules.dep']}: cannot write: not a regular file; not "
+        "replaced\n")
+    res = run(str(fifos["module"]))
+    assert res.returncode == 2 and res.stderr == (
+        f"kmodbuild check: {fifos['module']}: not a regular file or a directory\n")
+    assert all(stat.S_ISFIFO(os.lstat(f).st_mode) for f in fifos.values())    # kept
