@@ -90,9 +90,9 @@ def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: 
     if write_dep == "-":
         # modules.dep is the output a pipe wants (as depmod -n prints it): the report
         # goes to standard error, where it cannot mix with it
-        sys.stderr.write(report)
+        _write(sys.stderr, report)
         sys.stderr.flush()
-        sys.stdout.write("".join(line + "\n" for line in dep_lines))
+        _write(sys.stdout, "".join(line + "\n" for line in dep_lines))
         return 1 if errors else 0
     if write_dep:
         from kmodbuild.linux.depfile import write_dep_file
@@ -101,8 +101,28 @@ def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: 
         except OSError as e:
             from kmodbuild.errors import UsageError
             raise UsageError(f"{write_dep}: cannot write: {e.strerror or e}") from None
-    sys.stdout.write(report)
+    _write(sys.stdout, report)
     return 1 if errors else 0
+
+
+def _write(stream: Any, text: str) -> None:
+    """``stream.write(text)``; a path that is not UTF-8 (os.listdir's surrogateescape)
+    goes out as its own bytes when the stream's encoding refuses it (a UTF-8 locale
+    other than C, whose standard streams are strict)."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            data = text.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:          # (an ASCII stream: then escaped)
+            data = text.encode(encoding, "backslashreplace")
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode("ascii", "backslashreplace"))
+            return
+        stream.flush()
+        buffer.write(data)
 
 
 def _print_cached(cache: str, paths: Sequence[str], symvers: str | None, fmt: str,

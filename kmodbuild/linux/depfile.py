@@ -15,7 +15,9 @@ def write_dep_file(path: str, lines: Sequence[str]) -> bool:
     """
     import os
     import stat
-    text = "".join(line + "\n" for line in lines).encode()
+    # a module whose file name is not UTF-8 is written under its name's own bytes, as
+    # depmod writes it (os.listdir decodes such names with surrogateescape)
+    text = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:

@@ -316,3 +316,25 @@ def test_fifos_are_refused_not_waited_on(tree: tuple[Path, Path], tmp_path: Path
     assert res.returncode == 2 and res.stderr == (
         f"kmodbuild check: {fifos['module']}: not a regular file or a directory\n")
     assert all(stat.S_ISFIFO(os.lstat(f).st_mode) for f in fifos.values())    # kept
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="file names must be UTF-8 there")
+@pytest.mark.parametrize("entry", [["kmodbuild", "check", "--flavor", "linux"],
+                                   ["kmodbuild.linux"]])
+def test_a_module_name_that_is_not_utf8(tree: tuple[Path, Path], tmp_path: Path,
+                                        entry: list[str]) -> None:
+    # os.listdir gives such a name with surrogateescape: modules.dep and the report used
+    # to fail encoding it (UnicodeEncodeError, a traceback) -- the report only where the
+    # standard streams are strict, as in every UTF-8 locale but C's.
+    moddir, symvers = tree
+    odd = os.path.join(os.fsencode(moddir), b"kernel", b"us\xffer.ko")
+    os.rename(moddir / "kernel" / "user.ko", odd)
+    dep = tmp_path / "modules.dep"
+    for extra in ([], ["--cache", str(tmp_path / "cache")]):
+        res = subprocess.run([sys.executable, "-m", *entry, "--jobs", "1", "--symvers",
+                              str(symvers), "--write-dep", str(dep), *extra, str(moddir)],
+                             capture_output=True, timeout=60, cwd=tmp_path,
+                             env={"PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"})
+        assert res.returncode == 1 and res.stderr == b""
+        assert b"kernel/us\xffer.ko: needs unknown symbol missing_fn" in res.stdout
+        assert dep.read_bytes() == b"kernel/lib.ko:\nkernel/us\xffer.ko: kernel/lib.ko\n"
