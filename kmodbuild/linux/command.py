@@ -153,7 +153,7 @@ def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
             k += 1
             continue
         ended = bool(paths)
-        if a[:2] == "-j" and a[2:].isdigit():
+        if a[:2] == "-j" and _digits(a[2:]):
             name, value = "--jobs", a[2:]
         else:
             name, eq, value = a.partition("=")
@@ -174,11 +174,17 @@ def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
         k += 1
     jobs = opts["jobs"]
     if not paths or opts["format"] not in FORMATS or not (isinstance(jobs, str)
-                                                          and jobs.isdigit()):
+                                                          and _digits(jobs)):
         return None
     opts["jobs"] = int(jobs)
     opts["paths"] = paths
     return opts
+
+
+def _digits(text: str) -> bool:
+    """True for a plain decimal number (``str.isdigit`` also takes ``²``, which ``int``
+    refuses: such a --jobs is argparse's to report)."""
+    return text.isascii() and text.isdigit()
 
 
 def _linux_check_args(argv: Sequence[str]) -> list[str] | None:

@@ -237,6 +237,7 @@ def test_directory_without_modules_is_a_usage_error(tmp_path: Path,
     ["--cache", "c", "--write-dep", "w", "d"], ["a", "--cache", "c", "b"], ["--", "d"],
     ["-h"], ["--sym", "S", "d"], ["--symvers", "-x", "d"], ["--symvers"], [],
     ["--symvers", "S", "--symvers", "T", "d"], ["--cache=", "d"], ["-", "d"],
+    ["--jobs", "\u00b2", "d"], ["-j\u00b2", "d"], ["--jobs=\u0663", "d"], ["-j\u0663", "d"],
 ])
 def test_quick_parse_agrees_with_argparse(argv: list[str]) -> None:
     import argparse
@@ -338,3 +339,16 @@ def test_a_module_name_that_is_not_utf8(tree: tuple[Path, Path], tmp_path: Path,
         assert res.returncode == 1 and res.stderr == b""
         assert b"kernel/us\xffer.ko: needs unknown symbol missing_fn" in res.stdout
         assert dep.read_bytes() == b"kernel/lib.ko:\nkernel/us\xffer.ko: kernel/lib.ko\n"
+
+
+@pytest.mark.parametrize("jobs", [["--jobs", "\u00b2"], ["-j\u00b2"], ["--jobs=\u2082"]])
+def test_a_jobs_value_int_refuses_is_a_usage_error(tree: tuple[Path, Path], jobs: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # str.isdigit() takes "²": the quick parser let it through to int(), a ValueError
+    # (kmodbuild: internal error; a traceback from python -m kmodbuild.linux).
+    from kmodbuild.linux.command import main as lean_main
+    moddir, _ = tree
+    for run in (lambda: main(check(*jobs, str(moddir))), lambda: lean_main([*jobs, str(moddir)])):
+        with pytest.raises(SystemExit) as exit_:        # argparse's error
+            run()
+        assert exit_.value.code == 2 and "invalid int value" in capsys.readouterr().err
