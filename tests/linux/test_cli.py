@@ -311,8 +311,8 @@ def test_fifos_are_refused_not_waited_on(tree: tuple[Path, Path], tmp_path: Path
     assert f"cannot write the cache {fifos['cache']}: not a regular file" in res.stderr
     res = run("--symvers", str(symvers), "--write-dep", str(fifos["modules.dep"]), str(moddir))
     assert res.returncode == 2 and res.stderr == (
-        f"kmodbuild check: {fifos['modules.dep']}: cannot write: not a regular file; not "
-        "replaced\n")
+        f"kmodbuild check: {fifos['modules.dep']}: cannot write: a FIFO without a reader "
+        "(not waited for)\n")
     res = run(str(fifos["module"]))
     assert res.returncode == 2 and res.stderr == (
         f"kmodbuild check: {fifos['module']}: not a regular file or a directory\n")
@@ -352,3 +352,28 @@ def test_a_jobs_value_int_refuses_is_a_usage_error(tree: tuple[Path, Path], jobs
         with pytest.raises(SystemExit) as exit_:        # argparse's error
             run()
         assert exit_.value.code == 2 and "invalid int value" in capsys.readouterr().err
+
+
+def test_write_dep_into_a_device_or_a_fifo_never_replaces_it(
+        tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --write-dep /dev/null replaced the device node with a regular file (as root: the
+    # system's /dev/null), by the atomic rename meant for a real modules.dep.
+    moddir, symvers = tree
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (OSError, AttributeError) as e:
+        pytest.skip(f"cannot make a device node here: {e}")
+    assert main(check("--symvers", str(symvers), "--write-dep", str(null), str(moddir))) == 1
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)      # a reader, there first
+    try:
+        assert main(check("--symvers", str(symvers), "--write-dep", str(fifo),
+                          str(moddir))) == 1
+        assert os.read(reader, 65536) == b"kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    capsys.readouterr()
