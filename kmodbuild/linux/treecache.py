@@ -89,6 +89,18 @@ def summary_key(tag: str, paths: Sequence[str], symvers: str | None) -> tuple[ob
 
 # --------------------------------------------------------------------------- reading
 
+def _loads(raw: bytes | None) -> Any:
+    """``marshal.loads(raw)`` (``None`` for ``None``); a damaged part is a ``ValueError``
+    -- also one whose lengths claim more memory than there is (``MemoryError``: marshal
+    makes a list of the length it reads before its items)."""
+    if raw is None:
+        return None
+    try:
+        return marshal.loads(raw)
+    except (ValueError, EOFError, TypeError, MemoryError):
+        raise ValueError("damaged cache part") from None
+
+
 def _u32(data: bytes, pos: int) -> int:
     return int.from_bytes(data[pos:pos + 4], "little")
 
@@ -146,7 +158,7 @@ def _open(path: str, tag: str) -> tuple[_File, tuple[Any, ...]] | None:
         if f.buf[:8] != MAGIC or _u32(f.buf, 8) != FORMAT:
             raise ValueError
         raw = f.part()
-        header = marshal.loads(raw) if raw is not None else None
+        header = _loads(raw)
         if not isinstance(header, tuple) or len(header) != 3 or header[0] != tag:
             raise ValueError
         return f, header
@@ -193,6 +205,8 @@ def signature_holds(signature: Signature) -> bool:
     Many paths are checked on two processes when forking is possible: the
     child takes the second half and answers with its exit status.
     """
+    if not _signature_ok(signature):
+        return False                            # a damaged cache
     fds: list[int] = []
     try:
         tasks: list[Task] = []
@@ -218,6 +232,23 @@ def signature_holds(signature: Signature) -> bool:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _signature_ok(signature: object) -> bool:
+    """True when ``signature`` has the shape :func:`make_signature` gives."""
+    if not isinstance(signature, list):
+        return False
+    for group in signature:
+        if not (isinstance(group, tuple) and len(group) == 4 and type(group[0]) is str
+                and _strs(group[1]) and isinstance(group[2], list)
+                and isinstance(group[3], dict)):
+            return False
+        if not all(k is None or _key_ok(k) for k in group[2]):
+            return False
+        if not all(type(d) is str and (f is None or type(f) is str)
+                   for d, f in group[3].items()):
+            return False
+    return True
 
 
 #: One path to check: ``(directory descriptor or None, path to stat, key,
@@ -291,15 +322,15 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
         if header[2] != key:
             return None
         raw = f.part()
-        if raw is None or not signature_holds(marshal.loads(raw)):
+        if raw is None or not signature_holds(_loads(raw)):
             return None
         raw = f.part()
-        summary = marshal.loads(raw) if raw is not None else None
+        summary = _loads(raw)
         if not _summary_ok(summary):
             return None
         if details:
             raw = f.part()
-            more = marshal.loads(raw) if raw is not None else None
+            more = _loads(raw)
             if not _details_ok(more):
                 return None
             summary.update(more)
@@ -472,8 +503,8 @@ class TreeCache:
             raw = self._raw
             for k in range(0, len(raw), 2):
                 try:
-                    names = marshal.loads(raw[k])
-                    values = marshal.loads(raw[k + 1])
+                    names = _loads(raw[k])
+                    values = _loads(raw[k + 1])
                     for name, (key, facts) in zip(names, values):
                         if _key_ok(key) and key[1] < oldest and _facts_ok(facts):
                             entries[name] = (key, facts)

@@ -392,6 +392,8 @@ DAMAGES = {
         5, [((1,), f) for _, f in p[5]])),
     "facts-of-another-shape": lambda p: (p.__setitem__(1, None), p.__setitem__(
         5, [(k, (1, 2)) for k, _ in p[5]])),
+    # a name that is an int: os.stat takes it for a descriptor (OverflowError)
+    "signature-name-not-a-path": lambda p: p.__setitem__(1, [("", [1 << 70], [None], {})]),
     "facts-of-wrong-types": lambda p: (p.__setitem__(1, None), p.__setitem__(
         5, [(k, (None,) * len(f)) for k, f in p[5]])),
 }
@@ -431,3 +433,24 @@ def test_a_damaged_cache_with_a_valid_header_is_not_trusted(
         err = capsys.readouterr().err
         assert "Traceback" not in err and err == ""
     assert dep.read_text().splitlines() == res.dep_lines
+
+
+def test_a_cache_part_claiming_more_memory_than_there_is(small_tree: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # A damaged length (a list of 2**31 - 1 items) makes marshal ask for 16 GiB before it
+    # reads any item: MemoryError where memory is limited (ulimit -v), which escaped.
+    import marshal
+    cache = tmp_path / "cache"
+    symvers = str(tmp_path / "Module.symvers")
+    check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text")
+    real = marshal.loads
+
+    def scarce(data: bytes) -> object:
+        if isinstance(real(data), (dict, list)):     # the summary, its details, the facts
+            raise MemoryError
+        return real(data)
+
+    monkeypatch.setattr(treecache.marshal, "loads", scarce)
+    assert treecache.cached_report(str(cache), [str(small_tree)], symvers, "text") is None
+    res = check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text")
+    assert not res.reused and res.read == 3
