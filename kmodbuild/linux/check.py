@@ -150,7 +150,10 @@ def check_linux(paths: Sequence[str], symvers: str | None = None, *, jobs: int =
             import kmodbuild.linux.depmod
             import kmodbuild.linux.kofile
             import kmodbuild.linux.symvers  # noqa: F401
-            helpers = readers.Helpers(jobs - 1, symvers or None, keep_facts=bool(cache))
+            try:
+                helpers = readers.Helpers(jobs - 1, symvers or None, keep_facts=bool(cache))
+            except OSError:
+                helpers = None          # no pipe or shared memory left: read here alone
         return _check(paths, symvers, cache, skey, helpers, report_format, dep_lines)
     finally:
         if helpers is not None:

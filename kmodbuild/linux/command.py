@@ -90,9 +90,9 @@ def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: 
     if write_dep == "-":
         # modules.dep is the output a pipe wants (as depmod -n prints it): the report
         # goes to standard error, where it cannot mix with it
-        sys.stderr.write(report)
+        _write(sys.stderr, report)
         sys.stderr.flush()
-        sys.stdout.write("".join(line + "\n" for line in dep_lines))
+        _write(sys.stdout, "".join(line + "\n" for line in dep_lines))
         return 1 if errors else 0
     if write_dep:
         from kmodbuild.linux.depfile import write_dep_file
@@ -101,8 +101,28 @@ def _print(report: str, dep_lines: Sequence[str], notes: Sequence[str], errors: 
         except OSError as e:
             from kmodbuild.errors import UsageError
             raise UsageError(f"{write_dep}: cannot write: {e.strerror or e}") from None
-    sys.stdout.write(report)
+    _write(sys.stdout, report)
     return 1 if errors else 0
+
+
+def _write(stream: Any, text: str) -> None:
+    """``stream.write(text)``; a path that is not UTF-8 (os.listdir's surrogateescape)
+    goes out as its own bytes when the stream's encoding refuses it (a UTF-8 locale
+    other than C, whose standard streams are strict)."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            data = text.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:          # (an ASCII stream: then escaped)
+            data = text.encode(encoding, "backslashreplace")
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode("ascii", "backslashreplace"))
+            return
+        stream.flush()
+        buffer.write(data)
 
 
 def _print_cached(cache: str, paths: Sequence[str], symvers: str | None, fmt: str,
@@ -133,7 +153,7 @@ def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
             k += 1
             continue
         ended = bool(paths)
-        if a[:2] == "-j" and a[2:].isdigit():
+        if a[:2] == "-j" and _digits(a[2:]):
             name, value = "--jobs", a[2:]
         else:
             name, eq, value = a.partition("=")
@@ -154,11 +174,17 @@ def quick_parse(argv: Sequence[str]) -> dict[str, object] | None:
         k += 1
     jobs = opts["jobs"]
     if not paths or opts["format"] not in FORMATS or not (isinstance(jobs, str)
-                                                          and jobs.isdigit()):
+                                                          and _digits(jobs)):
         return None
     opts["jobs"] = int(jobs)
     opts["paths"] = paths
     return opts
+
+
+def _digits(text: str) -> bool:
+    """True for a plain decimal number (``str.isdigit`` also takes ``²``, which ``int``
+    refuses: such a --jobs is argparse's to report)."""
+    return text.isascii() and text.isdigit()
 
 
 def _linux_check_args(argv: Sequence[str]) -> list[str] | None:

@@ -9,15 +9,54 @@ if TYPE_CHECKING:
 def write_dep_file(path: str, lines: Sequence[str]) -> bool:
     """Write modules.dep to ``path`` atomically, only if its content changed.
 
-    Returns True when the file was (re)written.  Raises ``OSError``.
+    A character device (``/dev/null``, a terminal) or a FIFO (``>(...)``) is
+    written into, never replaced by a file -- a FIFO only when it has a reader:
+    none is waited for.  Returns True when the file was (re)written.  Raises
+    ``OSError``, also when ``path`` is another kind of file (a directory, a
+    block device: not replaced).
     """
-    text = "".join(line + "\n" for line in lines).encode()
+    import os
+    import stat
+    # a module whose file name is not UTF-8 is written under its name's own bytes, as
+    # depmod writes it (os.listdir decodes such names with surrogateescape)
+    text = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
     try:
-        with open(path, "rb") as f:
-            if f.read() == text:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0                            # (replace_file says what is wrong, if anything)
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        _write_into(path, text)
+        return True
+    if mode and not stat.S_ISREG(mode):
+        import errno
+        raise OSError(errno.EINVAL, "not a regular file; not replaced")
+    try:
+        # (O_NONBLOCK: what became a FIFO since the stat is not waited on)
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            if stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read() == text:
                 return False
     except OSError:
         pass
     from kmodbuild.atomicfile import replace_file
     replace_file(path, (text,), prefix=".modules.dep-")
     return True
+
+
+def _write_into(path: str, text: bytes) -> None:
+    """Write ``text`` into the device or FIFO at ``path`` (a FIFO without a reader:
+    ``OSError`` ENXIO at once)."""
+    import errno
+    import os
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "a FIFO without a reader (not waited for)") from None
+        raise
+    try:
+        os.set_blocking(fd, True)       # a reader is there: it takes what comes
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)

@@ -38,7 +38,7 @@ def _fail(path: str, message: str) -> ModuleFormatError:
     return ModuleFormatError(message, path=path)
 
 
-def _zstd_decompress(path: str) -> bytes:
+def _zstd_decompress(path: str, data: bytes) -> bytes:
     import shutil
     import subprocess
     try:
@@ -48,27 +48,40 @@ def _zstd_decompress(path: str) -> bytes:
         if zstd is None:
             raise _fail(path, "cannot decompress a .zst module: install the zstandard Python "
                               "package (pip install zstandard) or the zstd program") from None
-        res = subprocess.run([zstd, "-dcq", "--", path], stdout=subprocess.PIPE,
+        res = subprocess.run([zstd, "-dcq"], input=data, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, check=False)
         if res.returncode != 0:
             msg = res.stderr.decode(errors="replace").strip().splitlines()
             raise _fail(path, f"zstd failed: {msg[-1] if msg else res.returncode}") from None
         return res.stdout
-    with open(path, "rb") as f:
-        return zstandard.ZstdDecompressor().stream_reader(f).read()  # type: ignore[no-any-return]
+    import io
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
+        return r.read()  # type: ignore[no-any-return]
 
 
-def _decompress_file(path: str, suffix: str) -> bytes:
+def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
+    """The decompressed module at ``path`` and its ``fstat`` (a FIFO or a device is
+    refused, not waited on)."""
     import gzip
     import lzma
     try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as e:
+        raise _fail(path, f"cannot read: {e.strerror or e}") from e
+    try:
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _fail(path, "not a regular file")
+            data = f.read()
+    except OSError as e:
+        raise _fail(path, f"cannot read: {e.strerror or e}") from e
+    try:
         if suffix == ".ko.xz":
-            with open(path, "rb") as f:
-                return lzma.decompress(f.read())
+            return lzma.decompress(data), st
         if suffix == ".ko.gz":
-            with open(path, "rb") as f:
-                return gzip.decompress(f.read())
-        return _zstd_decompress(path)
+            return gzip.decompress(data), st
+        return _zstd_decompress(path, data), st
     except (lzma.LZMAError, OSError, EOFError, ValueError) as e:
         raise _fail(path, f"cannot decompress: {e}") from e
 
@@ -91,11 +104,8 @@ def read_ko_stat(path: str) -> tuple[KoFacts, os.stat_result]:
     """
     suffix = module_suffix(path) or ".ko"
     if suffix != ".ko":
-        try:
-            st = os.stat(path)
-        except OSError as e:
-            raise _fail(path, f"cannot read: {e.strerror or e}") from e
-        return read_ko_bytes(_decompress_file(path, suffix), path), st
+        data, st = _decompress_file(path, suffix)
+        return read_ko_bytes(data, path), st
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as e:

@@ -162,7 +162,11 @@ class Helpers:
         self._published: int | None = None                # chunks handed out (publish)
         self._plan: list[list[int]] = []                   # positions of each chunk
         for w in range(count):
-            res_r, res_w = os.pipe()
+            # (a big --jobs runs out of descriptors or processes: those started do the work)
+            try:
+                res_r, res_w = os.pipe()
+            except OSError:
+                break
             _grow_pipe(res_w)
             try:
                 pid = os.fork()

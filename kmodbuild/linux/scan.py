@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from stat import S_ISREG
 from typing import NamedTuple
 
 from kmodbuild.errors import UsageError
@@ -149,8 +150,12 @@ def _read_order(root: str) -> tuple[list[str], Key | None]:
     and then orders nothing."""
     path = os.path.join(root, "modules.order")
     try:
-        with open(path, "rb") as f:
-            key = key_of(os.fstat(f.fileno()))
+        # a FIFO is not waited on (O_NONBLOCK) and orders nothing, as a directory
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            st = os.fstat(f.fileno())
+            key = key_of(st)
+            if not S_ISREG(st.st_mode):
+                return [], key
             data = f.read()
     except OSError:
         return [], None
@@ -217,6 +222,8 @@ def find_modules(paths: Sequence[str], stat: bool = True) -> ScanResult:
                 raise UsageError(f"{p}: not a kernel module (.ko, .ko.xz, .ko.zst or .ko.gz)")
             groups.append([(0, "", KoModule(p, os.path.normpath(p), os.path.abspath(p),
                                             stat_key(p) if stat else None))])
+        elif os.path.exists(p):
+            raise UsageError(f"{p}: not a regular file or a directory")
         else:
             raise UsageError(f"{p}: no such file or directory")
     # Duplicate names are settled in the order the files were found (depmod's walk:

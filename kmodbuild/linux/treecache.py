@@ -32,14 +32,17 @@ compared but not aged: it cannot be set back, so a tree made a moment ago
 (tests) would otherwise never be trusted; it catches in-place copies that
 keep size and mtime (``cp -p``), and chmod.
 
-A missing, truncated or foreign cache is an empty cache; it never makes a
-run fail.  marshal is not for untrusted data: the cache is the user's own
+A missing, truncated, foreign or damaged cache (a part of another shape than the
+one stored), or one that is not a regular file (a FIFO is not waited on), is an
+empty cache; it never makes a run fail.  marshal is not for untrusted data: the cache is the user's own
 file, like ``.sconsign``.
 """
 from __future__ import annotations
 
+import errno
 import marshal
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,6 +89,18 @@ def summary_key(tag: str, paths: Sequence[str], symvers: str | None) -> tuple[ob
 
 # --------------------------------------------------------------------------- reading
 
+def _loads(raw: bytes | None) -> Any:
+    """``marshal.loads(raw)`` (``None`` for ``None``); a damaged part is a ``ValueError``
+    -- also one whose lengths claim more memory than there is (``MemoryError``: marshal
+    makes a list of the length it reads before its items)."""
+    if raw is None:
+        return None
+    try:
+        return marshal.loads(raw)
+    except (ValueError, EOFError, TypeError, MemoryError):
+        raise ValueError("damaged cache part") from None
+
+
 def _u32(data: bytes, pos: int) -> int:
     return int.from_bytes(data[pos:pos + 4], "little")
 
@@ -94,8 +109,13 @@ class _File:
     """The cache file, read part by part with ``pread`` (the entries only when needed)."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self.fd).st_size
+        # a FIFO given as --cache is not waited on (O_NONBLOCK), and not read
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        st = os.fstat(self.fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self.fd)
+            raise OSError(errno.EINVAL, "not a regular file")
+        self.size = st.st_size
         self.buf = os.pread(self.fd, 65536, 0)
         self.pos = 12
 
@@ -138,7 +158,7 @@ def _open(path: str, tag: str) -> tuple[_File, tuple[Any, ...]] | None:
         if f.buf[:8] != MAGIC or _u32(f.buf, 8) != FORMAT:
             raise ValueError
         raw = f.part()
-        header = marshal.loads(raw) if raw is not None else None
+        header = _loads(raw)
         if not isinstance(header, tuple) or len(header) != 3 or header[0] != tag:
             raise ValueError
         return f, header
@@ -185,6 +205,8 @@ def signature_holds(signature: Signature) -> bool:
     Many paths are checked on two processes when forking is possible: the
     child takes the second half and answers with its exit status.
     """
+    if not _signature_ok(signature):
+        return False                            # a damaged cache
     fds: list[int] = []
     try:
         tasks: list[Task] = []
@@ -210,6 +232,23 @@ def signature_holds(signature: Signature) -> bool:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _signature_ok(signature: object) -> bool:
+    """True when ``signature`` has the shape :func:`make_signature` gives."""
+    if not isinstance(signature, list):
+        return False
+    for group in signature:
+        if not (isinstance(group, tuple) and len(group) == 4 and type(group[0]) is str
+                and _strs(group[1]) and isinstance(group[2], list)
+                and isinstance(group[3], dict)):
+            return False
+        if not all(k is None or _key_ok(k) for k in group[2]):
+            return False
+        if not all(type(d) is str and (f is None or type(f) is str)
+                   for d, f in group[3].items()):
+            return False
+    return True
 
 
 #: One path to check: ``(directory descriptor or None, path to stat, key,
@@ -283,16 +322,16 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
         if header[2] != key:
             return None
         raw = f.part()
-        if raw is None or not signature_holds(marshal.loads(raw)):
+        if raw is None or not signature_holds(_loads(raw)):
             return None
         raw = f.part()
-        summary = marshal.loads(raw) if raw is not None else None
-        if not isinstance(summary, dict):
+        summary = _loads(raw)
+        if not _summary_ok(summary):
             return None
         if details:
             raw = f.part()
-            more = marshal.loads(raw) if raw is not None else None
-            if not isinstance(more, dict):
+            more = _loads(raw)
+            if not _details_ok(more):
                 return None
             summary.update(more)
         return summary
@@ -300,6 +339,51 @@ def reuse(path: str, tag: str, key: object, details: bool = True) -> dict[str, A
         return None
     finally:
         f.close()
+
+
+def _strs(value: object) -> bool:
+    return isinstance(value, list) and all(type(x) is str for x in value)
+
+
+def _summary_ok(summary: object) -> bool:
+    """True when ``summary`` has the shape :func:`kmodbuild.linux.check.check_linux`
+    stores (a damaged cache whose header still holds must not reach the printer)."""
+    if not isinstance(summary, dict):
+        return False
+    reports, notes = summary.get("reports"), summary.get("notes")
+    return (isinstance(reports, dict) and all(type(k) is str and type(v) is str
+                                              for k, v in reports.items())
+            and _strs(notes) and type(summary.get("errors")) is bool)
+
+
+def _details_ok(details: object) -> bool:
+    """True when the details part of a summary (diagnostics, modules, dependency graph,
+    modules.dep lines) has the shape that is stored: a modules.dep is made from them."""
+    if not isinstance(details, dict):
+        return False
+    diagnostics, modules = details.get("diagnostics"), details.get("modules")
+    if not isinstance(diagnostics, list) or not isinstance(modules, list):
+        return False
+    for d in diagnostics:
+        if not (isinstance(d, tuple) and len(d) == 6 and d[0] in ("error", "warning")
+                and all(type(x) is str for x in (d[1], d[2], d[5]))
+                and all(x is None or type(x) is str for x in (d[3], d[4]))):
+            return False
+    if not all(isinstance(m, tuple) and len(m) == 2 and type(m[0]) is str
+               and type(m[1]) is str for m in modules):
+        return False
+    if "dep_lines" in details and not _strs(details["dep_lines"]):
+        return False
+    graph = details.get("resolution")
+    if not (isinstance(graph, (tuple, list)) and len(graph) == 3
+            and all(isinstance(part, list) and len(part) == len(modules) for part in graph)):
+        return False
+    deps, sort_index, in_cycle = graph
+    n = len(modules)
+    return (all(type(x) is int for x in sort_index)
+            and all(type(x) is bool for x in in_cycle)
+            and all(isinstance(ds, list) and all(type(d) is int and 0 <= d < n for d in ds)
+                    for ds in deps))
 
 
 def cached_report(cache: str, paths: Sequence[str], symvers: str | None, report_format: str,
@@ -330,6 +414,38 @@ def stored_dep_lines(summary: dict[str, Any]) -> list[str]:
         return list(lines)
     from kmodbuild.linux.depmod import dep_lines_of
     return dep_lines_of(summary["resolution"], [rel for _, rel in summary["modules"]])
+
+
+def _key_ok(key: object) -> bool:
+    return isinstance(key, tuple) and len(key) == 4 and all(type(x) is int for x in key)
+
+
+#: The types of a stored :class:`~kmodbuild.linux.facts.KoFacts` tuple, field by field
+#: (``None``: that or ``None``).
+_FACT_TYPES = (int, int, str, bytes, str, str, bytes, tuple, int, None, None, None, None)
+
+
+def _blob_ok(names: str, crcs: bytes) -> bool:
+    """One 8-byte CRC per NUL-joined name (:func:`kmodbuild.linux.facts.pack_crcs`; a
+    lone empty name is an empty string too)."""
+    return len(crcs) == 8 * (names.count("\0") + 1) or (not names and not crcs)
+
+
+def _facts_ok(facts: object) -> bool:
+    """True when ``facts`` is a stored facts tuple the checker can use (a damaged cache
+    entry is read again, not trusted)."""
+    if not (isinstance(facts, tuple) and len(facts) == len(_FACT_TYPES)):
+        return False
+    for value, kind in zip(facts, _FACT_TYPES):
+        if kind is None:
+            if value is not None and type(value) is not str:
+                return False
+        elif type(value) is not kind:
+            return False
+    n_deps = len(facts[6]) // 8
+    return (_blob_ok(facts[2], facts[3]) and _blob_ok(facts[5], facts[6])
+            and all(type(w) is int and 0 <= w < n_deps for w in facts[7])
+            and 0 <= facts[8] <= n_deps)
 
 
 class TreeCache:
@@ -387,10 +503,10 @@ class TreeCache:
             raw = self._raw
             for k in range(0, len(raw), 2):
                 try:
-                    names = marshal.loads(raw[k])
-                    values = marshal.loads(raw[k + 1])
+                    names = _loads(raw[k])
+                    values = _loads(raw[k + 1])
                     for name, (key, facts) in zip(names, values):
-                        if key is not None and key[1] < oldest:
+                        if _key_ok(key) and key[1] < oldest and _facts_ok(facts):
                             entries[name] = (key, facts)
                 except (ValueError, EOFError, TypeError):
                     continue

@@ -352,3 +352,105 @@ def test_a_file_that_is_not_a_cache_is_not_replaced(tmp_path: Path) -> None:
     rc.save()
     treecache.TreeCache.load(str(netbsd), treecache.TAG).save(None, None, None, [])
     assert netbsd.read_bytes().startswith(treecache.MAGIC)
+
+
+# --------------------------------------------------------------------------- damaged caches
+
+def _cache_parts(data: bytes) -> list[object]:
+    """The marshalled parts of a cache file after its 12-byte magic and format."""
+    import marshal
+    parts, pos = [], 12
+    while pos + 4 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "little")
+        parts.append(marshal.loads(data[pos + 4:pos + 4 + n]))
+        pos += 4 + n
+    return parts
+
+
+def _write_parts(path: Path, head: bytes, parts: list[object]) -> None:
+    import marshal
+    blobs = [marshal.dumps(p) for p in parts]
+    path.write_bytes(head[:12] + b"".join(len(b).to_bytes(4, "little") + b for b in blobs))
+
+
+def _drop(d: dict, key: str) -> dict:
+    return {k: v for k, v in d.items() if k != key}
+
+
+# Each damage keeps the header (tag, summary key) and, unless it is the signature's, a
+# signature that still holds: the damaged part is what reaches the checker.
+DAMAGES = {
+    "summary-without-reports": lambda p: p.__setitem__(2, _drop(p[2], "reports")),
+    "summary-reports-not-a-dict": lambda p: p.__setitem__(2, {**p[2], "reports": []}),
+    "details-without-diagnostics": lambda p: p.__setitem__(3, _drop(p[3], "diagnostics")),
+    "details-without-modules": lambda p: p.__setitem__(3, _drop(p[3], "modules")),
+    "module-entry-of-one-field": lambda p: p.__setitem__(3, {**p[3], "modules": [("x",)]}),
+    "dependency-out-of-range": lambda p: p.__setitem__(
+        3, {**p[3], "resolution": ([[99]] * len(p[3]["modules"]), *p[3]["resolution"][1:])}),
+    "empty-signature-and-summary": lambda p: (p.__setitem__(1, []), p.__setitem__(2, {})),
+    "facts-key-too-short": lambda p: (p.__setitem__(1, None), p.__setitem__(
+        5, [((1,), f) for _, f in p[5]])),
+    "facts-of-another-shape": lambda p: (p.__setitem__(1, None), p.__setitem__(
+        5, [(k, (1, 2)) for k, _ in p[5]])),
+    # a name that is an int: os.stat takes it for a descriptor (OverflowError)
+    "signature-name-not-a-path": lambda p: p.__setitem__(1, [("", [1 << 70], [None], {})]),
+    "facts-of-wrong-types": lambda p: (p.__setitem__(1, None), p.__setitem__(
+        5, [(k, (None,) * len(f)) for k, f in p[5]])),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_cache_with_a_valid_header_is_not_trusted(
+        small_tree: Path, tmp_path: Path, damage: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # A cache is the user's own file, but a damaged one (a crash, a disk error, an old
+    # kmodbuild's) must cost a full check, never a traceback.
+    from kmodbuild.linux.command import main
+    cache = tmp_path / "cache"
+    symvers = str(tmp_path / "Module.symvers")
+    check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text",
+                dep_lines=True)
+    good = cache.read_bytes()
+    parts = _cache_parts(good)
+    assert len(parts) == 6 and parts[2]["reports"] and parts[3]["modules"]
+    DAMAGES[damage](parts)
+    _write_parts(cache, good, parts)
+    assert treecache.cached_report(str(cache), [str(small_tree)], symvers, "text",
+                                   dep_lines=True) is None
+    res = check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text",
+                      dep_lines=True)
+    assert not res.reused
+    assert res.read == (3 if damage.startswith("facts") else 0)     # facts still good: kept
+    assert res.dep_lines == ["kernel/a.ko:", "kernel/b.ko: kernel/a.ko", "kernel/c.ko:"]
+    _write_parts(cache, good, parts)
+    dep = tmp_path / "modules.dep"
+    for argv in (["--symvers", symvers, "--cache", str(cache), "--write-dep", str(dep),
+                  str(small_tree)],
+                 ["--symvers", symvers, "--cache", str(cache), "--format", "json",
+                  str(small_tree)]):
+        _write_parts(cache, good, parts)
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err == ""
+    assert dep.read_text().splitlines() == res.dep_lines
+
+
+def test_a_cache_part_claiming_more_memory_than_there_is(small_tree: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # A damaged length (a list of 2**31 - 1 items) makes marshal ask for 16 GiB before it
+    # reads any item: MemoryError where memory is limited (ulimit -v), which escaped.
+    import marshal
+    cache = tmp_path / "cache"
+    symvers = str(tmp_path / "Module.symvers")
+    check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text")
+    real = marshal.loads
+
+    def scarce(data: bytes) -> object:
+        if isinstance(real(data), (dict, list)):     # the summary, its details, the facts
+            raise MemoryError
+        return real(data)
+
+    monkeypatch.setattr(treecache.marshal, "loads", scarce)
+    assert treecache.cached_report(str(cache), [str(small_tree)], symvers, "text") is None
+    res = check_linux([str(small_tree)], symvers, cache=str(cache), report_format="text")
+    assert not res.reused and res.read == 3

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import shutil
 import subprocess
 import sys
@@ -235,6 +237,7 @@ def test_directory_without_modules_is_a_usage_error(tmp_path: Path,
     ["--cache", "c", "--write-dep", "w", "d"], ["a", "--cache", "c", "b"], ["--", "d"],
     ["-h"], ["--sym", "S", "d"], ["--symvers", "-x", "d"], ["--symvers"], [],
     ["--symvers", "S", "--symvers", "T", "d"], ["--cache=", "d"], ["-", "d"],
+    ["--jobs", "\u00b2", "d"], ["-j\u00b2", "d"], ["--jobs=\u0663", "d"], ["-j\u0663", "d"],
 ])
 def test_quick_parse_agrees_with_argparse(argv: list[str]) -> None:
     import argparse
@@ -278,3 +281,99 @@ def test_kmodbuild_cli_takes_the_lean_path_for_plain_linux_checks(
     assert not quick_parse_check(["check", "--flavor", "linux", "--manifest", "x", *argv[3:]])
     assert not quick_parse_check(["sim", *argv[1:]])
     assert not quick_parse_check(["check", "--flavor", "linux", "--help"])  # argparse's
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("entry", [["kmodbuild", "check", "--flavor", "linux"],
+                                   ["kmodbuild.linux"]])
+def test_fifos_are_refused_not_waited_on(tree: tuple[Path, Path], tmp_path: Path,
+                                         entry: list[str]) -> None:
+    # Every file the check opens besides Module.symvers and plain .ko files used to be
+    # opened blocking: a FIFO as --cache, --write-dep, modules.order or a compressed
+    # module hung the check until something wrote to it.
+    moddir, symvers = tree
+    fifos = {name: tmp_path / name for name in ("cache", "modules.dep")}
+    fifos["order"] = moddir / "modules.order"
+    fifos["module"] = moddir / "kernel" / "pipe.ko.xz"
+    fifos["order"].unlink()
+    for fifo in fifos.values():
+        os.mkfifo(fifo)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", entry[0], *entry[1:], *argv],
+                              capture_output=True, text=True, env={"PYTHONPATH": str(REPO)},
+                              cwd=tmp_path, timeout=60)
+
+    res = run("--jobs", "1", "--symvers", str(symvers), "--cache", str(fifos["cache"]),
+              str(moddir))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert f"{fifos['module']}: not a valid kernel module: not a regular file" in res.stdout
+    assert f"cannot write the cache {fifos['cache']}: not a regular file" in res.stderr
+    res = run("--symvers", str(symvers), "--write-dep", str(fifos["modules.dep"]), str(moddir))
+    assert res.returncode == 2 and res.stderr == (
+        f"kmodbuild check: {fifos['modules.dep']}: cannot write: a FIFO without a reader "
+        "(not waited for)\n")
+    res = run(str(fifos["module"]))
+    assert res.returncode == 2 and res.stderr == (
+        f"kmodbuild check: {fifos['module']}: not a regular file or a directory\n")
+    assert all(stat.S_ISFIFO(os.lstat(f).st_mode) for f in fifos.values())    # kept
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="file names must be UTF-8 there")
+@pytest.mark.parametrize("entry", [["kmodbuild", "check", "--flavor", "linux"],
+                                   ["kmodbuild.linux"]])
+def test_a_module_name_that_is_not_utf8(tree: tuple[Path, Path], tmp_path: Path,
+                                        entry: list[str]) -> None:
+    # os.listdir gives such a name with surrogateescape: modules.dep and the report used
+    # to fail encoding it (UnicodeEncodeError, a traceback) -- the report only where the
+    # standard streams are strict, as in every UTF-8 locale but C's.
+    moddir, symvers = tree
+    odd = os.path.join(os.fsencode(moddir), b"kernel", b"us\xffer.ko")
+    os.rename(moddir / "kernel" / "user.ko", odd)
+    dep = tmp_path / "modules.dep"
+    for extra in ([], ["--cache", str(tmp_path / "cache")]):
+        res = subprocess.run([sys.executable, "-m", *entry, "--jobs", "1", "--symvers",
+                              str(symvers), "--write-dep", str(dep), *extra, str(moddir)],
+                             capture_output=True, timeout=60, cwd=tmp_path,
+                             env={"PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"})
+        assert res.returncode == 1 and res.stderr == b""
+        assert b"kernel/us\xffer.ko: needs unknown symbol missing_fn" in res.stdout
+        assert dep.read_bytes() == b"kernel/lib.ko:\nkernel/us\xffer.ko: kernel/lib.ko\n"
+
+
+@pytest.mark.parametrize("jobs", [["--jobs", "\u00b2"], ["-j\u00b2"], ["--jobs=\u2082"]])
+def test_a_jobs_value_int_refuses_is_a_usage_error(tree: tuple[Path, Path], jobs: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # str.isdigit() takes "²": the quick parser let it through to int(), a ValueError
+    # (kmodbuild: internal error; a traceback from python -m kmodbuild.linux).
+    from kmodbuild.linux.command import main as lean_main
+    moddir, _ = tree
+    for run in (lambda: main(check(*jobs, str(moddir))), lambda: lean_main([*jobs, str(moddir)])):
+        with pytest.raises(SystemExit) as exit_:        # argparse's error
+            run()
+        assert exit_.value.code == 2 and "invalid int value" in capsys.readouterr().err
+
+
+def test_write_dep_into_a_device_or_a_fifo_never_replaces_it(
+        tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --write-dep /dev/null replaced the device node with a regular file (as root: the
+    # system's /dev/null), by the atomic rename meant for a real modules.dep.
+    moddir, symvers = tree
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (OSError, AttributeError) as e:
+        pytest.skip(f"cannot make a device node here: {e}")
+    assert main(check("--symvers", str(symvers), "--write-dep", str(null), str(moddir))) == 1
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)      # a reader, there first
+    try:
+        assert main(check("--symvers", str(symvers), "--write-dep", str(fifo),
+                          str(moddir))) == 1
+        assert os.read(reader, 65536) == b"kernel/lib.ko:\nkernel/user.ko: kernel/lib.ko\n"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    capsys.readouterr()

@@ -120,3 +120,28 @@ def test_chunk_plan(readers_: int) -> None:
             assert sizes[-2] <= readers.MIN_CHUNK          # the end comes in small pieces
         assert readers.plan_chunks(n, readers_) == plan
     assert readers.plan_chunks(0, readers_) == []
+
+
+@pytest.mark.parametrize("pipes", [0, 1, 3])
+def test_running_out_of_descriptors_for_helpers(tree: Path, tmp_path: Path, pipes: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # --jobs 1000 on a machine with 1024 descriptors: os.pipe() failed outside the
+    # fork's error handling (OSError EMFILE, an internal error); the helpers started,
+    # or this process alone, now do the work.
+    import errno
+    real = os.pipe
+    calls = [0]
+
+    def scarce() -> tuple[int, int]:
+        calls[0] += 1
+        if calls[0] > pipes:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real()
+
+    symvers = str(tmp_path / "Module.symvers")
+    want = _summary(check_linux([str(tree)], symvers, jobs=1))
+    monkeypatch.setattr(os, "pipe", scarce)
+    got = check_linux([str(tree)], symvers, jobs=40)
+    monkeypatch.setattr(os, "pipe", real)
+    assert _summary(got) == want and got.read == 4
+    assert _no_children_left()
