@@ -172,7 +172,12 @@ class Machine:
         try:
             self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
             self.cpu.map(self.exit, page, "rx")
-            self.cpu.write(self.exit, spec.exit_stub or spec.stub)
+            exit_stub = spec.exit_stub or spec.stub
+            if spec.text_fill:      # the rest of the page traps: see _guard_kernel_image
+                rest = page - len(exit_stub)
+                self.cpu.write(self.exit + len(exit_stub),
+                               (spec.text_fill * (rest // len(spec.text_fill) + 1))[:rest])
+            self.cpu.write(self.exit, exit_stub)
             if spec.cc_init:          # see ArchSpec.cc_init: set the condition codes once
                 at = self.exit + 0x400
                 self.cpu.write(at, spec.cc_init)

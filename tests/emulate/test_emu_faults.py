@@ -108,23 +108,29 @@ def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
 
 def test_a_call_into_the_kernels_data_is_a_panic_not_a_dead_process(bug_kernel,
                                                                     built_tree) -> None:
-    """mips64eb hooks each kernel symbol only (delay slots): a module calling ``vfs_list``
-    (a fuzzed module whose call to kauth_listen_scope was renamed) made unicorn translate
-    the zero words after it as one block of some 800 no-ops, and the process died with
-    SIGSEGV.  Run in a process of its own, as the fuzzer found it."""
+    """mips64eb hooks each kernel symbol only (delay slots), and unicorn translates a block
+    before its first hook runs: a module calling ``vfs_list`` (a fuzzed module whose call
+    to kauth_listen_scope was renamed) had the zero words after it translated as one block
+    of some 800 no-ops, and the process died with SIGSEGV; so did a call past the return
+    address, into the rest of the exit trampoline's page.  Run in a process of its own,
+    as the fuzzer found it."""
     ek = bug_kernel("evbmips-mips64eb")
     target = ek.kernel.target
     res = subprocess.run([sys.executable, "-m", "kmodbuild", "sim", "--root", str(ek.stand),
                           "--arch", target.name, "--version", "10.0", "--manifest",
                           str(built_tree.manifest(target.key))],
-                         input="modload bug_kdata\nmodload formats\n", capture_output=True,
-                         text=True, timeout=120,
+                         input="modload bug_kdata\nmodload bug_exitpage\nmodload formats\n",
+                         capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     lines = res.stdout.splitlines()
     assert lines[0].startswith("panic: bug_kdata: modcmd(INIT): call to kernel function "
                                "`vfs_list' which has no hook"), lines
     assert "modload: bug_kdata: Bad address" in lines
+    assert any(re.fullmatch(r"panic: bug_exitpage: modcmd\(INIT\): break instruction in the "
+                            r"block at bug_exitpage\+0x[0-9a-f]+ \(bug_exitpage_modcmd\+0x"
+                            r"[0-9a-f]+\)", ln) for ln in lines), lines
+    assert "modload: bug_exitpage: Bad address" in lines
     assert not any(ln.startswith("modload: formats") for ln in lines), lines
 
 
