@@ -172,7 +172,12 @@ class Machine:
         try:
             self.cpu.map(self.kernel_base, self.kernel_end - self.kernel_base, "rwx")
             self.cpu.map(self.exit, page, "rx")
-            self.cpu.write(self.exit, spec.exit_stub or spec.stub)
+            exit_stub = spec.exit_stub or spec.stub
+            if spec.text_fill:      # the rest of the page traps: see _guard_kernel_image
+                rest = page - len(exit_stub)
+                self.cpu.write(self.exit + len(exit_stub),
+                               (spec.text_fill * (rest // len(spec.text_fill) + 1))[:rest])
+            self.cpu.write(self.exit, exit_stub)
             if spec.cc_init:          # see ArchSpec.cc_init: set the condition codes once
                 at = self.exit + 0x400
                 self.cpu.write(at, spec.cc_init)
@@ -194,6 +199,7 @@ class Machine:
         self.symbolizer = Symbolizer()
         self.symbolizer.add_kernel(self.kernel_base, self.kernel_end, self.symbols)
         self._sym_addrs = sorted((a, n) for n, a in self.symbols.items())
+        self._sym_starts = frozenset(self.symbols.values())
         hooks = kapi.load()
         self.dispatch: dict[int, tuple[kapi.KFunc, list[str], str]] = {}
         for name, addr in self.symbols.items():
@@ -218,6 +224,7 @@ class Machine:
         if spec.delay_slots:
             for addr in sorted(set(self.symbols.values())):
                 self.cpu.on_code(addr, addr, self._on_code)
+            self._guard_kernel_image(text_end)
             self.cpu.on_block(module_base, _module_space_end(module_base), self._on_block)
         else:
             self.cpu.on_code(self.kernel_base, self.kernel_end - 1, self._on_code)
@@ -254,6 +261,45 @@ class Machine:
         self._log_pos = 0
         self._listed: dict[int, Any] = {}
         self._extra: dict[int, Any] = {}        # id(module) -> module run or active then
+
+    def _guard_kernel_image(self, text_end: int | None) -> None:
+        """Ports hooked at each symbol only (delay slots): code reached anywhere else in the
+        kernel image is reported, not run.  Unicorn translates a block before its first
+        hook runs, and MIPS64 dies (SIGSEGV) translating a straight run of some 365
+        instructions -- which the kernel's data is: ``vfs_list`` and its neighbours are
+        zero words, no-ops to the CPU, and a module calling it killed the process.  So
+        the data (everything from ``text_end`` but the stubs of hooked functions laid
+        out there) has a code hook of its own, which reports the first instruction run
+        there as :meth:`_stray` does; and the unused rest of each function's slot in the
+        text (and of its last page) holds ``ArchSpec.text_fill``, which traps, instead of
+        no-ops sliding into the next function's stub."""
+        spec = self.spec
+        stub = len(spec.stub)
+        if text_end is None or text_end >= self.kernel_end:
+            return
+        if spec.text_fill:
+            starts = sorted({a for a in self.symbols.values() if a < text_end})
+            for a, b in zip(starts, [*starts[1:], text_end]):
+                if b - a > stub:
+                    n = b - a - stub
+                    fill = spec.text_fill * (n // len(spec.text_fill) + 1)
+                    self.cpu.write(a + stub, fill[:n])
+        # the stubs of hooked functions the manifest did not list as functions (a hook
+        # on a delay-slot instruction corrupts its next-PC state): left out of the guard
+        cuts = sorted(a for a in self.dispatch if a >= text_end)
+        begin = text_end
+        for a in [*cuts, self.kernel_end]:
+            if a > begin:
+                self.cpu.on_code(begin, a - 1, self._on_kernel_data)
+            begin = max(begin, a + stub)
+
+    def _on_kernel_data(self, addr: int) -> None:
+        """Code reached in the kernel's data (:meth:`_guard_kernel_image`)."""
+        if addr in self.dispatch:          # a symbol's own hook reports it (_on_code)
+            return
+        if addr not in self._sym_starts:
+            self._stray(addr)
+        # a symbol's first instruction: its own code hook (_on_code) reports it
 
     # ------------------------------------------------------------------ coverage
     def record_text(self, coverage: Any) -> str | None:

@@ -8,11 +8,15 @@ registrations left behind are reported when the module unloads.
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from kmodbuild.target import TARGETS
+from tests.conftest import REPO
 from tests.emulate.conftest import cut_unload_log
 
 ALL_TARGETS = [t.name for t in TARGETS]
@@ -35,6 +39,13 @@ INIT_FAULTS: dict[str, str] = {
                 r"\(bug_text_modcmd\+0x[0-9a-f]+\)",
     "bug_unhooked": r"call to kernel function `cnputc' which has no hook \(the emulated kernel "
                     r"does not implement it\), from " + WHERE,
+    # a call into the kernel's data: on mips64eb vfs_list is followed by hundreds of
+    # zero words (no-ops), which unicorn died translating (SIGSEGV) before any hook ran;
+    # on riscv64 the zero halfword is an illegal (compressed) instruction that unicorn
+    # raises before the code hook
+    "bug_kdata": r"(call to kernel function `vfs_list' which has no hook \(the emulated "
+                 r"kernel does not implement it\), from " + WHERE + r"|illegal instruction at "
+                 r"netbsd\+0x[0-9a-f]+ \(vfs_list\+0x[0-9a-f]+\))",
     "bug_panic": r"bug_panic: cannot go on 42 \(in panic\(\) called from " + WHERE + r"\)",
     # the kernel's work counts too: ten instructions a turn around a 4 MiB memset ran
     # for good; a size past the buffer faults where the mapping ends (it allocated the
@@ -93,6 +104,34 @@ def test_init_fault_is_reported(bug_kernel, target: str, name: str) -> None:
     assert ek.kernel.lookup(name) is None
     # the simulator keeps running: another module loads and unloads
     assert ek.load("formats")[0] == 0 and ek.unload("formats")[0] == 0
+
+
+def test_a_call_into_the_kernels_data_is_a_panic_not_a_dead_process(bug_kernel,
+                                                                    built_tree) -> None:
+    """mips64eb hooks each kernel symbol only (delay slots), and unicorn translates a block
+    before its first hook runs: a module calling ``vfs_list`` (a fuzzed module whose call
+    to kauth_listen_scope was renamed) had the zero words after it translated as one block
+    of some 800 no-ops, and the process died with SIGSEGV; so did a call past the return
+    address, into the rest of the exit trampoline's page.  Run in a process of its own,
+    as the fuzzer found it."""
+    ek = bug_kernel("evbmips-mips64eb")
+    target = ek.kernel.target
+    res = subprocess.run([sys.executable, "-m", "kmodbuild", "sim", "--root", str(ek.stand),
+                          "--arch", target.name, "--version", "10.0", "--manifest",
+                          str(built_tree.manifest(target.key))],
+                         input="modload bug_kdata\nmodload bug_exitpage\nmodload formats\n",
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("panic: bug_kdata: modcmd(INIT): call to kernel function "
+                               "`vfs_list' which has no hook"), lines
+    assert "modload: bug_kdata: Bad address" in lines
+    assert any(re.fullmatch(r"panic: bug_exitpage: modcmd\(INIT\): break instruction in the "
+                            r"block at bug_exitpage\+0x[0-9a-f]+ \(bug_exitpage_modcmd\+0x"
+                            r"[0-9a-f]+\)", ln) for ln in lines), lines
+    assert "modload: bug_exitpage: Bad address" in lines
+    assert not any(ln.startswith("modload: formats") for ln in lines), lines
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
