@@ -8,6 +8,7 @@ an interrupted write leaves the old one.  (Installed modules use
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +37,25 @@ def replace_file(path: str, chunks: Iterable[bytes], mode: int = 0o644,
         except OSError:
             pass
         raise
+
+
+def read_regular(path: str | os.PathLike[str]) -> tuple[bytes | None, os.stat_result]:
+    """The contents of ``path`` and its ``stat``; ``None`` instead of the contents when it
+    is not a regular file (a FIFO is not waited on, a directory not read).  Raises
+    ``OSError`` (the descriptor is closed whatever happens)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, st
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks), st
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def replace_if_changed(path: str, data: bytes, mode: int = 0o644) -> bool:

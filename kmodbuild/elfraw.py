@@ -207,6 +207,8 @@ def _decode(raw: bytes) -> str:
     # Kernel names are bytes; backslashreplace keeps odd ones printable and never fails,
     # and control characters are escaped so every message stays on one line.
     text = raw.decode("utf-8", "backslashreplace")
+    if text.isprintable():              # (almost every name: no regex search for it)
+        return text
     return _CTRL_CHARS.sub(_escape_char, text) if _CTRL_CHARS.search(text) else text
 
 

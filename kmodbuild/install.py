@@ -92,8 +92,8 @@ def symlink_in_path(root: Path, relpath: Path | str,
         if is_link is None:
             try:
                 is_link = stat.S_ISLNK(os.lstat(cur).st_mode)
-            except FileNotFoundError:
-                is_link = False
+            except (FileNotFoundError, NotADirectoryError):
+                is_link = False             # nothing below a missing or plain file is a link
             except (OSError, ValueError) as e:  # a name too long, a NUL byte, EACCES...
                 raise InstallError(f"cannot look at it: {getattr(e, 'strerror', None) or e}",
                                    path=cur) from None

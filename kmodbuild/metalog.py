@@ -195,15 +195,13 @@ def read_metalog(log: Path) -> list[Entry]:
             a malformed line.
     """
     try:
-        # O_NONBLOCK: a FIFO in its place is refused, not waited on
-        fd = os.open(log, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise KmodError("cannot read: not a regular file", path=log)
-            text = f.read().decode("utf-8", errors="replace")
+        from kmodbuild.atomicfile import read_regular
+        data, _ = read_regular(log)         # a FIFO in its place is refused, not waited on
     except OSError as e:
         raise KmodError(f"cannot read: {e.strerror or e}", path=log) from None
-    return parse(text, log)
+    if data is None:
+        raise KmodError("cannot read: not a regular file", path=log)
+    return parse(data.decode("utf-8", errors="replace"), log)
 
 
 def entry_base(log: Path, entries: list[Entry]) -> Path:

@@ -81,6 +81,9 @@ class ResultCache:
         entries are read on first use).  Never raises for a bad or missing file."""
         cache = cls(path, tag)
         try:
+            mode = os.stat(cache.path).st_mode
+            if not stat.S_ISREG(mode):          # a FIFO is not waited on: no cache
+                return cache
             with open(cache.path, "rb") as f:
                 magic, fmt, hlen = _HEAD.unpack(f.read(_HEAD.size))
                 if magic != MAGIC or fmt != FORMAT:
@@ -91,7 +94,8 @@ class ResultCache:
                 slen, = _U64.unpack(f.read(_U64.size))
                 cache._summary_offset, cache._summary_len = _HEAD.size + hlen + _U64.size, slen
                 cache._keys, cache.saved_at_ns, cache._summary_key = keys, saved_at, skey
-        except (OSError, EOFError, ValueError, TypeError, struct.error):
+        except (OSError, EOFError, ValueError, TypeError, struct.error, MemoryError):
+            # (MemoryError: a damaged length claiming more than there is)
             return cls(path, tag)
         return cache
 
@@ -138,7 +142,7 @@ class ResultCache:
             return None
         try:
             return marshal.loads(raw)
-        except (EOFError, ValueError, TypeError):
+        except (EOFError, ValueError, TypeError, MemoryError):
             return None
 
     # ---- updates -------------------------------------------------------
@@ -210,7 +214,7 @@ class ResultCache:
                 loaded = marshal.loads(raw) if raw else {}
                 if isinstance(loaded, dict):
                     entries = loaded
-            except (EOFError, ValueError, TypeError):
+            except (EOFError, ValueError, TypeError, MemoryError):
                 entries = {}
         if not entries:
             self._keys = {}
@@ -239,6 +243,6 @@ def refuse_foreign(path: str) -> None:
         head = os.read(fd, len(MAGIC))
     finally:
         os.close(fd)
-    if head and head not in CACHE_MAGICS:
+    if len(head) == len(MAGIC) and head not in CACHE_MAGICS:  # (shorter: "echo > FILE")
         raise OSError(errno.EEXIST, "the file exists and is not a kmodbuild result cache; "
                                     "not replaced")

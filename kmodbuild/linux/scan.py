@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from stat import S_ISREG
 from typing import NamedTuple
 
 from kmodbuild.errors import UsageError
@@ -150,15 +149,15 @@ def _read_order(root: str) -> tuple[list[str], Key | None]:
     and then orders nothing."""
     path = os.path.join(root, "modules.order")
     try:
-        # a FIFO is not waited on (O_NONBLOCK) and orders nothing, as a directory
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
-            st = os.fstat(f.fileno())
-            key = key_of(st)
-            if not S_ISREG(st.st_mode):
-                return [], key
-            data = f.read()
+        # a FIFO is not waited on and orders nothing, as a directory
+        from kmodbuild.atomicfile import read_regular
+        got, st = read_regular(path)
     except OSError:
         return [], None
+    key = key_of(st)
+    if got is None:
+        return [], key
+    data = got
     lines = data.split(b"\n")
     if lines.pop():
         return [], key                    # the last line misses its newline

@@ -221,3 +221,60 @@ def test_simulation_memo_nested_too_deep_is_no_memo(tmp_path: Path) -> None:
     memo.write_text(_DEEP)
     assert simmemo.reuse(memo, tmp_path, get_target("amd64"), NetBSDVersion.parse("10.0"),
                          tmp_path / "netbsd.syms", {}) == (None, "no memo")
+
+
+# --------------------------------------------------------------------------- review findings
+# (a review of the fuzzing fixes): the NetBSD cache waited on a FIFO and took a damaged
+# length's MemoryError out of load(); a METALOG or modules.order that is a directory
+# leaked a descriptor; symlink_in_path stopped at a plain file in the path; a short file
+# that is not a cache ("echo > FILE") was refused on every run.
+
+def test_a_fifo_as_the_check_cache_is_no_cache_not_a_wait(tmp_path: Path) -> None:
+    import signal
+    from kmodbuild.resultcache import ResultCache
+    fifo = tmp_path / "cache"
+    os.mkfifo(fifo)
+    old = signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError()))
+    signal.alarm(5)
+    import time
+    t0 = time.monotonic()
+    try:
+        rc = ResultCache.load(fifo, "t")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - t0 < 2        # (the alarm's TimeoutError is an OSError)
+    assert rc.lookup("a", (1, 2, 3)) is None
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_directory_in_place_of_a_file_leaks_no_descriptor(tmp_path: Path) -> None:
+    from kmodbuild.linux.scan import _read_order
+    from kmodbuild.metalog import read_metalog
+    (tmp_path / "METALOG").mkdir()
+    (tmp_path / "modules.order").mkdir()
+    before = _fds()
+    for _ in range(5):
+        with pytest.raises(KmodError, match="not a regular file"):
+            read_metalog(tmp_path / "METALOG")
+        assert _read_order(str(tmp_path))[0] == []
+    assert _fds() == before
+
+
+def test_a_plain_file_in_the_path_is_no_link(tmp_path: Path) -> None:
+    from kmodbuild.install import symlink_in_path
+    (tmp_path / "stand").write_text("a file where a directory should be\n")
+    assert symlink_in_path(tmp_path, "stand/amd64/10.0/modules/x/x.kmod") is None
+
+
+def test_a_short_file_that_is_not_a_cache_is_replaced(tmp_path: Path) -> None:
+    from kmodbuild.resultcache import MAGIC, ResultCache
+    path = tmp_path / "cache"
+    path.write_text("\n")                       # echo > cache
+    rc = ResultCache.load(path, "tag")
+    rc.store("a", (1, 2, 3), {"x": 1})
+    rc.save()
+    assert path.read_bytes().startswith(MAGIC)
