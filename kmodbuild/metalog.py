@@ -196,11 +196,12 @@ def read_metalog(log: Path) -> list[Entry]:
     """
     try:
         from kmodbuild.atomicfile import read_regular
-        data, _ = read_regular(log)         # a FIFO in its place is refused, not waited on
+        data, st = read_regular(log)        # a FIFO in its place is refused, not waited on
     except OSError as e:
         raise KmodError(f"cannot read: {e.strerror or e}", path=log) from None
     if data is None:
-        raise KmodError("cannot read: not a regular file", path=log)
+        why = "Is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise KmodError(f"cannot read: {why}", path=log)
     return parse(data.decode("utf-8", errors="replace"), log)
 
 
