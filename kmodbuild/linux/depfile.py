@@ -30,14 +30,13 @@ def write_dep_file(path: str, lines: Sequence[str]) -> bool:
     if mode and not stat.S_ISREG(mode):
         import errno
         raise OSError(errno.EINVAL, "not a regular file; not replaced")
+    from kmodbuild.atomicfile import read_regular, replace_file
     try:
-        # (O_NONBLOCK: what became a FIFO since the stat is not waited on)
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
-            if stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read() == text:
-                return False
+        # (what became a FIFO since the stat is not waited on)
+        if read_regular(path)[0] == text:
+            return False
     except OSError:
         pass
-    from kmodbuild.atomicfile import replace_file
     replace_file(path, (text,), prefix=".modules.dep-")
     return True
 
