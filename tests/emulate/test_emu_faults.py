@@ -46,6 +46,12 @@ INIT_FAULTS: dict[str, str] = {
     "bug_kdata": r"(call to kernel function `vfs_list' which has no hook \(the emulated "
                  r"kernel does not implement it\), from " + WHERE + r"|illegal instruction at "
                  r"netbsd\+0x[0-9a-f]+ \(vfs_list\+0x[0-9a-f]+\))",
+    # a jump into the middle of a kernel function (its hook is at the entry point only):
+    # named as such where the code hook sees it, else the filler of the kernel's text
+    # traps (riscv64's zero halfword, sparc64's illtrap, mips64eb's `break')
+    "bug_kmid": r"(jump into the kernel at printf\+0x8, from " + WHERE + r"|(illegal|invalid) "
+                r"instruction at netbsd\+0x[0-9a-f]+ \(printf\+0x[0-9a-f]+\)|break instruction "
+                r"in the block at " + WHERE + r")",
     "bug_panic": r"bug_panic: cannot go on 42 \(in panic\(\) called from " + WHERE + r"\)",
     # the kernel's work counts too: ten instructions a turn around a 4 MiB memset ran
     # for good; a size past the buffer faults where the mapping ends (it allocated the
