@@ -48,7 +48,7 @@ import SCons.Script
 import SCons.Subst
 from SCons.Variables import BoolVariable, EnumVariable, Variables
 
-from kmodbuild import quickbuild
+from kmodbuild import modflags, quickbuild
 from kmodbuild import target as ktarget
 from kmodbuild import toolchain as ktoolchain
 from kmodbuild.atomicfile import replace_if_changed
@@ -608,6 +608,7 @@ def _target_envs(env: _ENV) -> list[_ENV]:
             KMOD_STAND=str(ktarget.stand_dir(Path(destdir), t, version)),
             KMOD_DESTDIR_ABS=destdir,
             CPPPATH=cpppath,
+            KMOD_SYS_CPPPATH=list(cpppath),     # a module's own CPPPATH is what it adds
         )
         if not SCons.Script.GetOption("clean"):
             # a symlink on the way to stand/: refused now, before SCons makes the
@@ -767,11 +768,16 @@ _C_SCANNER = SCons.Scanner.C.CScanner()
 _C_SPLIT_SCANNER = SCons.Scanner.Selector({".c": _C_SCANNER})
 
 
-def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True) -> Any:
+def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True,
+                 **flags: Any) -> Any:
     """Compile ``sources`` and partial-link them into ``NAME.kmod``; check and install it.
 
     Must be called with a per-target environment (see :func:`KmodTargetEnvs`),
-    normally from a module directory's SConscript.  Returns the ``.kmod`` node.
+    normally from a module directory's SConscript.  The module's own compiler
+    flags (NetBSD's ``CPPFLAGS+=``/``COPTS+=``) are SCons's ``CPPDEFINES``,
+    ``CPPPATH`` and ``CFLAGS`` (or ``CCFLAGS``), given as keywords here or set on
+    the environment (a clone of it: ``env.Clone()``); kmodbuild.modflags.
+    Returns the ``.kmod`` node.
     """
     if "KMOD_TARGET_OBJ" not in env:
         raise _fail(
@@ -782,6 +788,7 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         validate_module_name(name)
     except KmodError as e:
         raise _fail(f"{here}: {e}") from None
+    env = _with_module_flags(env, name, here, flags)
     if not env.Flatten([sources]):      # the linker's "no input files", Error 1, otherwise
         raise _fail(f"{here}: KernelModule('{name}'): no sources")
     first = _NAMES.setdefault((env["KMOD_TARGET_NAME"], name), here)
@@ -822,6 +829,76 @@ def KernelModule(env: _ENV, name: str, sources: list[Any], install: bool = True)
         if env.get("KMOD_MODDIR"):
             _quick_module(env, name, objs, commands, full[0], kmod)
     return _check_and_install(env, name, kmod, install)
+
+
+def _with_module_flags(env: _ENV, name: str, here: str, given: dict[str, Any]) -> _ENV:
+    """``env``, or a clone of it whose compile command has the module's own flags: the
+    ``CPPDEFINES``/``CPPPATH``/``CFLAGS``/``CCFLAGS`` set on ``env`` (beyond the
+    system include directories) and then those ``given`` as keywords."""
+    here = _with_line(here)
+    unknown = sorted(set(given) - set(modflags.FLAG_VARIABLES))
+    if unknown:
+        raise _fail(f"{here}: KernelModule('{name}'): unknown keyword {unknown[0]!r} (a "
+                    f"module's own flags: {', '.join(modflags.FLAG_VARIABLES)})")
+    base = env.get("KMOD_SYS_CPPPATH", [])
+    paths = [p for p in env.Flatten([env.get("CPPPATH", [])]) if p not in base]
+    paths += env.Flatten([given.get("CPPPATH", [])])
+    try:
+        defines = [*modflags.define_flags(env.get("CPPDEFINES")),
+                   *modflags.define_flags(given.get("CPPDEFINES"))]
+        cflags = [w for var in ("CCFLAGS", "CFLAGS")
+                  for w in (*modflags.flag_words(env.get(var), var),
+                            *modflags.flag_words(given.get(var), var))]
+    except KmodError as e:
+        raise _fail(f"{here}: KernelModule('{name}'): {e}") from None
+    if not (paths or defines or cflags):
+        return env
+    top = env.Dir("#").abspath
+    dirs, incflags = [], []
+    for p in paths:
+        node = env.Dir(p) if isinstance(p, str) else p
+        if not isinstance(node, SCons.Node.FS.Dir):
+            raise _fail(f"{here}: KernelModule('{name}'): CPPPATH: {p!r} is not a directory")
+        src = node.srcnode()
+        if not os.path.isdir(src.abspath):
+            raise _fail(f"{here}: KernelModule('{name}'): CPPPATH: {p}: no such directory "
+                        f"({src.abspath})")
+        rel = os.path.relpath(src.abspath, top)
+        word = src.abspath if rel.startswith("..") else rel
+        if re.search(r"\s", word):      # the command line is split on white space
+            raise _fail(f"{here}: KernelModule('{name}'): CPPPATH: {word!r}: a directory "
+                        "whose path has white space cannot be given to the compiler here")
+        incflags += ["-I", word]
+        dirs.append(src)
+        _watch_include_dir(src.abspath)
+    words = [*incflags, env["KMOD_CPPFLAGS"], *defines]
+    return env.Clone(KMOD_CPPFLAGS=" ".join(words),
+                     KMOD_CFLAGS=" ".join([env["KMOD_CFLAGS"], *cflags]),
+                     CPPPATH=[*dirs, *base])
+
+
+def _with_line(here: str) -> str:
+    """``here`` (an SConscript's path) with the line of it being read, as SCons names
+    the place of a Python error in it: ``sys/modules/foo/SConscript:3``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name == here or name.endswith(os.sep + here):
+            return f"{here}:{frame.f_lineno}"
+        frame = frame.f_back
+    return here
+
+
+def _watch_include_dir(path: str) -> None:
+    """An include directory outside what the fast path watches (sys/, site_scons/): the
+    stamp could not tell its headers changed, so this build records none (SCons's graph
+    decides every run, as with NETBSDSRCDIR's headers)."""
+    roots = _FAST.get("input_roots")
+    if roots is None:
+        return
+    real = os.path.realpath(path)
+    if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+        _FAST["outside_includes"] = path
 
 
 class _at_top:  # noqa: N801 - a context manager used as a statement
@@ -1457,6 +1534,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
         # a walk (and the first build a digest) of a NetBSD sys/; SCons decides instead
         return {}
     sources, files = _fast_inputs(env, sysdir)
+    _FAST["input_roots"] = [os.path.realpath(r) for r in sources]
     before = fastpath.scan(sources, files, sources)     # inputs as the build began
     hashes = fastpath.input_hashes(before, known)   # and their contents, before it reads them
     _FAST["before"] = before
@@ -1466,7 +1544,7 @@ def _fast_path(env: _ENV, sysdir: str) -> dict[str, list[list[Any]]]:
     argv = fastpath.build_argv(sys.argv[1:], env.Dir("#").abspath)   # as the SConstruct's
 
     def record() -> None:
-        if _build_failed() or "extra_roots" not in _FAST:
+        if _build_failed() or "extra_roots" not in _FAST or _FAST.get("outside_includes"):
             return
         _saved_during_build()
         # a file saved while the build ran: its entry stays as the build began (the next

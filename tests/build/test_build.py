@@ -470,8 +470,8 @@ def test_a_module_without_sources_is_one_line(tmp_path) -> None:
     ("env.KernelModule('hello', ['hello.c'\n",
      "sys/modules/hello/SConscript:1: SyntaxError: '[' was never closed"),
     ("Import('env')\nenv.KernelModule('hello', ['hello.c'], bogus=1)\n",
-     "sys/modules/hello/SConscript:2: TypeError: KernelModule() got an unexpected keyword "
-     "argument 'bogus'"),
+     "sys/modules/hello/SConscript:2: KernelModule('hello'): unknown keyword 'bogus' (a "
+     "module's own flags: CPPDEFINES, CPPPATH, CFLAGS, CCFLAGS)"),
     ("Import('env')\nenv.KernelModul('hello', ['hello.c'])\n",
      "sys/modules/hello/SConscript:2: AttributeError: Builder or other environment method "
      "'KernelModul' not found."),
