@@ -413,7 +413,8 @@ class NetBSDVersion:
             pv = None
         if pv is None or m is None or pv.pre or pv.post or pv.dev or pv.local or pv.epoch:
             raise TargetError(
-                f"invalid VERSION {text!r}: expected MM.mm for a release (e.g. 10.0) "
+                f"invalid VERSION {text!r}: expected MM.mm for a release (e.g. 10.0), "
+                f"MM.mm.pp for a release's patch level (e.g. 10.0.3) "
                 f"or MM.99.pp for -current (e.g. 10.99.10)")
         major, minor = int(m.group(1)), int(m.group(2))
         patch = int(m.group(3) or 0)

@@ -29,6 +29,15 @@ def test_bad_versions_are_refused(bad: str) -> None:
         NetBSDVersion.parse(bad)
 
 
+def test_a_bad_version_names_every_accepted_form() -> None:
+    """README: VERSION is MM.mm, MM.mm.pp (a release's patch level) or MM.99.pp; the
+    message named only the first and the last, so 10.0.3 looked unsupported."""
+    with pytest.raises(TargetError) as e:
+        NetBSDVersion.parse("10.0.x")
+    assert "MM.mm for a release (e.g. 10.0), MM.mm.pp for a release's patch level " \
+        "(e.g. 10.0.3) or MM.99.pp for -current (e.g. 10.99.10)" in str(e.value)
+
+
 def test_compatibility_rule() -> None:
     assert compatible(1000000000, 1000000000)
     assert compatible(1000000100, 1000000000)       # release: patch level may differ
