@@ -55,8 +55,11 @@ def _zstd_decompress(path: str, data: bytes) -> bytes:
             raise _fail(path, f"zstd failed: {msg[-1] if msg else res.returncode}") from None
         return res.stdout
     import io
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
-        return r.read()  # type: ignore[no-any-return]
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
+            return r.read()  # type: ignore[no-any-return]
+    except zstandard.ZstdError as e:
+        raise _fail(path, f"cannot decompress: {e}") from None
 
 
 def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
@@ -64,6 +67,7 @@ def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
     refused, not waited on)."""
     import gzip
     import lzma
+    import zlib
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as e:
@@ -82,7 +86,8 @@ def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
         if suffix == ".ko.gz":
             return gzip.decompress(data), st
         return _zstd_decompress(path, data), st
-    except (lzma.LZMAError, OSError, EOFError, ValueError) as e:
+    except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as e:
+        # (zlib.error: a damaged deflate stream inside a valid gzip header)
         raise _fail(path, f"cannot decompress: {e}") from e
 
 
