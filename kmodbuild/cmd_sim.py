@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -270,10 +271,16 @@ def _run(args: argparse.Namespace) -> int:
         loaded = load_manifest(manifest)
         symbols, functions = symbols_from_manifest(loaded), functions_from_manifest(loaded)
     config = KernelConfig(target, version, symbols=symbols, functions=functions,
-                          builtins=builtins_in(builtins, mdir, target),
                           insecure=not args.no_insecure, securelevel=args.securelevel,
                           autoload=not args.no_autoload, verbose=args.verbose)
     stand = stand_root(root, target)
+    try:
+        config = replace(config, builtins=builtins_in(builtins, mdir, target))
+    except KmodError as e:
+        if args.json:       # an exit-1 run prints its document: the kernel it did not boot
+            print(json.dumps({"schema": JSON_SCHEMA, **SimKernel(config, stand).state(),
+                              "status": 1, "error": str(e), "console": []}, indent=2))
+        raise
 
     notes: list[str] = []
 

@@ -7,6 +7,10 @@ scripts on installed trees whose modules were damaged), each pinned here.
    where the console goes, standard error.  The document's ``"console"`` was empty there
    too (the loop printed each command's output without keeping it): now it holds them, as
    after a script.
+2. ``sim --json --builtin NAME`` whose installed ``NAME.kmod`` is missing or damaged
+   exited 1 with its one line and no document on standard output (an exit-1 run with
+   ``--json`` always prints one, README).  Now the document comes too, with the line as
+   its ``"error"`` (the kernel state of the kernel that was not booted with it).
 """
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from kmodbuild import cli
 from tests.conftest import REPO
 
 
@@ -41,3 +48,26 @@ def test_interactive_json_prompt_stays_off_stdout(tmp_path: Path) -> None:
     doc = json.loads(out)                   # the document alone
     assert doc["status"] == 0 and "kern.securelevel = -1" in doc["console"], doc
     assert b"sim> " in err and b"sim> " not in out
+
+
+@pytest.mark.parametrize("damage", [None, b"not an ELF file", b"\x7fELF\x02\x01\x01"])
+def test_json_document_when_a_builtin_cannot_be_read(tmp_path: Path, damage: bytes | None,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    mdir = tmp_path / "stand" / "amd64" / "10.0" / "modules"
+    mdir.mkdir(parents=True)
+    if damage is not None:
+        (mdir / "hello").mkdir()
+        (mdir / "hello" / "hello.kmod").write_bytes(damage)
+    script = tmp_path / "s.scn"
+    script.write_text("modstat\n")
+    code = cli.main(["sim", "--root", str(tmp_path / "stand"), "--arch", "amd64", "--version",
+                     "10.0", "--no-emulate", "--json", "--builtin", "hello", "--script",
+                     str(script)])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    doc = json.loads(out)
+    line = [ln for ln in err.splitlines() if "warning" not in ln]
+    assert len(line) == 1 and "Traceback" not in err, err
+    assert doc["status"] == 1 and doc["error"] == line[0] and doc["loaded"] == [], doc
+    assert doc["machine"] == "amd64" and doc["version"] == "10.0"
