@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kmodbuild.atomicfile import replace_if_changed
 from kmodbuild.elf import KernelImage, machine_name, read_kernel, target_for
-from kmodbuild.errors import KmodError, ManifestError, TargetError, UsageError
+from kmodbuild.errors import (KmodError, ManifestError, ModuleFormatError, TargetError,
+                              UsageError)
 from kmodbuild.manifest import manifest_from_kernel, write_if_changed
 from kmodbuild.target import NetBSDVersion, Target, get_target
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: target or version cannot be told (the CLI exits 2).
-        UsageError: ... or the kernel image cannot be read (exit 2).
+        UsageError: ... or the kernel image (with --abi: its DWARF) cannot be read (exit 2).
         ManifestError: the output or the --abi file cannot be written (exit 1).
     """
     try:
@@ -112,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
             raise ManifestError(f"cannot write {what}: {why}", path=out)
     if args.abi:
         from kmodbuild.abiprobe import kernel_manifest_abi
-        manifest, info = kernel_manifest_abi(manifest, args.kernel)
+        try:
+            manifest, info = kernel_manifest_abi(manifest, args.kernel)
+        except ModuleFormatError as e:  # its DWARF: the input named by the user (exit 2)
+            raise UsageError(str(e)) from None
         try:
             replace_if_changed(args.abi, info.render().encode("utf-8"), mode=0o644)
         except OSError as e:

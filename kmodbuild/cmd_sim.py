@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -270,10 +271,16 @@ def _run(args: argparse.Namespace) -> int:
         loaded = load_manifest(manifest)
         symbols, functions = symbols_from_manifest(loaded), functions_from_manifest(loaded)
     config = KernelConfig(target, version, symbols=symbols, functions=functions,
-                          builtins=builtins_in(builtins, mdir, target),
                           insecure=not args.no_insecure, securelevel=args.securelevel,
                           autoload=not args.no_autoload, verbose=args.verbose)
     stand = stand_root(root, target)
+    try:
+        config = replace(config, builtins=builtins_in(builtins, mdir, target))
+    except KmodError as e:
+        if args.json:       # an exit-1 run prints its document: the kernel it did not boot
+            print(json.dumps({"schema": JSON_SCHEMA, **SimKernel(config, stand).state(),
+                              "status": 1, "error": str(e), "console": []}, indent=2))
+        raise
 
     notes: list[str] = []
 
@@ -309,7 +316,7 @@ def _run(args: argparse.Namespace) -> int:
             where = args.script if args.script and args.script != "-" else "<stdin>"
             status = _run_script(session, text, where, args.echo, say)
         else:
-            _interactive(session, stream)
+            _interactive(session, stream, say)
     except KmodError as e:
         error = e
     if args.json:
@@ -356,7 +363,10 @@ def _run_script(session: Session, text: str, path: str, echo: bool,
     return 0
 
 
-def _interactive(session: Session, stream: TextIO | None = None) -> None:
+def _interactive(session: Session, stream: TextIO | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+    """The ``sim>`` loop; each command's output goes through ``say`` (the console
+    that ``--json`` keeps in its document), the rest to ``stream``."""
     def print(*a: object) -> None:          # noqa: A001 - the console's own stream
         builtins.print(*a, file=stream or sys.stdout)
 
@@ -364,12 +374,22 @@ def _interactive(session: Session, stream: TextIO | None = None) -> None:
         import readline  # noqa: F401 - line editing for input()
     except ImportError:
         pass
+
+    def prompt() -> str:
+        if stream is None or stream is sys.stdout:
+            return input("sim> ")
+        # --json: standard output holds the document alone, and input() would write
+        # its prompt there (when standard output is not a terminal)
+        stream.write("sim> ")
+        stream.flush()
+        return input()
+
     k = session.kernel
     print(f"NetBSD {k.config.version} ({k.target.machine}) simulated; "
           f"module path {k.module_base}; 'help' lists commands, ^D quits")
     while True:
         try:
-            line = input("sim> ")
+            line = prompt()
         except EOFError:
             print()
             return
@@ -384,4 +404,7 @@ def _interactive(session: Session, stream: TextIO | None = None) -> None:
             print(f"sim: {e}")
             continue
         for out in res.output:
-            print(out)
+            if say is not None:
+                say(out)
+            else:
+                print(out)

@@ -38,12 +38,14 @@ def parse_bootcfg(text: str) -> list[str]:
     blanks of a value are skipped and duplicates ignored (module_add_common).
     """
     out: list[str] = []
+    seen: set[str] = set()      # (a list's `in` made 50,000 load= lines take 19 s)
     for line in text.splitlines():
         line = line.split("#", 1)[0].rstrip()
         if not line.startswith("load="):
             continue
         value = line[len("load="):].lstrip()
-        if value and value not in out:
+        if value and value not in seen:
+            seen.add(value)
             out.append(value)
     return out
 
@@ -74,12 +76,12 @@ def boot(kernel: SimKernel, loads: Sequence[str], root_fstype: str | None, *,
     con = kernel.console
     images: list[tuple[str, Path]] = []
     failed = 0
-    seen: list[str] = []
+    seen: set[str] = set()
     for entry in loads:
         entry = entry.lstrip()
         if not entry or entry in seen:
             continue
-        seen.append(entry)
+        seen.add(entry)
         kpath = next((p for p in _loader_path(kernel, entry) if _is_file(kernel, p)), None)
         if kpath is None:
             con.append(f"WARNING: couldn't open {entry.split()[0]} ({K.strerror(ENOENT)})")

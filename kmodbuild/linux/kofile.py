@@ -34,8 +34,82 @@ __all__ = ["CRC_INVALID", "KoFacts", "Outcome", "Read", "pack_crcs", "read_ko", 
 TAIL_BYTES = 32768
 
 
+#: The most a compressed module may decompress to.  Debian's biggest module is some
+#: 30 MiB; a few MiB of gzip or xz can hold gigabytes of zeros, which were
+#: decompressed whole (a ``MemoryError``, or the machine's memory).
+MAX_DECOMPRESSED = 1 << 30
+
+
 def _fail(path: str, message: str) -> ModuleFormatError:
     return ModuleFormatError(message, path=path)
+
+
+def _too_big(path: str) -> ModuleFormatError:
+    return _fail(path, f"cannot decompress: more than {MAX_DECOMPRESSED >> 20} MiB "
+                       "(not a kernel module)")
+
+
+#: Output taken from a decompressor at a time (a bomb costs MAX_DECOMPRESSED, not twice).
+_PIECE = 16 << 20
+
+
+def _xz_decompress(path: str, data: bytes) -> bytes:
+    """``lzma.decompress(data)`` (concatenated streams too; bytes after a stream that
+    are no stream are ignored, as there), refusing more than :data:`MAX_DECOMPRESSED`
+    bytes before making them."""
+    import lzma
+    out: list[bytes] = []
+    total = 0
+    while True:
+        d = lzma.LZMADecompressor()
+        stream: list[bytes] = []
+        try:
+            res = d.decompress(data, max_length=_PIECE)
+            while True:
+                total += len(res)
+                if total > MAX_DECOMPRESSED:
+                    raise _too_big(path)
+                stream.append(res)
+                if d.eof or d.needs_input:
+                    break
+                res = d.decompress(b"", max_length=_PIECE)
+        except lzma.LZMAError:
+            if out:             # what follows the first stream is not one: ignored
+                return b"".join(out)
+            raise
+        if not d.eof:
+            raise lzma.LZMAError("Compressed data ended before the end-of-stream marker was "
+                                 "reached")
+        out += stream
+        data = d.unused_data
+        if not data:
+            return b"".join(out)
+
+
+def _gz_decompress(path: str, data: bytes) -> bytes:
+    """``gzip.decompress(data)`` (members one after another too, NUL padding between
+    them), refusing more than :data:`MAX_DECOMPRESSED` bytes before making them."""
+    import zlib
+    if not data:                # (gzip.decompress(b"") is b"")
+        return b""
+    out: list[bytes] = []
+    total = 0
+    while True:
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)   # gzip: its CRC and size checked
+        buf = data
+        while not d.eof:
+            res = d.decompress(buf, _PIECE)
+            buf = d.unconsumed_tail
+            total += len(res)
+            if total > MAX_DECOMPRESSED:
+                raise _too_big(path)
+            out.append(res)
+            if not res and not buf:
+                raise EOFError("Compressed file ended before the end-of-stream marker was "
+                               "reached")
+        data = d.unused_data.lstrip(b"\0")
+        if not data:
+            return b"".join(out)
 
 
 def _zstd_decompress(path: str, data: bytes) -> bytes:
@@ -48,22 +122,55 @@ def _zstd_decompress(path: str, data: bytes) -> bytes:
         if zstd is None:
             raise _fail(path, "cannot decompress a .zst module: install the zstandard Python "
                               "package (pip install zstandard) or the zstd program") from None
-        res = subprocess.run([zstd, "-dcq"], input=data, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, check=False)
-        if res.returncode != 0:
-            msg = res.stderr.decode(errors="replace").strip().splitlines()
-            raise _fail(path, f"zstd failed: {msg[-1] if msg else res.returncode}") from None
-        return res.stdout
+        import tempfile
+        with tempfile.TemporaryFile() as src, tempfile.TemporaryFile() as err:
+            src.write(data)
+            src.seek(0)
+            proc = subprocess.Popen([zstd, "-dcq"], stdin=src, stdout=subprocess.PIPE,
+                                    stderr=err)
+            assert proc.stdout is not None
+            out = _read_at_most(proc.stdout)
+            if out is None:
+                proc.kill()
+            proc.stdout.close()
+            code = proc.wait()
+            if out is None:
+                raise _too_big(path)
+            err.seek(0)
+            msg = err.read().decode(errors="replace").strip().splitlines()
+        if code != 0:
+            raise _fail(path, f"zstd failed: {msg[-1] if msg else code}") from None
+        return out
     import io
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
-        return r.read()  # type: ignore[no-any-return]
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
+            got = _read_at_most(r)
+    except zstandard.ZstdError as e:
+        raise _fail(path, f"cannot decompress: {e}") from None
+    if got is None:
+        raise _too_big(path)
+    return got
+
+
+def _read_at_most(stream: object) -> bytes | None:
+    """All of ``stream`` (``read(n)``), or ``None`` past :data:`MAX_DECOMPRESSED` bytes."""
+    out: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(1 << 20)  # type: ignore[attr-defined]
+        if not chunk:
+            return b"".join(out)
+        total += len(chunk)
+        if total > MAX_DECOMPRESSED:
+            return None
+        out.append(chunk)
 
 
 def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
     """The decompressed module at ``path`` and its ``fstat`` (a FIFO or a device is
     refused, not waited on)."""
-    import gzip
     import lzma
+    import zlib
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as e:
@@ -78,11 +185,12 @@ def _decompress_file(path: str, suffix: str) -> tuple[bytes, os.stat_result]:
         raise _fail(path, f"cannot read: {e.strerror or e}") from e
     try:
         if suffix == ".ko.xz":
-            return lzma.decompress(data), st
+            return _xz_decompress(path, data), st
         if suffix == ".ko.gz":
-            return gzip.decompress(data), st
+            return _gz_decompress(path, data), st
         return _zstd_decompress(path, data), st
-    except (lzma.LZMAError, OSError, EOFError, ValueError) as e:
+    except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as e:
+        # (zlib.error: a damaged deflate stream inside a valid gzip header)
         raise _fail(path, f"cannot decompress: {e}") from e
 
 

@@ -11,6 +11,10 @@ pinned with a hand-aimed corruption of a real file of the session build.
    version from 5 up as DWARF 5 and reads as many (empty) entries as a damaged count
    says: ``kmodbuild check`` ran for minutes and exhausted the memory.  Now the
    walker's own reader is used there too.
+4. ``kmodbuild manifest KERNEL --abi`` exited 1 -- the status of a manifest that cannot
+   be written -- when the kernel's DWARF was malformed (found by fuzzing the DWARF 5
+   sections of stub kernels built with ``-gdwarf-5``): the kernel is the input the user
+   named, a usage error (exit 2) as an unreadable KERNEL is without ``--abi``.
 """
 from __future__ import annotations
 
@@ -140,3 +144,34 @@ def test_damaged_line_table_header_is_read_fast(built_tree: BuiltTree, tmp_path:
     assert all(ln.startswith(f"{path}: ") for ln in res.stdout.splitlines()), res.stdout
     info = read_debug_info(path.with_name("bufq_demo.kmod.debug"))
     assert info is not None and info.dies
+
+
+@pytest.mark.parametrize("damage", ["abbrev", "offset"])
+def test_manifest_abi_of_a_kernel_with_bad_dwarf_is_a_usage_error(
+        tmp_path: Path, damage: str) -> None:
+    from kmodbuild.toolchain import zig_path
+    zig = zig_path()
+    src = tmp_path / "k.c"
+    src.write_text("struct s { int a; long b; };\nstruct s hz_like;\n"
+                   "int start(struct s *p) { return p->a; }\n")
+    obj, kernel = tmp_path / "k.o", tmp_path / "netbsd"
+    for argv in ([zig, "clang", "--target=x86_64-unknown-netbsd", "-ffreestanding",
+                  "-nostdinc", "-O2", "-g", "-gdwarf-5", "-c", str(src), "-o", str(obj)],
+                 [zig, "ld.lld", "-static", "-e", "start", "-o", str(kernel), str(obj)]):
+        subprocess.run(argv, check=True, capture_output=True)
+    data = bytearray(kernel.read_bytes())
+    elf = elfraw.read_elf(bytes(data), "netbsd")
+    if damage == "abbrev":          # the first attribute's form: 0x7e, no DW_FORM
+        abbrev = elf.get_section_by_name(".debug_abbrev")
+        data[abbrev.offset + 4] = 0x7E
+    else:                           # .debug_info past the end of the file
+        _set_shdr(data, elf, elf.get_section_by_name(".debug_info").index, "sh_offset",
+                  len(data) + 64)
+    kernel.write_bytes(bytes(data))
+    out = tmp_path / "netbsd.syms"
+    r = run_cli(["manifest", "--arch", "amd64", "--version", "10.0", str(kernel), "-o",
+                 str(out), "--abi", str(tmp_path / "netbsd.abi")], T)
+    assert r.rc == 2 and r.escaped is None and "Traceback" not in r.err, (r.rc, r.err)
+    assert r.err.startswith(f"kmodbuild manifest: {kernel}: ") and \
+        len(r.err.splitlines()) == 1, r.err
+    assert not out.exists() and not (tmp_path / "netbsd.abi").exists()
